@@ -1,0 +1,7 @@
+// oneclass/data.hpp - readers and writers: .npy, CSV, IDX (Fashion-MNIST), CIFAR-10/100 binaries.
+#pragma once
+#include <oneclass/data/cifar.hpp>
+#include <oneclass/data/csv.hpp>
+#include <oneclass/data/dataset.hpp>
+#include <oneclass/data/idx.hpp>
+#include <oneclass/data/npy.hpp>

@@ -1,0 +1,119 @@
+// oneclass/data/idx.hpp - IDX files (MNIST / Fashion-MNIST), plain or gzip-compressed.
+//
+// IDX: two zero bytes, a type byte (0x08 = unsigned byte), the number of dimensions, then each
+// dimension as a big-endian uint32, then the data. zlib's gzread reads .gz and plain files alike.
+// A wrong magic, an unsupported type, a truncated or corrupt stream throws io_error naming the file.
+//
+//     auto train = oneclass::load_fashion_mnist("/usr/share/datasets/fashion-mnist", "train");
+#pragma once
+
+#include <oneclass/core/error.hpp>
+#include <oneclass/data/dataset.hpp>
+
+#include <zlib.h>
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace oneclass {
+
+struct idx_array {
+    std::vector<std::size_t> dims;
+    std::vector<std::uint8_t> data;
+};
+
+namespace detail {
+inline std::string gunzip_file(const std::filesystem::path& path, const char* where) {
+    gzFile f = gzopen(path.c_str(), "rb");
+    if (!f) fail<io_error>(where, "cannot open '", path.string(), "'");
+    std::string out;
+    char buf[1 << 16];
+    while (true) {
+        const int n = gzread(f, buf, sizeof(buf));
+        if (n < 0) {
+            int errnum = 0;
+            const std::string msg = gzerror(f, &errnum);
+            gzclose(f);
+            fail<io_error>(where, "'", path.string(), "' is corrupt (", msg, ")");
+        }
+        if (n == 0) break;
+        out.append(buf, std::size_t(n));
+    }
+    int errnum = 0;
+    const std::string msg = gzerror(f, &errnum);
+    gzclose(f);
+    if (errnum != Z_OK && errnum != Z_STREAM_END)
+        fail<io_error>(where, "'", path.string(), "' is truncated or corrupt (", msg, ")");
+    return out;
+}
+}  // namespace detail
+
+inline idx_array load_idx(const std::filesystem::path& path) {
+    const std::string b = detail::gunzip_file(path, "load_idx");
+    const std::string src = path.string();
+    if (b.size() < 4 || b[0] != 0 || b[1] != 0) fail<io_error>("load_idx", "'", src, "' is not an IDX file (bad magic)");
+    if (static_cast<unsigned char>(b[2]) != 0x08)
+        fail<io_error>("load_idx", "'", src, "' has IDX type 0x", std::hex, int(static_cast<unsigned char>(b[2])),
+                       "; only unsigned bytes (0x08) are supported");
+    const std::size_t nd = static_cast<unsigned char>(b[3]);
+    if (nd == 0 || b.size() < 4 + 4 * nd) fail<io_error>("load_idx", "'", src, "' is truncated in its header");
+    idx_array a;
+    std::size_t count = 1;
+    for (std::size_t k = 0; k < nd; ++k) {
+        std::size_t v = 0;
+        for (int j = 0; j < 4; ++j) v = (v << 8) | static_cast<unsigned char>(b[4 + 4 * k + std::size_t(j)]);
+        a.dims.push_back(v);
+        count *= v;
+    }
+    const std::size_t off = 4 + 4 * nd;
+    if (b.size() - off < count)
+        fail<io_error>("load_idx", "'", src, "' is truncated: expected ", count, " data bytes, found ", b.size() - off);
+    if (b.size() - off > count)
+        fail<io_error>("load_idx", "'", src, "' has ", b.size() - off - count, " trailing bytes");
+    a.data.assign(b.begin() + std::ptrdiff_t(off), b.end());
+    return a;
+}
+
+/// Fashion-MNIST's ten class names, in label order.
+inline std::vector<std::string> fashion_mnist_classes() {
+    return {"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"};
+}
+
+/// Loads split "train" or "test" (alias "t10k") from `root`, which holds
+/// {train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz]. Images are 1 x 28 x 28.
+inline image_dataset load_fashion_mnist(const std::filesystem::path& root, const std::string& split) {
+    std::string prefix;
+    if (split == "train") prefix = "train";
+    else if (split == "test" || split == "t10k") prefix = "t10k";
+    else fail("load_fashion_mnist", "split must be 'train' or 'test', got '", split, "'");
+    auto find = [&](const std::string& stem) {
+        for (const char* ext : {".gz", ""}) {
+            const auto p = root / (prefix + stem + ext);
+            if (std::filesystem::exists(p)) return p;
+        }
+        fail<io_error>("load_fashion_mnist", "no '", (root / (prefix + stem)).string(),
+                       "[.gz]' (install the Debian package dataset-fashion-mnist, or pass the folder)");
+    };
+    const auto imgs = load_idx(find("-images-idx3-ubyte"));
+    const auto labs = load_idx(find("-labels-idx1-ubyte"));
+    if (imgs.dims.size() != 3) fail<io_error>("load_fashion_mnist", "image file is not 3-D (n x rows x cols)");
+    if (labs.dims.size() != 1) fail<io_error>("load_fashion_mnist", "label file is not 1-D");
+    if (imgs.dims[0] != labs.dims[0])
+        fail<io_error>("load_fashion_mnist", imgs.dims[0], " images but ", labs.dims[0], " labels");
+    image_dataset ds;
+    ds.channels = 1;
+    ds.height = imgs.dims[1];
+    ds.width = imgs.dims[2];
+    ds.class_names = fashion_mnist_classes();
+    ds.pixels = matrix<std::uint8_t>(imgs.dims[0], ds.height * ds.width, std::span<const std::uint8_t>(imgs.data));
+    ds.labels.resize(labs.dims[0]);
+    for (std::size_t i = 0; i < ds.labels.size(); ++i) {
+        if (labs.data[i] >= 10) fail<io_error>("load_fashion_mnist", "label ", int(labs.data[i]), " at index ", i, " is out of range 0..9");
+        ds.labels[i] = labs.data[i];
+    }
+    return ds;
+}
+
+}  // namespace oneclass

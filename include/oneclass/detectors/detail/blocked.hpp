@@ -1,0 +1,47 @@
+// oneclass/detectors/detail/blocked.hpp - the blocked "queries against the training set" loop
+// shared by KDE, kNN and the RBF OC-SVM's scoring.
+//
+// Queries are taken `block` rows at a time (in parallel over blocks): each block is copied and
+// preprocessed into a per-thread buffer, its squared distances to all reference rows computed by
+// one GEMM, and `row_fn(global_row, distances_row)` reduces each row to a score. Memory is
+// O(block x n_ref) per thread; blocks are independent, so results do not depend on threads.
+#pragma once
+
+#include <oneclass/detectors/detector.hpp>
+#include <oneclass/ops/distance.hpp>
+#include <oneclass/parallel/parallel.hpp>
+
+#include <tbb/enumerable_thread_specific.h>
+
+#include <algorithm>
+#include <cstddef>
+#include <vector>
+
+namespace oneclass::detail {
+
+template <class T, class RowFn>
+void for_each_distance_row(matrix_view<const T> queries, normalization norm, matrix_view<const T> refs,
+                           const std::vector<T>& ref_norms, std::size_t block, RowFn&& row_fn) {
+    struct scratch {
+        std::vector<T> q, qn, d;
+    };
+    tbb::enumerable_thread_specific<scratch> tls;
+    const std::size_t n = refs.rows(), dim = refs.cols();
+    block = std::max<std::size_t>(1, block);
+    parallel::for_chunks(0, queries.rows(), block, [&](std::size_t lo, std::size_t hi) {
+        scratch& s = tls.local();
+        const std::size_t b = hi - lo;
+        s.q.resize(b * dim);
+        s.qn.resize(b);
+        s.d.resize(b * n);
+        matrix_view<T> Q(s.q.data(), b, dim);
+        for (std::size_t i = 0; i < b; ++i) std::copy_n(queries.row(lo + i), dim, Q.row(i));
+        if (norm == normalization::l2) l2_normalize_inplace(Q);
+        for (std::size_t i = 0; i < b; ++i) s.qn[i] = simd::squared_norm(Q.row(i), dim);
+        matrix_view<T> D(s.d.data(), b, n);
+        ops::squared_distances<T>(Q, s.qn.data(), refs, ref_norms.data(), D);
+        for (std::size_t i = 0; i < b; ++i) row_fn(lo + i, D.row(i));
+    });
+}
+
+}  // namespace oneclass::detail

@@ -1,0 +1,178 @@
+// oneclass/detectors/detector.hpp - the Detector concept and what every detector shares.
+//
+// A detector is fitted on normal data only and then scores new samples:
+//
+//     oneclass::kde<float> det({.gamma = 0, .normalize = oneclass::normalization::l2});
+//     auto report = det.fit(train);           // train: n x d, normal samples only
+//     std::vector<float> s = det.score(test); // anomaly scores: HIGHER = MORE ANOMALOUS
+//
+// Requirements of `Detector<D>` (the compiler checks 1-4; 5-8 are the semantic contract):
+//   1. `D::value_type` is float or double; `D::params_type` an aggregate of documented defaults.
+//   2. `d.fit(matrix_view<const value_type>)` fits on normal samples and returns a fit_report.
+//   3. `cd.score(matrix_view<const value_type>)` on a const D returns one score per row.
+//   4. `cd.fitted()`, `cd.dim()` and the static `D::kind` (a short stable name).
+//   5. score is an anomaly score: higher = more anomalous, for every detector.
+//   6. score is const and thread-safe after fit: concurrent calls on one detector are fine.
+//   7. score before fit throws not_fitted; wrong column count, NaN/Inf throw invalid_input.
+//   8. fit never keeps a reference to its input; the same inputs and seed give the same scores.
+// Free functions derived from `score` (thresholds, predict) live in detectors/threshold.hpp.
+#pragma once
+
+#include <oneclass/core/error.hpp>
+#include <oneclass/core/binary_io.hpp>
+#include <oneclass/simd/simd.hpp>
+#include <oneclass/tensor/matrix.hpp>
+
+#include <cmath>
+#include <concepts>
+#include <cstddef>
+#include <limits>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+namespace oneclass {
+
+/// How features are preprocessed before fitting and scoring (the same for both).
+enum class normalization : std::uint8_t {
+    none = 0,
+    l2 = 1,  ///< each row divided by its L2 norm (the paper's default; zero rows stay zero)
+};
+
+inline const char* to_string(normalization n) { return n == normalization::l2 ? "l2" : "none"; }
+
+/// What fit found. Numerical outcomes (iteration cap hit, ...) are reported here, not thrown.
+struct fit_report {
+    bool converged = true;
+    std::size_t iterations = 0;
+    double objective = std::numeric_limits<double>::quiet_NaN();
+    std::string message;  ///< empty when converged
+};
+
+// ---- the concept, from named parts -------------------------------------------------------------
+template <class D>
+concept detector_types = requires {
+    typename D::value_type;
+    typename D::params_type;
+    { D::kind } -> std::convertible_to<const char*>;
+} && (std::same_as<typename D::value_type, float> || std::same_as<typename D::value_type, double>);
+
+template <class D>
+concept fittable = requires(D d, matrix_view<const typename D::value_type> X) {
+    { d.fit(X) } -> std::same_as<fit_report>;
+};
+
+template <class D>
+concept scorer = requires(const D cd, matrix_view<const typename D::value_type> X) {
+    { cd.score(X) } -> std::same_as<std::vector<typename D::value_type>>;
+    { cd.fitted() } -> std::same_as<bool>;
+    { cd.dim() } -> std::same_as<std::size_t>;
+};
+
+template <class D>
+concept Detector = detector_types<D> && fittable<D> && scorer<D>;
+
+/// A detector that can be written to and read from a model file (detectors/serialize.hpp).
+template <class D>
+concept SerializableDetector = Detector<D> && requires(const D cd, D d, binary_writer& w, binary_reader& r) {
+    cd.save_payload(w);
+    { D::load_payload(r) } -> std::same_as<D>;
+};
+
+// ---- shared preprocessing and checks -----------------------------------------------------------
+namespace detail {
+
+template <class T>
+void l2_normalize_inplace(matrix_view<T> X) {
+    for (std::size_t i = 0; i < X.rows(); ++i) {
+        T* r = X.row(i);
+        const double n = std::sqrt(double(simd::squared_norm(r, X.cols())));
+        if (n > 0) {
+            const T inv = T(1.0 / n);
+            for (std::size_t j = 0; j < X.cols(); ++j) r[j] *= inv;
+        }
+    }
+}
+
+/// Copy of X, L2-normalised per row if asked.
+template <class T>
+matrix<T> preprocess(matrix_view<const T> X, normalization n) {
+    matrix<T> out(X);
+    if (n == normalization::l2) l2_normalize_inplace(out.view());
+    return out;
+}
+
+/// Checks shared by every fit: at least two rows, at least one column, finite values.
+template <class T>
+void check_fit_input(matrix_view<const T> X, const char* where, std::size_t min_rows = 2) {
+    require(X.rows() >= min_rows, where, "needs at least ", min_rows, " training rows, got ", X.rows());
+    require(X.cols() >= 1, where, "training data has no columns");
+    require_finite(X, where, "training data");
+}
+
+/// Checks shared by every score call.
+template <class T>
+void check_score_input(matrix_view<const T> X, bool fitted, std::size_t dim, const char* where) {
+    if (!fitted) fail<not_fitted>(where, "the detector is not fitted (call fit or load first)");
+    require(X.cols() == dim, where, "expected ", dim, " features, got ", X.cols());
+    require_finite(X, where, "test data");
+}
+
+template <class T>
+void check_gamma(T gamma, const char* where) {
+    require(std::isfinite(double(gamma)) && gamma >= T(0), where, "gamma must be > 0 (or 0 for the default rule), got ",
+            gamma);
+}
+
+}  // namespace detail
+
+/// The paper's default RBF / KDE bandwidth: gamma = 10 / (d * Var(X)), Var over all entries of
+/// the (preprocessed) training matrix, computed in double with a fixed summation order.
+template <class T>
+double default_gamma(matrix_view<const T> X) {
+    const double n = double(X.rows()) * double(X.cols());
+    double sum = 0;
+    for (std::size_t i = 0; i < X.rows(); ++i)
+        for (std::size_t j = 0; j < X.cols(); ++j) sum += X(i, j);
+    const double mean = sum / n;
+    double ss = 0;
+    for (std::size_t i = 0; i < X.rows(); ++i)
+        for (std::size_t j = 0; j < X.cols(); ++j) {
+            const double t = X(i, j) - mean;
+            ss += t * t;
+        }
+    const double var = ss / n;
+    require(var > 0, "default_gamma", "all training values are identical (variance 0); pass gamma explicitly");
+    return 10.0 / (double(X.cols()) * var);
+}
+
+namespace detail {
+/// Common part of every model payload: preprocessing, dimension.
+inline void put_common(binary_writer& w, normalization n, std::size_t dim) {
+    w.put<std::uint8_t>(static_cast<std::uint8_t>(n));
+    w.put<std::uint64_t>(dim);
+}
+inline void get_common(binary_reader& r, normalization& n, std::size_t& dim) {
+    const auto nv = r.get<std::uint8_t>();
+    if (nv > 1) fail<io_error>("load", r.what(), " has an unknown normalization code ", int(nv));
+    n = static_cast<normalization>(nv);
+    dim = r.get<std::uint64_t>();
+    if (dim == 0) fail<io_error>("load", r.what(), " has dimension 0");
+}
+template <class T>
+void put_matrix(binary_writer& w, const matrix<T>& m) {
+    w.put<std::uint64_t>(m.rows());
+    w.put<std::uint64_t>(m.cols());
+    w.put_array(m.data(), m.size());
+}
+template <class T>
+matrix<T> get_matrix(binary_reader& r) {
+    const auto rows = r.get<std::uint64_t>();
+    const auto cols = r.get<std::uint64_t>();
+    auto v = r.get_vector<T>();
+    if (v.size() != rows * cols) fail<io_error>("load", r.what(), " has a matrix of inconsistent size");
+    return matrix<T>(rows, cols, std::span<const T>(v));
+}
+}  // namespace detail
+
+}  // namespace oneclass

@@ -1,0 +1,209 @@
+// oneclass/detectors/ocsvm.hpp - nu one-class SVM (Schoelkopf et al. 2001), solved by our SMO.
+//
+// Score (an anomaly score: HIGHER = MORE ANOMALOUS):
+//
+//     s(x) = rho - sum_i alpha_i K(x_i, x)
+//
+// i.e. the negated libsvm / sklearn decision function (positive outside the estimated support).
+// alpha solves min 0.5 a^T K a, 0 <= a_i <= 1, sum a_i = nu l (detectors/detail/smo.hpp);
+// nu upper-bounds the fraction of training outliers and lower-bounds that of support vectors.
+// Kernels: RBF K = exp(-gamma ||x - y||^2) and linear K = x.y (which keeps the primal
+// w = sum_i alpha_i x_i, so scoring is O(d)).
+//
+//     oneclass::ocsvm<float> det({.nu = 0.5});   // RBF, gamma = 10 / (d Var), L2 normalisation
+//     auto report = det.fit(train);               // report.iterations, report.objective
+//     auto s = det.score(test);
+//     det.rho(); det.support_vectors(); det.dual_coef();
+//
+// Complexity: fit is O(iterations x l) plus O(l d) per kernel row computed (LRU-cached, up to
+// cache_mb); RBF scoring is a blocked GEMM against the support vectors.
+#pragma once
+
+#include <oneclass/detectors/detail/blocked.hpp>
+#include <oneclass/detectors/detail/kernel_cache.hpp>
+#include <oneclass/detectors/detail/smo.hpp>
+#include <oneclass/detectors/detector.hpp>
+#include <oneclass/ops/gemm.hpp>
+#include <oneclass/parallel/parallel.hpp>
+
+#include <cmath>
+#include <vector>
+
+namespace oneclass {
+
+enum class svm_kernel : std::uint8_t { rbf = 0, linear = 1 };
+
+template <class T>
+struct ocsvm_params {
+    double nu = 0.5;                              ///< in (0, 1]
+    T gamma = 0;                                  ///< RBF width; 0 = 10 / (d * Var(train))
+    svm_kernel kernel = svm_kernel::rbf;
+    normalization normalize = normalization::l2;  ///< applied to train and test rows
+    double tol = 1e-3;                            ///< SMO stopping tolerance (libsvm's -e)
+    std::size_t max_iter = 0;                     ///< 0 = max(10^7, 100 l)
+    bool shrinking = true;                        ///< libsvm's -h
+    double cache_mb = 200;                        ///< kernel-row cache limit (libsvm's -m)
+    std::size_t block_rows = 128;                 ///< queries per GEMM block when scoring
+};
+
+template <class T>
+class ocsvm {
+public:
+    using value_type = T;
+    using params_type = ocsvm_params<T>;
+    static constexpr const char* kind = "ocsvm";
+
+    ocsvm() = default;
+    explicit ocsvm(params_type p) : p_(p) {
+        require(p.nu > 0 && p.nu <= 1, "ocsvm", "nu must be in (0, 1], got ", p.nu);
+        detail::check_gamma(p.gamma, "ocsvm");
+        require(p.tol > 0, "ocsvm", "tol must be > 0, got ", p.tol);
+        require(p.cache_mb > 0, "ocsvm", "cache_mb must be > 0, got ", p.cache_mb);
+    }
+
+    [[nodiscard]] fit_report fit(matrix_view<const T> X) {
+        detail::check_fit_input(X, "ocsvm::fit");
+        const matrix<T> Xp = detail::preprocess(X, p_.normalize);
+        const std::size_t l = Xp.rows(), d = Xp.cols();
+        gamma_ = p_.kernel == svm_kernel::rbf ? (p_.gamma > 0 ? double(p_.gamma) : default_gamma<T>(Xp.view())) : 0.0;
+        const std::vector<T> norms = ops::row_squared_norms<T>(Xp.view());
+        std::vector<double> QD(l);
+        for (std::size_t i = 0; i < l; ++i) QD[i] = p_.kernel == svm_kernel::rbf ? 1.0 : double(norms[i]);
+
+        const bool rbf = p_.kernel == svm_kernel::rbf;
+        const T g = T(gamma_);
+        const matrix_view<const T> XV = Xp.view();
+        detail::kernel_cache<T> cache(l, static_cast<std::size_t>(p_.cache_mb * 1024 * 1024), [&](std::size_t i, T* out) {
+            // One row of K: a GEMV (chunked over rows of X in parallel), then the RBF map.
+            parallel::for_chunks(0, l, std::max<std::size_t>(256, (1u << 20) / std::max<std::size_t>(d, 1)),
+                                 [&](std::size_t lo, std::size_t hi) {
+                                     ops::gemv<T>(XV.middle_rows(lo, hi - lo), XV.row(i), out + lo);
+                                     if (!rbf) return;
+                                     for (std::size_t t = lo; t < hi; ++t)
+                                         out[t] = std::max(T(0), norms[i] + norms[t] - T(2) * out[t]);
+                                     simd::exp_affine_inplace(out + lo, hi - lo, -g, T(0));
+                                 });
+        });
+        auto sol = detail::solve_one_class<T>(cache, QD, p_.nu, {.eps = p_.tol, .max_iter = p_.max_iter,
+                                                                 .shrinking = p_.shrinking});
+        rho_ = sol.rho;
+        objective_ = sol.objective;
+        iterations_ = sol.iterations;
+        sv_index_.clear();
+        for (std::size_t i = 0; i < l; ++i)
+            if (sol.alpha[i] > 0) sv_index_.push_back(i);
+        sv_ = matrix<T>(sv_index_.size(), d);
+        coef_.resize(sv_index_.size());
+        for (std::size_t k = 0; k < sv_index_.size(); ++k) {
+            std::copy_n(Xp.row(sv_index_[k]), d, sv_.row(k));
+            coef_[k] = sol.alpha[sv_index_[k]];
+        }
+        finish_fit();
+        fit_report rep;
+        rep.converged = sol.converged;
+        rep.iterations = sol.iterations;
+        rep.objective = sol.objective;
+        if (!sol.converged) rep.message = detail::concat("SMO reached max_iter = ", sol.iterations, " before tol");
+        return rep;
+    }
+
+    /// Anomaly scores (higher = more anomalous): rho - sum_i alpha_i K(x_i, x).
+    std::vector<T> score(matrix_view<const T> X) const {
+        detail::check_score_input(X, fitted(), dim(), "ocsvm::score");
+        std::vector<T> out(X.rows());
+        const std::size_t d = dim();
+        if (p_.kernel == svm_kernel::linear) {
+            parallel::for_chunks(0, X.rows(), p_.block_rows, [&](std::size_t lo, std::size_t hi) {
+                std::vector<T> r(d);
+                for (std::size_t i = lo; i < hi; ++i) {
+                    std::copy_n(X.row(i), d, r.data());
+                    if (p_.normalize == normalization::l2) detail::l2_normalize_inplace(matrix_view<T>(r.data(), 1, d));
+                    double s = 0;
+                    for (std::size_t j = 0; j < d; ++j) s += w_[j] * double(r[j]);
+                    out[i] = T(rho_ - s);
+                }
+            });
+            return out;
+        }
+        const std::size_t nsv = sv_.rows();
+        const T g = T(gamma_);
+        detail::for_each_distance_row<T>(X, p_.normalize, sv_.view(), sv_norms_, p_.block_rows,
+                                         [&](std::size_t i, const T* d2) {
+                                             out[i] = T(rho_ - double(simd::weighted_sum_exp(coef_t_.data(), d2, nsv, -g)));
+                                         });
+        return out;
+    }
+
+    bool fitted() const noexcept { return sv_.rows() > 0; }
+    std::size_t dim() const noexcept { return sv_.cols(); }
+    double rho() const noexcept { return rho_; }
+    double gamma() const noexcept { return gamma_; }
+    double objective() const noexcept { return objective_; }
+    std::size_t iterations() const noexcept { return iterations_; }
+    std::size_t n_support() const noexcept { return sv_.rows(); }
+    const matrix<T>& support_vectors() const noexcept { return sv_; }   ///< preprocessed rows
+    const std::vector<double>& dual_coef() const noexcept { return coef_; }
+    const std::vector<std::size_t>& support_indices() const noexcept { return sv_index_; }
+    const std::vector<double>& primal_w() const noexcept { return w_; }  ///< linear kernel only
+    const params_type& params() const noexcept { return p_; }
+
+    void save_payload(binary_writer& w) const {
+        detail::put_common(w, p_.normalize, dim());
+        w.put<std::uint8_t>(static_cast<std::uint8_t>(p_.kernel));
+        w.put<double>(p_.nu);
+        w.put<double>(gamma_);
+        w.put<double>(rho_);
+        w.put<double>(objective_);
+        w.put<std::uint64_t>(iterations_);
+        w.put<std::uint64_t>(p_.block_rows);
+        w.put_vector(coef_);
+        w.put_vector(std::vector<std::uint64_t>(sv_index_.begin(), sv_index_.end()));
+        detail::put_matrix(w, sv_);
+    }
+    static ocsvm load_payload(binary_reader& r) {
+        ocsvm m;
+        std::size_t d;
+        detail::get_common(r, m.p_.normalize, d);
+        const auto k = r.get<std::uint8_t>();
+        m.p_.nu = r.get<double>();
+        m.gamma_ = r.get<double>();
+        m.rho_ = r.get<double>();
+        m.objective_ = r.get<double>();
+        m.iterations_ = r.get<std::uint64_t>();
+        m.p_.block_rows = r.get<std::uint64_t>();
+        m.coef_ = r.get_vector<double>();
+        const auto idx = r.get_vector<std::uint64_t>();
+        m.sv_index_.assign(idx.begin(), idx.end());
+        m.sv_ = detail::get_matrix<T>(r);
+        if (k > 1 || m.sv_.cols() != d || m.sv_.rows() == 0 || m.coef_.size() != m.sv_.rows() ||
+            m.sv_index_.size() != m.sv_.rows() || !std::isfinite(m.rho_) || (k == 0 && !(m.gamma_ > 0)))
+            fail<io_error>("load", r.what(), " holds an inconsistent ocsvm model");
+        m.p_.kernel = static_cast<svm_kernel>(k);
+        m.p_.gamma = T(m.gamma_);
+        m.finish_fit();
+        return m;
+    }
+
+private:
+    void finish_fit() {
+        sv_norms_ = ops::row_squared_norms<T>(sv_.view());
+        coef_t_.assign(coef_.begin(), coef_.end());
+        w_.assign(p_.kernel == svm_kernel::linear ? sv_.cols() : 0, 0.0);
+        if (p_.kernel == svm_kernel::linear)
+            for (std::size_t k = 0; k < sv_.rows(); ++k)
+                for (std::size_t j = 0; j < sv_.cols(); ++j) w_[j] += coef_[k] * double(sv_(k, j));
+    }
+
+    params_type p_{};
+    matrix<T> sv_;
+    std::vector<T> sv_norms_, coef_t_;
+    std::vector<double> coef_, w_;
+    std::vector<std::size_t> sv_index_;
+    double rho_ = 0, gamma_ = 0, objective_ = 0;
+    std::size_t iterations_ = 0;
+};
+
+static_assert(SerializableDetector<ocsvm<float>>);
+static_assert(SerializableDetector<ocsvm<double>>);
+
+}  // namespace oneclass

@@ -1,0 +1,93 @@
+// oneclass/ops/gemm.hpp - GEMM / GEMV through CBLAS (OpenBLAS on Debian).
+//
+// oneclass parallelises with TBB over independent blocks and calls BLAS single-threaded inside
+// each block: two thread pools fighting over two cores is slower than either alone. On first use
+// we therefore ask OpenBLAS (when it is the BLAS we link) for one thread, and warm it with one
+// large sgemm: on Zen, OpenBLAS's sgemm was measured to stay at a third of its speed for the whole
+// process when the process's first sgemm is small (N < 512).
+#pragma once
+
+#include <oneclass/tensor/matrix.hpp>
+
+#include <cblas.h>
+
+#include <cstddef>
+#include <mutex>
+#include <type_traits>
+#include <vector>
+
+extern "C" void openblas_set_num_threads(int) __attribute__((weak));
+
+namespace oneclass::ops {
+
+namespace detail {
+inline void blas_init_once() {
+    static std::once_flag once;
+    std::call_once(once, [] {
+        if (&openblas_set_num_threads != nullptr) openblas_set_num_threads(1);
+        constexpr int n = 512;
+        std::vector<float> a(std::size_t(n) * n, 1.0f), c(std::size_t(n) * n);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a.data(), n, a.data(), n, 0.0f,
+                    c.data(), n);
+    });
+}
+}  // namespace detail
+
+/// C = alpha * A * B^T + beta * C, with A: m x k, B: n x k, C: m x n (row-major views).
+template <class T>
+void gemm_nt(matrix_view<const T> A, matrix_view<const T> B, matrix_view<T> C, T alpha, T beta) {
+    static_assert(std::is_same_v<T, float> || std::is_same_v<T, double>, "gemm_nt: float or double");
+    detail::blas_init_once();
+    const int m = int(A.rows()), n = int(B.rows()), k = int(A.cols());
+    if (m == 0 || n == 0) return;
+    if constexpr (std::is_same_v<T, float>)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, n, k, alpha, A.data(), int(A.stride()), B.data(),
+                    int(B.stride()), beta, C.data(), int(C.stride()));
+    else
+        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, n, k, alpha, A.data(), int(A.stride()), B.data(),
+                    int(B.stride()), beta, C.data(), int(C.stride()));
+}
+
+/// C = alpha * A * B + beta * C, with A: m x k, B: k x n, C: m x n (row-major views).
+template <class T>
+void gemm_nn(matrix_view<const T> A, matrix_view<const T> B, matrix_view<T> C, T alpha, T beta) {
+    static_assert(std::is_same_v<T, float> || std::is_same_v<T, double>, "gemm_nn: float or double");
+    detail::blas_init_once();
+    const int m = int(A.rows()), n = int(B.cols()), k = int(A.cols());
+    if (m == 0 || n == 0) return;
+    if constexpr (std::is_same_v<T, float>)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, n, k, alpha, A.data(), int(A.stride()), B.data(),
+                    int(B.stride()), beta, C.data(), int(C.stride()));
+    else
+        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, n, k, alpha, A.data(), int(A.stride()), B.data(),
+                    int(B.stride()), beta, C.data(), int(C.stride()));
+}
+
+/// C = alpha * A^T * B + beta * C, with A: k x m, B: k x n, C: m x n (row-major views).
+template <class T>
+void gemm_tn(matrix_view<const T> A, matrix_view<const T> B, matrix_view<T> C, T alpha, T beta) {
+    static_assert(std::is_same_v<T, float> || std::is_same_v<T, double>, "gemm_tn: float or double");
+    detail::blas_init_once();
+    const int m = int(A.cols()), n = int(B.cols()), k = int(A.rows());
+    if (m == 0 || n == 0) return;
+    if constexpr (std::is_same_v<T, float>)
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, m, n, k, alpha, A.data(), int(A.stride()), B.data(),
+                    int(B.stride()), beta, C.data(), int(C.stride()));
+    else
+        cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, m, n, k, alpha, A.data(), int(A.stride()), B.data(),
+                    int(B.stride()), beta, C.data(), int(C.stride()));
+}
+
+/// y = A * x, A: m x k row-major, x: k, y: m.
+template <class T>
+void gemv(matrix_view<const T> A, const T* x, T* y) {
+    detail::blas_init_once();
+    const int m = int(A.rows()), k = int(A.cols());
+    if (m == 0) return;
+    if constexpr (std::is_same_v<T, float>)
+        cblas_sgemv(CblasRowMajor, CblasNoTrans, m, k, 1.0f, A.data(), int(A.stride()), x, 1, 0.0f, y, 1);
+    else
+        cblas_dgemv(CblasRowMajor, CblasNoTrans, m, k, 1.0, A.data(), int(A.stride()), x, 1, 0.0, y, 1);
+}
+
+}  // namespace oneclass::ops

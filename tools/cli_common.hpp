@@ -1,0 +1,287 @@
+// tools/cli_common.hpp - the pieces of the oneclass CLI: detector construction from flags,
+// feature/label file loading by extension, datasets, and result tables / files.
+// String-keyed dispatch of detectors lives here, at the top, and nowhere in the library.
+#pragma once
+
+#include <oneclass/core/binary_io.hpp>
+#include <oneclass/data.hpp>
+#include <oneclass/detectors.hpp>
+
+#include <CLI/CLI.hpp>
+
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <limits>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <variant>
+#include <vector>
+
+namespace oneclass::cli {
+
+namespace fs = std::filesystem;
+
+struct detector_options {
+    std::string name;
+    std::optional<double> gamma, nu;
+    std::optional<std::size_t> k, components;
+    std::optional<std::uint64_t> seed;
+    std::string normalize = "l2";
+};
+
+inline detector_options with_name(detector_options o, const std::string& name) {
+    o.name = name;
+    return o;
+}
+
+inline const std::vector<std::string>& detector_names() {
+    static const std::vector<std::string> n{"kde", "ocsvm", "ocsvm-linear", "gde", "gmm", "knn"};
+    return n;
+}
+
+/// Which optional flags apply to which detector.
+inline bool flag_applies(const std::string& flag, const std::string& det) {
+    if (flag == "--gamma") return det == "kde" || det == "ocsvm";
+    if (flag == "--nu") return det == "ocsvm" || det == "ocsvm-linear";
+    if (flag == "--k") return det == "knn";
+    if (flag == "--components" || flag == "--seed") return det == "gmm";
+    return true;
+}
+
+inline const std::vector<std::string>& detector_flags() {
+    static const std::vector<std::string> f{"--gamma", "--nu", "--k", "--components", "--seed"};
+    return f;
+}
+
+inline std::vector<std::string> split_list(const std::string& s, const char* flag) {
+    std::vector<std::string> out;
+    std::stringstream ss(s);
+    std::string item;
+    while (std::getline(ss, item, ','))
+        if (!item.empty()) out.push_back(item);
+    require(!out.empty(), "cli", flag, " is empty");
+    return out;
+}
+
+inline void check_detector_name(const std::string& n) {
+    for (const auto& k : detector_names())
+        if (k == n) return;
+    fail("cli", "unknown detector '", n, "' (kde, ocsvm, ocsvm-linear, gde, gmm, knn)");
+}
+
+inline void reject_unused_flags_list(const detector_options& o, const std::string& list, CLI::App* cmd) {
+    const auto names = split_list(list, "--detector");
+    for (const auto& n : names) check_detector_name(n);
+    for (const auto& f : detector_flags()) {
+        if (cmd->count(f) == 0) continue;
+        bool any = false;
+        for (const auto& n : names) any = any || flag_applies(f, n);
+        require(any, "cli", f, " does not apply to detector ", list);
+    }
+    (void)o;
+}
+
+inline void reject_unused_flags(const detector_options& o, CLI::App* cmd) {
+    if (o.name.empty()) return;  // --load-model without --detector
+    reject_unused_flags_list(o, o.name, cmd);
+}
+
+inline void reject_fit_flags_with_load(CLI::App* cmd) {
+    for (const char* f : {"--train", "--gamma", "--nu", "--k", "--components", "--seed", "--normalize"})
+        require(cmd->count(f) == 0, "cli", f, " cannot be combined with --load-model (the model file fixes it)");
+}
+
+inline normalization parse_normalization(const std::string& s) {
+    if (s == "l2") return normalization::l2;
+    if (s == "none") return normalization::none;
+    fail("cli", "--normalize must be l2 or none, got '", s, "'");
+}
+
+inline any_detector<float> make_detector(const detector_options& o) {
+    check_detector_name(o.name);
+    const normalization norm = parse_normalization(o.normalize);
+    if (o.gamma) require(std::isfinite(*o.gamma) && *o.gamma > 0, "cli", "--gamma must be > 0, got ", *o.gamma);
+    if (o.nu) require(*o.nu > 0 && *o.nu <= 1, "cli", "--nu must be in (0, 1], got ", *o.nu);
+    if (o.k) require(*o.k >= 1, "cli", "--k must be >= 1, got ", *o.k);
+    if (o.components) require(*o.components >= 1, "cli", "--components must be >= 1, got ", *o.components);
+    const float gamma = o.gamma ? float(*o.gamma) : 0.0f;
+    if (o.name == "kde") return kde<float>({.gamma = gamma, .normalize = norm});
+    if (o.name == "ocsvm" || o.name == "ocsvm-linear")
+        return ocsvm<float>({.nu = o.nu.value_or(0.5),
+                             .gamma = gamma,
+                             .kernel = o.name == "ocsvm" ? svm_kernel::rbf : svm_kernel::linear,
+                             .normalize = norm});
+    if (o.name == "gde") return gde<float>({.normalize = norm});
+    if (o.name == "gmm")
+        return gmm<float>({.components = o.components.value_or(2), .seed = o.seed.value_or(0), .normalize = norm});
+    return knn<float>({.k = o.k.value_or(1), .normalize = norm});
+}
+
+inline const char* kind_of(const any_detector<float>& d) {
+    if (const auto* s = std::get_if<ocsvm<float>>(&d))
+        return s->params().kernel == svm_kernel::linear ? "ocsvm-linear" : "ocsvm";
+    return std::visit([](const auto& x) { return std::decay_t<decltype(x)>::kind; }, d);
+}
+
+inline double gamma_of(const any_detector<float>& d) {
+    if (const auto* k = std::get_if<kde<float>>(&d)) return k->gamma();
+    if (const auto* s = std::get_if<ocsvm<float>>(&d))
+        if (s->params().kernel == svm_kernel::rbf) return s->gamma();
+    return std::numeric_limits<double>::quiet_NaN();
+}
+
+inline void print_model_summary(const any_detector<float>& d) {
+    const double g = gamma_of(d);
+    if (!std::isnan(g)) std::printf("gamma=%.9g\n", g);
+    if (const auto* s = std::get_if<ocsvm<float>>(&d))
+        std::printf("rho=%.9g n_support=%zu iterations=%zu objective=%.9g\n", s->rho(), s->n_support(), s->iterations(),
+                    s->objective());
+    if (const auto* m = std::get_if<gmm<float>>(&d)) std::printf("components=%zu\n", m->weights().size());
+}
+
+inline std::string extension_of(const std::string& path) {
+    std::string e = fs::path(path).extension().string();
+    for (auto& ch : e) ch = char(std::tolower(static_cast<unsigned char>(ch)));
+    return e;
+}
+
+inline matrix<float> load_features(const std::string& path, const char* flag) {
+    const std::string e = extension_of(path);
+    matrix<float> X;
+    if (e == ".npy") X = load_npy_matrix<float>(path);
+    else if (e == ".csv") X = load_csv_matrix<float>(path);
+    else fail("cli", flag, " '", path, "' must be a .npy or .csv file");
+    require(!X.empty(), "cli", flag, " '", path, "' holds no values");
+    require_finite<float>(X.view(), "cli", (std::string(flag) + " '" + path + "'").c_str());
+    return X;
+}
+
+inline std::vector<double> load_labels(const std::string& path) {
+    const std::string e = extension_of(path);
+    std::vector<double> y;
+    if (e == ".npy") y = load_npy_vector<double>(path);
+    else if (e == ".csv") y = load_csv_vector<double>(path);
+    else fail("cli", "--labels '", path, "' must be a .npy or .csv file");
+    for (std::size_t i = 0; i < y.size(); ++i)
+        require(y[i] == 0 || y[i] == 1, "cli", "--labels '", path, "' value ", y[i], " at row ", i,
+                " is not 0 (normal) or 1 (anomaly)");
+    return y;
+}
+
+struct labelled_split {
+    image_dataset train, test;
+};
+
+inline labelled_split load_dataset(const std::string& name, std::string root) {
+    if (name == "fashion-mnist") {
+        if (root.empty()) root = "/usr/share/datasets/fashion-mnist";
+        return {load_fashion_mnist(root, "train"), load_fashion_mnist(root, "test")};
+    }
+    require(!root.empty(), "cli", "--root is required for --dataset ", name, " (the folder with its binary files)");
+    if (name == "cifar10") return {load_cifar10(root, "train"), load_cifar10(root, "test")};
+    if (name == "cifar20")
+        return {load_cifar100(root, "train", cifar100_labels::coarse), load_cifar100(root, "test", cifar100_labels::coarse)};
+    fail("cli", "unknown dataset '", name, "' (fashion-mnist, cifar10, cifar20)");
+}
+
+inline std::vector<int> parse_classes(const std::string& s, std::size_t num_classes) {
+    std::vector<int> out;
+    if (s == "all") {
+        for (std::size_t c = 0; c < num_classes; ++c) out.push_back(int(c));
+        return out;
+    }
+    for (const auto& item : split_list(s, "--classes")) {
+        int c = -1;
+        std::size_t pos = 0;
+        try {
+            c = std::stoi(item, &pos);
+        } catch (...) {
+            pos = 0;
+        }
+        require(pos == item.size() && c >= 0 && std::size_t(c) < num_classes, "cli", "--classes: '", item,
+                "' is not a class in 0..", num_classes - 1);
+        out.push_back(c);
+    }
+    return out;
+}
+
+struct eval_row {
+    int cls;
+    std::string class_name, detector;
+    double auc, fit_s, score_s, gamma;
+    bool converged;
+};
+
+inline double mean_auc(const std::vector<eval_row>& rows, const std::string& det) {
+    double s = 0;
+    int n = 0;
+    for (const auto& r : rows)
+        if (r.detector == det) s += r.auc, ++n;
+    return n ? s / n : std::numeric_limits<double>::quiet_NaN();
+}
+
+inline void print_table(const std::vector<eval_row>& rows, const std::vector<std::string>& dets,
+                        const std::vector<int>& classes) {
+    std::printf("%-6s %-14s", "class", "name");
+    for (const auto& d : dets) std::printf(" %12s", d.c_str());
+    std::printf("\n");
+    for (int c : classes) {
+        std::string name;
+        for (const auto& r : rows)
+            if (r.cls == c) name = r.class_name;
+        std::printf("%-6d %-14s", c, name.c_str());
+        for (const auto& d : dets)
+            for (const auto& r : rows)
+                if (r.cls == c && r.detector == d) std::printf(" %12.4f", r.auc);
+        std::printf("\n");
+    }
+    std::printf("%-6s %-14s", "mean", "");
+    for (const auto& d : dets) std::printf(" %12.4f", mean_auc(rows, d));
+    std::printf("\n");
+    for (const auto& d : dets) std::printf("detector=%s mean_auc=%.6f\n", d.c_str(), mean_auc(rows, d));
+}
+
+inline std::string json_escape(const std::string& s) {
+    std::string o;
+    for (char ch : s) {
+        if (ch == '"' || ch == '\\') o.push_back('\\');
+        o.push_back(ch);
+    }
+    return o;
+}
+
+inline std::string json_number(double v) {
+    if (!std::isfinite(v)) return "null";
+    char b[64];
+    std::snprintf(b, sizeof b, "%.10g", v);
+    return b;
+}
+
+inline void write_eval_results(const fs::path& stem, const std::string& dataset, const std::string& features,
+                               const detector_options& o, const std::vector<eval_row>& rows,
+                               const std::vector<std::string>& dets) {
+    std::string csv = "dataset,features,detector,class,class_name,auc,fit_s,score_s,gamma,converged\n";
+    for (const auto& r : rows)
+        csv += dataset + "," + features + "," + r.detector + "," + std::to_string(r.cls) + ",\"" + r.class_name +
+               "\"," + json_number(r.auc) + "," + json_number(r.fit_s) + "," + json_number(r.score_s) + "," +
+               json_number(r.gamma) + "," + (r.converged ? "true" : "false") + "\n";
+    std::string js = "{\n  \"dataset\": \"" + dataset + "\",\n  \"features\": \"" + features +
+                     "\",\n  \"normalize\": \"" + o.normalize + "\",\n  \"mean_auc\": {";
+    for (std::size_t i = 0; i < dets.size(); ++i)
+        js += std::string(i ? ", " : "") + "\"" + dets[i] + "\": " + json_number(mean_auc(rows, dets[i]));
+    js += "},\n  \"results\": [\n";
+    for (std::size_t i = 0; i < rows.size(); ++i) {
+        const auto& r = rows[i];
+        js += "    {\"detector\": \"" + r.detector + "\", \"class\": " + std::to_string(r.cls) + ", \"class_name\": \"" +
+              json_escape(r.class_name) + "\", \"auc\": " + json_number(r.auc) + ", \"fit_s\": " + json_number(r.fit_s) +
+              ", \"score_s\": " + json_number(r.score_s) + ", \"gamma\": " + json_number(r.gamma) +
+              ", \"converged\": " + (r.converged ? "true" : "false") + "}" + (i + 1 < rows.size() ? "," : "") + "\n";
+    }
+    js += "  ]\n}\n";
+    write_file_atomic(stem.string() + ".json", js, "eval");
+    write_file_atomic(stem.string() + ".csv", csv, "eval");
+}
+
+}  // namespace oneclass::cli

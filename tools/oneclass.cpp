@@ -1,0 +1,196 @@
+// oneclass - command-line front end of the library.
+//
+//   oneclass detect --detector kde --train train.npy --test test.npy [--labels y.npy] [--out s.csv]
+//   oneclass eval --dataset fashion-mnist --features raw --detector ocsvm,kde,gde --classes all
+//
+// Every error (bad flag, missing or malformed file, wrong dimensions, NaN/Inf, bad parameter)
+// prints one line "oneclass: error: ..." to stderr and exits with status 2; outputs are written
+// atomically at the end, so a failed run leaves no partial file.
+#include "cli_common.hpp"
+
+#include <oneclass/data.hpp>
+#include <oneclass/detectors.hpp>
+#include <oneclass/eval.hpp>
+
+#include <CLI/CLI.hpp>
+#include <tbb/global_control.h>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+#include <memory>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+namespace fs = std::filesystem;
+using namespace oneclass;
+using oneclass::cli::detector_options;
+
+namespace {
+
+using clock_type = std::chrono::steady_clock;
+double seconds_since(clock_type::time_point t0) {
+    return std::chrono::duration<double>(clock_type::now() - t0).count();
+}
+
+// ---- detect -------------------------------------------------------------------------------------
+struct detect_args {
+    detector_options det;
+    std::string train, test, labels, out, save_model, load_model;
+};
+
+int run_detect(const detect_args& a) {
+    const auto X_test = cli::load_features(a.test, "--test");
+    std::optional<std::vector<double>> labels;
+    if (!a.labels.empty()) {
+        labels = cli::load_labels(a.labels);
+        require(labels->size() == X_test.rows(), "detect", "--labels has ", labels->size(), " values but --test has ",
+                X_test.rows(), " rows");
+    }
+    any_detector<float> det;
+    double fit_s = 0;
+    if (!a.load_model.empty()) {
+        det = load_any_model<float>(a.load_model);
+        require(a.det.name.empty() || a.det.name == cli::kind_of(det), "detect", "--detector ", a.det.name,
+                " does not match the model in '", a.load_model, "' (", cli::kind_of(det), ")");
+        std::printf("loaded=%s detector=%s\n", a.load_model.c_str(), cli::kind_of(det));
+    } else {
+        require(!a.train.empty(), "detect", "--train is required (or --load-model)");
+        require(!a.det.name.empty(), "detect", "--detector is required (kde, ocsvm, ocsvm-linear, gde, gmm, knn)");
+        const auto X_train = cli::load_features(a.train, "--train");
+        det = cli::make_detector(a.det);
+        const auto t0 = clock_type::now();
+        const fit_report rep = std::visit([&](auto& d) { return d.fit(X_train.view()); }, det);
+        fit_s = seconds_since(t0);
+        std::printf("detector=%s train_rows=%zu dim=%zu fit_s=%.3f\n", cli::kind_of(det), X_train.rows(),
+                    X_train.cols(), fit_s);
+        if (!rep.converged) std::fprintf(stderr, "oneclass: warning: %s\n", rep.message.c_str());
+    }
+    cli::print_model_summary(det);
+    const auto t1 = clock_type::now();
+    const std::vector<float> scores = std::visit([&](const auto& d) { return d.score(X_test.view()); }, det);
+    std::printf("test_rows=%zu score_s=%.3f\n", scores.size(), seconds_since(t1));
+    if (labels) std::printf("auc=%.6f\n", roc_auc(scores, *labels));
+    if (!a.save_model.empty()) {
+        std::visit([&](const auto& d) { save_model(d, a.save_model); }, det);
+        std::printf("saved=%s\n", a.save_model.c_str());
+    }
+    if (!a.out.empty()) {
+        save_csv_column(a.out, "score", scores);
+        std::printf("scores=%s\n", a.out.c_str());
+    }
+    return 0;
+}
+
+// ---- eval (raw features) ------------------------------------------------------------------------
+struct eval_args {
+    detector_options det;
+    std::string dataset = "fashion-mnist", root, features = "raw", detectors = "ocsvm,kde,gde", classes = "all";
+    std::string out_dir = "results";
+};
+
+int run_eval(const eval_args& a) {
+    require(a.features == "raw", "eval", "--features must be 'raw' here (learned features come with 'oneclass train')");
+    const auto names = cli::split_list(a.detectors, "--detector");
+    for (const auto& n : names) (void)cli::make_detector(cli::with_name(a.det, n));  // validate flags up front
+    const cli::labelled_split data = cli::load_dataset(a.dataset, a.root);
+    const auto classes = cli::parse_classes(a.classes, data.train.num_classes());
+    fs::create_directories(a.out_dir);
+
+    const matrix<float> train_x = as_features<float>(data.train), test_x = as_features<float>(data.test);
+    std::vector<cli::eval_row> rows;
+    for (int c : classes) {
+        const auto split = one_vs_rest(data.train.labels, data.test.labels, c);
+        const matrix<float> Xc = gather_rows<float>(train_x.view(), split.train_rows);
+        for (const auto& name : names) {
+            auto det = cli::make_detector(cli::with_name(a.det, name));
+            const auto t0 = clock_type::now();
+            const fit_report rep = std::visit([&](auto& d) { return d.fit(Xc.view()); }, det);
+            const double fit_s = seconds_since(t0);
+            const auto t1 = clock_type::now();
+            const auto scores = std::visit([&](const auto& d) { return d.score(test_x.view()); }, det);
+            const double score_s = seconds_since(t1);
+            cli::eval_row r{c, data.train.class_names[std::size_t(c)], name, roc_auc(scores, split.test_labels),
+                            fit_s, score_s, cli::gamma_of(det), rep.converged};
+            std::fprintf(stderr, "class %d (%s) %s: auc=%.4f fit %.2fs score %.2fs\n", c, r.class_name.c_str(),
+                         name.c_str(), r.auc, fit_s, score_s);
+            rows.push_back(std::move(r));
+        }
+    }
+    const std::string stem = "eval-" + a.dataset + "-" + a.features;
+    cli::print_table(rows, names, classes);
+    cli::write_eval_results(fs::path(a.out_dir) / stem, a.dataset, a.features, a.det, rows, names);
+    std::printf("results=%s.{json,csv}\n", (fs::path(a.out_dir) / stem).string().c_str());
+    return 0;
+}
+
+void add_detector_flags(CLI::App* cmd, detector_options& o, bool single) {
+    if (single) cmd->add_option("--detector", o.name, "kde|ocsvm|ocsvm-linear|gde|gmm|knn");
+    cmd->add_option("--gamma", o.gamma, "kernel width for kde / ocsvm (default 10 / (d Var(train)))");
+    cmd->add_option("--nu", o.nu, "ocsvm nu in (0, 1] (default 0.5)");
+    cmd->add_option("--k", o.k, "knn: which neighbour (default 1)");
+    cmd->add_option("--components", o.components, "gmm: number of components (default 2)");
+    cmd->add_option("--seed", o.seed, "gmm: k-means++ seed (default 0)");
+    cmd->add_option("--normalize", o.normalize, "l2|none (default l2, the paper's)")
+        ->check(CLI::IsMember({"l2", "none"}));
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    CLI::App app{"oneclass: deep one-class classification (Sohn et al., ICLR 2021)"};
+    app.require_subcommand(1);
+    int threads = 0;
+    app.add_option("--threads", threads, "worker threads (default: all cores)")->check(CLI::NonNegativeNumber);
+
+    detect_args da;
+    auto* detect = app.add_subcommand("detect", "fit a detector on feature rows and score test rows");
+    add_detector_flags(detect, da.det, true);
+    detect->add_option("--train", da.train, "training rows: .npy or .csv (normal data only)");
+    detect->add_option("--test", da.test, "rows to score: .npy or .csv")->required();
+    detect->add_option("--labels", da.labels, "test labels, 0 normal / 1 anomaly (.npy or .csv): prints auc");
+    detect->add_option("--out", da.out, "write one anomaly score per test row (CSV, header 'score')");
+    auto* save = detect->add_option("--save-model", da.save_model, "write the fitted detector");
+    auto* load = detect->add_option("--load-model", da.load_model, "score with a saved detector instead of fitting");
+    save->excludes(load);
+
+    eval_args ea;
+    auto* eval = app.add_subcommand("eval", "one-vs-rest AUC over the classes of a dataset");
+    add_detector_flags(eval, ea.det, false);
+    eval->add_option("--dataset", ea.dataset, "fashion-mnist|cifar10|cifar20")
+        ->check(CLI::IsMember({"fashion-mnist", "cifar10", "cifar20"}));
+    eval->add_option("--root", ea.root, "dataset folder (default: /usr/share/datasets/fashion-mnist)");
+    eval->add_option("--features", ea.features, "raw (pixels scaled to [0, 1])");
+    eval->add_option("--detector", ea.detectors, "comma-separated list, e.g. ocsvm,kde,gde");
+    eval->add_option("--classes", ea.classes, "all or a list such as 0,3,7");
+    eval->add_option("--out-dir", ea.out_dir, "where the JSON and CSV results go (default results)");
+
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::CallForHelp& e) {
+        return app.exit(e);
+    } catch (const CLI::CallForAllHelp& e) {
+        return app.exit(e);
+    } catch (const CLI::ParseError& e) {
+        std::fprintf(stderr, "oneclass: error: %s\n", e.what());
+        return 2;
+    }
+    try {
+        std::unique_ptr<tbb::global_control> limit;
+        if (threads > 0)
+            limit = std::make_unique<tbb::global_control>(tbb::global_control::max_allowed_parallelism, threads);
+        if (*detect) {
+            cli::reject_unused_flags(da.det, detect);
+            if (!da.load_model.empty()) cli::reject_fit_flags_with_load(detect);
+            return run_detect(da);
+        }
+        cli::reject_unused_flags_list(ea.det, ea.detectors, eval);
+        return run_eval(ea);
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "oneclass: error: %s\n", e.what());
+        return 2;
+    }
+}
