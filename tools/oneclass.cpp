@@ -61,6 +61,8 @@ int run_detect(const detect_args& a) {
         require(!a.train.empty(), "detect", "--train is required (or --load-model)");
         require(!a.det.name.empty(), "detect", "--detector is required (kde, ocsvm, ocsvm-linear, gde, gmm, knn)");
         const auto X_train = cli::load_features(a.train, "--train");
+        require(X_train.cols() == X_test.cols(), "detect", "--test has ", X_test.cols(), " columns but --train has ",
+                X_train.cols());
         det = cli::make_detector(a.det);
         const auto t0 = clock_type::now();
         const fit_report rep = std::visit([&](auto& d) { return d.fit(X_train.view()); }, det);
@@ -168,6 +170,10 @@ int main(int argc, char** argv) {
     eval->add_option("--classes", ea.classes, "all or a list such as 0,3,7");
     eval->add_option("--out-dir", ea.out_dir, "where the JSON and CSV results go (default results)");
 
+    if (argc > 1 && argv[1][0] != '-' && std::string(argv[1]) != "detect" && std::string(argv[1]) != "eval") {
+        std::fprintf(stderr, "oneclass: error: unknown command '%s' (detect, eval; see --help)\n", argv[1]);
+        return 2;
+    }
     try {
         app.parse(argc, argv);
     } catch (const CLI::CallForHelp& e) {

@@ -1,0 +1,199 @@
+// tests/test_cli.cpp - the oneclass command-line tool end to end: outputs, model files, and every
+// bad input giving a one-line error, exit status 2 and no partial output file.
+#include "test_util.hpp"
+
+#include <oneclass/data.hpp>
+
+#include <zlib.h>
+
+#include <array>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sys/wait.h>
+
+using namespace oneclass;
+namespace fs = std::filesystem;
+
+namespace {
+struct result {
+    int status;
+    std::string out;  ///< stdout and stderr
+    std::string err;  ///< stderr alone
+};
+
+result run(const std::string& args) {
+    const std::string errfile = (fs::temp_directory_path() / ("oneclass_cli_err_" + std::to_string(::getpid()))).string();
+    const std::string cmd = std::string(ONECLASS_CLI) + " " + args + " 2>" + errfile;
+    FILE* p = popen(cmd.c_str(), "r");
+    REQUIRE(p != nullptr);
+    std::string out;
+    std::array<char, 4096> buf;
+    while (std::size_t n = std::fread(buf.data(), 1, buf.size(), p)) out.append(buf.data(), n);
+    const int st = pclose(p);
+    std::ifstream ef(errfile);
+    std::string err((std::istreambuf_iterator<char>(ef)), std::istreambuf_iterator<char>());
+    fs::remove(errfile);
+    return {WIFEXITED(st) ? WEXITSTATUS(st) : -1, out + err, err};
+}
+
+const fs::path dir = fs::temp_directory_path() / ("oneclass_cli_" + std::to_string(::getpid()));
+std::string at(const std::string& f) { return (dir / f).string(); }
+void write_text(const std::string& f, const std::string& s) { std::ofstream(dir / f, std::ios::binary) << s; }
+
+struct setup {
+    setup() {
+        fs::remove_all(dir);
+        fs::create_directories(dir);
+        // normal data around (3, ..., 3); anomalies around (-3, ..., -3): apart after L2 normalisation too
+        const auto tr = test::random_matrix<float>(200, 6, 1, 1.0, 3.0), te_in = test::random_matrix<float>(50, 6, 2, 1.0, 3.0);
+        const auto te_out = test::random_matrix<float>(50, 6, 3, 1.0, -3.0);
+        matrix<float> te(100, 6);
+        std::copy_n(te_in.data(), te_in.size(), te.data());
+        std::copy_n(te_out.data(), te_out.size(), te.data() + te_in.size());
+        std::vector<double> y(100, 0.0);
+        std::fill(y.begin() + 50, y.end(), 1.0);
+        save_npy<float>(dir / "train.npy", tr.view());
+        save_npy<float>(dir / "test.npy", te.view());
+        save_npy(dir / "labels.npy", y);
+        save_csv_matrix<float>(dir / "train.csv", tr.view(), "a,b,c,d,e,f");
+        save_npy<float>(dir / "wide.npy", test::random_matrix<float>(10, 7, 4).view());
+        save_npy<float>(dir / "one.npy", test::random_matrix<float>(1, 6, 5).view());
+        save_npy(dir / "short_labels.npy", std::vector<double>(99, 0.0));
+    }
+    ~setup() { fs::remove_all(dir); }
+};
+
+void expect_error(const std::string& args, const std::string& needle, const char* out_file = "never.csv") {
+    INFO("args: " << args);
+    const auto r = run(args + " --out " + at(out_file));
+    INFO("output: " << r.out);
+    REQUIRE(r.status == 2);
+    REQUIRE_THAT(r.out, Catch::Contains("oneclass: error:") && Catch::Contains(needle));
+    REQUIRE(std::count(r.err.begin(), r.err.end(), '\n') == 1);  // one line on stderr
+    REQUIRE_FALSE(fs::exists(dir / out_file));
+}
+}  // namespace
+
+TEST_CASE("oneclass detect: scores, auc, gamma, model save / load") {
+    setup s;
+    for (const char* det : {"kde", "ocsvm", "ocsvm-linear", "gde", "gmm", "knn"}) {
+        INFO(det);
+        const auto r = run(std::string("detect --detector ") + det + " --train " + at("train.npy") + " --test " +
+                           at("test.npy") + " --labels " + at("labels.npy") + " --out " + at("s.csv") +
+                           " --save-model " + at("m.ocm"));
+        INFO(r.out);
+        REQUIRE(r.status == 0);
+        REQUIRE_THAT(r.out, Catch::Contains("auc="));
+        const double auc = std::stod(r.out.substr(r.out.find("auc=") + 4));
+        if (std::string(det) != "ocsvm-linear") REQUIRE(auc > 0.9);  // shifted blob is plainly anomalous
+        const auto scores = load_csv_vector<double>(dir / "s.csv");
+        REQUIRE(scores.size() == 100);
+        REQUIRE(read_file_bytes(dir / "s.csv", "t").rfind("score\n", 0) == 0);
+        const auto r2 = run(std::string("detect --load-model ") + at("m.ocm") + " --test " + at("test.npy") +
+                            " --out " + at("s2.csv"));
+        REQUIRE(r2.status == 0);
+        REQUIRE(read_file_bytes(dir / "s2.csv", "t") == read_file_bytes(dir / "s.csv", "t"));
+    }
+    const auto g = run("detect --detector kde --gamma 0.25 --train " + at("train.csv") + " --test " + at("test.npy"));
+    REQUIRE(g.status == 0);
+    REQUIRE_THAT(g.out, Catch::Contains("gamma=0.25"));
+    const auto d = run("detect --detector ocsvm --train " + at("train.npy") + " --test " + at("test.npy"));
+    REQUIRE_THAT(d.out, Catch::Contains("gamma=") && Catch::Contains("rho=") && Catch::Contains("n_support="));
+}
+
+TEST_CASE("oneclass detect: every bad input is one line, exit 2, no output file") {
+    setup s;
+    const std::string ok = " --train " + at("train.npy") + " --test " + at("test.npy");
+    expect_error("detect --detector kde --train " + at("missing.npy") + " --test " + at("test.npy"), "cannot open");
+    expect_error("detect --detector kde --train " + at("train.npy") + " --test " + at("wide.npy"),
+                 "--test has 7 columns but --train has 6");
+    write_text("nan.csv", "1,2,3,4,5,6\n1,2,nan,4,5,6\n");
+    expect_error("detect --detector kde --train " + at("nan.csv") + " --test " + at("test.npy"), "not finite");
+    write_text("empty.csv", "a,b\n");
+    expect_error("detect --detector kde --train " + at("empty.csv") + " --test " + at("test.npy"), "no data rows");
+    expect_error("detect --detector kde --train " + at("one.npy") + " --test " + at("test.npy"),
+                 "at least 2 training rows, got 1");
+    expect_error("detect --detector ocsvm --nu 1.5" + ok, "--nu must be in (0, 1]");
+    expect_error("detect --detector ocsvm --nu 0" + ok, "--nu must be in (0, 1]");
+    expect_error("detect --detector kde --gamma 0" + ok, "--gamma must be > 0");
+    expect_error("detect --detector kde --gamma -3" + ok, "--gamma must be > 0");
+    std::string npy = read_file_bytes(dir / "train.npy", "t");
+    npy.replace(npy.find("descr"), 5, "dscr_");
+    write_text("corrupt.npy", npy);
+    expect_error("detect --detector kde --train " + at("corrupt.npy") + " --test " + at("test.npy"), "descr");
+    expect_error("detect --detector kde" + ok + " --labels " + at("short_labels.npy"), "--labels has 99 values");
+    expect_error("detect --detector kde" + ok + " --bogus-flag", "bogus");
+    expect_error("detect --detector parzen" + ok, "unknown detector 'parzen'");
+    expect_error("detect --detector kde --nu 0.3" + ok, "--nu does not apply to detector kde");
+    expect_error("detect --detector kde --normalize l3" + ok, "l3");
+    expect_error("detect --detector kde --train " + at("train.txt") + " --test " + at("test.npy"), ".npy or .csv");
+    write_text("model.ocm", "ONECLASS garbage");
+    expect_error("detect --load-model " + at("model.ocm") + " --test " + at("test.npy"), "model.ocm");
+    expect_error("frobnicate", "frobnicate");
+}
+
+TEST_CASE("oneclass eval on a generated Fashion-MNIST folder; truncated IDX and CIFAR files fail cleanly") {
+    setup s;
+    fs::create_directories(dir / "fm");
+    auto gz = [](const fs::path& p, const std::string& b) {
+        gzFile f = gzopen(p.c_str(), "wb");
+        gzwrite(f, b.data(), unsigned(b.size()));
+        gzclose(f);
+    };
+    auto idx = [](std::vector<std::uint32_t> dims, const std::vector<std::uint8_t>& data) {
+        std::string b{char(0), char(0), char(8), char(dims.size())};
+        for (auto d : dims)
+            for (int sh = 24; sh >= 0; sh -= 8) b.push_back(char((d >> sh) & 0xff));
+        b.append(data.begin(), data.end());
+        return b;
+    };
+    // 10 classes, 8 images each: class c is a bright block at a class-specific place + noise.
+    rng r(7);
+    auto make = [&](std::uint32_t n, std::vector<std::uint8_t>& img, std::vector<std::uint8_t>& lab) {
+        for (std::uint32_t i = 0; i < n; ++i) {
+            const int c = int(i % 10);
+            lab.push_back(std::uint8_t(c));
+            for (int p = 0; p < 784; ++p) {
+                const bool on = (p / 28) / 3 == c && (p % 28) < 20;
+                img.push_back(std::uint8_t(on ? 200 + r.below(50) : r.below(30)));
+            }
+        }
+    };
+    std::vector<std::uint8_t> ti, tl, vi, vl;
+    make(80, ti, tl);
+    make(40, vi, vl);
+    gz(dir / "fm/train-images-idx3-ubyte.gz", idx({80, 28, 28}, ti));
+    gz(dir / "fm/train-labels-idx1-ubyte.gz", idx({80}, tl));
+    gz(dir / "fm/t10k-images-idx3-ubyte.gz", idx({40, 28, 28}, vi));
+    gz(dir / "fm/t10k-labels-idx1-ubyte.gz", idx({40}, vl));
+    const auto e = run("eval --dataset fashion-mnist --root " + at("fm") +
+                       " --features raw --detector ocsvm,kde,gde --classes 0,3 --out-dir " + at("res"));
+    INFO(e.out);
+    REQUIRE(e.status == 0);
+    REQUIRE_THAT(e.out, Catch::Contains("detector=ocsvm mean_auc=") && Catch::Contains("detector=gde mean_auc="));
+    REQUIRE(std::stod(e.out.substr(e.out.find("detector=kde mean_auc=") + 22)) > 0.95);
+    const std::string js = read_file_bytes(dir / "res/eval-fashion-mnist-raw.json", "t");
+    REQUIRE_THAT(js, Catch::Contains("\"mean_auc\"") && Catch::Contains("\"class\": 3"));
+    REQUIRE(read_file_bytes(dir / "res/eval-fashion-mnist-raw.csv", "t").find("fashion-mnist,raw,kde,3,") != std::string::npos);
+
+    const auto bad_class = run("eval --root " + at("fm") + " --classes 0,12 --out-dir " + at("res2"));
+    REQUIRE(bad_class.status == 2);
+    REQUIRE_THAT(bad_class.out, Catch::Contains("'12' is not a class in 0..9"));
+    // truncated IDX
+    const std::string img = idx({40, 28, 28}, vi);
+    gz(dir / "fm/t10k-images-idx3-ubyte.gz", img.substr(0, img.size() - 100));
+    const auto t = run("eval --root " + at("fm") + " --classes 0 --out-dir " + at("res3"));
+    REQUIRE(t.status == 2);
+    REQUIRE_THAT(t.out, Catch::Contains("truncated"));
+    REQUIRE_FALSE(fs::exists(dir / "res3/eval-fashion-mnist-raw.json"));
+    // truncated CIFAR batch
+    fs::create_directories(dir / "c10");
+    write_text("c10/data_batch_1.bin", std::string(3073 + 10, '\1'));
+    const auto c = run("eval --dataset cifar10 --root " + at("c10") + " --classes 0 --out-dir " + at("res4"));
+    REQUIRE(c.status == 2);
+    REQUIRE_THAT(c.out, Catch::Contains("truncated"));
+    const auto nr = run("eval --dataset cifar10 --classes 0");
+    REQUIRE(nr.status == 2);
+    REQUIRE_THAT(nr.out, Catch::Contains("--root is required"));
+}

@@ -1,0 +1,83 @@
+// tests/test_ops.cpp - simd/ and ops/ against scalar double references, over shapes with SIMD tails.
+#include "test_util.hpp"
+
+#include <oneclass/ops/distance.hpp>
+#include <oneclass/ops/gemm.hpp>
+#include <oneclass/ops/ref/distance.hpp>
+#include <oneclass/simd/simd.hpp>
+
+using namespace oneclass;
+
+TEMPLATE_TEST_CASE("simd reductions match scalar references for every tail length", "", float, double) {
+    using T = TestType;
+    rng r(test::seed());
+    for (std::size_t n : {0, 1, 3, 7, 8, 15, 16, 17, 31, 33, 100, 257}) {
+        std::vector<T> a(n), b(n), w(n);
+        for (std::size_t i = 0; i < n; ++i) a[i] = T(r.normal()), b[i] = T(r.normal()), w[i] = T(r.uniform());
+        double dot = 0, mx = -INFINITY, mn = INFINITY, se = 0, wse = 0;
+        for (std::size_t i = 0; i < n; ++i) {
+            dot += double(a[i]) * double(b[i]);
+            mx = std::max(mx, double(a[i]));
+            mn = std::min(mn, double(a[i]));
+            se += std::exp(-0.7 * double(a[i]) + 0.2);
+            wse += double(w[i]) * std::exp(-0.7 * double(a[i]));
+        }
+        const double tol = std::is_same_v<T, float> ? 1e-5 : 1e-13;
+        INFO("n = " << n);
+        CHECK(std::abs(double(simd::dot(a.data(), b.data(), n)) - dot) <= tol * (1 + std::abs(dot)) * 4);
+        if (n) {
+            CHECK(double(simd::max(a.data(), n)) == mx);
+            CHECK(double(simd::min(a.data(), n)) == mn);
+        }
+        CHECK(std::abs(double(simd::sum_exp_affine(a.data(), n, T(-0.7), T(0.2))) - se) <= tol * (1 + se) * 4);
+        CHECK(std::abs(double(simd::weighted_sum_exp(w.data(), a.data(), n, T(-0.7))) - wse) <= tol * (1 + wse) * 4);
+        std::vector<T> e = a;
+        simd::exp_affine_inplace(e.data(), n, T(-0.7), T(0.2));
+        for (std::size_t i = 0; i < n; ++i)
+            CHECK(std::abs(double(e[i]) - std::exp(-0.7 * double(a[i]) + 0.2)) <= tol * std::exp(-0.7 * double(a[i]) + 0.2) * 4);
+    }
+}
+
+TEMPLATE_TEST_CASE("blocked squared distances equal the brute-force double reference", "", float, double) {
+    using T = TestType;
+    for (auto [b, n, d] : {std::tuple{1, 1, 1}, {5, 7, 3}, {17, 33, 9}, {64, 100, 128}, {3, 513, 31}}) {
+        const auto Q = test::random_matrix<T>(std::size_t(b), std::size_t(d), test::seed() + 1);
+        const auto R = test::random_matrix<T>(std::size_t(n), std::size_t(d), test::seed() + 2);
+        const auto qn = ops::row_squared_norms<T>(Q.view());
+        const auto rn = ops::row_squared_norms<T>(R.view());
+        matrix<T> D(static_cast<std::size_t>(b), static_cast<std::size_t>(n));
+        ops::squared_distances<T>(Q.view(), qn.data(), R.view(), rn.data(), D.view());
+        std::vector<double> ref, got;
+        for (int i = 0; i < b; ++i)
+            for (int j = 0; j < n; ++j) {
+                ref.push_back(ops::ref::squared_distance(Q.row(std::size_t(i)), R.row(std::size_t(j)), std::size_t(d)));
+                got.push_back(double(D(std::size_t(i), std::size_t(j))));
+            }
+        const double tol = std::is_same_v<T, float> ? 2e-5 * d : 1e-12 * d;
+        INFO("b=" << b << " n=" << n << " d=" << d);
+        REQUIRE_ALLCLOSE(got, ref, 0.0, tol);
+        for (double v : got) REQUIRE(v >= 0.0);
+    }
+}
+
+TEST_CASE("gemm variants agree with a naive product") {
+    const auto A = test::random_matrix<double>(4, 3, 1), B = test::random_matrix<double>(5, 3, 2);
+    matrix<double> C(4, 5), Ct(3, 3);
+    ops::gemm_nt<double>(A.view(), B.view(), C.view(), 1.0, 0.0);
+    for (std::size_t i = 0; i < 4; ++i)
+        for (std::size_t j = 0; j < 5; ++j) {
+            double s = 0;
+            for (std::size_t k = 0; k < 3; ++k) s += A(i, k) * B(j, k);
+            REQUIRE(std::abs(C(i, j) - s) < 1e-12);
+        }
+    ops::gemm_tn<double>(A.view(), A.view(), Ct.view(), 2.0, 0.0);
+    for (std::size_t i = 0; i < 3; ++i)
+        for (std::size_t j = 0; j < 3; ++j) {
+            double s = 0;
+            for (std::size_t k = 0; k < 4; ++k) s += 2 * A(k, i) * A(k, j);
+            REQUIRE(std::abs(Ct(i, j) - s) < 1e-12);
+        }
+    std::vector<double> y(4);
+    ops::gemv<double>(A.view(), B.row(0), y.data());
+    for (std::size_t i = 0; i < 4; ++i) REQUIRE(std::abs(y[i] - C(i, 0)) < 1e-12);
+}
