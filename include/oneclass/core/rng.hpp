@@ -40,7 +40,8 @@ public:
 
     /// Uniform integer in [0, n), n > 0 (Lemire's multiply-shift; the bias is below 2^-64 * n).
     std::uint64_t below(std::uint64_t n) noexcept {
-        return static_cast<std::uint64_t>((static_cast<unsigned __int128>((*this)()) * n) >> 64);
+        __extension__ using u128 = unsigned __int128;
+        return static_cast<std::uint64_t>((static_cast<u128>((*this)()) * n) >> 64);
     }
 
     /// Standard normal (Box-Muller; one value per call keeps the stream simple to reason about).

@@ -72,13 +72,13 @@ public:
         rep.converged = false;
         double prev = -std::numeric_limits<double>::infinity();
         std::vector<double> w(n), ll(n);
-        matrix<double> logp(n, k), c, z;
+        matrix<double> logp(n, k);
         for (std::size_t it = 1; it <= p_.max_iter; ++it) {
             m_step(Xd.view(), resp, w);
             // E step
             for (std::size_t c_ = 0; c_ < k; ++c_) {
                 std::vector<double> col(n);
-                comps_[c_].log_density(Xd.view(), col.data(), c, z);
+                comps_[c_].log_density_parallel(Xd.view(), col.data());
                 for (std::size_t i = 0; i < n; ++i) logp(i, c_) = col[i] + std::log(weights_[c_]);
             }
             double mean_ll = 0;

@@ -11,6 +11,7 @@
 #include <oneclass/core/error.hpp>
 #include <oneclass/core/binary_io.hpp>
 #include <oneclass/ops/gemm.hpp>
+#include <oneclass/parallel/parallel.hpp>
 #include <oneclass/simd/simd.hpp>
 #include <oneclass/tensor/matrix.hpp>
 
@@ -54,7 +55,11 @@ struct gaussian_component {
             for (std::size_t j = 0; j < d; ++j) c[j] = s * (r[j] - g.mean[j]);
         }
         matrix<double> S(d, d);
-        ops::gemm_tn<double>(C.view(), C.view(), S.view(), 1.0 / wsum, 0.0);
+        // Column blocks of S in parallel (BLAS itself runs single-threaded under TBB).
+        parallel::for_chunks(0, d, 96, [&](std::size_t j0, std::size_t j1) {
+            const matrix_view<const double> B(C.data() + j0, n, j1 - j0, d);
+            ops::gemm_tn<double>(C.view(), B, matrix_view<double>(S.data() + j0, d, j1 - j0, d), 1.0 / wsum, 0.0);
+        });
         for (std::size_t j = 0; j < d; ++j) S(j, j) += reg_covar;
         g.set_covariance(S, reg_covar, where);
         return g;
@@ -76,7 +81,15 @@ struct gaussian_component {
         as_eigen(W.view()) = Wm;
     }
 
-    /// out[i] = log N(x_i) for the rows of X (double, already preprocessed), in blocks.
+    /// out[i] = log N(x_i) for the rows of X (double, already preprocessed), blocks in parallel.
+    void log_density_parallel(matrix_view<const double> X, double* out, std::size_t block = 256) const {
+        parallel::for_chunks(0, X.rows(), block, [&](std::size_t lo, std::size_t hi) {
+            matrix<double> c, z;
+            log_density(X.middle_rows(lo, hi - lo), out + lo, c, z);
+        });
+    }
+
+    /// out[i] = log N(x_i) for the rows of X (double, already preprocessed), serially.
     void log_density(matrix_view<const double> X, double* out, matrix<double>& scratch_c, matrix<double>& scratch_z) const {
         const std::size_t n = X.rows(), d = dim();
         if (scratch_c.rows() != n || scratch_c.cols() != d) scratch_c = matrix<double>(n, d);
