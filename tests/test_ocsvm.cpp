@@ -7,6 +7,8 @@
 #include <oneclass/eval/roc_auc.hpp>
 #include <oneclass/testing/check_detector.hpp>
 
+#include <tbb/global_control.h>
+
 #include <numeric>
 
 using namespace oneclass;
@@ -101,11 +103,32 @@ TEST_CASE("ocsvm: a tiny cache and no shrinking reach the same solution") {
     (void)big.fit(X.view());
     ocsvm<float> tiny({.nu = 0.3, .cache_mb = 0.001});  // two rows
     (void)tiny.fit(X.view());
-    REQUIRE(tiny.rho() == big.rho());  // same rows, same arithmetic: bit-identical
-    REQUIRE(tiny.dual_coef() == big.dual_coef());
+    // rows come from GEMMs of other batch sizes, so float rounding differs, not the solution
+    REQUIRE(std::abs(tiny.rho() - big.rho()) <= 1e-5 * std::abs(big.rho()));
+    REQUIRE(tiny.kernel_rows_computed() > big.kernel_rows_computed());
+    const auto Q = test::random_matrix<float>(50, 10, test::seed() + 2);
+    REQUIRE_ALLCLOSE(tiny.score(Q.view()), big.score(Q.view()), 0.0, 1e-4);
     ocsvm<float> noshrink({.nu = 0.3, .shrinking = false});
     (void)noshrink.fit(X.view());
     REQUIRE(std::abs(noshrink.rho() - big.rho()) <= 1e-3 * std::abs(big.rho()));
+}
+
+TEST_CASE("ocsvm fit is bit-identical across runs and thread counts") {
+    const auto X = test::random_matrix<float>(700, 20, test::seed() + 3);
+    auto fit = [&] {
+        ocsvm<float> d({.nu = 0.3});
+        (void)d.fit(X.view());
+        return d;
+    };
+    const auto a = fit();
+    ocsvm<float> one;
+    {
+        tbb::global_control g(tbb::global_control::max_allowed_parallelism, 1);
+        one = fit();
+    }
+    REQUIRE(fit().rho() == a.rho());
+    REQUIRE(one.rho() == a.rho());
+    REQUIRE(one.dual_coef() == a.dual_coef());
 }
 
 TEST_CASE("ocsvm linear keeps the primal w and scores with it") {

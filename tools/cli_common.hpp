@@ -136,8 +136,8 @@ inline void print_model_summary(const any_detector<float>& d) {
     const double g = gamma_of(d);
     if (!std::isnan(g)) std::printf("gamma=%.9g\n", g);
     if (const auto* s = std::get_if<ocsvm<float>>(&d))
-        std::printf("rho=%.9g n_support=%zu iterations=%zu objective=%.9g\n", s->rho(), s->n_support(), s->iterations(),
-                    s->objective());
+        std::printf("rho=%.9g n_support=%zu iterations=%zu objective=%.9g kernel_rows=%zu\n", s->rho(), s->n_support(),
+                    s->iterations(), s->objective(), s->kernel_rows_computed());
     if (const auto* m = std::get_if<gmm<float>>(&d)) std::printf("components=%zu\n", m->weights().size());
 }
 

@@ -73,19 +73,44 @@ public:
         const bool rbf = p_.kernel == svm_kernel::rbf;
         const T g = T(gamma_);
         const matrix_view<const T> XV = Xp.view();
-        detail::kernel_cache<T> cache(l, static_cast<std::size_t>(p_.cache_mb * 1024 * 1024), [&](std::size_t i, T* out) {
-            // One row of K: a GEMV (chunked over rows of X in parallel), then the RBF map.
-            parallel::for_chunks(0, l, std::max<std::size_t>(256, (1u << 20) / std::max<std::size_t>(d, 1)),
-                                 [&](std::size_t lo, std::size_t hi) {
-                                     ops::gemv<T>(XV.middle_rows(lo, hi - lo), XV.row(i), out + lo);
-                                     if (!rbf) return;
-                                     for (std::size_t t = lo; t < hi; ++t)
-                                         out[t] = std::max(T(0), norms[i] + norms[t] - T(2) * out[t]);
-                                     simd::exp_affine_inplace(out + lo, hi - lo, -g, T(0));
-                                 });
+        // Kernel rows: one row is a GEMV (memory-bound); a batch (the initial gradient needs every
+        // row with a_i > 0) is a GEMM (compute-bound). Both are chunked over the columns in fixed
+        // chunks, so results do not depend on the number of threads.
+        const std::size_t col_chunk = std::max<std::size_t>(256, (1u << 20) / std::max<std::size_t>(d, 1));
+        auto kernel_map = [&](const std::size_t* rows, std::size_t count, T* const* outs, std::size_t lo, std::size_t hi) {
+            for (std::size_t k = 0; k < count; ++k) {
+                T* out = outs[k];
+                if (rbf) {
+                    const T ni = norms[rows[k]];
+                    for (std::size_t t = lo; t < hi; ++t) out[t] = std::max(T(0), ni + norms[t] - T(2) * out[t]);
+                    simd::exp_affine_inplace(out + lo, hi - lo, -g, T(0));
+                }
+            }
+        };
+        std::vector<T> block_a, block_c;
+        detail::kernel_cache<T> cache(l, static_cast<std::size_t>(p_.cache_mb * 1024 * 1024),
+                                      [&](const std::size_t* rows, std::size_t count, T* const* outs) {
+            if (count == 1) {
+                parallel::for_chunks(0, l, col_chunk, [&](std::size_t lo, std::size_t hi) {
+                    ops::gemv<T>(XV.middle_rows(lo, hi - lo), XV.row(rows[0]), outs[0] + lo);
+                    kernel_map(rows, 1, outs, lo, hi);
+                });
+                return;
+            }
+            block_a.resize(count * d);
+            block_c.resize(count * l);
+            for (std::size_t k = 0; k < count; ++k) std::copy_n(XV.row(rows[k]), d, block_a.data() + k * d);
+            const matrix_view<const T> A(block_a.data(), count, d);
+            parallel::for_chunks(0, l, std::max<std::size_t>(256, col_chunk / count), [&](std::size_t lo, std::size_t hi) {
+                ops::gemm_nt<T>(A, XV.middle_rows(lo, hi - lo), matrix_view<T>(block_c.data() + lo, count, hi - lo, l),
+                                T(1), T(0));
+                for (std::size_t k = 0; k < count; ++k) std::copy(block_c.data() + k * l + lo, block_c.data() + k * l + hi, outs[k] + lo);
+                kernel_map(rows, count, outs, lo, hi);
+            });
         });
         auto sol = detail::solve_one_class<T>(cache, QD, p_.nu, {.eps = p_.tol, .max_iter = p_.max_iter,
                                                                  .shrinking = p_.shrinking});
+        kernel_rows_computed_ = cache.misses();
         rho_ = sol.rho;
         objective_ = sol.objective;
         iterations_ = sol.iterations;
@@ -141,6 +166,8 @@ public:
     double objective() const noexcept { return objective_; }
     std::size_t iterations() const noexcept { return iterations_; }
     std::size_t n_support() const noexcept { return sv_.rows(); }
+    /// Kernel rows computed during the last fit (cache misses): to size cache_mb.
+    std::size_t kernel_rows_computed() const noexcept { return kernel_rows_computed_; }
     const matrix<T>& support_vectors() const noexcept { return sv_; }   ///< preprocessed rows
     const std::vector<double>& dual_coef() const noexcept { return coef_; }
     const std::vector<std::size_t>& support_indices() const noexcept { return sv_index_; }
@@ -200,7 +227,7 @@ private:
     std::vector<double> coef_, w_;
     std::vector<std::size_t> sv_index_;
     double rho_ = 0, gamma_ = 0, objective_ = 0;
-    std::size_t iterations_ = 0;
+    std::size_t iterations_ = 0, kernel_rows_computed_ = 0;
 };
 
 static_assert(SerializableDetector<ocsvm<float>>);

@@ -4,6 +4,8 @@
 // again near the end; computing a row costs O(l d). The cache keeps whole rows (length l, in the
 // training order) up to a byte limit and evicts the least recently used one. The two most
 // recently returned rows always stay valid (capacity >= 2), which is what one SMO step needs.
+// `prefetch` computes many missing rows in one call (the owner turns that into a GEMM, which runs
+// at compute speed where row-by-row GEMVs are bound by memory bandwidth).
 #pragma once
 
 #include <oneclass/core/error.hpp>
@@ -19,7 +21,8 @@ namespace oneclass::detail {
 template <class T>
 class kernel_cache {
 public:
-    using compute_fn = std::function<void(std::size_t row, T* out)>;
+    /// Computes rows[0..count) of the kernel matrix into outs[0..count) (each of length l).
+    using compute_fn = std::function<void(const std::size_t* rows, std::size_t count, T* const* outs)>;
 
     kernel_cache(std::size_t l, std::size_t max_bytes, compute_fn compute)
         : l_(l), compute_(std::move(compute)), slot_of_(l, npos) {
@@ -35,23 +38,27 @@ public:
             touch(s);
             return data_[s].get();
         }
-        ++misses_;
-        if (data_.size() < capacity_) {
-            s = data_.size();
-            data_.emplace_back(new T[l_]);
-            owner_.push_back(npos);
-            prev_.push_back(npos);
-            next_.push_back(npos);
-        } else {
-            s = tail_;  // least recently used
-            unlink(s);
-            slot_of_[owner_[s]] = npos;
+        s = take_slot(i);
+        T* out = data_[s].get();
+        compute_(&i, 1, &out);
+        return out;
+    }
+
+    /// Makes rows[0..count) resident, computing the missing ones in one batch. count must not
+    /// exceed capacity_rows(); all of them stay valid until further rows are requested.
+    void prefetch(const std::size_t* rows, std::size_t count) {
+        if (count > capacity_) fail("kernel_cache::prefetch", "batch of ", count, " rows exceeds the capacity ", capacity_);
+        for (std::size_t k = 0; k < count; ++k)
+            if (slot_of_[rows[k]] != npos) touch(slot_of_[rows[k]]);
+        std::vector<std::size_t> missing;
+        std::vector<T*> outs;
+        for (std::size_t k = 0; k < count; ++k) {
+            if (slot_of_[rows[k]] != npos) continue;
+            const std::size_t s = take_slot(rows[k]);
+            missing.push_back(rows[k]);
+            outs.push_back(data_[s].get());
         }
-        compute_(i, data_[s].get());
-        owner_[s] = i;
-        slot_of_[i] = s;
-        push_front(s);
-        return data_[s].get();
+        if (!missing.empty()) compute_(missing.data(), missing.size(), outs.data());
     }
 
     std::size_t capacity_rows() const noexcept { return capacity_; }
@@ -60,6 +67,27 @@ public:
 
 private:
     static constexpr std::size_t npos = static_cast<std::size_t>(-1);
+
+    /// A slot for row i (new while below capacity, else the least recently used), at the front.
+    std::size_t take_slot(std::size_t i) {
+        ++misses_;
+        std::size_t s;
+        if (data_.size() < capacity_) {
+            s = data_.size();
+            data_.emplace_back(new T[l_]);
+            owner_.push_back(npos);
+            prev_.push_back(npos);
+            next_.push_back(npos);
+        } else {
+            s = tail_;
+            unlink(s);
+            slot_of_[owner_[s]] = npos;
+        }
+        owner_[s] = i;
+        slot_of_[i] = s;
+        push_front(s);
+        return s;
+    }
 
     void unlink(std::size_t s) {
         if (prev_[s] != npos) next_[prev_[s]] = next_[s]; else head_ = next_[s];

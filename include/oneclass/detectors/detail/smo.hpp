@@ -54,13 +54,22 @@ smo_solution solve_one_class(kernel_cache<T>& Q, const std::vector<double>& QD, 
     auto upper = [&](std::size_t t) { return a[t] >= 1.0; };
     auto lower = [&](std::size_t t) { return a[t] <= 0.0; };
 
+    // G = Q a over the nonzero a_i: their rows are fetched in batches (one GEMM each).
     std::vector<double> G(l, 0.0), G_bar(l, 0.0);
-    for (std::size_t i = 0; i < l; ++i) {
-        if (lower(i)) continue;
-        const T* Qi = Q.row(i);
-        for (std::size_t t = 0; t < l; ++t) G[t] += a[i] * double(Qi[t]);
-        if (upper(i))
-            for (std::size_t t = 0; t < l; ++t) G_bar[t] += double(Qi[t]);
+    std::vector<std::size_t> nonzero;
+    for (std::size_t i = 0; i < l; ++i)
+        if (!lower(i)) nonzero.push_back(i);
+    const std::size_t batch = std::min<std::size_t>(64, Q.capacity_rows());
+    for (std::size_t b = 0; b < nonzero.size(); b += batch) {
+        const std::size_t cnt = std::min(batch, nonzero.size() - b);
+        Q.prefetch(nonzero.data() + b, cnt);
+        for (std::size_t k = b; k < b + cnt; ++k) {
+            const std::size_t i = nonzero[k];
+            const T* Qi = Q.row(i);
+            for (std::size_t t = 0; t < l; ++t) G[t] += a[i] * double(Qi[t]);
+            if (upper(i))
+                for (std::size_t t = 0; t < l; ++t) G_bar[t] += double(Qi[t]);
+        }
     }
 
     std::vector<std::size_t> active(l);
