@@ -33,49 +33,39 @@ inline void blas_init_once() {
 }
 }  // namespace detail
 
+namespace detail {
+/// One CBLAS row-major GEMM call for float or double: C (m x n) = alpha op(A) op(B) + beta C.
+template <class T>
+void gemm_call(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int m, int n, int k, T alpha, matrix_view<const T> A,
+               matrix_view<const T> B, T beta, matrix_view<T> C) {
+    static_assert(std::is_same_v<T, float> || std::is_same_v<T, double>, "gemm: float or double");
+    blas_init_once();
+    if (m == 0 || n == 0) return;
+    if constexpr (std::is_same_v<T, float>)
+        cblas_sgemm(CblasRowMajor, ta, tb, m, n, k, alpha, A.data(), int(A.stride()), B.data(), int(B.stride()), beta,
+                    C.data(), int(C.stride()));
+    else
+        cblas_dgemm(CblasRowMajor, ta, tb, m, n, k, alpha, A.data(), int(A.stride()), B.data(), int(B.stride()), beta,
+                    C.data(), int(C.stride()));
+}
+}  // namespace detail
+
 /// C = alpha * A * B^T + beta * C, with A: m x k, B: n x k, C: m x n (row-major views).
 template <class T>
 void gemm_nt(matrix_view<const T> A, matrix_view<const T> B, matrix_view<T> C, T alpha, T beta) {
-    static_assert(std::is_same_v<T, float> || std::is_same_v<T, double>, "gemm_nt: float or double");
-    detail::blas_init_once();
-    const int m = int(A.rows()), n = int(B.rows()), k = int(A.cols());
-    if (m == 0 || n == 0) return;
-    if constexpr (std::is_same_v<T, float>)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, n, k, alpha, A.data(), int(A.stride()), B.data(),
-                    int(B.stride()), beta, C.data(), int(C.stride()));
-    else
-        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, n, k, alpha, A.data(), int(A.stride()), B.data(),
-                    int(B.stride()), beta, C.data(), int(C.stride()));
+    detail::gemm_call<T>(CblasNoTrans, CblasTrans, int(A.rows()), int(B.rows()), int(A.cols()), alpha, A, B, beta, C);
 }
 
 /// C = alpha * A * B + beta * C, with A: m x k, B: k x n, C: m x n (row-major views).
 template <class T>
 void gemm_nn(matrix_view<const T> A, matrix_view<const T> B, matrix_view<T> C, T alpha, T beta) {
-    static_assert(std::is_same_v<T, float> || std::is_same_v<T, double>, "gemm_nn: float or double");
-    detail::blas_init_once();
-    const int m = int(A.rows()), n = int(B.cols()), k = int(A.cols());
-    if (m == 0 || n == 0) return;
-    if constexpr (std::is_same_v<T, float>)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, n, k, alpha, A.data(), int(A.stride()), B.data(),
-                    int(B.stride()), beta, C.data(), int(C.stride()));
-    else
-        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, n, k, alpha, A.data(), int(A.stride()), B.data(),
-                    int(B.stride()), beta, C.data(), int(C.stride()));
+    detail::gemm_call<T>(CblasNoTrans, CblasNoTrans, int(A.rows()), int(B.cols()), int(A.cols()), alpha, A, B, beta, C);
 }
 
 /// C = alpha * A^T * B + beta * C, with A: k x m, B: k x n, C: m x n (row-major views).
 template <class T>
 void gemm_tn(matrix_view<const T> A, matrix_view<const T> B, matrix_view<T> C, T alpha, T beta) {
-    static_assert(std::is_same_v<T, float> || std::is_same_v<T, double>, "gemm_tn: float or double");
-    detail::blas_init_once();
-    const int m = int(A.cols()), n = int(B.cols()), k = int(A.rows());
-    if (m == 0 || n == 0) return;
-    if constexpr (std::is_same_v<T, float>)
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, m, n, k, alpha, A.data(), int(A.stride()), B.data(),
-                    int(B.stride()), beta, C.data(), int(C.stride()));
-    else
-        cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, m, n, k, alpha, A.data(), int(A.stride()), B.data(),
-                    int(B.stride()), beta, C.data(), int(C.stride()));
+    detail::gemm_call<T>(CblasTrans, CblasNoTrans, int(A.cols()), int(B.cols()), int(A.rows()), alpha, A, B, beta, C);
 }
 
 /// y = A * x, A: m x k row-major, x: k, y: m.
