@@ -112,13 +112,11 @@ void clear_tape() {
     detail::tape_of_thread<T>().clear();
 }
 
-/// Output variable of an op: requires grad if any input does (and recording is on). The
-/// backward closure is recorded only then; it receives the output node.
+/// Output variable of an op whose inputs need a gradient iff `needs`. The backward closure is
+/// recorded only then (and while recording is on); it receives the output node.
 template <class T, class Backward>
-variable<T> make_result(tensor<T> value, std::initializer_list<const variable<T>*> inputs, Backward&& bw) {
+variable<T> make_result_if(tensor<T> value, bool needs, Backward&& bw) {
     variable<T> out(std::move(value));
-    bool needs = false;
-    for (const auto* in : inputs) needs = needs || in->requires_grad();
     if (!needs || !grad_enabled()) return out;
     auto node = out.node();
     node->requires_grad = true;
@@ -127,6 +125,14 @@ variable<T> make_result(tensor<T> value, std::initializer_list<const variable<T>
         if (auto o = weak.lock(); o && o->grad.defined()) bw(*o);
     });
     return out;
+}
+
+/// Output variable of an op: requires grad if any input does (and recording is on).
+template <class T, class Backward>
+variable<T> make_result(tensor<T> value, std::initializer_list<const variable<T>*> inputs, Backward&& bw) {
+    bool needs = false;
+    for (const auto* in : inputs) needs = needs || in->requires_grad();
+    return make_result_if<T>(std::move(value), needs, std::forward<Backward>(bw));
 }
 
 /// Reverse pass from a scalar loss; frees the tape. Throws if the loss is not a scalar or not

@@ -1,0 +1,256 @@
+// oneclass/autograd/nn_functions.hpp - differentiable CNN functions on NCHW tensors: conv2d,
+// batch norm (training statistics or running statistics), max / global average pooling,
+// flatten, concatenation and slicing along the batch axis.
+#pragma once
+
+#include <oneclass/autograd/functions.hpp>
+#include <oneclass/ops/conv.hpp>
+
+#include <cmath>
+#include <limits>
+#include <vector>
+
+namespace oneclass::fn {
+
+/// 2-D convolution, x: N x C x H x W, w: K x C x R x S, optional bias b: K.
+template <class T>
+variable<T> conv2d(const variable<T>& x, const variable<T>& w, const variable<T>& b = {}, std::size_t stride = 1,
+                   std::size_t pad = 0) {
+    require(x.value().ndim() == 4 && w.value().ndim() == 4, "fn::conv2d", "expects NCHW input and KCRS weights, got ",
+            to_string(x.shape()), " and ", to_string(w.shape()));
+    require(x.shape()[1] == w.shape()[1], "fn::conv2d", "input ", to_string(x.shape()), " has ", x.shape()[1],
+            " channels but weight ", to_string(w.shape()), " expects ", w.shape()[1]);
+    if (b.defined())
+        require(b.value().size() == w.shape()[0], "fn::conv2d", "bias ", to_string(b.shape()), " does not match weight ",
+                to_string(w.shape()));
+    ops::conv_shape g{x.shape()[0], x.shape()[1], x.shape()[2], x.shape()[3], w.shape()[0], w.shape()[2], w.shape()[3],
+                      stride, pad};
+    g.validate("fn::conv2d");
+    const tensor<T> xc = x.value().contiguous_copy();
+    tensor<T> y({g.N, g.K, g.P(), g.Q()});
+    ops::conv2d_forward<T>(xc.data(), w.value().data(), b.defined() ? b.value().data() : nullptr, g, y.data());
+    auto nx = x.node(), nw = w.node();
+    auto nb = b.defined() ? b.node() : nullptr;
+    const variable<T> none;
+    return make_result<T>(std::move(y), {&x, &w, b.defined() ? &b : &none}, [nx, nw, nb, g](var_node<T>& o) {
+        if (nx->requires_grad) ops::conv2d_backward_data<T>(o.grad.data(), nw->value.data(), g, nx->grad_buffer().data());
+        const bool wb = nb && nb->requires_grad;
+        if (nw->requires_grad || wb) {
+            std::vector<T> dw_scratch;
+            T* dw = nw->requires_grad ? nw->grad_buffer().data() : (dw_scratch.assign(g.K * g.crs(), T(0)), dw_scratch.data());
+            const tensor<T> xin = nx->value.contiguous_copy();
+            ops::conv2d_backward_weights<T>(xin.data(), o.grad.data(), g, dw, wb ? nb->grad_buffer().data() : nullptr);
+        }
+    });
+}
+
+/// Running statistics of a batch-norm layer (updated in training mode).
+template <class T>
+struct batch_norm_state {
+    std::vector<T> running_mean, running_var;
+    double momentum = 0.1, eps = 1e-5;  // PyTorch's defaults
+    explicit batch_norm_state(std::size_t channels = 0) : running_mean(channels, T(0)), running_var(channels, T(1)) {}
+};
+
+/// Batch norm over axis 1 of an N x C (x H x W) tensor with scale gamma and shift beta (C each).
+/// training: batch statistics (biased variance to normalise, unbiased into the running variance,
+/// as PyTorch); otherwise the running statistics.
+template <class T>
+variable<T> batch_norm(const variable<T>& x, const variable<T>& gamma, const variable<T>& beta,
+                       batch_norm_state<T>& st, bool training) {
+    require(x.value().ndim() >= 2, "fn::batch_norm", "expects N x C (x H x W), got ", to_string(x.shape()));
+    const std::size_t N = x.shape()[0], C = x.shape()[1], HW = x.value().size() / std::max<std::size_t>(1, N * C);
+    require(gamma.value().size() == C && beta.value().size() == C && st.running_mean.size() == C, "fn::batch_norm",
+            "input ", to_string(x.shape()), " has ", C, " channels but the layer has ", gamma.value().size());
+    const std::size_t M = N * HW;
+    if (training) require(M > 1, "fn::batch_norm", "training needs more than one value per channel, got input ", to_string(x.shape()));
+    const tensor<T> xc = x.value().contiguous_copy();
+    const T* xd = xc.data();
+    std::vector<T> mean(C), inv_std(C);
+    for (std::size_t c = 0; c < C; ++c) {
+        if (training) {
+            double s = 0, ss = 0;
+            for (std::size_t n = 0; n < N; ++n)
+                for (std::size_t i = 0; i < HW; ++i) s += xd[(n * C + c) * HW + i];
+            const double m = s / double(M);
+            for (std::size_t n = 0; n < N; ++n)
+                for (std::size_t i = 0; i < HW; ++i) {
+                    const double d = xd[(n * C + c) * HW + i] - m;
+                    ss += d * d;
+                }
+            const double var = ss / double(M);
+            mean[c] = T(m);
+            inv_std[c] = T(1.0 / std::sqrt(var + st.eps));
+            st.running_mean[c] = T((1 - st.momentum) * st.running_mean[c] + st.momentum * m);
+            st.running_var[c] = T((1 - st.momentum) * st.running_var[c] + st.momentum * ss / double(M - 1));
+        } else {
+            mean[c] = st.running_mean[c];
+            inv_std[c] = T(1.0 / std::sqrt(double(st.running_var[c]) + st.eps));
+        }
+    }
+    tensor<T> y(x.shape());
+    const T* gm = gamma.value().data();
+    const T* bt = beta.value().data();
+    for (std::size_t n = 0; n < N; ++n)
+        for (std::size_t c = 0; c < C; ++c)
+            for (std::size_t i = 0; i < HW; ++i) {
+                const std::size_t k = (n * C + c) * HW + i;
+                y.data()[k] = (xd[k] - mean[c]) * inv_std[c] * gm[c] + bt[c];
+            }
+    auto nx = x.node(), ng = gamma.node(), nb = beta.node();
+    return make_result<T>(std::move(y), {&x, &gamma, &beta}, [nx, ng, nb, mean, inv_std, N, C, HW, M, training](var_node<T>& o) {
+        const tensor<T> xin = nx->value.contiguous_copy();
+        const T* xd2 = xin.data();
+        const T* dy = o.grad.data();
+        for (std::size_t c = 0; c < C; ++c) {
+            double sdy = 0, sdyx = 0;  // sum dy, sum dy * xhat
+            for (std::size_t n = 0; n < N; ++n)
+                for (std::size_t i = 0; i < HW; ++i) {
+                    const std::size_t k = (n * C + c) * HW + i;
+                    sdy += dy[k];
+                    sdyx += dy[k] * (xd2[k] - mean[c]) * inv_std[c];
+                }
+            if (ng->requires_grad) ng->grad_buffer().data()[c] += T(sdyx);
+            if (nb->requires_grad) nb->grad_buffer().data()[c] += T(sdy);
+            if (!nx->requires_grad) continue;
+            T* dx = nx->grad_buffer().data();
+            const T gs = ng->value.data()[c] * inv_std[c];
+            for (std::size_t n = 0; n < N; ++n)
+                for (std::size_t i = 0; i < HW; ++i) {
+                    const std::size_t k = (n * C + c) * HW + i;
+                    if (training) {
+                        const double xhat = (xd2[k] - mean[c]) * inv_std[c];
+                        dx[k] += T(gs * (dy[k] - sdy / double(M) - xhat * sdyx / double(M)));
+                    } else {
+                        dx[k] += gs * dy[k];
+                    }
+                }
+        }
+    });
+}
+
+/// Max pooling with a k x k window, stride s and padding pad (padded positions never win).
+template <class T>
+variable<T> max_pool2d(const variable<T>& x, std::size_t k, std::size_t s, std::size_t pad = 0) {
+    require(x.value().ndim() == 4, "fn::max_pool2d", "expects NCHW, got ", to_string(x.shape()));
+    require(k >= 1 && s >= 1 && pad * 2 <= k, "fn::max_pool2d", "bad window ", k, ", stride ", s, ", padding ", pad);
+    const std::size_t N = x.shape()[0], C = x.shape()[1], H = x.shape()[2], W = x.shape()[3];
+    require(H + 2 * pad >= k && W + 2 * pad >= k, "fn::max_pool2d", "window ", k, " larger than the input ", to_string(x.shape()));
+    const std::size_t P = (H + 2 * pad - k) / s + 1, Q = (W + 2 * pad - k) / s + 1;
+    const tensor<T> xc = x.value().contiguous_copy();
+    tensor<T> y({N, C, P, Q});
+    std::vector<std::size_t> arg(y.size());
+    for (std::size_t nc = 0; nc < N * C; ++nc)
+        for (std::size_t p = 0; p < P; ++p)
+            for (std::size_t q = 0; q < Q; ++q) {
+                T best = -std::numeric_limits<T>::infinity();
+                std::size_t bi = 0;
+                for (std::size_t r = 0; r < k; ++r)
+                    for (std::size_t t = 0; t < k; ++t) {
+                        const std::ptrdiff_t h = std::ptrdiff_t(p * s + r) - std::ptrdiff_t(pad);
+                        const std::ptrdiff_t w = std::ptrdiff_t(q * s + t) - std::ptrdiff_t(pad);
+                        if (h < 0 || w < 0 || h >= std::ptrdiff_t(H) || w >= std::ptrdiff_t(W)) continue;
+                        const std::size_t idx = (nc * H + std::size_t(h)) * W + std::size_t(w);
+                        if (xc.data()[idx] > best) best = xc.data()[idx], bi = idx;
+                    }
+                const std::size_t o = (nc * P + p) * Q + q;
+                y.data()[o] = best;
+                arg[o] = bi;
+            }
+    auto nx = x.node();
+    return make_result<T>(std::move(y), {&x}, [nx, arg](var_node<T>& o) {
+        T* g = nx->grad_buffer().data();
+        for (std::size_t i = 0; i < arg.size(); ++i) g[arg[i]] += o.grad.data()[i];
+    });
+}
+
+/// Mean over H x W: N x C x H x W -> N x C.
+template <class T>
+variable<T> global_avg_pool(const variable<T>& x) {
+    require(x.value().ndim() == 4, "fn::global_avg_pool", "expects NCHW, got ", to_string(x.shape()));
+    const std::size_t N = x.shape()[0], C = x.shape()[1], HW = x.shape()[2] * x.shape()[3];
+    const tensor<T> xc = x.value().contiguous_copy();
+    tensor<T> y({N, C});
+    for (std::size_t nc = 0; nc < N * C; ++nc) {
+        double s = 0;
+        for (std::size_t i = 0; i < HW; ++i) s += xc.data()[nc * HW + i];
+        y.data()[nc] = T(s / double(HW));
+    }
+    auto nx = x.node();
+    return make_result<T>(std::move(y), {&x}, [nx, N, C, HW](var_node<T>& o) {
+        T* g = nx->grad_buffer().data();
+        for (std::size_t nc = 0; nc < N * C; ++nc)
+            for (std::size_t i = 0; i < HW; ++i) g[nc * HW + i] += o.grad.data()[nc] / T(HW);
+    });
+}
+
+/// Same values, new shape (N x ... -> any shape with the same size).
+template <class T>
+variable<T> reshape(const variable<T>& x, shape_t s) {
+    require(numel(s) == x.value().size(), "fn::reshape", "cannot reshape ", to_string(x.shape()), " to ", to_string(s));
+    auto nx = x.node();
+    return make_result<T>(x.value().contiguous_copy().clone().reshape(std::move(s)), {&x}, [nx](var_node<T>& o) {
+        T* g = nx->grad_buffer().data();
+        for (std::size_t i = 0; i < o.grad.size(); ++i) g[i] += o.grad.data()[i];
+    });
+}
+
+/// N x C x H x W -> N x (C H W).
+template <class T>
+variable<T> flatten(const variable<T>& x) {
+    require(x.value().ndim() >= 2, "fn::flatten", "expects at least 2-D, got ", to_string(x.shape()));
+    return reshape(x, {x.shape()[0], x.value().size() / std::max<std::size_t>(1, x.shape()[0])});
+}
+
+/// Concatenation along the batch axis (all other dimensions equal).
+template <class T>
+variable<T> concat_batch(const std::vector<variable<T>>& xs) {
+    require(!xs.empty(), "fn::concat_batch", "nothing to concatenate");
+    shape_t s = xs[0].shape();
+    std::size_t rows = 0;
+    for (const auto& x : xs) {
+        shape_t a = x.shape(), b = s;
+        require(a.size() == b.size(), "fn::concat_batch", "rank mismatch: ", to_string(a), " vs ", to_string(b));
+        a[0] = b[0] = 0;
+        require(a == b, "fn::concat_batch", "shapes differ beyond the batch axis: ", to_string(x.shape()), " vs ",
+                to_string(s));
+        rows += x.shape()[0];
+    }
+    s[0] = rows;
+    tensor<T> y(s);
+    std::size_t off = 0;
+    std::vector<std::shared_ptr<var_node<T>>> nodes;
+    bool any = false;
+    for (const auto& x : xs) {
+        const tensor<T> c = x.value().contiguous_copy();
+        std::copy_n(c.data(), c.size(), y.data() + off);
+        off += c.size();
+        nodes.push_back(x.node());
+        any = any || x.requires_grad();
+    }
+    return make_result_if<T>(std::move(y), any, [nodes](var_node<T>& o) {
+        std::size_t at = 0;
+        for (const auto& n : nodes) {
+            const std::size_t m = n->value.size();
+            if (n->requires_grad) {
+                T* g = n->grad_buffer().data();
+                for (std::size_t i = 0; i < m; ++i) g[i] += o.grad.data()[at + i];
+            }
+            at += m;
+        }
+    });
+}
+
+/// Rows [first, last) along the batch axis.
+template <class T>
+variable<T> slice_batch(const variable<T>& x, std::size_t first, std::size_t last) {
+    const tensor<T> v = x.value().slice(first, last).clone();
+    const std::size_t stride = x.value().size() / std::max<std::size_t>(1, x.shape()[0]);
+    auto nx = x.node();
+    return make_result<T>(v, {&x}, [nx, first, stride](var_node<T>& o) {
+        T* g = nx->grad_buffer().data() + first * stride;
+        for (std::size_t i = 0; i < o.grad.size(); ++i) g[i] += o.grad.data()[i];
+    });
+}
+
+}  // namespace oneclass::fn

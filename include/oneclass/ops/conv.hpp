@@ -1,0 +1,148 @@
+// oneclass/ops/conv.hpp - 2-D convolution kernels (NCHW), forward and both backward passes.
+//
+// im2col + GEMM: for each image, the (C R S) x (P Q) patch matrix is built once and multiplied by
+// the K x (C R S) weight matrix. Images run in parallel (TBB) with per-thread buffers; the weight
+// gradient is summed over fixed groups of images in a fixed order, so it is bit-identical on any
+// number of threads. The scalar twin in ops/ref/conv.hpp is the test oracle.
+#pragma once
+
+#include <oneclass/core/error.hpp>
+#include <oneclass/ops/gemm.hpp>
+#include <oneclass/parallel/parallel.hpp>
+
+#include <tbb/enumerable_thread_specific.h>
+
+#include <algorithm>
+#include <cstddef>
+#include <vector>
+
+namespace oneclass::ops {
+
+/// Geometry of one convolution: input N x C x H x W, weights K x C x R x S, output N x K x P x Q.
+struct conv_shape {
+    std::size_t N, C, H, W, K, R, S, stride = 1, pad = 0;
+    std::size_t P() const { return (H + 2 * pad - R) / stride + 1; }
+    std::size_t Q() const { return (W + 2 * pad - S) / stride + 1; }
+    std::size_t crs() const { return C * R * S; }
+    void validate(const char* where) const {
+        require(stride >= 1, where, "stride must be >= 1");
+        require(H + 2 * pad >= R && W + 2 * pad >= S, where, "kernel ", R, "x", S, " larger than the padded input ",
+                H + 2 * pad, "x", W + 2 * pad);
+    }
+};
+
+namespace detail {
+/// col[(c r s), (p q)] = x[c, p*stride - pad + r, q*stride - pad + s] (0 outside).
+template <class T>
+void im2col(const T* x, const conv_shape& g, T* col) {
+    const std::size_t P = g.P(), Q = g.Q();
+    for (std::size_t c = 0; c < g.C; ++c)
+        for (std::size_t r = 0; r < g.R; ++r)
+            for (std::size_t s = 0; s < g.S; ++s) {
+                T* row = col + ((c * g.R + r) * g.S + s) * P * Q;
+                for (std::size_t p = 0; p < P; ++p) {
+                    const std::ptrdiff_t h = std::ptrdiff_t(p * g.stride + r) - std::ptrdiff_t(g.pad);
+                    T* out = row + p * Q;
+                    if (h < 0 || h >= std::ptrdiff_t(g.H)) {
+                        std::fill_n(out, Q, T(0));
+                        continue;
+                    }
+                    const T* xin = x + (c * g.H + std::size_t(h)) * g.W;
+                    for (std::size_t q = 0; q < Q; ++q) {
+                        const std::ptrdiff_t w = std::ptrdiff_t(q * g.stride + s) - std::ptrdiff_t(g.pad);
+                        out[q] = (w < 0 || w >= std::ptrdiff_t(g.W)) ? T(0) : xin[w];
+                    }
+                }
+            }
+}
+
+/// dx[c, h, w] += col[(c r s), (p q)] over all taps that read (h, w).
+template <class T>
+void col2im_add(const T* col, const conv_shape& g, T* dx) {
+    const std::size_t P = g.P(), Q = g.Q();
+    for (std::size_t c = 0; c < g.C; ++c)
+        for (std::size_t r = 0; r < g.R; ++r)
+            for (std::size_t s = 0; s < g.S; ++s) {
+                const T* row = col + ((c * g.R + r) * g.S + s) * P * Q;
+                for (std::size_t p = 0; p < P; ++p) {
+                    const std::ptrdiff_t h = std::ptrdiff_t(p * g.stride + r) - std::ptrdiff_t(g.pad);
+                    if (h < 0 || h >= std::ptrdiff_t(g.H)) continue;
+                    T* dxin = dx + (c * g.H + std::size_t(h)) * g.W;
+                    const T* in = row + p * Q;
+                    for (std::size_t q = 0; q < Q; ++q) {
+                        const std::ptrdiff_t w = std::ptrdiff_t(q * g.stride + s) - std::ptrdiff_t(g.pad);
+                        if (w >= 0 && w < std::ptrdiff_t(g.W)) dxin[w] += in[q];
+                    }
+                }
+            }
+}
+}  // namespace detail
+
+/// y = conv(x, w) (+ bias per output channel if bias != nullptr).
+template <class T>
+void conv2d_forward(const T* x, const T* w, const T* bias, const conv_shape& g, T* y) {
+    g.validate("conv2d");
+    const std::size_t PQ = g.P() * g.Q(), CRS = g.crs();
+    tbb::enumerable_thread_specific<std::vector<T>> cols;
+    parallel::for_chunks(0, g.N, 1, [&](std::size_t lo, std::size_t hi) {
+        auto& col = cols.local();
+        col.resize(CRS * PQ);
+        for (std::size_t n = lo; n < hi; ++n) {
+            detail::im2col(x + n * g.C * g.H * g.W, g, col.data());
+            T* yn = y + n * g.K * PQ;
+            gemm_nn<T>(matrix_view<const T>(w, g.K, CRS), matrix_view<const T>(col.data(), CRS, PQ),
+                       matrix_view<T>(yn, g.K, PQ), T(1), T(0));
+            if (bias)
+                for (std::size_t k = 0; k < g.K; ++k)
+                    for (std::size_t i = 0; i < PQ; ++i) yn[k * PQ + i] += bias[k];
+        }
+    });
+}
+
+/// dx += conv_transpose(dy, w): the gradient with respect to the input.
+template <class T>
+void conv2d_backward_data(const T* dy, const T* w, const conv_shape& g, T* dx) {
+    const std::size_t PQ = g.P() * g.Q(), CRS = g.crs();
+    tbb::enumerable_thread_specific<std::vector<T>> cols;
+    parallel::for_chunks(0, g.N, 1, [&](std::size_t lo, std::size_t hi) {
+        auto& col = cols.local();
+        col.resize(CRS * PQ);
+        for (std::size_t n = lo; n < hi; ++n) {
+            gemm_tn<T>(matrix_view<const T>(w, g.K, CRS), matrix_view<const T>(dy + n * g.K * PQ, g.K, PQ),
+                       matrix_view<T>(col.data(), CRS, PQ), T(1), T(0));
+            detail::col2im_add(col.data(), g, dx + n * g.C * g.H * g.W);
+        }
+    });
+}
+
+/// dw += sum_n dy_n col_n^T and dbias += sum over n, p, q of dy (dbias may be nullptr). Images are
+/// summed in fixed groups and the groups in order: bit-identical on any number of threads.
+template <class T>
+void conv2d_backward_weights(const T* x, const T* dy, const conv_shape& g, T* dw, T* dbias) {
+    const std::size_t PQ = g.P() * g.Q(), CRS = g.crs(), KCRS = g.K * CRS;
+    constexpr std::size_t group = 4;
+    const std::size_t groups = (g.N + group - 1) / group;
+    std::vector<T> partial(groups * KCRS, T(0));
+    tbb::enumerable_thread_specific<std::vector<T>> cols;
+    parallel::for_chunks(0, groups, 1, [&](std::size_t glo, std::size_t ghi) {
+        auto& col = cols.local();
+        col.resize(CRS * PQ);
+        for (std::size_t gi = glo; gi < ghi; ++gi)
+            for (std::size_t n = gi * group; n < std::min(g.N, (gi + 1) * group); ++n) {
+                detail::im2col(x + n * g.C * g.H * g.W, g, col.data());
+                gemm_nt<T>(matrix_view<const T>(dy + n * g.K * PQ, g.K, PQ), matrix_view<const T>(col.data(), CRS, PQ),
+                           matrix_view<T>(partial.data() + gi * KCRS, g.K, CRS), T(1), T(1));
+            }
+    });
+    for (std::size_t gi = 0; gi < groups; ++gi)
+        for (std::size_t i = 0; i < KCRS; ++i) dw[i] += partial[gi * KCRS + i];
+    if (dbias)
+        for (std::size_t k = 0; k < g.K; ++k) {
+            T s = 0;
+            for (std::size_t n = 0; n < g.N; ++n)
+                for (std::size_t i = 0; i < PQ; ++i) s += dy[(n * g.K + k) * PQ + i];
+            dbias[k] += s;
+        }
+}
+
+}  // namespace oneclass::ops

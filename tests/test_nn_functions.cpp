@@ -1,0 +1,135 @@
+// tests/test_nn_functions.cpp - conv2d against the direct reference and finite differences
+// (stride 2, padding, odd sizes), batch norm (training and eval, PyTorch's running-statistics
+// rule), pooling, flatten, batch concat / slice.
+#include "test_util.hpp"
+
+#include <oneclass/autograd/nn_functions.hpp>
+#include <oneclass/ops/ref/conv.hpp>
+#include <oneclass/testing/check_gradients.hpp>
+
+#include <tbb/global_control.h>
+
+using namespace oneclass;
+using V = variable<double>;
+using fn::batch_norm_state;
+
+namespace {
+template <class T = double>
+tensor<T> rand_t(shape_t s, std::uint64_t seed, double scale = 1.0) {
+    tensor<T> t(std::move(s));
+    rng r(seed);
+    for (std::size_t i = 0; i < t.size(); ++i) t.data()[i] = T(r.normal() * scale);
+    return t;
+}
+template <class F, class... Ts>
+void check_grads(F f, const Ts&... inputs) {
+    const auto rep = testing::check_gradients(f, {inputs...});
+    INFO(rep.worst);
+    REQUIRE(rep.ok);
+}
+// a macro so that lambdas with braced lists inside pass through (they are re-joined by __VA_ARGS__)
+#define CHECK_GRADS(...) check_grads(__VA_ARGS__)
+}  // namespace
+
+TEMPLATE_TEST_CASE("conv2d forward equals the direct reference", "", float, double) {
+    using T = TestType;
+    for (auto [N, C, H, W, K, R, stride, pad] : {std::tuple{1, 1, 5, 5, 1, 3, 1, 0}, {2, 3, 7, 6, 4, 3, 2, 1},
+                                                 {3, 2, 8, 8, 5, 1, 2, 0}, {2, 4, 9, 7, 3, 3, 1, 1}, {1, 3, 11, 11, 2, 5, 2, 2}}) {
+        ops::conv_shape g{std::size_t(N), std::size_t(C), std::size_t(H), std::size_t(W), std::size_t(K), std::size_t(R),
+                          std::size_t(R), std::size_t(stride), std::size_t(pad)};
+        const auto x = rand_t<T>({g.N, g.C, g.H, g.W}, 1), w = rand_t<T>({g.K, g.C, g.R, g.S}, 2), b = rand_t<T>({g.K}, 3);
+        tensor<T> y({g.N, g.K, g.P(), g.Q()});
+        ops::conv2d_forward<T>(x.data(), w.data(), b.data(), g, y.data());
+        const auto ref = ops::ref::conv2d_forward<T>(x.data(), w.data(), b.data(), g);
+        const double tol = std::is_same_v<T, float> ? 1e-4 : 1e-12;
+        std::vector<double> got(y.data(), y.data() + y.size());
+        INFO("N C H W K R stride pad = " << N << " " << C << " " << H << " " << W << " " << K << " " << R << " " << stride << " " << pad);
+        REQUIRE_ALLCLOSE(got, ref, tol, tol);
+    }
+}
+
+TEST_CASE("conv2d gradients (input, weight, bias) by finite differences") {
+    CHECK_GRADS([](std::vector<V>& v) { return fn::conv2d(v[0], v[1], v[2], 1, 1); }, rand_t({2, 3, 5, 4}, 4),
+                rand_t({2, 3, 3, 3}, 5), rand_t({2}, 6));
+    CHECK_GRADS([](std::vector<V>& v) { return fn::conv2d(v[0], v[1], V(), 2, 1); }, rand_t({3, 2, 7, 7}, 7),
+                rand_t({4, 2, 3, 3}, 8));
+    CHECK_GRADS([](std::vector<V>& v) { return fn::conv2d(v[0], v[1], V(), 2, 0); }, rand_t({5, 3, 6, 5}, 9),
+                rand_t({2, 3, 1, 1}, 10));
+}
+
+TEST_CASE("conv2d weight gradient is bit-identical on 1 and 2 threads") {
+    const auto x = rand_t<float>({9, 3, 8, 8}, 11), w = rand_t<float>({4, 3, 3, 3}, 12);
+    auto grad = [&] {
+        auto xv = variable<float>(x), wv = variable<float>::parameter(w.clone());
+        auto loss = fn::sum(fn::mul(fn::conv2d(xv, wv, {}, 1, 1), fn::conv2d(xv, wv, {}, 1, 1)));
+        backward(loss);
+        return std::vector<float>(wv.grad().data(), wv.grad().data() + wv.grad().size());
+    };
+    std::vector<float> one;
+    {
+        tbb::global_control g(tbb::global_control::max_allowed_parallelism, 1);
+        one = grad();
+    }
+    REQUIRE(grad() == one);
+}
+
+TEST_CASE("batch norm: training normalises and updates running stats as PyTorch; eval uses them") {
+    batch_norm_state<double> st(2);
+    const auto x = rand_t({4, 2, 3, 3}, 13, 2.0);
+    auto y = fn::batch_norm(V(x), V(tensor<double>({2}, 1.0)), V(tensor<double>({2}, 0.0)), st, true);
+    for (std::size_t c = 0; c < 2; ++c) {
+        double s = 0, ss = 0, xs = 0, xss = 0;
+        for (std::size_t n = 0; n < 4; ++n)
+            for (std::size_t i = 0; i < 9; ++i) {
+                const double v = y.value()(n, c, i / 3, i % 3), u = x(n, c, i / 3, i % 3);
+                s += v, ss += v * v, xs += u, xss += u * u;
+            }
+        REQUIRE(std::abs(s / 36) < 1e-12);
+        const double var = xss / 36 - (xs / 36) * (xs / 36);
+        REQUIRE(ss / 36 == Approx(var / (var + 1e-5)).epsilon(1e-9));
+        REQUIRE(st.running_mean[c] == Approx(0.1 * xs / 36).epsilon(1e-12));
+        REQUIRE(st.running_var[c] == Approx(0.9 + 0.1 * var * 36 / 35).epsilon(1e-12));  // unbiased
+    }
+    auto e = fn::batch_norm(V(x), V(tensor<double>({2}, 2.0)), V(tensor<double>({2}, 0.5)), st, false);
+    REQUIRE(e.value()(1, 1, 2, 2) ==
+            Approx((x(1, 1, 2, 2) - st.running_mean[1]) / std::sqrt(st.running_var[1] + 1e-5) * 2.0 + 0.5));
+}
+
+TEST_CASE("batch norm gradients in training and eval mode, 4-D and 2-D") {
+    for (bool training : {true, false}) {
+        INFO("training " << training);
+        CHECK_GRADS(
+            [training](std::vector<V>& v) {
+                batch_norm_state<double> st(3);
+                st.running_mean = {0.1, -0.2, 0.3};
+                st.running_var = {1.5, 0.7, 2.0};
+                return fn::batch_norm(v[0], v[1], v[2], st, training);
+            },
+            rand_t({3, 3, 2, 3}, 14), rand_t({3}, 15), rand_t({3}, 16));
+        CHECK_GRADS(
+            [training](std::vector<V>& v) {
+                batch_norm_state<double> st(4);
+                return fn::batch_norm(v[0], v[1], v[2], st, training);
+            },
+            rand_t({5, 4}, 17), rand_t({4}, 18), rand_t({4}, 19));
+    }
+}
+
+TEST_CASE("pooling, flatten, concat and slice: values and gradients") {
+    tensor<double> x({1, 1, 4, 4});
+    for (std::size_t i = 0; i < 16; ++i) x.data()[i] = double((i * 7) % 16);
+    const auto mp = fn::max_pool2d(V(x), 2, 2);
+    REQUIRE(mp.shape() == shape_t{1, 1, 2, 2});
+    REQUIRE(mp.value()(0, 0, 0, 0) == 12.0);  // max of {0, 7, 12, 3}
+    REQUIRE(fn::global_avg_pool(V(x)).value()(0, 0) == Approx(7.5));
+    CHECK_GRADS([](std::vector<V>& v) { return fn::max_pool2d(v[0], 3, 2, 1); }, rand_t({2, 2, 5, 5}, 20));
+    CHECK_GRADS([](std::vector<V>& v) { return fn::global_avg_pool(v[0]); }, rand_t({2, 3, 3, 2}, 21));
+    CHECK_GRADS([](std::vector<V>& v) { return fn::flatten(v[0]); }, rand_t({2, 3, 2, 2}, 22));
+    CHECK_GRADS([](std::vector<V>& v) { return fn::concat_batch<double>({v[0], v[1], v[0]}); }, rand_t({2, 3}, 23),
+                rand_t({1, 3}, 24));
+    CHECK_GRADS([](std::vector<V>& v) { return fn::slice_batch(v[0], 1, 3); }, rand_t({4, 2, 2}, 25));
+    REQUIRE_THROWS_WITH(fn::conv2d(V(rand_t({1, 3, 5, 5}, 1)), V(rand_t({2, 4, 3, 3}, 2))),
+                        Catch::Contains("has 3 channels but weight [2, 4, 3, 3] expects 4"));
+    REQUIRE_THROWS_WITH(fn::concat_batch<double>({V(rand_t({1, 3}, 1)), V(rand_t({1, 4}, 2))}),
+                        Catch::Contains("shapes differ beyond the batch axis"));
+}
