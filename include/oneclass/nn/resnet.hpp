@@ -1,0 +1,138 @@
+// oneclass/nn/resnet.hpp - ResNet v1 with BasicBlocks (He et al. 2016) and the MLP projection head.
+//
+// ResNet-10/18/34 = [1,1,1,1] / [2,2,2,2] / [3,4,6,3] blocks per stage, stage widths
+// 64, 128, 256, 512 times a width multiplier. Stems: `cifar` (3x3 conv stride 1, no max pool; for
+// 32 and 64 px inputs, as the paper's CIFAR models) and `imagenet` (7x7 stride 2 + 3x3 max pool).
+// forward returns the globally average-pooled features f (N x 512 w). Parameter ids follow
+// torchvision ("conv1.weight", "layer2.0.downsample.1.running_mean", ...), so weights map
+// one-to-one onto a PyTorch model's state_dict.
+//
+// The projection head g of the paper: [Linear(no bias) - BN1d - ReLU] x depth, then Linear;
+// the paper's default is hidden widths {512 x 8} and output 128.
+//
+//     oneclass::rng r(0);
+//     oneclass::nn::resnet<float> f({.depth = 18, .width = 1.0, .stem = oneclass::nn::stem::cifar}, r);
+//     oneclass::nn::mlp_head<float> g(512, std::vector<std::size_t>(8, 512), 128, r);
+//     auto z = g.forward(f.forward(images));   // images: N x 3 x 32 x 32
+#pragma once
+
+#include <oneclass/nn/module.hpp>
+
+#include <cmath>
+#include <vector>
+
+namespace oneclass::nn {
+
+template <class T>
+class basic_block : public module<T> {
+public:
+    basic_block(std::size_t in, std::size_t out, std::size_t stride, rng& r) {
+        conv1_ = this->register_child("conv1", std::make_shared<conv2d<T>>(in, out, 3, stride, 1, false, r));
+        bn1_ = this->register_child("bn1", std::make_shared<batch_norm<T>>(out));
+        conv2_ = this->register_child("conv2", std::make_shared<conv2d<T>>(out, out, 3, 1, 1, false, r));
+        bn2_ = this->register_child("bn2", std::make_shared<batch_norm<T>>(out));
+        if (stride != 1 || in != out) {
+            down_ = this->register_child("downsample", std::make_shared<sequential<T>>());
+            down_->add(std::make_shared<conv2d<T>>(in, out, 1, stride, 0, false, r));
+            down_->add(std::make_shared<batch_norm<T>>(out));
+        }
+    }
+    variable<T> forward(const variable<T>& x) override {
+        auto h = fn::relu(bn1_->forward(conv1_->forward(x)));
+        h = bn2_->forward(conv2_->forward(h));
+        return fn::relu(fn::add(h, down_ ? down_->forward(x) : x));
+    }
+    std::string name() const override { return "basic_block"; }
+
+private:
+    std::shared_ptr<conv2d<T>> conv1_, conv2_;
+    std::shared_ptr<batch_norm<T>> bn1_, bn2_;
+    std::shared_ptr<sequential<T>> down_;
+};
+
+enum class stem { cifar, imagenet };
+
+struct resnet_config {
+    int depth = 18;            ///< 10, 18 or 34
+    double width = 1.0;        ///< multiplier of the stage widths 64-128-256-512
+    stem stem_kind = stem::cifar;
+    std::size_t in_channels = 3;
+};
+
+template <class T>
+class resnet : public module<T> {
+public:
+    resnet(resnet_config c, rng& r) : c_(c) {
+        std::vector<int> blocks;
+        if (c.depth == 10) blocks = {1, 1, 1, 1};
+        else if (c.depth == 18) blocks = {2, 2, 2, 2};
+        else if (c.depth == 34) blocks = {3, 4, 6, 3};
+        else fail("resnet", "depth must be 10, 18 or 34, got ", c.depth);
+        require(c.width > 0 && c.in_channels >= 1, "resnet", "width must be > 0 and in_channels >= 1");
+        auto w = [&](std::size_t base) { return std::max<std::size_t>(1, std::size_t(std::lround(double(base) * c.width))); };
+        const std::size_t w0 = w(64);
+        if (c.stem_kind == stem::cifar)
+            conv1_ = this->register_child("conv1", std::make_shared<conv2d<T>>(c.in_channels, w0, 3, 1, 1, false, r));
+        else
+            conv1_ = this->register_child("conv1", std::make_shared<conv2d<T>>(c.in_channels, w0, 7, 2, 3, false, r));
+        bn1_ = this->register_child("bn1", std::make_shared<batch_norm<T>>(w0));
+        std::size_t in = w0;
+        for (std::size_t s = 0; s < 4; ++s) {
+            auto stage = this->register_child("layer" + std::to_string(s + 1), std::make_shared<sequential<T>>());
+            const std::size_t out = w(std::size_t(64) << s);
+            for (int b = 0; b < blocks[s]; ++b) {
+                stage->add(std::make_shared<basic_block<T>>(in, out, (b == 0 && s > 0) ? 2 : 1, r));
+                in = out;
+            }
+            stages_.push_back(stage);
+        }
+        features_ = in;
+    }
+
+    /// Pooled features f: N x feature_dim().
+    variable<T> forward(const variable<T>& x) override {
+        require(x.value().ndim() == 4 && x.shape()[1] == c_.in_channels, "resnet::forward", "expects N x ",
+                c_.in_channels, " x H x W, got ", to_string(x.shape()));
+        auto h = fn::relu(bn1_->forward(conv1_->forward(x)));
+        if (c_.stem_kind == stem::imagenet) h = fn::max_pool2d(h, 3, 2, 1);
+        for (auto& s : stages_) h = s->forward(h);
+        return fn::global_avg_pool(h);
+    }
+    std::string name() const override { return "resnet" + std::to_string(c_.depth); }
+    std::size_t feature_dim() const { return features_; }
+    const resnet_config& config() const { return c_; }
+
+private:
+    resnet_config c_;
+    std::shared_ptr<conv2d<T>> conv1_;
+    std::shared_ptr<batch_norm<T>> bn1_;
+    std::vector<std::shared_ptr<sequential<T>>> stages_;
+    std::size_t features_ = 0;
+};
+
+/// [Linear(no bias) - BN1d - ReLU] per hidden width, then Linear(out) with bias.
+template <class T>
+class mlp_head : public module<T> {
+public:
+    mlp_head(std::size_t in, const std::vector<std::size_t>& hidden, std::size_t out, rng& r) {
+        net_ = this->register_child("net", std::make_shared<sequential<T>>());
+        std::size_t d = in;
+        for (std::size_t h : hidden) {
+            net_->add(std::make_shared<linear<T>>(d, h, false, r));
+            net_->add(std::make_shared<batch_norm<T>>(h));
+            net_->add(std::make_shared<relu<T>>());
+            d = h;
+        }
+        net_->add(std::make_shared<linear<T>>(d, out, true, r));
+    }
+    variable<T> forward(const variable<T>& x) override { return net_->forward(x); }
+    std::string name() const override { return "mlp_head"; }
+
+private:
+    std::shared_ptr<sequential<T>> net_;
+};
+
+static_assert(Module<resnet<float>>);
+static_assert(Module<mlp_head<float>>);
+
+}  // namespace oneclass::nn
