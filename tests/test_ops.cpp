@@ -77,6 +77,20 @@ TEST_CASE("gemm variants agree with a naive product") {
             for (std::size_t k = 0; k < 4; ++k) s += 2 * A(k, i) * A(k, j);
             REQUIRE(std::abs(Ct(i, j) - s) < 1e-12);
         }
+    matrix<double> S(3, 3);
+    ops::syrk_tn<double>(A.view(), S.view(), 2.0);
+    for (std::size_t i = 0; i < 3; ++i)
+        for (std::size_t j = 0; j < 3; ++j) REQUIRE(std::abs(S(i, j) - Ct(i, j)) < 1e-12);
+    matrix<double> U(3, 3, 0.0), Bm = A;  // B (4 x 3) * U (upper)
+    for (std::size_t i = 0; i < 3; ++i)
+        for (std::size_t j = i; j < 3; ++j) U(i, j) = double(1 + i + 2 * j);
+    ops::trmm_right_upper<double>(Bm.view(), U.view());
+    for (std::size_t i = 0; i < 4; ++i)
+        for (std::size_t j = 0; j < 3; ++j) {
+            double s = 0;
+            for (std::size_t k = 0; k <= j; ++k) s += A(i, k) * U(k, j);
+            REQUIRE(std::abs(Bm(i, j) - s) < 1e-12);
+        }
     std::vector<double> y(4);
     ops::gemv<double>(A.view(), B.row(0), y.data());
     for (std::size_t i = 0; i < 4; ++i) REQUIRE(std::abs(y[i] - C(i, 0)) < 1e-12);

@@ -55,10 +55,10 @@ public:
         detail::check_score_input(X, fitted(), dim(), "gde::score");
         std::vector<T> out(X.rows());
         parallel::for_chunks(0, X.rows(), p_.block_rows, [&](std::size_t lo, std::size_t hi) {
-            matrix<double> Xd, c, z;
+            matrix<double> Xd, scratch;
             std::vector<double> ll(hi - lo);
             detail::rows_as_double(X, lo, hi, p_.normalize == normalization::l2, Xd);
-            g_.log_density(Xd.view(), ll.data(), c, z);
+            g_.log_density(Xd.view(), ll.data(), scratch);
             for (std::size_t i = lo; i < hi; ++i) out[i] = T(-ll[i - lo]);
         });
         return out;

@@ -110,11 +110,11 @@ public:
         const std::size_t k = comps_.size();
         parallel::for_chunks(0, X.rows(), p_.block_rows, [&](std::size_t lo, std::size_t hi) {
             const std::size_t b = hi - lo;
-            matrix<double> Xd, c, z, lp(b, k);
+            matrix<double> Xd, scratch, lp(b, k);
             std::vector<double> col(b);
             detail::rows_as_double(X, lo, hi, p_.normalize == normalization::l2, Xd);
             for (std::size_t c_ = 0; c_ < k; ++c_) {
-                comps_[c_].log_density(Xd.view(), col.data(), c, z);
+                comps_[c_].log_density(Xd.view(), col.data(), scratch);
                 for (std::size_t i = 0; i < b; ++i) lp(i, c_) = col[i] + std::log(weights_[c_]);
             }
             for (std::size_t i = 0; i < b; ++i) out[lo + i] = T(-logsumexp(lp.row(i), k));

@@ -108,6 +108,13 @@ public:
                 kernel_map(rows, count, outs, lo, hi);
             });
         });
+        // When the whole kernel matrix fits in the cache, compute it up front in GEMM batches:
+        // SMO touches most rows anyway, and a batched row costs a fraction of a GEMV'd one.
+        if (cache.capacity_rows() >= l) {
+            std::vector<std::size_t> rows(l);
+            for (std::size_t i = 0; i < l; ++i) rows[i] = i;
+            for (std::size_t b = 0; b < l; b += 64) cache.prefetch(rows.data() + b, std::min<std::size_t>(64, l - b));
+        }
         auto sol = detail::solve_one_class<T>(cache, QD, p_.nu, {.eps = p_.tol, .max_iter = p_.max_iter,
                                                                  .shrinking = p_.shrinking});
         kernel_rows_computed_ = cache.misses();

@@ -68,6 +68,34 @@ void gemm_tn(matrix_view<const T> A, matrix_view<const T> B, matrix_view<T> C, T
     detail::gemm_call<T>(CblasTrans, CblasNoTrans, int(A.cols()), int(B.cols()), int(A.rows()), alpha, A, B, beta, C);
 }
 
+/// C = alpha * A^T A (A: n x d, C: d x d, both triangles written): half a GEMM's flops.
+template <class T>
+void syrk_tn(matrix_view<const T> A, matrix_view<T> C, T alpha) {
+    detail::blas_init_once();
+    const int n = int(A.rows()), d = int(A.cols());
+    if (d == 0) return;
+    if constexpr (std::is_same_v<T, float>)
+        cblas_ssyrk(CblasRowMajor, CblasUpper, CblasTrans, d, n, alpha, A.data(), int(A.stride()), 0.0f, C.data(), int(C.stride()));
+    else
+        cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, d, n, alpha, A.data(), int(A.stride()), 0.0, C.data(), int(C.stride()));
+    for (std::size_t i = 0; i < C.rows(); ++i)
+        for (std::size_t j = 0; j < i; ++j) C(i, j) = C(j, i);
+}
+
+/// B = B * U in place, U upper triangular (d x d), B: m x d: half a GEMM's flops.
+template <class T>
+void trmm_right_upper(matrix_view<T> B, matrix_view<const T> U) {
+    detail::blas_init_once();
+    const int m = int(B.rows()), d = int(B.cols());
+    if (m == 0 || d == 0) return;
+    if constexpr (std::is_same_v<T, float>)
+        cblas_strmm(CblasRowMajor, CblasRight, CblasUpper, CblasNoTrans, CblasNonUnit, m, d, 1.0f, U.data(),
+                    int(U.stride()), B.data(), int(B.stride()));
+    else
+        cblas_dtrmm(CblasRowMajor, CblasRight, CblasUpper, CblasNoTrans, CblasNonUnit, m, d, 1.0, U.data(),
+                    int(U.stride()), B.data(), int(B.stride()));
+}
+
 /// y = A * x, A: m x k row-major, x: k, y: m.
 template <class T>
 void gemv(matrix_view<const T> A, const T* x, T* y) {

@@ -55,11 +55,7 @@ struct gaussian_component {
             for (std::size_t j = 0; j < d; ++j) c[j] = s * (r[j] - g.mean[j]);
         }
         matrix<double> S(d, d);
-        // Column blocks of S in parallel (BLAS itself runs single-threaded under TBB).
-        parallel::for_chunks(0, d, 96, [&](std::size_t j0, std::size_t j1) {
-            const matrix_view<const double> B(C.data() + j0, n, j1 - j0, d);
-            ops::gemm_tn<double>(C.view(), B, matrix_view<double>(S.data() + j0, d, j1 - j0, d), 1.0 / wsum, 0.0);
-        });
+        ops::syrk_tn<double>(C.view(), S.view(), 1.0 / wsum);  // symmetric: one triangle, mirrored
         for (std::size_t j = 0; j < d; ++j) S(j, j) += reg_covar;
         g.set_covariance(S, reg_covar, where);
         return g;
@@ -84,22 +80,22 @@ struct gaussian_component {
     /// out[i] = log N(x_i) for the rows of X (double, already preprocessed), blocks in parallel.
     void log_density_parallel(matrix_view<const double> X, double* out, std::size_t block = 256) const {
         parallel::for_chunks(0, X.rows(), block, [&](std::size_t lo, std::size_t hi) {
-            matrix<double> c, z;
-            log_density(X.middle_rows(lo, hi - lo), out + lo, c, z);
+            matrix<double> scratch;
+            log_density(X.middle_rows(lo, hi - lo), out + lo, scratch);
         });
     }
 
     /// out[i] = log N(x_i) for the rows of X (double, already preprocessed), serially.
-    void log_density(matrix_view<const double> X, double* out, matrix<double>& scratch_c, matrix<double>& scratch_z) const {
+    void log_density(matrix_view<const double> X, double* out, matrix<double>& scratch) const {
         const std::size_t n = X.rows(), d = dim();
-        if (scratch_c.rows() != n || scratch_c.cols() != d) scratch_c = matrix<double>(n, d);
-        if (scratch_z.rows() != n || scratch_z.cols() != d) scratch_z = matrix<double>(n, d);
+        if (scratch.rows() != n || scratch.cols() != d) scratch = matrix<double>(n, d);
         for (std::size_t i = 0; i < n; ++i)
-            for (std::size_t j = 0; j < d; ++j) scratch_c(i, j) = X(i, j) - mean[j];
-        ops::gemm_nn<double>(scratch_c.view(), W.view(), scratch_z.view(), 1.0, 0.0);
+            for (std::size_t j = 0; j < d; ++j) scratch(i, j) = X(i, j) - mean[j];
+        ops::trmm_right_upper<double>(scratch.view(), W.view());  // z = (x - mu) W, W = L^{-T} upper triangular
+        const matrix<double>& Z = scratch;
         const double c0 = double(d) * std::log(2.0 * std::numbers::pi) + log_det;
         for (std::size_t i = 0; i < n; ++i) {
-            const double* z = scratch_z.row(i);
+            const double* z = Z.row(i);
             double q = 0;
             for (std::size_t j = 0; j < d; ++j) q += z[j] * z[j];
             out[i] = -0.5 * (c0 + q);
