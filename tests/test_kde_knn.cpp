@@ -101,6 +101,23 @@ TEMPLATE_TEST_CASE("knn matches sklearn NearestNeighbors (cosine and euclidean, 
     REQUIRE_ALLCLOSE(run(5, knn_metric::euclidean), golden::knn_euc_k5, tol, tol);
 }
 
+TEST_CASE("knn: every selection path (k = 1, small k, k > 16) equals brute force") {
+    const auto X = test::random_matrix<double>(300, 9, test::seed() + 7), Q = test::random_matrix<double>(40, 9, test::seed() + 8);
+    for (std::size_t k : {1, 2, 5, 16, 17, 40}) {
+        knn<double> det({.k = k, .metric = knn_metric::euclidean, .normalize = normalization::none, .block_rows = 16});
+        (void)det.fit(X.view());
+        std::vector<double> ref;
+        for (std::size_t i = 0; i < Q.rows(); ++i) {
+            std::vector<double> d;
+            for (std::size_t j = 0; j < X.rows(); ++j) d.push_back(std::sqrt(ops::ref::squared_distance(Q.row(i), X.row(j), 9)));
+            std::sort(d.begin(), d.end());
+            ref.push_back(d[k - 1]);
+        }
+        INFO("k = " << k);
+        REQUIRE_ALLCLOSE(det.score(Q.view()), ref, 1e-9, 1e-9);
+    }
+}
+
 TEST_CASE("kde and knn satisfy the Detector contract") {
     REQUIRE(testing::check_detector([] { return kde<float>(); }).empty());
     REQUIRE(testing::check_detector([] { return kde<double>({.normalize = normalization::none}); }).empty());

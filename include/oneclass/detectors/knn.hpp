@@ -58,8 +58,15 @@ public:
         const bool cosine = p_.metric == knn_metric::cosine;
         detail::for_each_distance_row<T>(X, effective_norm(), train_.view(), norms_, p_.block_rows,
                                          [&](std::size_t i, T* d2) {
-                                             std::nth_element(d2, d2 + (k - 1), d2 + n);
-                                             const T v = d2[k - 1];
+                                             T v;
+                                             if (k == 1) {
+                                                 v = simd::min(d2, n);  // the default: one SIMD pass
+                                             } else if (k <= 16) {
+                                                 v = kth_smallest_small(d2, n, k);
+                                             } else {
+                                                 std::nth_element(d2, d2 + (k - 1), d2 + n);
+                                                 v = d2[k - 1];
+                                             }
                                              out[i] = cosine ? v / T(2) : std::sqrt(v);
                                          });
         return out;
@@ -92,6 +99,24 @@ public:
     }
 
 private:
+    /// k-th smallest of v[0..n) for small k: keep the k smallest sorted; most values fail the
+    /// single comparison against the current k-th and cost nothing more.
+    static T kth_smallest_small(const T* v, std::size_t n, std::size_t k) {
+        T best[16];
+        std::size_t have = 0;
+        for (std::size_t i = 0; i < n; ++i) {
+            const T x = v[i];
+            if (have == k && !(x < best[k - 1])) continue;
+            std::size_t j = have < k ? have++ : k - 1;
+            while (j > 0 && best[j - 1] > x) {
+                best[j] = best[j - 1];
+                --j;
+            }
+            best[j] = x;
+        }
+        return best[k - 1];
+    }
+
     normalization effective_norm() const noexcept {
         return p_.metric == knn_metric::cosine ? normalization::l2 : p_.normalize;
     }
