@@ -51,8 +51,8 @@ void load_weights_from_bytes(M& m, std::string_view bytes, const std::string& so
     const framed_file f = unframe(bytes, weights_format_version, source);
     if (f.kind != "weights") fail<io_error>("load_weights", "'", source, "' holds a ", f.kind, " file, not weights");
     binary_reader r(f.payload, "'" + source + "'");
-    if (r.get<std::uint8_t>() != sizeof(T))
-        fail<io_error>("load_weights", "'", source, "' was saved with another floating-point width");
+    const auto width = r.get<std::uint8_t>();  // 4 or 8; converted to T on load
+    if (width != 4 && width != 8) fail<io_error>("load_weights", "'", source, "' has an unknown value width ", int(width));
     struct entry {
         std::vector<std::uint64_t> shape;
         std::vector<T> values;
@@ -61,7 +61,14 @@ void load_weights_from_bytes(M& m, std::string_view bytes, const std::string& so
     const auto count = r.get<std::uint64_t>();
     for (std::uint64_t k = 0; k < count; ++k) {
         std::string id = r.get_string();
-        entry e{r.get_vector<std::uint64_t>(), r.get_vector<T>()};
+        entry e{r.get_vector<std::uint64_t>(), {}};
+        if (width == 4) {
+            const auto v = r.get_vector<float>();
+            e.values.assign(v.begin(), v.end());
+        } else {
+            const auto v = r.get_vector<double>();
+            e.values.assign(v.begin(), v.end());
+        }
         file.emplace(std::move(id), std::move(e));
     }
     auto take = [&](const std::string& id, const shape_t& shape, T* dst) {

@@ -1,0 +1,92 @@
+// tests/test_torch_golden.cpp - ResNet-18 (CIFAR stem, width 1/8) + MLP head against PyTorch 1.13:
+// forward in train and eval mode, the loss, every parameter gradient, the batch-norm running
+// statistics and one SGD step. Golden files: scripts/make_torch_golden.py (tests need no Python).
+#include "test_util.hpp"
+
+#include <oneclass/nn/optim.hpp>
+#include <oneclass/nn/resnet.hpp>
+#include <oneclass/nn/serialize.hpp>
+
+#include <map>
+
+using namespace oneclass;
+
+namespace {
+const std::string torch_dir = std::string(ONECLASS_TEST_DATA) + "/torch/";
+
+std::map<std::string, std::vector<double>> read_golden() {
+    const std::string bytes = read_file_bytes(torch_dir + "golden.ocg", "golden");
+    const framed_file f = unframe(bytes, 1, "golden.ocg");
+    binary_reader r(f.payload, "golden.ocg");
+    REQUIRE(r.get<std::uint8_t>() == 8);
+    std::map<std::string, std::vector<double>> out;
+    const auto n = r.get<std::uint64_t>();
+    for (std::uint64_t k = 0; k < n; ++k) {
+        std::string id = r.get_string();
+        (void)r.get_vector<std::uint64_t>();
+        out[id] = r.get_vector<double>();
+    }
+    return out;
+}
+
+template <class T>
+class encoder_head : public nn::module<T> {
+public:
+    explicit encoder_head(rng& r) {
+        f = this->register_child("f", std::make_shared<nn::resnet<T>>(nn::resnet_config{.depth = 18, .width = 0.125}, r));
+        g = this->register_child("g", std::make_shared<nn::mlp_head<T>>(64, std::vector<std::size_t>{32, 32}, 16, r));
+    }
+    variable<T> forward(const variable<T>& x) override { return g->forward(f->forward(x)); }
+    std::string name() const override { return "encoder_head"; }
+    std::shared_ptr<nn::resnet<T>> f;
+    std::shared_ptr<nn::mlp_head<T>> g;
+};
+
+template <class T>
+std::vector<double> as_doubles(const tensor<T>& t) {
+    return std::vector<double>(t.data(), t.data() + t.size());
+}
+}  // namespace
+
+TEMPLATE_TEST_CASE("ResNet-18 + MLP head match PyTorch: forward, loss, gradients, BN stats, SGD step", "", double, float) {
+    using T = TestType;
+    const auto G = read_golden();
+    const double rtol = std::is_same_v<T, float> ? 1e-4 : 1e-9;
+    rng r(1);
+    encoder_head<T> m(r);
+    nn::load_weights(m, torch_dir + "weights.ocw");
+    tensor<T> x({4, 3, 32, 32});
+    for (std::size_t i = 0; i < x.size(); ++i) x.data()[i] = T(G.at("input")[i]);
+    std::vector<int> labels;
+    for (double v : G.at("labels")) labels.push_back(int(v));
+
+    m.train(true);
+    const auto feat = m.f->forward(variable<T>(x));
+    auto z = m.g->forward(feat);
+    auto loss = fn::cross_entropy(z, labels);
+    auto scale = [](const std::vector<double>& v) {
+        double s = 0;
+        for (double a : v) s = std::max(s, std::abs(a));
+        return s;
+    };
+    // relative to the tensor's largest magnitude, so near-zero entries do not dominate
+    auto check = [&](const std::vector<double>& got, const std::string& key) {
+        INFO(key);
+        const auto& want = G.at(key);
+        REQUIRE_ALLCLOSE(got, want, 0.0, rtol * std::max(1e-12, scale(want)));
+    };
+    check(as_doubles(feat.value()), "f_train");
+    check(as_doubles(z.value()), "z_train");
+    check(as_doubles(loss.value()), "loss");
+    backward(loss);
+    for (auto& p : m.parameters()) check(as_doubles(p.var.grad()), "grad." + p.id);
+    for (auto& b : m.buffers()) check(std::vector<double>(b.values->begin(), b.values->end()), "after_forward." + b.id);
+
+    nn::sgd<T> opt({.lr = 0.1, .momentum = 0.9, .weight_decay = 5e-4});
+    opt.step(m.parameters());
+    for (auto& p : m.parameters()) check(as_doubles(p.var.value()), "after_step." + p.id);
+
+    m.train(false);
+    no_grad ng;
+    check(as_doubles(m.forward(variable<T>(x)).value()), "z_eval");
+}
