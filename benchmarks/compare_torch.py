@@ -1,0 +1,77 @@
+#!/usr/bin/python3
+"""oneclass-bench against PyTorch (Debian python3-torch 1.13) in one run: same architecture, input,
+batch and thread count; prints images/s of both, peak RSS of both, and our/PyTorch ratios.
+
+Usage (from the project root, after building build-test/tools/oneclass-bench):
+    /usr/bin/python3 benchmarks/compare_torch.py --arch resnet18 --input 32x32x3 --batch 32 --threads 1 --steps 5
+    /usr/bin/python3 benchmarks/compare_torch.py --arch resnet10 --width 0.25 --input 32x32x1 ...
+PyTorch runs in a child process per mode so that each peak RSS is its own.
+"""
+import argparse, os, re, resource, statistics, subprocess, sys, time
+
+ap = argparse.ArgumentParser()
+ap.add_argument("--arch", default="resnet18")
+ap.add_argument("--input", default="32x32x3")
+ap.add_argument("--batch", type=int, default=32)
+ap.add_argument("--threads", type=int, default=1)
+ap.add_argument("--steps", type=int, default=5)
+ap.add_argument("--width", type=float, default=1.0)
+ap.add_argument("--head-depth", type=int, default=8)
+ap.add_argument("--head-width", type=int, default=512)
+ap.add_argument("--head-out", type=int, default=128)
+ap.add_argument("--bench", default="build-test/tools/oneclass-bench")
+ap.add_argument("--torch-child", default="")
+a = ap.parse_args()
+H, W, C = (int(v) for v in a.input.split("x"))
+blocks = {"resnet10": [1, 1, 1, 1], "resnet18": [2, 2, 2, 2], "resnet34": [3, 4, 6, 3]}[a.arch]
+widths = [max(1, round(b * a.width)) for b in (64, 128, 256, 512)]
+
+if a.torch_child:
+    os.environ["OMP_NUM_THREADS"] = str(a.threads)
+    import torch
+    import torch.nn.functional as F
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "scripts"))
+    from torch_resnet import Head, ResNet
+    torch.set_num_threads(a.threads)
+    torch.manual_seed(0)
+    f = ResNet(widths, blocks, C)
+    g = Head(widths[-1], [a.head_width] * a.head_depth, a.head_out)
+    opt = torch.optim.SGD(list(f.parameters()) + list(g.parameters()), lr=0.01, momentum=0.9, weight_decay=3e-4)
+    x = torch.randn(a.batch, C, H, W)
+    y = torch.randint(0, a.head_out, (a.batch,))
+    secs = []
+    for s in range(a.steps + 1):
+        t0 = time.perf_counter()
+        if a.torch_child == "train-step":
+            f.train(), g.train()
+            opt.zero_grad(set_to_none=True)
+            F.cross_entropy(g(f(x)), y).backward()
+            opt.step()
+        else:
+            f.eval()
+            with torch.no_grad():
+                f(x)
+        if s > 0:
+            secs.append(time.perf_counter() - t0)
+    print("images_per_s=%.3f" % (a.batch / statistics.median(secs)))
+    print("peak_rss_mb=%.1f" % (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024))
+    sys.exit(0)
+
+
+def run(cmd):
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+    return {k: float(v) for k, v in re.findall(r"(images_per_s|peak_rss_mb)=(\S+)", out)}
+
+
+common = ["--arch", a.arch, "--input", a.input, "--batch", str(a.batch), "--threads", str(a.threads),
+          "--steps", str(a.steps), "--width", str(a.width), "--head-depth", str(a.head_depth),
+          "--head-width", str(a.head_width), "--head-out", str(a.head_out)]
+print("| mode | arch | input | batch | threads | oneclass img/s | PyTorch img/s | speed ratio | oneclass RSS MB | PyTorch RSS MB | RSS ratio |")
+print("|---|---|---|---|---|---|---|---|---|---|---|")
+for mode in ("train-step", "infer"):
+    ours = run([a.bench, mode] + common)
+    peer = run([sys.executable, os.path.abspath(__file__), "--torch-child", mode] + common)
+    print("| %s | %s x%g | %s | %d | %d | %.2f | %.2f | %.2fx | %.0f | %.0f | %.2f |" % (
+        mode, a.arch, a.width, a.input, a.batch, a.threads, ours["images_per_s"], peer["images_per_s"],
+        ours["images_per_s"] / peer["images_per_s"], ours["peak_rss_mb"], peer["peak_rss_mb"],
+        ours["peak_rss_mb"] / peer["peak_rss_mb"]), flush=True)

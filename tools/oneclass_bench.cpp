@@ -1,0 +1,89 @@
+// oneclass-bench - throughput of the CNN core on the shapes we train.
+//
+//   oneclass-bench train-step --arch resnet18 --input 32x32x3 --batch 32 --steps 5 --threads 1
+//   oneclass-bench infer      --arch resnet18 --input 32x32x3 --batch 32 --steps 5
+//
+// train-step = forward of backbone + MLP head, cross-entropy on the head's output, backward and
+// an SGD update; infer = backbone forward under no_grad (feature extraction). Prints
+// images_per_s=<median over steps> and peak_rss_mb=<peak resident memory>. The first step is a
+// warm-up and is not counted. benchmarks/compare_torch.py runs the same in PyTorch.
+#include <oneclass/nn/optim.hpp>
+#include <oneclass/nn/resnet.hpp>
+
+#include <CLI/CLI.hpp>
+#include <tbb/global_control.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <sys/resource.h>
+
+using namespace oneclass;
+
+int main(int argc, char** argv) {
+    CLI::App app{"oneclass-bench: CNN core throughput"};
+    app.require_subcommand(1);
+    std::string arch = "resnet18", input = "32x32x3";
+    std::size_t batch = 32, steps = 5, threads = 1, head_depth = 8, head_width = 512, head_out = 128;
+    double width = 1.0;
+    for (auto* cmd : {app.add_subcommand("train-step", "forward + backward + SGD step"),
+                      app.add_subcommand("infer", "backbone forward, no_grad")}) {
+        cmd->add_option("--arch", arch, "resnet10|resnet18|resnet34")->check(CLI::IsMember({"resnet10", "resnet18", "resnet34"}));
+        cmd->add_option("--input", input, "HxWxC, e.g. 32x32x3, 28x28x1, 64x64x3");
+        cmd->add_option("--batch", batch)->check(CLI::PositiveNumber);
+        cmd->add_option("--steps", steps, "timed steps (after one warm-up)")->check(CLI::PositiveNumber);
+        cmd->add_option("--threads", threads)->check(CLI::PositiveNumber);
+        cmd->add_option("--width", width, "width multiplier of 64-128-256-512");
+        cmd->add_option("--head-depth", head_depth, "hidden Linear-BN-ReLU blocks of the head (paper: 8)");
+        cmd->add_option("--head-width", head_width, "(paper: 512)");
+        cmd->add_option("--head-out", head_out, "(paper: 128)");
+    }
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError& e) {
+        return app.exit(e);
+    }
+    try {
+        std::size_t H = 0, W = 0, C = 0;
+        if (std::sscanf(input.c_str(), "%zux%zux%zu", &H, &W, &C) != 3 || !H || !W || !C)
+            fail("oneclass-bench", "--input must be HxWxC, got '", input, "'");
+        tbb::global_control limit(tbb::global_control::max_allowed_parallelism, threads);
+        rng r(0);
+        nn::resnet<float> f({.depth = std::stoi(arch.substr(6)), .width = width, .stem_kind = nn::stem::cifar, .in_channels = C}, r);
+        nn::mlp_head<float> g(f.feature_dim(), std::vector<std::size_t>(head_depth, head_width), head_out, r);
+        nn::sgd<float> opt({.lr = 0.01, .momentum = 0.9, .weight_decay = 3e-4});
+        tensor<float> x({batch, C, H, W});
+        for (std::size_t i = 0; i < x.size(); ++i) x.data()[i] = float(r.normal());
+        std::vector<int> labels(batch);
+        for (auto& l : labels) l = int(r.below(head_out));
+        const bool train = app.get_subcommand("train-step")->parsed();
+        auto params = f.parameters();
+        for (auto& p : g.parameters()) params.push_back(p);
+        std::vector<double> secs;
+        for (std::size_t s = 0; s <= steps; ++s) {
+            const auto t0 = std::chrono::steady_clock::now();
+            if (train) {
+                auto loss = fn::cross_entropy(g.forward(f.forward(variable<float>(x))), labels);
+                backward(loss);
+                opt.step(params);
+                for (auto& p : params) p.var.zero_grad();
+            } else {
+                no_grad ng;
+                f.train(false);
+                (void)f.forward(variable<float>(x));
+            }
+            const double dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+            if (s > 0) secs.push_back(dt);
+        }
+        std::sort(secs.begin(), secs.end());
+        rusage ru{};
+        getrusage(RUSAGE_SELF, &ru);
+        std::printf("mode=%s arch=%s input=%s batch=%zu threads=%zu width=%g\n", train ? "train-step" : "infer",
+                    arch.c_str(), input.c_str(), batch, threads, width);
+        std::printf("images_per_s=%.3f\npeak_rss_mb=%.1f\n", double(batch) / secs[secs.size() / 2], double(ru.ru_maxrss) / 1024.0);
+        return 0;
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "oneclass-bench: error: %s\n", e.what());
+        return 2;
+    }
+}
