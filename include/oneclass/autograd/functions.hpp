@@ -19,7 +19,7 @@ namespace oneclass::fn {
 namespace detail {
 template <class T, class F>
 tensor<T> map(const tensor<T>& a, F f) {
-    tensor<T> out(a.shape());
+    tensor<T> out(a.shape(), uninitialized);
     const tensor<T> c = a.contiguous_copy();
     for (std::size_t i = 0, n = a.size(); i < n; ++i) out.data()[i] = f(c.data()[i]);
     return out;
@@ -34,7 +34,7 @@ void require_2d(const tensor<T>& t, const char* where, const char* what) {
 template <class T>
 variable<T> add(const variable<T>& a, const variable<T>& b) {
     require_same_shape(a, b, "fn::add");
-    tensor<T> out(a.shape());
+    tensor<T> out(a.shape(), uninitialized);
     for (std::size_t i = 0; i < out.size(); ++i) out.data()[i] = a.value().data()[i] + b.value().data()[i];
     auto na = a.node(), nb = b.node();
     return make_result<T>(std::move(out), {&a, &b}, [na, nb](var_node<T>& o) {
@@ -47,7 +47,7 @@ variable<T> add(const variable<T>& a, const variable<T>& b) {
 template <class T>
 variable<T> sub(const variable<T>& a, const variable<T>& b) {
     require_same_shape(a, b, "fn::sub");
-    tensor<T> out(a.shape());
+    tensor<T> out(a.shape(), uninitialized);
     for (std::size_t i = 0; i < out.size(); ++i) out.data()[i] = a.value().data()[i] - b.value().data()[i];
     auto na = a.node(), nb = b.node();
     return make_result<T>(std::move(out), {&a, &b}, [na, nb](var_node<T>& o) {
@@ -60,7 +60,7 @@ variable<T> sub(const variable<T>& a, const variable<T>& b) {
 template <class T>
 variable<T> mul(const variable<T>& a, const variable<T>& b) {
     require_same_shape(a, b, "fn::mul");
-    tensor<T> out(a.shape());
+    tensor<T> out(a.shape(), uninitialized);
     for (std::size_t i = 0; i < out.size(); ++i) out.data()[i] = a.value().data()[i] * b.value().data()[i];
     auto na = a.node(), nb = b.node();
     return make_result<T>(std::move(out), {&a, &b}, [na, nb](var_node<T>& o) {
@@ -146,7 +146,7 @@ variable<T> matmul(const variable<T>& a, const variable<T>& b) {
     detail::require_2d(b.value(), "fn::matmul", "right operand");
     require(a.shape()[1] == b.shape()[0], "fn::matmul", "inner sizes differ: ", to_string(a.shape()), " x ",
             to_string(b.shape()));
-    tensor<T> out({a.shape()[0], b.shape()[1]});
+    tensor<T> out({a.shape()[0], b.shape()[1]}, uninitialized);
     ops::gemm_nn<T>(a.value().as_matrix(), b.value().as_matrix(), out.as_matrix(), T(1), T(0));
     auto na = a.node(), nb = b.node();
     return make_result<T>(std::move(out), {&a, &b}, [na, nb](var_node<T>& o) {
@@ -169,7 +169,7 @@ variable<T> linear(const variable<T>& x, const variable<T>& W, const variable<T>
     if (b.defined())
         require(b.value().size() == out_f, "fn::linear", "bias ", to_string(b.shape()), " does not match weight ",
                 to_string(W.shape()));
-    tensor<T> y({n, out_f});
+    tensor<T> y({n, out_f}, uninitialized);
     ops::gemm_nt<T>(x.value().as_matrix(), W.value().as_matrix(), y.as_matrix(), T(1), T(0));
     if (b.defined())
         for (std::size_t i = 0; i < n; ++i)

@@ -27,7 +27,7 @@ variable<T> conv2d(const variable<T>& x, const variable<T>& w, const variable<T>
                       stride, pad};
     g.validate("fn::conv2d");
     const tensor<T> xc = x.value().contiguous_copy();
-    tensor<T> y({g.N, g.K, g.P(), g.Q()});
+    tensor<T> y({g.N, g.K, g.P(), g.Q()}, uninitialized);
     ops::conv2d_forward<T>(xc.data(), w.value().data(), b.defined() ? b.value().data() : nullptr, g, y.data());
     auto nx = x.node(), nw = w.node();
     auto nb = b.defined() ? b.node() : nullptr;
@@ -88,7 +88,7 @@ variable<T> batch_norm(const variable<T>& x, const variable<T>& gamma, const var
             inv_std[c] = T(1.0 / std::sqrt(double(st.running_var[c]) + st.eps));
         }
     }
-    tensor<T> y(x.shape());
+    tensor<T> y(x.shape(), uninitialized);
     const T* gm = gamma.value().data();
     const T* bt = beta.value().data();
     for (std::size_t n = 0; n < N; ++n)

@@ -31,9 +31,12 @@ struct var_node {
     bool requires_grad = false;
     std::string name;
 
-    /// grad += g (allocating grad on first use).
+    /// grad += g (a copy of g on first use).
     void accumulate(const tensor<T>& g) {
-        if (!grad.defined()) grad = tensor<T>(value.shape());
+        if (!grad.defined()) {
+            grad = g.clone();
+            return;
+        }
         T* d = grad.data();
         const T* s = g.data();
         for (std::size_t i = 0, n = grad.size(); i < n; ++i) d[i] += s[i];

@@ -57,6 +57,10 @@ inline shape_t contiguous_strides(const shape_t& s) {
     return st;
 }
 
+/// Marker for the constructor that leaves values uninitialised (outputs that are fully written).
+struct uninitialized_t {};
+inline constexpr uninitialized_t uninitialized{};
+
 template <class T>
 class tensor {
     static_assert(std::is_floating_point_v<T>, "tensor<T>: float or double");
@@ -71,6 +75,10 @@ public:
         std::fill_n(storage_.get(), size(), fill);
     }
     tensor(std::initializer_list<std::size_t> shape) : tensor(shape_t(shape)) {}
+    /// Tensor whose values are left uninitialised: for outputs that are written in full.
+    tensor(shape_t shape, uninitialized_t) : shape_(std::move(shape)), strides_(contiguous_strides(shape_)) {
+        allocate(numel(shape_));
+    }
     /// Copies `values` (row-major).
     tensor(shape_t shape, std::span<const T> values) : shape_(std::move(shape)), strides_(contiguous_strides(shape_)) {
         require(values.size() == numel(shape_), "tensor", "shape ", to_string(shape_), " needs ", numel(shape_),
@@ -124,7 +132,7 @@ public:
 
     /// A deep copy with contiguous layout.
     tensor clone() const {
-        tensor out(shape_);
+        tensor out(shape_, uninitialized);
         copy_to(out.data());
         return out;
     }
