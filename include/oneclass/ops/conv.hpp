@@ -32,7 +32,18 @@ struct conv_shape {
 };
 
 namespace detail {
-/// col[(c r s), (p q)] = x[c, p*stride - pad + r, q*stride - pad + s] (0 outside).
+/// Output columns q whose input column q*stride - pad + s lies inside [0, W): [q0, q1).
+inline void valid_columns(const conv_shape& g, std::size_t s, std::size_t Q, std::size_t& q0, std::size_t& q1) {
+    const std::ptrdiff_t off = std::ptrdiff_t(s) - std::ptrdiff_t(g.pad), st = std::ptrdiff_t(g.stride);
+    // first q with q*st + off >= 0, and first q with q*st + off >= W
+    const std::ptrdiff_t lo = off >= 0 ? 0 : (-off + st - 1) / st;
+    const std::ptrdiff_t hi = std::ptrdiff_t(g.W) - off <= 0 ? 0 : (std::ptrdiff_t(g.W) - off + st - 1) / st;
+    q0 = std::size_t(std::min<std::ptrdiff_t>(lo, std::ptrdiff_t(Q)));
+    q1 = std::size_t(std::clamp<std::ptrdiff_t>(hi, std::ptrdiff_t(q0), std::ptrdiff_t(Q)));
+}
+
+/// col[(c r s), (p q)] = x[c, p*stride - pad + r, q*stride - pad + s] (0 outside). The valid
+/// column range of each tap is computed once, so the inner loop is a branch-free copy.
 template <class T>
 void im2col(const T* x, const conv_shape& g, T* col) {
     const std::size_t P = g.P(), Q = g.Q();
@@ -40,6 +51,9 @@ void im2col(const T* x, const conv_shape& g, T* col) {
         for (std::size_t r = 0; r < g.R; ++r)
             for (std::size_t s = 0; s < g.S; ++s) {
                 T* row = col + ((c * g.R + r) * g.S + s) * P * Q;
+                std::size_t q0, q1;
+                valid_columns(g, s, Q, q0, q1);
+                const std::ptrdiff_t off = std::ptrdiff_t(s) - std::ptrdiff_t(g.pad);
                 for (std::size_t p = 0; p < P; ++p) {
                     const std::ptrdiff_t h = std::ptrdiff_t(p * g.stride + r) - std::ptrdiff_t(g.pad);
                     T* out = row + p * Q;
@@ -48,10 +62,13 @@ void im2col(const T* x, const conv_shape& g, T* col) {
                         continue;
                     }
                     const T* xin = x + (c * g.H + std::size_t(h)) * g.W;
-                    for (std::size_t q = 0; q < Q; ++q) {
-                        const std::ptrdiff_t w = std::ptrdiff_t(q * g.stride + s) - std::ptrdiff_t(g.pad);
-                        out[q] = (w < 0 || w >= std::ptrdiff_t(g.W)) ? T(0) : xin[w];
+                    std::fill(out, out + q0, T(0));
+                    if (g.stride == 1) {
+                        std::copy(xin + (std::ptrdiff_t(q0) + off), xin + (std::ptrdiff_t(q1) + off), out + q0);
+                    } else {
+                        for (std::size_t q = q0; q < q1; ++q) out[q] = xin[std::ptrdiff_t(q * g.stride) + off];
                     }
+                    std::fill(out + q1, out + Q, T(0));
                 }
             }
 }
@@ -64,14 +81,19 @@ void col2im_add(const T* col, const conv_shape& g, T* dx) {
         for (std::size_t r = 0; r < g.R; ++r)
             for (std::size_t s = 0; s < g.S; ++s) {
                 const T* row = col + ((c * g.R + r) * g.S + s) * P * Q;
+                std::size_t q0, q1;
+                valid_columns(g, s, Q, q0, q1);
+                const std::ptrdiff_t off = std::ptrdiff_t(s) - std::ptrdiff_t(g.pad);
                 for (std::size_t p = 0; p < P; ++p) {
                     const std::ptrdiff_t h = std::ptrdiff_t(p * g.stride + r) - std::ptrdiff_t(g.pad);
                     if (h < 0 || h >= std::ptrdiff_t(g.H)) continue;
                     T* dxin = dx + (c * g.H + std::size_t(h)) * g.W;
                     const T* in = row + p * Q;
-                    for (std::size_t q = 0; q < Q; ++q) {
-                        const std::ptrdiff_t w = std::ptrdiff_t(q * g.stride + s) - std::ptrdiff_t(g.pad);
-                        if (w >= 0 && w < std::ptrdiff_t(g.W)) dxin[w] += in[q];
+                    if (g.stride == 1) {
+                        T* d = dxin + (std::ptrdiff_t(q0) + off);
+                        for (std::size_t q = q0; q < q1; ++q) d[q - q0] += in[q];
+                    } else {
+                        for (std::size_t q = q0; q < q1; ++q) dxin[std::ptrdiff_t(q * g.stride) + off] += in[q];
                     }
                 }
             }
