@@ -55,6 +55,10 @@ TEST_CASE("conv2d gradients (input, weight, bias) by finite differences") {
                 rand_t({4, 2, 3, 3}, 8));
     CHECK_GRADS([](std::vector<V>& v) { return fn::conv2d(v[0], v[1], V(), 2, 0); }, rand_t({5, 3, 6, 5}, 9),
                 rand_t({2, 3, 1, 1}, 10));
+    // P Q = 64: images go 4 to a GEMM, so 5 images make a full and a partial group
+    REQUIRE(ops::images_per_gemm({5, 2, 8, 8, 2, 3, 3, 1, 1}) == 4);
+    CHECK_GRADS([](std::vector<V>& v) { return fn::conv2d(v[0], v[1], v[2], 1, 1); }, rand_t({5, 2, 8, 8}, 26),
+                rand_t({2, 2, 3, 3}, 27), rand_t({2}, 28));
 }
 
 TEST_CASE("conv2d weight gradient is bit-identical on 1 and 2 threads") {

@@ -45,12 +45,12 @@ inline void valid_columns(const conv_shape& g, std::size_t s, std::size_t Q, std
 /// col[(c r s), (p q)] = x[c, p*stride - pad + r, q*stride - pad + s] (0 outside). The valid
 /// column range of each tap is computed once, so the inner loop is a branch-free copy.
 template <class T>
-void im2col(const T* x, const conv_shape& g, T* col) {
+void im2col(const T* x, const conv_shape& g, T* col, std::size_t ld) {
     const std::size_t P = g.P(), Q = g.Q();
     for (std::size_t c = 0; c < g.C; ++c)
         for (std::size_t r = 0; r < g.R; ++r)
             for (std::size_t s = 0; s < g.S; ++s) {
-                T* row = col + ((c * g.R + r) * g.S + s) * P * Q;
+                T* row = col + ((c * g.R + r) * g.S + s) * ld;
                 std::size_t q0, q1;
                 valid_columns(g, s, Q, q0, q1);
                 const std::ptrdiff_t off = std::ptrdiff_t(s) - std::ptrdiff_t(g.pad);
@@ -75,12 +75,12 @@ void im2col(const T* x, const conv_shape& g, T* col) {
 
 /// dx[c, h, w] += col[(c r s), (p q)] over all taps that read (h, w).
 template <class T>
-void col2im_add(const T* col, const conv_shape& g, T* dx) {
+void col2im_add(const T* col, const conv_shape& g, T* dx, std::size_t ld) {
     const std::size_t P = g.P(), Q = g.Q();
     for (std::size_t c = 0; c < g.C; ++c)
         for (std::size_t r = 0; r < g.R; ++r)
             for (std::size_t s = 0; s < g.S; ++s) {
-                const T* row = col + ((c * g.R + r) * g.S + s) * P * Q;
+                const T* row = col + ((c * g.R + r) * g.S + s) * ld;
                 std::size_t q0, q1;
                 valid_columns(g, s, Q, q0, q1);
                 const std::ptrdiff_t off = std::ptrdiff_t(s) - std::ptrdiff_t(g.pad);
@@ -100,61 +100,106 @@ void col2im_add(const T* col, const conv_shape& g, T* dx) {
 }
 }  // namespace detail
 
+/// Images per GEMM: enough that the GEMM's n = images x P x Q is >= 256 (late ResNet stages
+/// have P Q = 16; one image at a time would leave the GEMM starved). Depends on the shape only,
+/// so the summation order, and hence the result, never depends on the number of threads.
+inline std::size_t images_per_gemm(const conv_shape& g) {
+    const std::size_t PQ = g.P() * g.Q();
+    return std::clamp<std::size_t>((256 + PQ - 1) / PQ, 1, std::max<std::size_t>(g.N, 1));
+}
+
 /// y = conv(x, w) (+ bias per output channel if bias != nullptr).
 template <class T>
 void conv2d_forward(const T* x, const T* w, const T* bias, const conv_shape& g, T* y) {
     g.validate("conv2d");
-    const std::size_t PQ = g.P() * g.Q(), CRS = g.crs();
-    tbb::enumerable_thread_specific<std::vector<T>> cols;
-    parallel::for_chunks(0, g.N, 1, [&](std::size_t lo, std::size_t hi) {
-        auto& col = cols.local();
-        col.resize(CRS * PQ);
-        for (std::size_t n = lo; n < hi; ++n) {
-            detail::im2col(x + n * g.C * g.H * g.W, g, col.data());
-            T* yn = y + n * g.K * PQ;
-            gemm_nn<T>(matrix_view<const T>(w, g.K, CRS), matrix_view<const T>(col.data(), CRS, PQ),
-                       matrix_view<T>(yn, g.K, PQ), T(1), T(0));
-            if (bias)
-                for (std::size_t k = 0; k < g.K; ++k)
-                    for (std::size_t i = 0; i < PQ; ++i) yn[k * PQ + i] += bias[k];
+    const std::size_t PQ = g.P() * g.Q(), CRS = g.crs(), G = images_per_gemm(g), groups = (g.N + G - 1) / G;
+    struct scratch {
+        std::vector<T> col, out;
+    };
+    tbb::enumerable_thread_specific<scratch> tls;
+    parallel::for_chunks(0, groups, 1, [&](std::size_t glo, std::size_t ghi) {
+        auto& sc = tls.local();
+        for (std::size_t gi = glo; gi < ghi; ++gi) {
+            const std::size_t n0 = gi * G, nb = std::min(g.N, n0 + G) - n0, ld = nb * PQ;
+            sc.col.resize(CRS * ld);
+            for (std::size_t j = 0; j < nb; ++j) detail::im2col(x + (n0 + j) * g.C * g.H * g.W, g, sc.col.data() + j * PQ, ld);
+            T* out = y + n0 * g.K * PQ;  // one image: straight into y
+            if (nb > 1) {
+                sc.out.resize(g.K * ld);
+                out = sc.out.data();
+            }
+            gemm_nn<T>(matrix_view<const T>(w, g.K, CRS), matrix_view<const T>(sc.col.data(), CRS, ld),
+                       matrix_view<T>(out, g.K, ld), T(1), T(0));
+            for (std::size_t j = 0; j < nb; ++j) {
+                T* yn = y + (n0 + j) * g.K * PQ;
+                for (std::size_t k = 0; k < g.K; ++k) {
+                    if (nb > 1) std::copy_n(out + k * ld + j * PQ, PQ, yn + k * PQ);
+                    if (bias)
+                        for (std::size_t i = 0; i < PQ; ++i) yn[k * PQ + i] += bias[k];
+                }
+            }
         }
     });
 }
+
+namespace detail {
+/// dy of images [n0, n0 + nb) as one K x (nb P Q) matrix.
+template <class T>
+const T* gather_dy(const T* dy, const conv_shape& g, std::size_t n0, std::size_t nb, std::vector<T>& buf) {
+    const std::size_t PQ = g.P() * g.Q();
+    if (nb == 1) return dy + n0 * g.K * PQ;
+    buf.resize(g.K * nb * PQ);
+    for (std::size_t j = 0; j < nb; ++j)
+        for (std::size_t k = 0; k < g.K; ++k)
+            std::copy_n(dy + ((n0 + j) * g.K + k) * PQ, PQ, buf.data() + k * nb * PQ + j * PQ);
+    return buf.data();
+}
+}  // namespace detail
 
 /// dx += conv_transpose(dy, w): the gradient with respect to the input.
 template <class T>
 void conv2d_backward_data(const T* dy, const T* w, const conv_shape& g, T* dx) {
-    const std::size_t PQ = g.P() * g.Q(), CRS = g.crs();
-    tbb::enumerable_thread_specific<std::vector<T>> cols;
-    parallel::for_chunks(0, g.N, 1, [&](std::size_t lo, std::size_t hi) {
-        auto& col = cols.local();
-        col.resize(CRS * PQ);
-        for (std::size_t n = lo; n < hi; ++n) {
-            gemm_tn<T>(matrix_view<const T>(w, g.K, CRS), matrix_view<const T>(dy + n * g.K * PQ, g.K, PQ),
-                       matrix_view<T>(col.data(), CRS, PQ), T(1), T(0));
-            detail::col2im_add(col.data(), g, dx + n * g.C * g.H * g.W);
+    const std::size_t PQ = g.P() * g.Q(), CRS = g.crs(), G = images_per_gemm(g), groups = (g.N + G - 1) / G;
+    struct scratch {
+        std::vector<T> col, dyg;
+    };
+    tbb::enumerable_thread_specific<scratch> tls;
+    parallel::for_chunks(0, groups, 1, [&](std::size_t glo, std::size_t ghi) {
+        auto& sc = tls.local();
+        for (std::size_t gi = glo; gi < ghi; ++gi) {
+            const std::size_t n0 = gi * G, nb = std::min(g.N, n0 + G) - n0, ld = nb * PQ;
+            const T* dyg = detail::gather_dy(dy, g, n0, nb, sc.dyg);
+            sc.col.resize(CRS * ld);
+            gemm_tn<T>(matrix_view<const T>(w, g.K, CRS), matrix_view<const T>(dyg, g.K, ld),
+                       matrix_view<T>(sc.col.data(), CRS, ld), T(1), T(0));
+            for (std::size_t j = 0; j < nb; ++j)
+                detail::col2im_add(sc.col.data() + j * PQ, g, dx + (n0 + j) * g.C * g.H * g.W, ld);
         }
     });
 }
 
-/// dw += sum_n dy_n col_n^T and dbias += sum over n, p, q of dy (dbias may be nullptr). Images are
-/// summed in fixed groups and the groups in order: bit-identical on any number of threads.
+/// dw += sum_n dy_n col_n^T and dbias += sum over n, p, q of dy (dbias may be nullptr). Images
+/// are summed in groups fixed by the shape (images_per_gemm) and the groups in order:
+/// bit-identical on any number of threads.
 template <class T>
 void conv2d_backward_weights(const T* x, const T* dy, const conv_shape& g, T* dw, T* dbias) {
     const std::size_t PQ = g.P() * g.Q(), CRS = g.crs(), KCRS = g.K * CRS;
-    constexpr std::size_t group = 4;
-    const std::size_t groups = (g.N + group - 1) / group;
-    std::vector<T> partial(groups * KCRS, T(0));
-    tbb::enumerable_thread_specific<std::vector<T>> cols;
+    const std::size_t G = images_per_gemm(g), groups = (g.N + G - 1) / G;
+    std::vector<T> partial(groups * KCRS);
+    struct scratch {
+        std::vector<T> col, dyg;
+    };
+    tbb::enumerable_thread_specific<scratch> tls;
     parallel::for_chunks(0, groups, 1, [&](std::size_t glo, std::size_t ghi) {
-        auto& col = cols.local();
-        col.resize(CRS * PQ);
-        for (std::size_t gi = glo; gi < ghi; ++gi)
-            for (std::size_t n = gi * group; n < std::min(g.N, (gi + 1) * group); ++n) {
-                detail::im2col(x + n * g.C * g.H * g.W, g, col.data());
-                gemm_nt<T>(matrix_view<const T>(dy + n * g.K * PQ, g.K, PQ), matrix_view<const T>(col.data(), CRS, PQ),
-                           matrix_view<T>(partial.data() + gi * KCRS, g.K, CRS), T(1), T(1));
-            }
+        auto& sc = tls.local();
+        for (std::size_t gi = glo; gi < ghi; ++gi) {
+            const std::size_t n0 = gi * G, nb = std::min(g.N, n0 + G) - n0, ld = nb * PQ;
+            sc.col.resize(CRS * ld);
+            for (std::size_t j = 0; j < nb; ++j) detail::im2col(x + (n0 + j) * g.C * g.H * g.W, g, sc.col.data() + j * PQ, ld);
+            const T* dyg = detail::gather_dy(dy, g, n0, nb, sc.dyg);
+            gemm_nt<T>(matrix_view<const T>(dyg, g.K, ld), matrix_view<const T>(sc.col.data(), CRS, ld),
+                       matrix_view<T>(partial.data() + gi * KCRS, g.K, CRS), T(1), T(0));
+        }
     });
     for (std::size_t gi = 0; gi < groups; ++gi)
         for (std::size_t i = 0; i < KCRS; ++i) dw[i] += partial[gi * KCRS + i];
