@@ -7,6 +7,7 @@
 // an SGD update; infer = backbone forward under no_grad (feature extraction). Prints
 // images_per_s=<median over steps> and peak_rss_mb=<peak resident memory>. The first step is a
 // warm-up and is not counted. benchmarks/compare_torch.py runs the same in PyTorch.
+#include <oneclass/core/profile.hpp>
 #include <oneclass/nn/optim.hpp>
 #include <oneclass/nn/resnet.hpp>
 
@@ -26,6 +27,7 @@ int main(int argc, char** argv) {
     std::string arch = "resnet18", input = "32x32x3";
     std::size_t batch = 32, steps = 5, threads = 1, head_depth = 8, head_width = 512, head_out = 128;
     double width = 1.0;
+    bool profile = false;
     for (auto* cmd : {app.add_subcommand("train-step", "forward + backward + SGD step"),
                       app.add_subcommand("infer", "backbone forward, no_grad")}) {
         cmd->add_option("--arch", arch, "resnet10|resnet18|resnet34")->check(CLI::IsMember({"resnet10", "resnet18", "resnet34"}));
@@ -37,6 +39,7 @@ int main(int argc, char** argv) {
         cmd->add_option("--head-depth", head_depth, "hidden Linear-BN-ReLU blocks of the head (paper: 8)");
         cmd->add_option("--head-width", head_width, "(paper: 512)");
         cmd->add_option("--head-out", head_out, "(paper: 128)");
+        cmd->add_flag("--profile", profile, "print where the time goes (timed steps only)");
     }
     try {
         app.parse(argc, argv);
@@ -74,6 +77,10 @@ int main(int argc, char** argv) {
             }
             const double dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
             if (s > 0) secs.push_back(dt);
+            if (s == 0) {
+                oneclass::profile::reset();
+                oneclass::profile::enable(profile);
+            }
         }
         std::sort(secs.begin(), secs.end());
         rusage ru{};
@@ -81,6 +88,14 @@ int main(int argc, char** argv) {
         std::printf("mode=%s arch=%s input=%s batch=%zu threads=%zu width=%g\n", train ? "train-step" : "infer",
                     arch.c_str(), input.c_str(), batch, threads, width);
         std::printf("images_per_s=%.3f\npeak_rss_mb=%.1f\n", double(batch) / secs[secs.size() / 2], double(ru.ru_maxrss) / 1024.0);
+        if (profile) {
+            double total = 0;
+            for (double v : secs) total += v;
+            std::printf("profile over %zu steps, %.3f s (scopes overlap: backward.total contains the backward ones)\n",
+                        secs.size(), total);
+            for (const auto& [name, sec] : oneclass::profile::snapshot())
+                std::printf("  %-24s %8.3f s  %5.1f%%\n", name.c_str(), sec, 100.0 * sec / total);
+        }
         return 0;
     } catch (const std::exception& e) {
         std::fprintf(stderr, "oneclass-bench: error: %s\n", e.what());

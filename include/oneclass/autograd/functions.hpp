@@ -7,6 +7,7 @@
 #pragma once
 
 #include <oneclass/autograd/tape.hpp>
+#include <oneclass/core/profile.hpp>
 #include <oneclass/ops/gemm.hpp>
 
 #include <algorithm>
@@ -33,6 +34,7 @@ void require_2d(const tensor<T>& t, const char* where, const char* what) {
 /// a + b (same shape).
 template <class T>
 variable<T> add(const variable<T>& a, const variable<T>& b) {
+    ONECLASS_PROFILE_SCOPE("add.forward");
     require_same_shape(a, b, "fn::add");
     tensor<T> out(a.shape(), uninitialized);
     for (std::size_t i = 0; i < out.size(); ++i) out.data()[i] = a.value().data()[i] + b.value().data()[i];
@@ -51,8 +53,9 @@ variable<T> sub(const variable<T>& a, const variable<T>& b) {
     for (std::size_t i = 0; i < out.size(); ++i) out.data()[i] = a.value().data()[i] - b.value().data()[i];
     auto na = a.node(), nb = b.node();
     return make_result<T>(std::move(out), {&a, &b}, [na, nb](var_node<T>& o) {
+        const T* g = o.grad.data();
         if (na->requires_grad) na->accumulate(o.grad);
-        if (nb->requires_grad) nb->accumulate(detail::map(o.grad, [](T g) { return -g; }));
+        if (nb->requires_grad) nb->accumulate_each([g](std::size_t i) { return -g[i]; });
     });
 }
 
@@ -64,15 +67,11 @@ variable<T> mul(const variable<T>& a, const variable<T>& b) {
     for (std::size_t i = 0; i < out.size(); ++i) out.data()[i] = a.value().data()[i] * b.value().data()[i];
     auto na = a.node(), nb = b.node();
     return make_result<T>(std::move(out), {&a, &b}, [na, nb](var_node<T>& o) {
-        const std::size_t n = o.grad.size();
-        if (na->requires_grad) {
-            T* g = na->grad_buffer().data();
-            for (std::size_t i = 0; i < n; ++i) g[i] += o.grad.data()[i] * nb->value.data()[i];
-        }
-        if (nb->requires_grad) {
-            T* g = nb->grad_buffer().data();
-            for (std::size_t i = 0; i < n; ++i) g[i] += o.grad.data()[i] * na->value.data()[i];
-        }
+        const T* g = o.grad.data();
+        const T* av = na->value.data();
+        const T* bv = nb->value.data();
+        if (na->requires_grad) na->accumulate_each([g, bv](std::size_t i) { return g[i] * bv[i]; });
+        if (nb->requires_grad) nb->accumulate_each([g, av](std::size_t i) { return g[i] * av[i]; });
     });
 }
 
@@ -81,19 +80,21 @@ template <class T>
 variable<T> scale(const variable<T>& a, T s) {
     auto na = a.node();
     return make_result<T>(detail::map(a.value(), [s](T x) { return s * x; }), {&a}, [na, s](var_node<T>& o) {
-        T* g = na->grad_buffer().data();
-        for (std::size_t i = 0; i < o.grad.size(); ++i) g[i] += s * o.grad.data()[i];
+        const T* g = o.grad.data();
+        na->accumulate_each([g, s](std::size_t i) { return s * g[i]; });
     });
 }
 
 /// max(a, 0).
 template <class T>
 variable<T> relu(const variable<T>& a) {
+    ONECLASS_PROFILE_SCOPE("relu.forward");
     auto na = a.node();
     return make_result<T>(detail::map(a.value(), [](T x) { return x > T(0) ? x : T(0); }), {&a}, [na](var_node<T>& o) {
-        T* g = na->grad_buffer().data();
+        ONECLASS_PROFILE_SCOPE("relu.backward");
+        const T* g = o.grad.data();
         const T* x = na->value.data();
-        for (std::size_t i = 0; i < o.grad.size(); ++i) g[i] += x[i] > T(0) ? o.grad.data()[i] : T(0);
+        na->accumulate_each([g, x](std::size_t i) { return x[i] > T(0) ? g[i] : T(0); });
     });
 }
 
@@ -102,8 +103,9 @@ template <class T>
 variable<T> exp(const variable<T>& a) {
     auto na = a.node();
     return make_result<T>(detail::map(a.value(), [](T x) { return std::exp(x); }), {&a}, [na](var_node<T>& o) {
-        T* g = na->grad_buffer().data();
-        for (std::size_t i = 0; i < o.grad.size(); ++i) g[i] += o.value.data()[i] * o.grad.data()[i];
+        const T* g = o.grad.data();
+        const T* y = o.value.data();
+        na->accumulate_each([g, y](std::size_t i) { return y[i] * g[i]; });
     });
 }
 
@@ -114,8 +116,9 @@ variable<T> log(const variable<T>& a) {
         require(a.value().data()[i] > T(0), "fn::log", "input must be > 0, got ", a.value().data()[i], " at index ", i);
     auto na = a.node();
     return make_result<T>(detail::map(a.value(), [](T x) { return std::log(x); }), {&a}, [na](var_node<T>& o) {
-        T* g = na->grad_buffer().data();
-        for (std::size_t i = 0; i < o.grad.size(); ++i) g[i] += o.grad.data()[i] / na->value.data()[i];
+        const T* g = o.grad.data();
+        const T* x = na->value.data();
+        na->accumulate_each([g, x](std::size_t i) { return g[i] / x[i]; });
     });
 }
 
@@ -126,9 +129,8 @@ variable<T> sum(const variable<T>& a) {
     for (std::size_t i = 0; i < a.value().size(); ++i) s += a.value().data()[i];
     auto na = a.node();
     return make_result<T>(tensor<T>({1}, T(s)), {&a}, [na](var_node<T>& o) {
-        T* g = na->grad_buffer().data();
         const T d = o.grad.data()[0];
-        for (std::size_t i = 0; i < na->value.size(); ++i) g[i] += d;
+        na->accumulate_each([d](std::size_t) { return d; });
     });
 }
 

@@ -62,6 +62,7 @@ variable<T> batch_norm(const variable<T>& x, const variable<T>& gamma, const var
     const std::size_t N = x.shape()[0], C = x.shape()[1], HW = x.value().size() / std::max<std::size_t>(1, N * C);
     require(gamma.value().size() == C && beta.value().size() == C && st.running_mean.size() == C, "fn::batch_norm",
             "input ", to_string(x.shape()), " has ", C, " channels but the layer has ", gamma.value().size());
+    ONECLASS_PROFILE_SCOPE("batch_norm.forward");
     const std::size_t M = N * HW;
     if (training) require(M > 1, "fn::batch_norm", "training needs more than one value per channel, got input ", to_string(x.shape()));
     const tensor<T> xc = x.value().contiguous_copy();
@@ -99,6 +100,7 @@ variable<T> batch_norm(const variable<T>& x, const variable<T>& gamma, const var
             }
     auto nx = x.node(), ng = gamma.node(), nb = beta.node();
     return make_result<T>(std::move(y), {&x, &gamma, &beta}, [nx, ng, nb, mean, inv_std, N, C, HW, M, training](var_node<T>& o) {
+        ONECLASS_PROFILE_SCOPE("batch_norm.backward");
         const tensor<T> xin = nx->value.contiguous_copy();
         const T* xd2 = xin.data();
         const T* dy = o.grad.data();

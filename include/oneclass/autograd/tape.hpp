@@ -13,6 +13,7 @@
 #pragma once
 
 #include <oneclass/core/error.hpp>
+#include <oneclass/core/profile.hpp>
 #include <oneclass/tensor/tensor.hpp>
 
 #include <cmath>
@@ -40,6 +41,20 @@ struct var_node {
         T* d = grad.data();
         const T* s = g.data();
         for (std::size_t i = 0, n = grad.size(); i < n; ++i) d[i] += s[i];
+    }
+    /// grad[i] += f(i) for every i; on first use grad[i] = f(i) into fresh, unzeroed memory
+    /// (one pass instead of a zero fill plus an add).
+    template <class F>
+    void accumulate_each(F&& f) {
+        const std::size_t n = value.size();
+        if (!grad.defined()) {
+            grad = tensor<T>(value.shape(), uninitialized);
+            T* d = grad.data();
+            for (std::size_t i = 0; i < n; ++i) d[i] = f(i);
+        } else {
+            T* d = grad.data();
+            for (std::size_t i = 0; i < n; ++i) d[i] += f(i);
+        }
     }
     tensor<T>& grad_buffer() {
         if (!grad.defined()) grad = tensor<T>(value.shape());
@@ -153,7 +168,10 @@ void backward(variable<T>& loss) {
     auto node = loss.node();
     node->grad_buffer().data()[0] += T(1);
     auto& tape = detail::tape_of_thread<T>();
-    for (std::size_t k = tape.size(); k-- > 0;) tape[k]();
+    {
+        ONECLASS_PROFILE_SCOPE("backward.total");
+        for (std::size_t k = tape.size(); k-- > 0;) tape[k]();
+    }
     tape.clear();
 }
 

@@ -10,6 +10,7 @@
 //     backward(loss); opt.step(model.parameters()); model.zero_grad();
 #pragma once
 
+#include <oneclass/core/profile.hpp>
 #include <oneclass/nn/module.hpp>
 
 #include <cmath>
@@ -42,6 +43,7 @@ public:
 
     /// One update of every parameter that has a gradient.
     void step(const std::vector<named_variable<T>>& params) {
+        ONECLASS_PROFILE_SCOPE("sgd.step");
         for (const auto& np : params) {
             auto node = np.var.node();
             if (!node->grad.defined()) continue;

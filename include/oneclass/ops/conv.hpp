@@ -7,6 +7,7 @@
 #pragma once
 
 #include <oneclass/core/error.hpp>
+#include <oneclass/core/profile.hpp>
 #include <oneclass/ops/gemm.hpp>
 #include <oneclass/parallel/parallel.hpp>
 
@@ -111,6 +112,7 @@ inline std::size_t images_per_gemm(const conv_shape& g) {
 /// y = conv(x, w) (+ bias per output channel if bias != nullptr).
 template <class T>
 void conv2d_forward(const T* x, const T* w, const T* bias, const conv_shape& g, T* y) {
+    ONECLASS_PROFILE_SCOPE("conv.forward");
     g.validate("conv2d");
     const std::size_t PQ = g.P() * g.Q(), CRS = g.crs(), G = images_per_gemm(g), groups = (g.N + G - 1) / G;
     struct scratch {
@@ -159,6 +161,7 @@ const T* gather_dy(const T* dy, const conv_shape& g, std::size_t n0, std::size_t
 /// dx += conv_transpose(dy, w): the gradient with respect to the input.
 template <class T>
 void conv2d_backward_data(const T* dy, const T* w, const conv_shape& g, T* dx) {
+    ONECLASS_PROFILE_SCOPE("conv.backward_data");
     const std::size_t PQ = g.P() * g.Q(), CRS = g.crs(), G = images_per_gemm(g), groups = (g.N + G - 1) / G;
     struct scratch {
         std::vector<T> col, dyg;
@@ -183,6 +186,7 @@ void conv2d_backward_data(const T* dy, const T* w, const conv_shape& g, T* dx) {
 /// bit-identical on any number of threads.
 template <class T>
 void conv2d_backward_weights(const T* x, const T* dy, const conv_shape& g, T* dw, T* dbias) {
+    ONECLASS_PROFILE_SCOPE("conv.backward_weights");
     const std::size_t PQ = g.P() * g.Q(), CRS = g.crs(), KCRS = g.K * CRS;
     const std::size_t G = images_per_gemm(g), groups = (g.N + G - 1) / G;
     std::vector<T> partial(groups * KCRS);
