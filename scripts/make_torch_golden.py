@@ -87,3 +87,32 @@ golden = [(k.replace("f.", "f.", 1), v) for k, v in golden]
 open(os.path.join(OUT, "golden.ocg"), "wb").write(frame("golden", golden))
 print("parameters:", sum(p.numel() for p in f.parameters()) + sum(p.numel() for p in g.parameters()),
       "loss", loss.item(), "files", sorted(os.listdir(OUT)))
+
+# ---- single ops with their input gradients: tests/data/torch/ops.ocg ------------------------------
+torch.manual_seed(1)
+ops = []
+
+
+def record(name, fn, *inputs):
+    xs = [t.clone().requires_grad_(True) for t in inputs]
+    y = fn(*xs)
+    r = torch.randn_like(y)
+    (y * r).sum().backward()
+    ops.extend([(name + ".in%d" % i, t.detach().numpy()) for i, t in enumerate(xs)])
+    ops.extend([(name + ".out", y.detach().numpy()), (name + ".r", r.numpy())])
+    ops.extend([(name + ".grad%d" % i, t.grad.numpy()) for i, t in enumerate(xs)])
+
+
+d = dict(dtype=torch.float64)
+record("convT", lambda x, w, b: F.conv_transpose2d(x, w, b, stride=2, padding=1, output_padding=1),
+       torch.randn(2, 3, 5, 4, **d), torch.randn(3, 4, 3, 3, **d), torch.randn(4, **d))
+record("convT1", lambda x, w: F.conv_transpose2d(x, w, stride=1, padding=0), torch.randn(1, 2, 3, 3, **d),
+       torch.randn(2, 3, 2, 2, **d))
+record("bilinear", lambda x: F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False),
+       torch.randn(2, 2, 3, 5, **d))
+record("bilinear3", lambda x: F.interpolate(x, scale_factor=3, mode="bilinear", align_corners=False),
+       torch.randn(1, 1, 4, 2, **d))
+record("nearest", lambda x: F.interpolate(x, scale_factor=2, mode="nearest"), torch.randn(2, 2, 3, 3, **d))
+record("avgpool", lambda x: F.avg_pool2d(x, 3, 2, 1), torch.randn(2, 3, 7, 6, **d))
+open(os.path.join(OUT, "ops.ocg"), "wb").write(frame("golden", ops))
+print("ops:", len(ops), "arrays")

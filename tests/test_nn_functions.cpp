@@ -119,6 +119,18 @@ TEST_CASE("batch norm gradients in training and eval mode, 4-D and 2-D") {
     }
 }
 
+TEST_CASE("transposed conv, average pooling and upsampling: finite-difference gradients") {
+    CHECK_GRADS([](std::vector<V>& v) { return fn::conv_transpose2d(v[0], v[1], v[2], 2, 1, 1); }, rand_t({2, 2, 3, 4}, 30),
+                rand_t({2, 3, 3, 3}, 31), rand_t({3}, 32));
+    CHECK_GRADS([](std::vector<V>& v) { return fn::avg_pool2d(v[0], 2, 2); }, rand_t({1, 2, 5, 4}, 33));
+    CHECK_GRADS([](std::vector<V>& v) { return fn::upsample2d(v[0], 2, fn::upsample_mode::bilinear); }, rand_t({1, 2, 3, 4}, 34));
+    CHECK_GRADS([](std::vector<V>& v) { return fn::upsample2d(v[0], 3, fn::upsample_mode::nearest); }, rand_t({2, 1, 2, 3}, 35));
+    REQUIRE(fn::conv_transpose2d(V(rand_t({1, 4, 8, 8}, 1)), V(rand_t({4, 2, 4, 4}, 2)), V(), 2, 1).shape() ==
+            shape_t{1, 2, 16, 16});  // the decoder's 2x upsampling layer
+    REQUIRE_THROWS_WITH(fn::conv_transpose2d(V(rand_t({1, 4, 8, 8}, 1)), V(rand_t({3, 2, 4, 4}, 2))),
+                        Catch::Contains("has 4 channels but weight [3, 2, 4, 4] expects 3"));
+}
+
 TEST_CASE("pooling, flatten, concat and slice: values and gradients") {
     tensor<double> x({1, 1, 4, 4});
     for (std::size_t i = 0; i < 16; ++i) x.data()[i] = double((i * 7) % 16);

@@ -14,18 +14,29 @@ using namespace oneclass;
 namespace {
 const std::string torch_dir = std::string(ONECLASS_TEST_DATA) + "/torch/";
 
-std::map<std::string, std::vector<double>> read_golden() {
-    const std::string bytes = read_file_bytes(torch_dir + "golden.ocg", "golden");
-    const framed_file f = unframe(bytes, 1, "golden.ocg");
-    binary_reader r(f.payload, "golden.ocg");
+struct golden_array {
+    shape_t shape;
+    std::vector<double> values;
+};
+
+std::map<std::string, golden_array> read_arrays(const std::string& file) {
+    const std::string bytes = read_file_bytes(torch_dir + file, "golden");
+    const framed_file f = unframe(bytes, 1, file);
+    binary_reader r(f.payload, file);
     REQUIRE(r.get<std::uint8_t>() == 8);
-    std::map<std::string, std::vector<double>> out;
+    std::map<std::string, golden_array> out;
     const auto n = r.get<std::uint64_t>();
     for (std::uint64_t k = 0; k < n; ++k) {
         std::string id = r.get_string();
-        (void)r.get_vector<std::uint64_t>();
-        out[id] = r.get_vector<double>();
+        const auto shape = r.get_vector<std::uint64_t>();
+        out[id] = {shape_t(shape.begin(), shape.end()), r.get_vector<double>()};
     }
+    return out;
+}
+
+std::map<std::string, std::vector<double>> read_golden() {
+    std::map<std::string, std::vector<double>> out;
+    for (auto& [k, v] : read_arrays("golden.ocg")) out[k] = v.values;
     return out;
 }
 
@@ -47,6 +58,42 @@ std::vector<double> as_doubles(const tensor<T>& t) {
     return std::vector<double>(t.data(), t.data() + t.size());
 }
 }  // namespace
+
+TEST_CASE("single ops match PyTorch: conv_transpose2d, bilinear / nearest upsampling, avg_pool2d (values and gradients)") {
+    const auto A = read_arrays("ops.ocg");
+    auto in = [&](const std::string& name, int i) {
+        const auto& a = A.at(name + ".in" + std::to_string(i));
+        return variable<double>::parameter(tensor<double>(a.shape, std::span<const double>(a.values)));
+    };
+    auto check = [&](const std::string& name, std::vector<variable<double>> inputs, variable<double> out) {
+        INFO(name);
+        const auto& want = A.at(name + ".out");
+        REQUIRE(out.shape() == want.shape);
+        REQUIRE_ALLCLOSE(as_doubles(out.value()), want.values, 1e-10, 1e-10);
+        const auto& r = A.at(name + ".r");
+        auto loss = fn::sum(fn::mul(out, variable<double>(tensor<double>(r.shape, std::span<const double>(r.values)))));
+        backward(loss);
+        for (std::size_t i = 0; i < inputs.size(); ++i) {
+            INFO("gradient of input " << i);
+            REQUIRE_ALLCLOSE(as_doubles(inputs[i].grad()), A.at(name + ".grad" + std::to_string(i)).values, 1e-10, 1e-10);
+        }
+    };
+    {
+        auto x = in("convT", 0), w = in("convT", 1), b = in("convT", 2);
+        check("convT", {x, w, b}, fn::conv_transpose2d(x, w, b, 2, 1, 1));
+    }
+    {
+        auto x = in("convT1", 0), w = in("convT1", 1);
+        check("convT1", {x, w}, fn::conv_transpose2d(x, w));
+    }
+    for (auto [name, f, mode] : {std::tuple{"bilinear", 2, fn::upsample_mode::bilinear},
+                                 {"bilinear3", 3, fn::upsample_mode::bilinear}, {"nearest", 2, fn::upsample_mode::nearest}}) {
+        auto x = in(name, 0);
+        check(name, {x}, fn::upsample2d(x, std::size_t(f), mode));
+    }
+    auto x = in("avgpool", 0);
+    check("avgpool", {x}, fn::avg_pool2d(x, 3, 2, 1));
+}
 
 TEMPLATE_TEST_CASE("ResNet-18 + MLP head match PyTorch: forward, loss, gradients, BN stats, SGD step", "", double, float) {
     using T = TestType;

@@ -1,6 +1,7 @@
-// oneclass/autograd/nn_functions.hpp - differentiable CNN functions on NCHW tensors: conv2d,
-// batch norm (training statistics or running statistics), max / global average pooling,
-// flatten, concatenation and slicing along the batch axis.
+// oneclass/autograd/nn_functions.hpp - differentiable CNN functions on NCHW tensors: conv2d and
+// transposed conv2d, batch norm (training statistics or running statistics), max / average /
+// global average pooling, nearest and bilinear upsampling, flatten, concatenation and slicing
+// along the batch axis.
 #pragma once
 
 #include <oneclass/autograd/functions.hpp>
@@ -163,6 +164,157 @@ variable<T> max_pool2d(const variable<T>& x, std::size_t k, std::size_t s, std::
     return make_result<T>(std::move(y), {&x}, [nx, arg](var_node<T>& o) {
         T* g = nx->grad_buffer().data();
         for (std::size_t i = 0; i < arg.size(); ++i) g[arg[i]] += o.grad.data()[i];
+    });
+}
+
+/// Transposed convolution (PyTorch's ConvTranspose2d): x N x Cin x H x W, w Cin x Cout x R x S,
+/// output (H - 1) stride - 2 pad + R + output_padding per side. It is the input-gradient of a
+/// convolution, so it reuses those kernels with the roles of the passes swapped.
+template <class T>
+variable<T> conv_transpose2d(const variable<T>& x, const variable<T>& w, const variable<T>& b = {}, std::size_t stride = 1,
+                             std::size_t pad = 0, std::size_t output_padding = 0) {
+    require(x.value().ndim() == 4 && w.value().ndim() == 4, "fn::conv_transpose2d",
+            "expects NCHW input and Cin x Cout x R x S weights, got ", to_string(x.shape()), " and ", to_string(w.shape()));
+    require(x.shape()[1] == w.shape()[0], "fn::conv_transpose2d", "input ", to_string(x.shape()), " has ", x.shape()[1],
+            " channels but weight ", to_string(w.shape()), " expects ", w.shape()[0]);
+    require(stride >= 1 && output_padding < stride, "fn::conv_transpose2d", "output_padding must be < stride");
+    const std::size_t N = x.shape()[0], Cin = x.shape()[1], H = x.shape()[2], W = x.shape()[3];
+    const std::size_t Cout = w.shape()[1], R = w.shape()[2], S = w.shape()[3];
+    require((H - 1) * stride + R + output_padding > 2 * pad && (W - 1) * stride + S + output_padding > 2 * pad,
+            "fn::conv_transpose2d", "padding ", pad, " leaves no output for input ", to_string(x.shape()));
+    const std::size_t Ho = (H - 1) * stride + R + output_padding - 2 * pad, Wo = (W - 1) * stride + S + output_padding - 2 * pad;
+    if (b.defined())
+        require(b.value().size() == Cout, "fn::conv_transpose2d", "bias ", to_string(b.shape()), " does not match weight ",
+                to_string(w.shape()));
+    // the convolution whose input-gradient this is: Cout -> Cin channels on the Ho x Wo image
+    const ops::conv_shape g{N, Cout, Ho, Wo, Cin, R, S, stride, pad};
+    tensor<T> y({N, Cout, Ho, Wo});
+    const tensor<T> xc = x.value().contiguous_copy();
+    ops::conv2d_backward_data<T>(xc.data(), w.value().data(), g, y.data());
+    if (b.defined())
+        for (std::size_t n = 0; n < N; ++n)
+            for (std::size_t c = 0; c < Cout; ++c)
+                for (std::size_t i = 0; i < Ho * Wo; ++i) y.data()[(n * Cout + c) * Ho * Wo + i] += b.value().data()[c];
+    auto nx = x.node(), nw = w.node();
+    auto nb = b.defined() ? b.node() : nullptr;
+    const variable<T> none;
+    return make_result<T>(std::move(y), {&x, &w, b.defined() ? &b : &none}, [nx, nw, nb, g](var_node<T>& o) {
+        if (nx->requires_grad) {
+            tensor<T> dx(nx->value.shape(), uninitialized);
+            ops::conv2d_forward<T>(o.grad.data(), nw->value.data(), nullptr, g, dx.data());
+            nx->accumulate(dx);
+        }
+        if (nw->requires_grad) {
+            const tensor<T> xin = nx->value.contiguous_copy();
+            ops::conv2d_backward_weights<T>(o.grad.data(), xin.data(), g, nw->grad_buffer().data(), nullptr);
+        }
+        if (nb && nb->requires_grad) {
+            T* db = nb->grad_buffer().data();
+            const std::size_t HW = g.H * g.W;
+            for (std::size_t n = 0; n < g.N; ++n)
+                for (std::size_t c = 0; c < g.C; ++c)
+                    for (std::size_t i = 0; i < HW; ++i) db[c] += o.grad.data()[(n * g.C + c) * HW + i];
+        }
+    });
+}
+
+/// Average pooling with a k x k window, stride s and zero padding counted in the divisor
+/// (PyTorch's default count_include_pad=True).
+template <class T>
+variable<T> avg_pool2d(const variable<T>& x, std::size_t k, std::size_t s, std::size_t pad = 0) {
+    require(x.value().ndim() == 4, "fn::avg_pool2d", "expects NCHW, got ", to_string(x.shape()));
+    require(k >= 1 && s >= 1 && pad * 2 <= k, "fn::avg_pool2d", "bad window ", k, ", stride ", s, ", padding ", pad);
+    const std::size_t N = x.shape()[0], C = x.shape()[1], H = x.shape()[2], W = x.shape()[3];
+    require(H + 2 * pad >= k && W + 2 * pad >= k, "fn::avg_pool2d", "window ", k, " larger than the input ", to_string(x.shape()));
+    const std::size_t P = (H + 2 * pad - k) / s + 1, Q = (W + 2 * pad - k) / s + 1;
+    const tensor<T> xc = x.value().contiguous_copy();
+    tensor<T> y({N, C, P, Q});
+    auto window = [=](std::size_t p, std::size_t q, auto&& f) {
+        for (std::size_t r = 0; r < k; ++r)
+            for (std::size_t t = 0; t < k; ++t) {
+                const std::ptrdiff_t h = std::ptrdiff_t(p * s + r) - std::ptrdiff_t(pad);
+                const std::ptrdiff_t w = std::ptrdiff_t(q * s + t) - std::ptrdiff_t(pad);
+                if (h >= 0 && w >= 0 && h < std::ptrdiff_t(H) && w < std::ptrdiff_t(W)) f(std::size_t(h) * W + std::size_t(w));
+            }
+    };
+    const T inv = T(1) / T(k * k);
+    for (std::size_t nc = 0; nc < N * C; ++nc)
+        for (std::size_t p = 0; p < P; ++p)
+            for (std::size_t q = 0; q < Q; ++q) {
+                T acc = 0;
+                window(p, q, [&](std::size_t i) { acc += xc.data()[nc * H * W + i]; });
+                y.data()[(nc * P + p) * Q + q] = acc * inv;
+            }
+    auto nx = x.node();
+    return make_result<T>(std::move(y), {&x}, [nx, window, N, C, H, W, P, Q, inv](var_node<T>& o) {
+        T* g = nx->grad_buffer().data();
+        for (std::size_t nc = 0; nc < N * C; ++nc)
+            for (std::size_t p = 0; p < P; ++p)
+                for (std::size_t q = 0; q < Q; ++q) {
+                    const T d = o.grad.data()[(nc * P + p) * Q + q] * inv;
+                    window(p, q, [&](std::size_t i) { g[nc * H * W + i] += d; });
+                }
+    });
+}
+
+enum class upsample_mode { nearest, bilinear };
+
+/// Upsampling by an integer factor: nearest, or bilinear with align_corners = false (PyTorch's
+/// F.interpolate defaults: source = (dst + 0.5) / factor - 0.5, clamped at 0).
+template <class T>
+variable<T> upsample2d(const variable<T>& x, std::size_t factor, upsample_mode mode = upsample_mode::nearest) {
+    require(x.value().ndim() == 4, "fn::upsample2d", "expects NCHW, got ", to_string(x.shape()));
+    require(factor >= 1, "fn::upsample2d", "factor must be >= 1");
+    const std::size_t N = x.shape()[0], C = x.shape()[1], H = x.shape()[2], W = x.shape()[3];
+    const std::size_t Ho = H * factor, Wo = W * factor;
+    // Per output row / column: two source indices and the weight of the second.
+    struct tap {
+        std::size_t i0, i1;
+        T l;
+    };
+    auto taps = [&](std::size_t in, std::size_t out) {
+        std::vector<tap> t(out);
+        for (std::size_t d = 0; d < out; ++d) {
+            if (mode == upsample_mode::nearest) {
+                t[d] = {d / factor, d / factor, T(0)};
+                continue;
+            }
+            const double src = std::max(0.0, (double(d) + 0.5) / double(factor) - 0.5);
+            const std::size_t i0 = std::min(in - 1, std::size_t(src));
+            t[d] = {i0, std::min(i0 + 1, in - 1), T(src - double(i0))};
+        }
+        return t;
+    };
+    const auto th = taps(H, Ho), tw = taps(W, Wo);
+    const tensor<T> xc = x.value().contiguous_copy();
+    tensor<T> y({N, C, Ho, Wo}, uninitialized);
+    for (std::size_t nc = 0; nc < N * C; ++nc) {
+        const T* src = xc.data() + nc * H * W;
+        for (std::size_t h = 0; h < Ho; ++h)
+            for (std::size_t w = 0; w < Wo; ++w) {
+                const auto& a = th[h];
+                const auto& b = tw[w];
+                const T top = src[a.i0 * W + b.i0] * (1 - b.l) + src[a.i0 * W + b.i1] * b.l;
+                const T bot = src[a.i1 * W + b.i0] * (1 - b.l) + src[a.i1 * W + b.i1] * b.l;
+                y.data()[(nc * Ho + h) * Wo + w] = top * (1 - a.l) + bot * a.l;
+            }
+    }
+    auto nx = x.node();
+    return make_result<T>(std::move(y), {&x}, [nx, th, tw, N, C, H, W, Ho, Wo](var_node<T>& o) {
+        T* g = nx->grad_buffer().data();
+        for (std::size_t nc = 0; nc < N * C; ++nc) {
+            T* dst = g + nc * H * W;
+            for (std::size_t h = 0; h < Ho; ++h)
+                for (std::size_t w = 0; w < Wo; ++w) {
+                    const T d = o.grad.data()[(nc * Ho + h) * Wo + w];
+                    const auto& a = th[h];
+                    const auto& b = tw[w];
+                    dst[a.i0 * W + b.i0] += d * (1 - a.l) * (1 - b.l);
+                    dst[a.i0 * W + b.i1] += d * (1 - a.l) * b.l;
+                    dst[a.i1 * W + b.i0] += d * a.l * (1 - b.l);
+                    dst[a.i1 * W + b.i1] += d * a.l * b.l;
+                }
+        }
     });
 }
 
