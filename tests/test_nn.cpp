@@ -8,6 +8,8 @@
 #include <oneclass/nn/serialize.hpp>
 #include <oneclass/testing/check_gradients.hpp>
 
+#include <tbb/global_control.h>
+
 #include <filesystem>
 #include <fstream>
 
@@ -110,6 +112,31 @@ TEST_CASE("sgd follows torch.optim.SGD (momentum, Nesterov, weight decay, BN exc
                          true),
                      ref, 1e-15, 0);
     REQUIRE_THROWS_AS(nn::sgd<double>({.lr = 0.1, .momentum = 0.0, .nesterov = true}), invalid_input);
+}
+
+TEST_CASE("training is bit-identical on 1 and 2 threads for the same seed") {
+    auto train = [](int threads) {
+        tbb::global_control gc(tbb::global_control::max_allowed_parallelism, std::size_t(threads));
+        rng r(test::seed());
+        nn::resnet<float> f({.depth = 10, .width = 0.125, .in_channels = 1}, r);
+        nn::mlp_head<float> g(f.feature_dim(), {16}, 4, r);
+        nn::sgd<float> opt({.lr = 0.05, .momentum = 0.9, .weight_decay = 1e-4});
+        auto params = f.parameters();
+        for (auto& p : g.parameters()) params.push_back(p);
+        const auto x = rand_t<float>({9, 1, 16, 16}, 77);
+        for (int step = 0; step < 3; ++step) {
+            auto loss = fn::cross_entropy(g.forward(f.forward(variable<float>(x))), {0, 1, 2, 3, 0, 1, 2, 3, 0});
+            backward(loss);
+            opt.step(params);
+            for (auto& p : params) p.var.zero_grad();
+        }
+        std::vector<float> all;
+        for (auto& p : params) all.insert(all.end(), p.var.value().data(), p.var.value().data() + p.var.value().size());
+        return all;
+    };
+    const auto one = train(1);
+    REQUIRE(train(2) == one);
+    REQUIRE(train(1) == one);
 }
 
 TEST_CASE("cosine schedule with warm-up") {
