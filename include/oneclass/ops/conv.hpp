@@ -109,42 +109,30 @@ inline std::size_t images_per_gemm(const conv_shape& g) {
     return std::clamp<std::size_t>((256 + PQ - 1) / PQ, 1, std::max<std::size_t>(g.N, 1));
 }
 
-/// y = conv(x, w) (+ bias per output channel if bias != nullptr).
-template <class T>
-void conv2d_forward(const T* x, const T* w, const T* bias, const conv_shape& g, T* y) {
-    ONECLASS_PROFILE_SCOPE("conv.forward");
-    g.validate("conv2d");
-    const std::size_t PQ = g.P() * g.Q(), CRS = g.crs(), G = images_per_gemm(g), groups = (g.N + G - 1) / G;
-    struct scratch {
-        std::vector<T> col, out;
-    };
-    tbb::enumerable_thread_specific<scratch> tls;
+namespace detail {
+/// Runs f(group, n0, nb, ld, scratch) over the image groups [n0, n0 + nb) in parallel, with
+/// per-thread scratch; ld = nb P Q is the row stride of the group's patch matrix.
+template <class Scratch, class F>
+void for_image_groups(const conv_shape& g, F&& f) {
+    const std::size_t PQ = g.P() * g.Q(), G = images_per_gemm(g), groups = (g.N + G - 1) / G;
+    tbb::enumerable_thread_specific<Scratch> tls;
     parallel::for_chunks(0, groups, 1, [&](std::size_t glo, std::size_t ghi) {
-        auto& sc = tls.local();
+        Scratch& sc = tls.local();
         for (std::size_t gi = glo; gi < ghi; ++gi) {
-            const std::size_t n0 = gi * G, nb = std::min(g.N, n0 + G) - n0, ld = nb * PQ;
-            sc.col.resize(CRS * ld);
-            for (std::size_t j = 0; j < nb; ++j) detail::im2col(x + (n0 + j) * g.C * g.H * g.W, g, sc.col.data() + j * PQ, ld);
-            T* out = y + n0 * g.K * PQ;  // one image: straight into y
-            if (nb > 1) {
-                sc.out.resize(g.K * ld);
-                out = sc.out.data();
-            }
-            gemm_nn<T>(matrix_view<const T>(w, g.K, CRS), matrix_view<const T>(sc.col.data(), CRS, ld),
-                       matrix_view<T>(out, g.K, ld), T(1), T(0));
-            for (std::size_t j = 0; j < nb; ++j) {
-                T* yn = y + (n0 + j) * g.K * PQ;
-                for (std::size_t k = 0; k < g.K; ++k) {
-                    if (nb > 1) std::copy_n(out + k * ld + j * PQ, PQ, yn + k * PQ);
-                    if (bias)
-                        for (std::size_t i = 0; i < PQ; ++i) yn[k * PQ + i] += bias[k];
-                }
-            }
+            const std::size_t n0 = gi * G, nb = std::min(g.N, n0 + G) - n0;
+            f(gi, n0, nb, nb * PQ, sc);
         }
     });
 }
 
-namespace detail {
+/// The (C R S) x (nb P Q) patch matrix of images [n0, n0 + nb).
+template <class T>
+void im2col_images(const T* x, const conv_shape& g, std::size_t n0, std::size_t nb, std::vector<T>& col) {
+    const std::size_t PQ = g.P() * g.Q(), ld = nb * PQ;
+    col.resize(g.crs() * ld);
+    for (std::size_t j = 0; j < nb; ++j) im2col(x + (n0 + j) * g.C * g.H * g.W, g, col.data() + j * PQ, ld);
+}
+
 /// dy of images [n0, n0 + nb) as one K x (nb P Q) matrix.
 template <class T>
 const T* gather_dy(const T* dy, const conv_shape& g, std::size_t n0, std::size_t nb, std::vector<T>& buf) {
@@ -156,28 +144,53 @@ const T* gather_dy(const T* dy, const conv_shape& g, std::size_t n0, std::size_t
             std::copy_n(dy + ((n0 + j) * g.K + k) * PQ, PQ, buf.data() + k * nb * PQ + j * PQ);
     return buf.data();
 }
+
+template <class T>
+struct conv_scratch {
+    std::vector<T> col, buf;
+};
 }  // namespace detail
+
+/// y = conv(x, w) (+ bias per output channel if bias != nullptr).
+template <class T>
+void conv2d_forward(const T* x, const T* w, const T* bias, const conv_shape& g, T* y) {
+    ONECLASS_PROFILE_SCOPE("conv.forward");
+    g.validate("conv2d");
+    const std::size_t PQ = g.P() * g.Q(), CRS = g.crs();
+    detail::for_image_groups<detail::conv_scratch<T>>(g, [&](std::size_t, std::size_t n0, std::size_t nb, std::size_t ld,
+                                                             detail::conv_scratch<T>& sc) {
+        detail::im2col_images(x, g, n0, nb, sc.col);
+        T* out = y + n0 * g.K * PQ;  // one image: straight into y
+        if (nb > 1) {
+            sc.buf.resize(g.K * ld);
+            out = sc.buf.data();
+        }
+        gemm_nn<T>(matrix_view<const T>(w, g.K, CRS), matrix_view<const T>(sc.col.data(), CRS, ld),
+                   matrix_view<T>(out, g.K, ld), T(1), T(0));
+        for (std::size_t j = 0; j < nb; ++j) {
+            T* yn = y + (n0 + j) * g.K * PQ;
+            for (std::size_t k = 0; k < g.K; ++k) {
+                if (nb > 1) std::copy_n(out + k * ld + j * PQ, PQ, yn + k * PQ);
+                if (bias)
+                    for (std::size_t i = 0; i < PQ; ++i) yn[k * PQ + i] += bias[k];
+            }
+        }
+    });
+}
 
 /// dx += conv_transpose(dy, w): the gradient with respect to the input.
 template <class T>
 void conv2d_backward_data(const T* dy, const T* w, const conv_shape& g, T* dx) {
     ONECLASS_PROFILE_SCOPE("conv.backward_data");
-    const std::size_t PQ = g.P() * g.Q(), CRS = g.crs(), G = images_per_gemm(g), groups = (g.N + G - 1) / G;
-    struct scratch {
-        std::vector<T> col, dyg;
-    };
-    tbb::enumerable_thread_specific<scratch> tls;
-    parallel::for_chunks(0, groups, 1, [&](std::size_t glo, std::size_t ghi) {
-        auto& sc = tls.local();
-        for (std::size_t gi = glo; gi < ghi; ++gi) {
-            const std::size_t n0 = gi * G, nb = std::min(g.N, n0 + G) - n0, ld = nb * PQ;
-            const T* dyg = detail::gather_dy(dy, g, n0, nb, sc.dyg);
-            sc.col.resize(CRS * ld);
-            gemm_tn<T>(matrix_view<const T>(w, g.K, CRS), matrix_view<const T>(dyg, g.K, ld),
-                       matrix_view<T>(sc.col.data(), CRS, ld), T(1), T(0));
-            for (std::size_t j = 0; j < nb; ++j)
-                detail::col2im_add(sc.col.data() + j * PQ, g, dx + (n0 + j) * g.C * g.H * g.W, ld);
-        }
+    const std::size_t PQ = g.P() * g.Q(), CRS = g.crs();
+    detail::for_image_groups<detail::conv_scratch<T>>(g, [&](std::size_t, std::size_t n0, std::size_t nb, std::size_t ld,
+                                                             detail::conv_scratch<T>& sc) {
+        const T* dyg = detail::gather_dy(dy, g, n0, nb, sc.buf);
+        sc.col.resize(CRS * ld);
+        gemm_tn<T>(matrix_view<const T>(w, g.K, CRS), matrix_view<const T>(dyg, g.K, ld),
+                   matrix_view<T>(sc.col.data(), CRS, ld), T(1), T(0));
+        for (std::size_t j = 0; j < nb; ++j)
+            detail::col2im_add(sc.col.data() + j * PQ, g, dx + (n0 + j) * g.C * g.H * g.W, ld);
     });
 }
 
@@ -190,20 +203,12 @@ void conv2d_backward_weights(const T* x, const T* dy, const conv_shape& g, T* dw
     const std::size_t PQ = g.P() * g.Q(), CRS = g.crs(), KCRS = g.K * CRS;
     const std::size_t G = images_per_gemm(g), groups = (g.N + G - 1) / G;
     std::vector<T> partial(groups * KCRS);
-    struct scratch {
-        std::vector<T> col, dyg;
-    };
-    tbb::enumerable_thread_specific<scratch> tls;
-    parallel::for_chunks(0, groups, 1, [&](std::size_t glo, std::size_t ghi) {
-        auto& sc = tls.local();
-        for (std::size_t gi = glo; gi < ghi; ++gi) {
-            const std::size_t n0 = gi * G, nb = std::min(g.N, n0 + G) - n0, ld = nb * PQ;
-            sc.col.resize(CRS * ld);
-            for (std::size_t j = 0; j < nb; ++j) detail::im2col(x + (n0 + j) * g.C * g.H * g.W, g, sc.col.data() + j * PQ, ld);
-            const T* dyg = detail::gather_dy(dy, g, n0, nb, sc.dyg);
-            gemm_nt<T>(matrix_view<const T>(dyg, g.K, ld), matrix_view<const T>(sc.col.data(), CRS, ld),
-                       matrix_view<T>(partial.data() + gi * KCRS, g.K, CRS), T(1), T(0));
-        }
+    detail::for_image_groups<detail::conv_scratch<T>>(g, [&](std::size_t gi, std::size_t n0, std::size_t nb, std::size_t ld,
+                                                             detail::conv_scratch<T>& sc) {
+        detail::im2col_images(x, g, n0, nb, sc.col);
+        const T* dyg = detail::gather_dy(dy, g, n0, nb, sc.buf);
+        gemm_nt<T>(matrix_view<const T>(dyg, g.K, ld), matrix_view<const T>(sc.col.data(), CRS, ld),
+                   matrix_view<T>(partial.data() + gi * KCRS, g.K, CRS), T(1), T(0));
     });
     for (std::size_t gi = 0; gi < groups; ++gi)
         for (std::size_t i = 0; i < KCRS; ++i) dw[i] += partial[gi * KCRS + i];
