@@ -48,6 +48,28 @@ TEMPLATE_TEST_CASE("conv2d forward equals the direct reference", "", float, doub
     }
 }
 
+TEMPLATE_TEST_CASE("Winograd F(2x2, 3x3) forward and backward-data equal the references", "", float, double) {
+    using T = TestType;
+    for (auto [N, C, H, W, K, pad] : {std::tuple{1, 1, 4, 4, 1, 1}, {2, 3, 7, 6, 4, 1}, {3, 5, 5, 9, 2, 0}, {2, 4, 6, 6, 3, 2}}) {
+        ops::conv_shape g{std::size_t(N), std::size_t(C), std::size_t(H), std::size_t(W), std::size_t(K), 3, 3, 1, std::size_t(pad)};
+        const auto x = rand_t<T>({g.N, g.C, g.H, g.W}, 41), w = rand_t<T>({g.K, g.C, 3, 3}, 42), b = rand_t<T>({g.K}, 43);
+        tensor<T> y({g.N, g.K, g.P(), g.Q()});
+        ops::conv2d_forward<T>(x.data(), w.data(), b.data(), g, y.data(), ops::conv_algo::winograd);
+        const auto ref = ops::ref::conv2d_forward<T>(x.data(), w.data(), b.data(), g);
+        const double tol = std::is_same_v<T, float> ? 1e-4 : 1e-12;
+        INFO("N C H W K pad = " << N << " " << C << " " << H << " " << W << " " << K << " " << pad);
+        REQUIRE_ALLCLOSE(std::vector<double>(y.data(), y.data() + y.size()), ref, tol, tol);
+        const auto dy = rand_t<T>({g.N, g.K, g.P(), g.Q()}, 44);
+        tensor<T> dx_w({g.N, g.C, g.H, g.W}), dx_i({g.N, g.C, g.H, g.W});
+        ops::conv2d_backward_data<T>(dy.data(), w.data(), g, dx_w.data(), ops::conv_algo::winograd);
+        ops::conv2d_backward_data<T>(dy.data(), w.data(), g, dx_i.data(), ops::conv_algo::im2col);
+        REQUIRE_ALLCLOSE(std::vector<double>(dx_w.data(), dx_w.data() + dx_w.size()),
+                         std::vector<double>(dx_i.data(), dx_i.data() + dx_i.size()), tol, tol);
+    }
+    ops::conv_shape s2{1, 1, 8, 8, 1, 3, 3, 2, 1};
+    REQUIRE_THROWS_WITH(ops::use_winograd(s2, ops::conv_algo::winograd), Catch::Contains("stride 1"));
+}
+
 TEST_CASE("conv2d gradients (input, weight, bias) by finite differences") {
     CHECK_GRADS([](std::vector<V>& v) { return fn::conv2d(v[0], v[1], v[2], 1, 1); }, rand_t({2, 3, 5, 4}, 4),
                 rand_t({2, 3, 3, 3}, 5), rand_t({2}, 6));

@@ -5,7 +5,7 @@
 #pragma once
 
 #include <oneclass/autograd/functions.hpp>
-#include <oneclass/ops/conv.hpp>
+#include <oneclass/ops/convolution.hpp>
 
 #include <cmath>
 #include <limits>

@@ -1,4 +1,5 @@
-// oneclass/ops/conv.hpp - 2-D convolution kernels (NCHW), forward and both backward passes.
+// oneclass/ops/conv.hpp - 2-D convolution kernels (NCHW) by im2col + GEMM, forward and both
+// backward passes. ops/convolution.hpp picks between these and Winograd (ops/winograd.hpp).
 //
 // im2col + GEMM: for each image, the (C R S) x (P Q) patch matrix is built once and multiplied by
 // the K x (C R S) weight matrix. Images run in parallel (TBB) with per-thread buffers; the weight
@@ -153,8 +154,7 @@ struct conv_scratch {
 
 /// y = conv(x, w) (+ bias per output channel if bias != nullptr).
 template <class T>
-void conv2d_forward(const T* x, const T* w, const T* bias, const conv_shape& g, T* y) {
-    ONECLASS_PROFILE_SCOPE("conv.forward");
+void conv2d_forward_im2col(const T* x, const T* w, const T* bias, const conv_shape& g, T* y) {
     g.validate("conv2d");
     const std::size_t PQ = g.P() * g.Q(), CRS = g.crs();
     detail::for_image_groups<detail::conv_scratch<T>>(g, [&](std::size_t, std::size_t n0, std::size_t nb, std::size_t ld,
@@ -180,8 +180,7 @@ void conv2d_forward(const T* x, const T* w, const T* bias, const conv_shape& g, 
 
 /// dx += conv_transpose(dy, w): the gradient with respect to the input.
 template <class T>
-void conv2d_backward_data(const T* dy, const T* w, const conv_shape& g, T* dx) {
-    ONECLASS_PROFILE_SCOPE("conv.backward_data");
+void conv2d_backward_data_im2col(const T* dy, const T* w, const conv_shape& g, T* dx) {
     const std::size_t PQ = g.P() * g.Q(), CRS = g.crs();
     detail::for_image_groups<detail::conv_scratch<T>>(g, [&](std::size_t, std::size_t n0, std::size_t nb, std::size_t ld,
                                                              detail::conv_scratch<T>& sc) {

@@ -1,7 +1,7 @@
 // oneclass/ops/ref/conv.hpp - direct 2-D convolution in double (the oracle for ops/conv.hpp).
 #pragma once
 
-#include <oneclass/ops/conv.hpp>
+#include <oneclass/ops/convolution.hpp>
 
 #include <vector>
 
