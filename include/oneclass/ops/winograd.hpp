@@ -52,7 +52,7 @@ void conv2d_winograd(const T* x, const T* w, const conv_shape& g, T* y, bool acc
     const std::size_t G = std::clamp<std::size_t>((256 + tiles - 1) / tiles, 1, std::max<std::size_t>(g.N, 1));
     const std::size_t groups = (g.N + G - 1) / G;
     struct scratch {
-        std::vector<T> V, M;
+        std::vector<T> V, M, rows;
     };
     tbb::enumerable_thread_specific<scratch> tls;
     parallel::for_chunks(0, groups, 1, [&](std::size_t glo, std::size_t ghi) {
@@ -61,68 +61,95 @@ void conv2d_winograd(const T* x, const T* w, const conv_shape& g, T* y, bool acc
             const std::size_t n0 = gi * G, nb = std::min(g.N, n0 + G) - n0, T_ = nb * tiles;
             sc.V.resize(16 * C * T_);
             sc.M.resize(16 * K * T_);
-            // V[xi][c][t] = (B^T d B)[xi], B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1]
+            // V[xi][c][t] = (B^T d B)[xi], B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1]. Per tile row:
+            // the vertical transform runs over whole (zero-padded) rows, the horizontal one over
+            // the tiles of the row; both are contiguous loops the compiler vectorises.
+            ONECLASS_PROFILE_SCOPE("winograd.group");  // transforms + GEMMs of one image group
+            const std::size_t Wp = 2 * tw + 2, Hp = 2 * th + 2;  // padded plane covering every tile
+            sc.rows.resize(Hp * Wp + 4 * Wp);
+            T* plane = sc.rows.data();
+            T* t = plane + Hp * Wp;  // B^T d for one tile row, 4 rows
             for (std::size_t j = 0; j < nb; ++j)
                 for (std::size_t c = 0; c < C; ++c) {
                     const T* xc = x + ((n0 + j) * C + c) * g.H * g.W;
-                    for (std::size_t a = 0; a < th; ++a)
-                        for (std::size_t b = 0; b < tw; ++b) {
-                            T d[4][4];
-                            const std::ptrdiff_t h0 = std::ptrdiff_t(2 * a) - std::ptrdiff_t(g.pad);
-                            const std::ptrdiff_t w0 = std::ptrdiff_t(2 * b) - std::ptrdiff_t(g.pad);
-                            for (int r = 0; r < 4; ++r)
-                                for (int s = 0; s < 4; ++s) {
-                                    const std::ptrdiff_t h = h0 + r, v = w0 + s;
-                                    d[r][s] = (h < 0 || v < 0 || h >= std::ptrdiff_t(g.H) || v >= std::ptrdiff_t(g.W))
-                                                  ? T(0)
-                                                  : xc[std::size_t(h) * g.W + std::size_t(v)];
-                                }
-                            T t[4][4];  // B^T d
-                            for (int s = 0; s < 4; ++s) {
-                                t[0][s] = d[0][s] - d[2][s];
-                                t[1][s] = d[1][s] + d[2][s];
-                                t[2][s] = d[2][s] - d[1][s];
-                                t[3][s] = d[1][s] - d[3][s];
-                            }
-                            const std::size_t col = j * tiles + a * tw + b;
-                            for (int r = 0; r < 4; ++r) {
-                                const T v4[4] = {t[r][0] - t[r][2], t[r][1] + t[r][2], t[r][2] - t[r][1], t[r][1] - t[r][3]};
-                                for (int s = 0; s < 4; ++s) sc.V[(std::size_t(r * 4 + s) * C + c) * T_ + col] = v4[s];
+                    std::fill_n(plane, Hp * Wp, T(0));
+                    const std::size_t n_rows = std::min(g.H, Hp - g.pad), n_cols = std::min(g.W, Wp - g.pad);
+                    for (std::size_t h = 0; h < n_rows; ++h) std::copy_n(xc + h * g.W, n_cols, plane + (h + g.pad) * Wp + g.pad);
+                    for (std::size_t a = 0; a < th; ++a) {
+                        const T* d = plane + 2 * a * Wp;
+                        for (std::size_t i = 0; i < Wp; ++i) {
+                            t[i] = d[i] - d[2 * Wp + i];
+                            t[Wp + i] = d[Wp + i] + d[2 * Wp + i];
+                            t[2 * Wp + i] = d[2 * Wp + i] - d[Wp + i];
+                            t[3 * Wp + i] = d[Wp + i] - d[3 * Wp + i];
+                        }
+                        const std::size_t col0 = j * tiles + a * tw;
+                        for (std::size_t r = 0; r < 4; ++r) {
+                            const T* tr = t + r * Wp;
+                            T* v0 = sc.V.data() + (std::size_t(r * 4 + 0) * C + c) * T_ + col0;
+                            T* v1 = sc.V.data() + (std::size_t(r * 4 + 1) * C + c) * T_ + col0;
+                            T* v2 = sc.V.data() + (std::size_t(r * 4 + 2) * C + c) * T_ + col0;
+                            T* v3 = sc.V.data() + (std::size_t(r * 4 + 3) * C + c) * T_ + col0;
+                            for (std::size_t bq = 0; bq < tw; ++bq) {
+                                const T e0 = tr[2 * bq], e1 = tr[2 * bq + 1], e2 = tr[2 * bq + 2], e3 = tr[2 * bq + 3];
+                                v0[bq] = e0 - e2;
+                                v1[bq] = e1 + e2;
+                                v2[bq] = e2 - e1;
+                                v3[bq] = e1 - e3;
                             }
                         }
+                    }
                 }
+            {
+            ONECLASS_PROFILE_SCOPE("winograd.gemm");
             for (std::size_t xi = 0; xi < 16; ++xi)
                 gemm_nn<T>(matrix_view<const T>(U.data() + xi * K * C, K, C), matrix_view<const T>(sc.V.data() + xi * C * T_, C, T_),
                            matrix_view<T>(sc.M.data() + xi * K * T_, K, T_), T(1), T(0));
-            // Y = A^T M A, A^T = [1 1 1 0; 0 1 -1 -1]; crop the last row / column of odd sizes
+            }
+            // Y = A^T M A, A^T = [1 1 1 0; 0 1 -1 -1], per tile row over all its tiles; the last
+            // row / column of odd sizes is cropped.
+            sc.rows.resize(std::max<std::size_t>(sc.rows.size(), 8 * tw + 4 * tw));
+            T* u = sc.rows.data();  // 8 rows of tw: (A^T M) for output rows 0, 1 and columns s = 0..3
+            T* o = u + 8 * tw;      // 4 rows of tw: outputs (row 0 even/odd, row 1 even/odd)
             for (std::size_t j = 0; j < nb; ++j)
                 for (std::size_t k = 0; k < K; ++k) {
                     T* yk = y + ((n0 + j) * K + k) * P * Q;
-                    for (std::size_t a = 0; a < th; ++a)
-                        for (std::size_t b = 0; b < tw; ++b) {
-                            const std::size_t col = j * tiles + a * tw + b;
-                            T m[4][4];
-                            for (int r = 0; r < 4; ++r)
-                                for (int s = 0; s < 4; ++s) m[r][s] = sc.M[(std::size_t(r * 4 + s) * K + k) * T_ + col];
-                            T t[2][4];
-                            for (int s = 0; s < 4; ++s) {
-                                t[0][s] = m[0][s] + m[1][s] + m[2][s];
-                                t[1][s] = m[1][s] - m[2][s] - m[3][s];
+                    for (std::size_t a = 0; a < th; ++a) {
+                        const std::size_t col0 = j * tiles + a * tw;
+                        auto m = [&](int r, int s_) { return sc.M.data() + (std::size_t(r * 4 + s_) * K + k) * T_ + col0; };
+                        for (int s_ = 0; s_ < 4; ++s_) {
+                            const T *m0 = m(0, s_), *m1 = m(1, s_), *m2 = m(2, s_), *m3 = m(3, s_);
+                            T* u0 = u + std::size_t(s_) * tw;
+                            T* u1 = u + std::size_t(4 + s_) * tw;
+                            for (std::size_t bq = 0; bq < tw; ++bq) {
+                                u0[bq] = m0[bq] + m1[bq] + m2[bq];
+                                u1[bq] = m1[bq] - m2[bq] - m3[bq];
                             }
-                            for (int r = 0; r < 2; ++r) {
-                                const std::size_t p = 2 * a + std::size_t(r);
-                                if (p >= P) break;
-                                const T o0 = t[r][0] + t[r][1] + t[r][2], o1 = t[r][1] - t[r][2] - t[r][3];
-                                T* row = yk + p * Q + 2 * b;
-                                if (accumulate) {
-                                    row[0] += o0;
-                                    if (2 * b + 1 < Q) row[1] += o1;
-                                } else {
-                                    row[0] = o0;
-                                    if (2 * b + 1 < Q) row[1] = o1;
+                        }
+                        for (std::size_t r = 0; r < 2; ++r) {
+                            const std::size_t p = 2 * a + r;
+                            if (p >= P) break;
+                            const T* ur = u + r * 4 * tw;
+                            T* ev = o;
+                            T* od = o + tw;
+                            for (std::size_t bq = 0; bq < tw; ++bq) {
+                                ev[bq] = ur[bq] + ur[tw + bq] + ur[2 * tw + bq];
+                                od[bq] = ur[tw + bq] - ur[2 * tw + bq] - ur[3 * tw + bq];
+                            }
+                            T* row = yk + p * Q;
+                            if (accumulate) {
+                                for (std::size_t bq = 0; bq < tw; ++bq) {
+                                    row[2 * bq] += ev[bq];
+                                    if (2 * bq + 1 < Q) row[2 * bq + 1] += od[bq];
+                                }
+                            } else {
+                                for (std::size_t bq = 0; bq < tw; ++bq) {
+                                    row[2 * bq] = ev[bq];
+                                    if (2 * bq + 1 < Q) row[2 * bq + 1] = od[bq];
                                 }
                             }
                         }
+                    }
                 }
         }
     });
