@@ -6,6 +6,7 @@
 
 #include <oneclass/autograd/functions.hpp>
 #include <oneclass/ops/convolution.hpp>
+#include <oneclass/simd/simd.hpp>
 
 #include <cmath>
 #include <limits>
@@ -69,17 +70,15 @@ variable<T> batch_norm(const variable<T>& x, const variable<T>& gamma, const var
     const tensor<T> xc = x.value().contiguous_copy();
     const T* xd = xc.data();
     std::vector<T> mean(C), inv_std(C);
+    // Statistics: SIMD sums over each contiguous H x W plane, the planes' sums added in double in
+    // a fixed order (two passes: mean, then squared deviations, no E[x^2] - E[x]^2 cancellation).
     for (std::size_t c = 0; c < C; ++c) {
         if (training) {
-            double s = 0, ss = 0;
-            for (std::size_t n = 0; n < N; ++n)
-                for (std::size_t i = 0; i < HW; ++i) s += xd[(n * C + c) * HW + i];
+            double s = 0;
+            for (std::size_t n = 0; n < N; ++n) s += double(simd::sum(xd + (n * C + c) * HW, HW));
             const double m = s / double(M);
-            for (std::size_t n = 0; n < N; ++n)
-                for (std::size_t i = 0; i < HW; ++i) {
-                    const double d = xd[(n * C + c) * HW + i] - m;
-                    ss += d * d;
-                }
+            double ss = 0;
+            for (std::size_t n = 0; n < N; ++n) ss += double(simd::sum_squared_deviation(xd + (n * C + c) * HW, HW, T(m)));
             const double var = ss / double(M);
             mean[c] = T(m);
             inv_std[c] = T(1.0 / std::sqrt(var + st.eps));
@@ -94,40 +93,46 @@ variable<T> batch_norm(const variable<T>& x, const variable<T>& gamma, const var
     const T* gm = gamma.value().data();
     const T* bt = beta.value().data();
     for (std::size_t n = 0; n < N; ++n)
-        for (std::size_t c = 0; c < C; ++c)
-            for (std::size_t i = 0; i < HW; ++i) {
-                const std::size_t k = (n * C + c) * HW + i;
-                y.data()[k] = (xd[k] - mean[c]) * inv_std[c] * gm[c] + bt[c];
-            }
+        for (std::size_t c = 0; c < C; ++c) {
+            const T scale = inv_std[c] * gm[c], shift = bt[c] - mean[c] * scale;  // y = x scale + shift
+            const T* xp = xd + (n * C + c) * HW;
+            T* yp = y.data() + (n * C + c) * HW;
+            for (std::size_t i = 0; i < HW; ++i) yp[i] = xp[i] * scale + shift;
+        }
     auto nx = x.node(), ng = gamma.node(), nb = beta.node();
     return make_result<T>(std::move(y), {&x, &gamma, &beta}, [nx, ng, nb, mean, inv_std, N, C, HW, M, training](var_node<T>& o) {
         ONECLASS_PROFILE_SCOPE("batch_norm.backward");
         const tensor<T> xin = nx->value.contiguous_copy();
         const T* xd2 = xin.data();
         const T* dy = o.grad.data();
+        const bool fresh = nx->requires_grad && !nx->grad.defined();
+        T* dx = nx->requires_grad ? nx->grad_buffer_uninitialized().data() : nullptr;
         for (std::size_t c = 0; c < C; ++c) {
-            double sdy = 0, sdyx = 0;  // sum dy, sum dy * xhat
-            for (std::size_t n = 0; n < N; ++n)
-                for (std::size_t i = 0; i < HW; ++i) {
-                    const std::size_t k = (n * C + c) * HW + i;
-                    sdy += dy[k];
-                    sdyx += dy[k] * (xd2[k] - mean[c]) * inv_std[c];
-                }
+            double sdy = 0, sdyxr = 0;  // sum dy, sum dy * x
+            for (std::size_t n = 0; n < N; ++n) {
+                const std::size_t off = (n * C + c) * HW;
+                sdy += double(simd::sum(dy + off, HW));
+                sdyxr += double(simd::dot(dy + off, xd2 + off, HW));
+            }
+            const double sdyx = double(inv_std[c]) * (sdyxr - double(mean[c]) * sdy);  // sum dy * xhat
             if (ng->requires_grad) ng->grad_buffer().data()[c] += T(sdyx);
             if (nb->requires_grad) nb->grad_buffer().data()[c] += T(sdy);
-            if (!nx->requires_grad) continue;
-            T* dx = nx->grad_buffer().data();
-            const T gs = ng->value.data()[c] * inv_std[c];
-            for (std::size_t n = 0; n < N; ++n)
-                for (std::size_t i = 0; i < HW; ++i) {
-                    const std::size_t k = (n * C + c) * HW + i;
-                    if (training) {
-                        const double xhat = (xd2[k] - mean[c]) * inv_std[c];
-                        dx[k] += T(gs * (dy[k] - sdy / double(M) - xhat * sdyx / double(M)));
-                    } else {
-                        dx[k] += gs * dy[k];
-                    }
-                }
+            if (!dx) continue;
+            // dx = gs (dy - sdy / M - xhat sdyx / M) in training, gs dy in eval: dx = a dy + b x + k
+            const double gs = double(ng->value.data()[c]) * double(inv_std[c]);
+            const T a = T(gs);
+            const T b = training ? T(-gs * double(inv_std[c]) * sdyx / double(M)) : T(0);
+            const T k = training ? T(-gs * (sdy / double(M)) - double(b) * double(mean[c])) : T(0);
+            for (std::size_t n = 0; n < N; ++n) {
+                const std::size_t off = (n * C + c) * HW;
+                const T* dyp = dy + off;
+                const T* xp = xd2 + off;
+                T* dxp = dx + off;
+                if (fresh)
+                    for (std::size_t i = 0; i < HW; ++i) dxp[i] = a * dyp[i] + b * xp[i] + k;
+                else
+                    for (std::size_t i = 0; i < HW; ++i) dxp[i] += a * dyp[i] + b * xp[i] + k;
+            }
         }
     });
 }

@@ -56,6 +56,12 @@ struct var_node {
             for (std::size_t i = 0; i < n; ++i) d[i] += f(i);
         }
     }
+    /// The gradient buffer, allocated without zeroing when new: only for callers that then
+    /// write every element (and add when it already existed: check grad.defined() first).
+    tensor<T>& grad_buffer_uninitialized() {
+        if (!grad.defined()) grad = tensor<T>(value.shape(), uninitialized);
+        return grad;
+    }
     tensor<T>& grad_buffer() {
         if (!grad.defined()) grad = tensor<T>(value.shape());
         return grad;

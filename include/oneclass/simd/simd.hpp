@@ -61,6 +61,43 @@ T dot(const T* a, const T* b, std::size_t n) noexcept {
     return s;
 }
 
+/// sum_i a[i]
+template <class T>
+T sum(const T* a, std::size_t n) noexcept {
+    constexpr std::size_t W = width<T>;
+    std::size_t i = 0;
+    T s = 0;
+    if (n >= 2 * W) {
+        batch<T> acc0(T(0)), acc1(T(0));
+        for (; i + 2 * W <= n; i += 2 * W) {
+            acc0 += batch<T>::load_unaligned(a + i);
+            acc1 += batch<T>::load_unaligned(a + i + W);
+        }
+        s = detail::lanes_sum(acc0 + acc1);
+    }
+    for (; i < n; ++i) s += a[i];
+    return s;
+}
+
+/// sum_i (a[i] - c)^2
+template <class T>
+T sum_squared_deviation(const T* a, std::size_t n, T c) noexcept {
+    constexpr std::size_t W = width<T>;
+    const batch<T> vc(c);
+    std::size_t i = 0;
+    T s = 0;
+    if (n >= W) {
+        batch<T> acc(T(0));
+        for (; i + W <= n; i += W) {
+            const batch<T> d = batch<T>::load_unaligned(a + i) - vc;
+            acc = xsimd::fma(d, d, acc);
+        }
+        s = detail::lanes_sum(acc);
+    }
+    for (; i < n; ++i) s += (a[i] - c) * (a[i] - c);
+    return s;
+}
+
 /// sum_i a[i]^2
 template <class T>
 T squared_norm(const T* a, std::size_t n) noexcept {
