@@ -160,6 +160,32 @@ variable<T> matmul(const variable<T>& a, const variable<T>& b) {
     });
 }
 
+/// Transpose of a 2-D tensor.
+template <class T>
+variable<T> transpose(const variable<T>& a) {
+    detail::require_2d(a.value(), "fn::transpose", "input");
+    const std::size_t m = a.shape()[0], n = a.shape()[1];
+    tensor<T> out({n, m}, uninitialized);
+    for (std::size_t i = 0; i < m; ++i)
+        for (std::size_t j = 0; j < n; ++j) out(j, i) = a.value()(i, j);
+    auto na = a.node();
+    return make_result<T>(std::move(out), {&a}, [na, m, n](var_node<T>& o) {
+        tensor<T>& g = na->grad_buffer();
+        for (std::size_t i = 0; i < m; ++i)
+            for (std::size_t j = 0; j < n; ++j) g(i, j) += o.grad(j, i);
+    });
+}
+
+/// a + c where c is a constant (no gradient) of the same shape.
+template <class T>
+variable<T> add_constant(const variable<T>& a, const tensor<T>& c) {
+    require_same_shape(a.value(), c, "fn::add_constant");
+    tensor<T> out(a.shape(), uninitialized);
+    for (std::size_t i = 0; i < out.size(); ++i) out.data()[i] = a.value().data()[i] + c.data()[i];
+    auto na = a.node();
+    return make_result<T>(std::move(out), {&a}, [na](var_node<T>& o) { na->accumulate(o.grad); });
+}
+
 /// x (n x in) W^T (W: out x in) + b (out), as torch.nn.functional.linear; b may be undefined.
 template <class T>
 variable<T> linear(const variable<T>& x, const variable<T>& W, const variable<T>& b = {}) {
