@@ -177,6 +177,20 @@ TEST_CASE("oneclass eval on a generated Fashion-MNIST folder; truncated IDX and 
     REQUIRE_THAT(js, Catch::Contains("\"mean_auc\"") && Catch::Contains("\"class\": 3"));
     REQUIRE(read_file_bytes(dir / "res/eval-fashion-mnist-raw.csv", "t").find("fashion-mnist,raw,kde,3,") != std::string::npos);
 
+    // the two-stage pipeline on the same folder: tiny training, features, detectors, AUC table
+    const auto p = run("run --root " + at("fm") + " --classes 1 --method rotation --epochs 1 --batch 8 --detector kde,gde" +
+                       " --out-dir " + at("res_run"));
+    INFO(p.out);
+    REQUIRE(p.status == 0);
+    REQUIRE_THAT(p.out, Catch::Contains("detector=kde features=f method=rotation mean_auc=") && Catch::Contains("+-"));
+    REQUIRE(fs::exists(dir / "res_run/run-fashion-mnist-rotation-quick.json"));
+    const auto bad_method = run("run --root " + at("fm") + " --method jigsaw --out-dir " + at("res5"));
+    REQUIRE(bad_method.status == 2);
+    REQUIRE_THAT(bad_method.out, Catch::Contains("jigsaw"));
+    const auto bad_batch = run("run --root " + at("fm") + " --classes 0 --batch 64 --out-dir " + at("res6"));
+    REQUIRE(bad_batch.status == 2);
+    REQUIRE_THAT(bad_batch.out, Catch::Contains("at least batch = 64"));
+
     const auto bad_class = run("eval --root " + at("fm") + " --classes 0,12 --out-dir " + at("res2"));
     REQUIRE(bad_class.status == 2);
     REQUIRE_THAT(bad_class.out, Catch::Contains("'12' is not a class in 0..9"));

@@ -75,6 +75,7 @@ inline void reject_unused_flags_list(const detector_options& o, const std::strin
     const auto names = split_list(list, "--detector");
     for (const auto& n : names) check_detector_name(n);
     for (const auto& f : detector_flags()) {
+        if (f == "--seed" && cmd->get_name() == "run") continue;  // run's --seed is the training seed
         if (cmd->count(f) == 0) continue;
         bool any = false;
         for (const auto& n : names) any = any || flag_applies(f, n);

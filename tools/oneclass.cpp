@@ -7,6 +7,7 @@
 // prints one line "oneclass: error: ..." to stderr and exits with status 2; outputs are written
 // atomically at the end, so a failed run leaves no partial file.
 #include "cli_common.hpp"
+#include "cli_run.hpp"
 
 #include <oneclass/data.hpp>
 #include <oneclass/detectors.hpp>
@@ -129,13 +130,13 @@ int run_eval(const eval_args& a) {
     return 0;
 }
 
-void add_detector_flags(CLI::App* cmd, detector_options& o, bool single) {
+void add_detector_flags(CLI::App* cmd, detector_options& o, bool single, bool with_seed = true) {
     if (single) cmd->add_option("--detector", o.name, "kde|ocsvm|ocsvm-linear|gde|gmm|knn");
     cmd->add_option("--gamma", o.gamma, "kernel width for kde / ocsvm (default 10 / (d Var(train)))");
     cmd->add_option("--nu", o.nu, "ocsvm nu in (0, 1] (default 0.5)");
     cmd->add_option("--k", o.k, "knn: which neighbour (default 1)");
     cmd->add_option("--components", o.components, "gmm: number of components (default 2)");
-    cmd->add_option("--seed", o.seed, "gmm: k-means++ seed (default 0)");
+    if (with_seed) cmd->add_option("--seed", o.seed, "gmm: k-means++ seed (default 0)");
     cmd->add_option("--normalize", o.normalize, "l2|none (default l2, the paper's)")
         ->check(CLI::IsMember({"l2", "none"}));
 }
@@ -170,10 +171,31 @@ int main(int argc, char** argv) {
     eval->add_option("--classes", ea.classes, "all or a list such as 0,3,7");
     eval->add_option("--out-dir", ea.out_dir, "where the JSON and CSV results go (default results)");
 
-    if (argc > 1 && argv[1][0] != '-' && std::string(argv[1]) != "detect" && std::string(argv[1]) != "eval") {
-        std::fprintf(stderr, "oneclass: error: unknown command '%s' (detect, eval; see --help)\n", argv[1]);
+    if (argc > 1 && argv[1][0] != '-' && std::string(argv[1]) != "detect" && std::string(argv[1]) != "eval" &&
+        std::string(argv[1]) != "run") {
+        std::fprintf(stderr, "oneclass: error: unknown command '%s' (detect, eval, run; see --help)\n", argv[1]);
         return 2;
     }
+    cli::run_args ra;
+    detector_options run_det;
+    auto* run = app.add_subcommand("run", "train a representation per class, then fit detectors on its features");
+    add_detector_flags(run, run_det, false, false);
+    run->add_option("--dataset", ra.dataset, "fashion-mnist|cifar10|cifar20")
+        ->check(CLI::IsMember({"fashion-mnist", "cifar10", "cifar20"}));
+    run->add_option("--root", ra.root, "dataset folder");
+    run->add_option("--classes", ra.classes, "all or a list such as 0,3,7");
+    run->add_option("--method", ra.method, "rotation|simclr|distaug")->check(CLI::IsMember({"rotation", "simclr", "distaug"}));
+    run->add_option("--preset", ra.preset, "quick|standard|paper")->check(CLI::IsMember({"quick", "standard", "paper"}));
+    run->add_option("--epochs", ra.epochs, "override the preset's epochs");
+    run->add_option("--batch", ra.batch, "override the preset's batch size");
+    run->add_option("--seed", ra.seed, "first training seed (also gmm's k-means++ seed)");
+    run->add_option("--seeds", ra.seeds, "number of seeds (mean +- std)");
+    run->add_option("--train-limit", ra.train_limit, "use at most this many training images per class");
+    run->add_option("--channels", ra.channels, "1 or 3 (grayscale replicated)");
+    run->add_option("--detector", ra.detectors, "comma-separated, e.g. kde,ocsvm,gde,knn");
+    run->add_option("--features", ra.features, "f (encoder) or gf (head)");
+    run->add_option("--out-dir", ra.out_dir, "where the JSON and CSV results go");
+
     try {
         app.parse(argc, argv);
     } catch (const CLI::CallForHelp& e) {
@@ -192,6 +214,11 @@ int main(int argc, char** argv) {
             cli::reject_unused_flags(da.det, detect);
             if (!da.load_model.empty()) cli::reject_fit_flags_with_load(detect);
             return run_detect(da);
+        }
+        if (*run) {
+            cli::reject_unused_flags_list(run_det, ra.detectors, run);
+            run_det.seed = ra.seed;
+            return cli::run_pipeline(ra, run_det);
         }
         cli::reject_unused_flags_list(ea.det, ea.detectors, eval);
         return run_eval(ea);
