@@ -1,12 +1,12 @@
 // oneclass/ops/convolution.hpp - the convolution entry points: choose the algorithm per shape.
 //
-// `automatic` is im2col + GEMM everywhere for now: measured on the ResNet-18 CIFAR step, the
-// Winograd F(2x2, 3x3) path (ops/winograd.hpp: forward and backward-data of 3x3 stride-1 layers)
-// runs at the same speed as im2col + OpenBLAS sgemm (26.8 against 26.9 images/s): its GEMMs
-// take half the time of im2col's, but the row-wise transforms eat the saving, worst in the late
-// layers' 2-tile rows. It is available on request (conv_algo::winograd) and becomes the automatic
-// choice for 3x3 stride-1 layers once tile-major vectorised transforms beat im2col. The choice depends only on the shape and the
-// request, so results are reproducible. The direct double-precision twin is ops/ref/conv.hpp.
+// `automatic` picks Winograd F(2x2, 3x3) (ops/winograd.hpp) for 3x3 stride-1 layers with at least
+// 16 input channels and 8 x 8 pixels, and im2col + GEMM otherwise (and always for the weight
+// gradient). Measured per layer (benchmarks/bench_conv.cpp, ResNet-18 CIFAR shapes, batch 32,
+// one thread): Winograd is 1.2-1.3x faster at 32 x 32 and 16 x 16 with 64-128 channels, even at
+// 8 x 8, and 1.7-2.3x slower at 4 x 4 (2-tile rows) and on the 3-channel stem. The choice depends
+// only on the shape and the request, so results are reproducible. The direct double-precision
+// twin is ops/ref/conv.hpp.
 #pragma once
 
 #include <oneclass/core/profile.hpp>
@@ -22,7 +22,9 @@ inline bool use_winograd(const conv_shape& g, conv_algo a) {
         require(winograd_applies(g), "conv2d", "Winograd needs a 3x3 kernel, stride 1 and padding <= 2");
         return true;
     }
-    return false;  // automatic: im2col (see the header comment)
+    // automatic: Winograd where it measured faster (bench_conv, ResNet-18 shapes at batch 32):
+    // enough input channels for its GEMMs and enough 2x2 tiles per image for its transforms.
+    return a == conv_algo::automatic && winograd_applies(g) && g.C >= 16 && g.H * g.W >= 64;
 }
 
 /// y = conv(x, w) (+ bias).

@@ -1,0 +1,90 @@
+// benchmarks/bench_conv.cpp - the CNN core's convolution passes on the real ResNet-18 (CIFAR
+// stem) layer shapes at batch 32: im2col + sgemm, Winograd F(2x2, 3x3), the direct reference twin
+// (batch 1, it is slow), and raw sgemm throughput on the same GEMM for comparison.
+// Counter FLOP/s counts the direct convolution's 2 N K C R S P Q flops.
+//
+//     OPENBLAS_NUM_THREADS=1 ./build-test/benchmarks/bench_conv --benchmark_filter=layer1
+#include <oneclass/core/rng.hpp>
+#include <oneclass/ops/convolution.hpp>
+#include <oneclass/ops/ref/conv.hpp>
+
+#include <benchmark/benchmark.h>
+#include <tbb/global_control.h>
+
+#include <vector>
+
+using namespace oneclass;
+
+namespace {
+struct layer {
+    const char* name;
+    ops::conv_shape g;
+};
+// name, N, C, H, W, K, R, S, stride, pad
+const layer layers[] = {
+    {"stem", {32, 3, 32, 32, 64, 3, 3, 1, 1}},       {"layer1", {32, 64, 32, 32, 64, 3, 3, 1, 1}},
+    {"layer2.down", {32, 64, 32, 32, 128, 3, 3, 2, 1}}, {"layer2", {32, 128, 16, 16, 128, 3, 3, 1, 1}},
+    {"layer3", {32, 256, 8, 8, 256, 3, 3, 1, 1}},    {"layer4", {32, 512, 4, 4, 512, 3, 3, 1, 1}},
+};
+
+std::vector<float> filled(std::size_t n, std::uint64_t seed) {
+    rng r(seed);
+    std::vector<float> v(n);
+    for (auto& x : v) x = float(r.normal());
+    return v;
+}
+double flops(const ops::conv_shape& g) { return 2.0 * double(g.N * g.K * g.crs() * g.P() * g.Q()); }
+
+template <int Pass, ops::conv_algo Algo>
+void BM_conv(benchmark::State& st) {
+    tbb::global_control one(tbb::global_control::max_allowed_parallelism, 1);
+    const auto& L = layers[st.range(0)];
+    const auto& g = L.g;
+    if (Algo == ops::conv_algo::winograd && !ops::winograd_applies(g)) {
+        st.SkipWithError("Winograd does not apply (stride 2)");
+        return;
+    }
+    const auto x = filled(g.N * g.C * g.H * g.W, 1), w = filled(g.K * g.crs(), 2), dy = filled(g.N * g.K * g.P() * g.Q(), 3);
+    std::vector<float> y(dy.size()), dx(x.size()), dw(w.size());
+    for (auto _ : st) {
+        if (Pass == 0) ops::conv2d_forward<float>(x.data(), w.data(), nullptr, g, y.data(), Algo);
+        if (Pass == 1) ops::conv2d_backward_data<float>(dy.data(), w.data(), g, dx.data(), Algo);
+        if (Pass == 2) ops::conv2d_backward_weights<float>(x.data(), dy.data(), g, dw.data(), nullptr);
+        benchmark::ClobberMemory();
+    }
+    st.SetLabel(L.name);
+    st.counters["FLOP/s"] = benchmark::Counter(flops(g), benchmark::Counter::kIsIterationInvariantRate);
+}
+
+void BM_conv_reference(benchmark::State& st) {
+    auto g = layers[st.range(0)].g;
+    g.N = 1;
+    const auto x = filled(g.C * g.H * g.W, 1), w = filled(g.K * g.crs(), 2);
+    for (auto _ : st) benchmark::DoNotOptimize(ops::ref::conv2d_forward<float>(x.data(), w.data(), nullptr, g));
+    st.SetLabel(layers[st.range(0)].name);
+    st.counters["FLOP/s"] = benchmark::Counter(flops(g), benchmark::Counter::kIsIterationInvariantRate);
+}
+
+void BM_sgemm_same_shape(benchmark::State& st) {  // the forward GEMM of one image, as a roofline
+    const auto& g = layers[st.range(0)].g;
+    const std::size_t M = g.K, K = g.crs(), N = g.P() * g.Q() * 32;
+    const auto A = filled(M * K, 1), B = filled(K * N, 2);
+    std::vector<float> C(M * N);
+    for (auto _ : st)
+        ops::gemm_nn<float>(matrix_view<const float>(A.data(), M, K), matrix_view<const float>(B.data(), K, N),
+                            matrix_view<float>(C.data(), M, N), 1.0f, 0.0f);
+    st.SetLabel(layers[st.range(0)].name);
+    st.counters["FLOP/s"] = benchmark::Counter(2.0 * double(M * K * N), benchmark::Counter::kIsIterationInvariantRate);
+}
+
+#define LAYERS ->DenseRange(0, 5)->Unit(benchmark::kMillisecond)
+BENCHMARK(BM_conv<0, ops::conv_algo::im2col>)->Name("forward/im2col") LAYERS;
+BENCHMARK(BM_conv<0, ops::conv_algo::winograd>)->Name("forward/winograd") LAYERS;
+BENCHMARK(BM_conv<1, ops::conv_algo::im2col>)->Name("backward_data/im2col") LAYERS;
+BENCHMARK(BM_conv<1, ops::conv_algo::winograd>)->Name("backward_data/winograd") LAYERS;
+BENCHMARK(BM_conv<2, ops::conv_algo::im2col>)->Name("backward_weights/im2col") LAYERS;
+BENCHMARK(BM_conv_reference)->Name("forward/reference_batch1") LAYERS;
+BENCHMARK(BM_sgemm_same_shape)->Name("sgemm/forward_shape_batch32") LAYERS;
+}  // namespace
+
+BENCHMARK_MAIN();
