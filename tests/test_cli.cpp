@@ -182,7 +182,8 @@ TEST_CASE("oneclass eval on a generated Fashion-MNIST folder; truncated IDX and 
                        " --out-dir " + at("res_run"));
     INFO(p.out);
     REQUIRE(p.status == 0);
-    REQUIRE_THAT(p.out, Catch::Contains("detector=kde features=f method=rotation mean_auc=") && Catch::Contains("+-"));
+    REQUIRE_THAT(p.out, Catch::Contains("detector=kde features=f method=rotation mean_auc=") && Catch::Contains("+-") &&
+                            Catch::Contains("detector=rotnet-sum"));
     REQUIRE(fs::exists(dir / "res_run/run-fashion-mnist-rotation-quick.json"));
     const auto bad_method = run("run --root " + at("fm") + " --method jigsaw --out-dir " + at("res5"));
     REQUIRE(bad_method.status == 2);

@@ -64,6 +64,12 @@ TEST_CASE("rotation-prediction training on normal data: loss falls, features sep
     const double auc = roc_auc(det.score(rep.features(test).view()), y);
     WARN("rotation features + KDE: AUC " << auc << ", loss " << losses.front() << " -> " << losses.back());
     REQUIRE(auc > 0.75);
+    // RotNet's own score: vertical bars look like rotated normal images, so they score high
+    const auto rs = rep.rotation_scores(test, true);
+    REQUIRE(rs.size() == 80);
+    REQUIRE(roc_auc(rs, y) > 0.75);
+    pipeline::representation sim(tiny(pipeline::proxy_method::simclr), 1);
+    REQUIRE_THROWS_WITH(sim.rotation_scores(test, true), Catch::Contains("not trained with rotation"));
 }
 
 TEST_CASE("SimCLR and DistAug train with finite losses; the same seed gives the same features") {

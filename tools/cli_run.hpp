@@ -121,6 +121,14 @@ inline int run_pipeline(const run_args& a, const detector_options& det_opts) {
             const matrix<float> ftr = rep.features(train_images, head), fte = rep.features(test_images, head);
             std::fprintf(stderr, "class %d seed %llu: trained %zu epochs on %zu images in %.1f s (last loss %.4f)\n", c,
                          static_cast<unsigned long long>(cfg.seed), cfg.epochs, train_images.shape(0), train_s, last_loss);
+            if (cfg.method == pipeline::proxy_method::rotation)
+                for (const bool all : {false, true}) {  // RotNet's own scores, next to the detectors
+                    const std::string name = all ? "rotnet-sum" : "rotnet-p0";
+                    const auto scores = rep.rotation_scores(test_images, all);
+                    rows.push_back({c, data.train.class_names[std::size_t(c)], name, roc_auc(scores, split.test_labels),
+                                    0.0, 0.0, std::numeric_limits<double>::quiet_NaN(), true});
+                    std::fprintf(stderr, "  %s: auc=%.4f\n", name.c_str(), rows.back().auc);
+                }
             for (const auto& name : names) {
                 auto det = make_detector(with_name(det_opts, name));
                 const auto t1 = clock::now();
@@ -135,33 +143,36 @@ inline int run_pipeline(const run_args& a, const detector_options& det_opts) {
             }
         }
     }
+    std::vector<std::string> columns = names;
+    if (cfg.method == pipeline::proxy_method::rotation) columns.insert(columns.end(), {"rotnet-p0", "rotnet-sum"});
+    const std::vector<std::string>& cols = columns;
     // per class: mean and std over seeds
     std::printf("%-6s %-14s", "class", "name");
-    for (const auto& d : names) std::printf(" %18s", d.c_str());
+    for (const auto& d : cols) std::printf(" %18s", d.c_str());
     std::printf("\n");
-    std::vector<double> det_means(names.size(), 0.0);
+    std::vector<double> det_means(cols.size(), 0.0);
     for (int c : classes) {
         std::string cname;
         std::printf("%-6d", c);
         for (const auto& r : rows)
             if (r.cls == c) cname = r.class_name;
         std::printf(" %-14s", cname.c_str());
-        for (std::size_t k = 0; k < names.size(); ++k) {
+        for (std::size_t k = 0; k < cols.size(); ++k) {
             double s = 0, ss = 0;
             int n = 0;
             for (const auto& r : rows)
-                if (r.cls == c && r.detector == names[k]) s += r.auc, ss += r.auc * r.auc, ++n;
+                if (r.cls == c && r.detector == cols[k]) s += r.auc, ss += r.auc * r.auc, ++n;
             const double m = s / n, sd = n > 1 ? std::sqrt(std::max(0.0, (ss - n * m * m) / (n - 1))) : 0.0;
             det_means[k] += m / double(classes.size());
             std::printf("    %.4f +- %.4f", m, sd);
         }
         std::printf("\n");
     }
-    for (std::size_t k = 0; k < names.size(); ++k)
-        std::printf("detector=%s features=%s method=%s mean_auc=%.6f\n", names[k].c_str(), a.features.c_str(),
+    for (std::size_t k = 0; k < cols.size(); ++k)
+        std::printf("detector=%s features=%s method=%s mean_auc=%.6f\n", cols[k].c_str(), a.features.c_str(),
                     a.method.c_str(), det_means[k]);
     const auto stem = std::filesystem::path(a.out_dir) / ("run-" + a.dataset + "-" + a.method + "-" + a.preset);
-    write_eval_results(stem, a.dataset, a.method + "/" + a.features, det_opts, rows, names);
+    write_eval_results(stem, a.dataset, a.method + "/" + a.features, det_opts, rows, cols);
     std::printf("results=%s.{json,csv}\n", stem.string().c_str());
     return 0;
 }

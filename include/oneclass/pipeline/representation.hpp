@@ -109,6 +109,24 @@ public:
         return out;
     }
 
+    /// RotNet's built-in anomaly scores (higher = more anomalous) for a rotation-trained model:
+    /// `all` = false: -p(y = 0 | x); true: -sum_k log p(k | rot_k(x)). Evaluation mode, batched.
+    std::vector<double> rotation_scores(const tensor<float>& images, bool all, std::size_t batch = 128) {
+        require(cls_ != nullptr, "representation::rotation_scores", "the model was not trained with rotation prediction");
+        no_grad ng;
+        f_->train(false);
+        g_->train(false);
+        std::vector<double> out;
+        for (std::size_t lo = 0; lo < images.shape(0); lo += batch) {
+            const std::size_t hi = std::min(images.shape(0), lo + batch);
+            auto [rx, labels] = losses::rotation_batch(images.slice(lo, hi).contiguous_copy());
+            const auto logits = cls_->forward(embed(rx));
+            const auto s = losses::rotation_scores(logits.value(), all);
+            out.insert(out.end(), s.begin(), s.end());
+        }
+        return out;
+    }
+
     std::vector<nn::named_variable<float>> parameters() {
         std::vector<nn::named_variable<float>> ps;
         for (auto& p : f_->parameters()) ps.push_back({"f." + p.id, p.var, p.no_weight_decay});
