@@ -42,6 +42,20 @@ TEST_CASE("gradient checks: elementwise, reductions, matmul, linear") {
     CHECK_GRADS([](std::vector<V>& v) { return fn::linear(v[0], v[1]); }, rand_t({1, 9}, 9), rand_t({4, 9}, 10));
 }
 
+TEST_CASE("the gradient checker catches a wrong backward") {
+    // y = x^2 with the backward of y = x (gradient 1 instead of 2x)
+    auto wrong_square = [](std::vector<V>& v) {
+        auto nx = v[0].node();
+        tensor<double> y(v[0].shape());
+        for (std::size_t i = 0; i < y.size(); ++i) y.data()[i] = v[0].value().data()[i] * v[0].value().data()[i];
+        return make_result<double>(std::move(y), {&v[0]}, [nx](var_node<double>& o) { nx->accumulate(o.grad); });
+    };
+    const auto rep = testing::check_gradients(wrong_square, {rand_t({2, 3}, 30, 3.0)});
+    REQUIRE_FALSE(rep.ok);
+    REQUIRE_THAT(rep.worst, Catch::Contains("input 0"));
+    REQUIRE(rep.checked == 6);
+}
+
 TEST_CASE("gradient checks: log_softmax, cross_entropy, l2_normalize, a composed graph") {
     CHECK_GRADS([](std::vector<V>& v) { return fn::log_softmax(v[0]); }, rand_t({4, 6}, 11));
     CHECK_GRADS([](std::vector<V>& v) { return fn::cross_entropy(v[0], {0, 3, 5, 1}); }, rand_t({4, 6}, 12));

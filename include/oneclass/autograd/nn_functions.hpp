@@ -137,14 +137,25 @@ variable<T> batch_norm(const variable<T>& x, const variable<T>& gamma, const var
     });
 }
 
+namespace detail {
+struct pool_dims {
+    std::size_t N, C, H, W, P, Q;
+};
+/// Checks a k x k / stride s / padding pad pooling window against an NCHW input; output size.
+template <class T>
+pool_dims pool_geometry(const tensor<T>& x, std::size_t k, std::size_t s, std::size_t pad, const char* where) {
+    require(x.ndim() == 4, where, "expects NCHW, got ", to_string(x.shape()));
+    require(k >= 1 && s >= 1 && pad * 2 <= k, where, "bad window ", k, ", stride ", s, ", padding ", pad);
+    const std::size_t H = x.shape(2), W = x.shape(3);
+    require(H + 2 * pad >= k && W + 2 * pad >= k, where, "window ", k, " larger than the input ", to_string(x.shape()));
+    return {x.shape(0), x.shape(1), H, W, (H + 2 * pad - k) / s + 1, (W + 2 * pad - k) / s + 1};
+}
+}  // namespace detail
+
 /// Max pooling with a k x k window, stride s and padding pad (padded positions never win).
 template <class T>
 variable<T> max_pool2d(const variable<T>& x, std::size_t k, std::size_t s, std::size_t pad = 0) {
-    require(x.value().ndim() == 4, "fn::max_pool2d", "expects NCHW, got ", to_string(x.shape()));
-    require(k >= 1 && s >= 1 && pad * 2 <= k, "fn::max_pool2d", "bad window ", k, ", stride ", s, ", padding ", pad);
-    const std::size_t N = x.shape()[0], C = x.shape()[1], H = x.shape()[2], W = x.shape()[3];
-    require(H + 2 * pad >= k && W + 2 * pad >= k, "fn::max_pool2d", "window ", k, " larger than the input ", to_string(x.shape()));
-    const std::size_t P = (H + 2 * pad - k) / s + 1, Q = (W + 2 * pad - k) / s + 1;
+    const auto [N, C, H, W, P, Q] = detail::pool_geometry(x.value(), k, s, pad, "fn::max_pool2d");
     const tensor<T> xc = x.value().contiguous_copy();
     tensor<T> y({N, C, P, Q});
     std::vector<std::size_t> arg(y.size());
@@ -227,11 +238,7 @@ variable<T> conv_transpose2d(const variable<T>& x, const variable<T>& w, const v
 /// (PyTorch's default count_include_pad=True).
 template <class T>
 variable<T> avg_pool2d(const variable<T>& x, std::size_t k, std::size_t s, std::size_t pad = 0) {
-    require(x.value().ndim() == 4, "fn::avg_pool2d", "expects NCHW, got ", to_string(x.shape()));
-    require(k >= 1 && s >= 1 && pad * 2 <= k, "fn::avg_pool2d", "bad window ", k, ", stride ", s, ", padding ", pad);
-    const std::size_t N = x.shape()[0], C = x.shape()[1], H = x.shape()[2], W = x.shape()[3];
-    require(H + 2 * pad >= k && W + 2 * pad >= k, "fn::avg_pool2d", "window ", k, " larger than the input ", to_string(x.shape()));
-    const std::size_t P = (H + 2 * pad - k) / s + 1, Q = (W + 2 * pad - k) / s + 1;
+    const auto [N, C, H, W, P, Q] = detail::pool_geometry(x.value(), k, s, pad, "fn::avg_pool2d");
     const tensor<T> xc = x.value().contiguous_copy();
     tensor<T> y({N, C, P, Q});
     auto window = [=](std::size_t p, std::size_t q, auto&& f) {
