@@ -19,6 +19,9 @@
 #include <oneclass/nn/optim.hpp>
 #include <oneclass/nn/resnet.hpp>
 
+#include <oneclass/core/binary_io.hpp>
+
+#include <filesystem>
 #include <functional>
 #include <numeric>
 #include <vector>
@@ -37,6 +40,8 @@ struct representation_config {
     std::vector<int> distaug_shifts{0, 2, 4, 6};  ///< rot0 / 90 / 180 / 270 (see augment::distribution_shift)
     augment::simclr_params views{};
     std::uint64_t seed = 0;
+    std::filesystem::path checkpoint;  ///< if set: written atomically every checkpoint_every epochs
+    std::size_t checkpoint_every = 1;
 };
 
 /// One optimisation step's record.
@@ -62,14 +67,13 @@ public:
         const std::size_t N = images.shape(0);
         require(N >= c_.batch, "representation::fit", "needs at least batch = ", c_.batch, " images, got ", N);
         const std::size_t per_epoch = N / c_.batch, total = per_epoch * c_.epochs, img = images.size() / N;
-        nn::sgd<float> opt({.lr = c_.lr, .momentum = c_.momentum, .weight_decay = c_.weight_decay});
         auto params = parameters();
         augment::simclr views(c_.views);
         f_->train(true);
         g_->train(true);
         std::vector<std::size_t> order(N);
-        std::size_t step = 0;
-        for (std::size_t e = 0; e < c_.epochs; ++e) {
+        std::size_t step = next_epoch_ * per_epoch;
+        for (std::size_t e = next_epoch_; e < c_.epochs; ++e) {
             std::iota(order.begin(), order.end(), std::size_t{0});
             rng shuffle(c_.seed * 1000003 + e);
             for (std::size_t i = N; i > 1; --i) std::swap(order[i - 1], order[shuffle.below(i)]);
@@ -78,16 +82,88 @@ public:
                 for (std::size_t b = 0; b < c_.batch; ++b)
                     std::copy_n(images.data() + order[s * c_.batch + b] * img, img, x.data() + b * img);
                 const double lr = nn::cosine_lr(c_.lr, step, total);
-                opt.set_lr(lr);
+                opt_.set_lr(lr);
                 auto loss = step_loss(x, views, step);
                 backward(loss);
-                opt.step(params);
+                opt_.step(params);
                 for (auto& p : params) p.var.zero_grad();
                 if (on_step) on_step({e, step, double(loss.value().data()[0]), lr});
             }
+            next_epoch_ = e + 1;
+            if (!c_.checkpoint.empty() && (next_epoch_ % std::max<std::size_t>(1, c_.checkpoint_every) == 0 || next_epoch_ == c_.epochs))
+                save_checkpoint(c_.checkpoint);
         }
         fitted_ = true;
     }
+
+    /// Writes weights, batch-norm statistics, momentum buffers and the next epoch atomically; a
+    /// model restored with load_checkpoint continues training exactly as if never interrupted
+    /// (shuffles, augmentations and the learning rate depend only on the seed and the step).
+    void save_checkpoint(const std::filesystem::path& path) {
+        binary_writer w;
+        w.put<std::uint64_t>(next_epoch_);
+        w.put<std::uint64_t>(c_.seed);
+        w.put<std::uint64_t>(c_.epochs);
+        const auto ps = parameters();
+        w.put<std::uint64_t>(ps.size());
+        for (const auto& p : ps) {
+            w.put_string(p.id);
+            w.put_array(p.var.value().data(), p.var.value().size());
+            const auto it = opt_.state().find(p.id);
+            if (it == opt_.state().end()) w.put_array<float>(nullptr, 0);
+            else w.put_vector(it->second);
+        }
+        const auto bs = buffers();
+        w.put<std::uint64_t>(bs.size());
+        for (const auto& b : bs) {
+            w.put_string(b.id);
+            w.put_vector(*b.values);
+        }
+        write_file_atomic(path, frame_payload(1, "checkpoint", w.bytes()), "save_checkpoint");
+    }
+
+    /// Restores what save_checkpoint wrote into a model built with the same configuration;
+    /// throws io_error naming the file and the first mismatch.
+    void load_checkpoint(const std::filesystem::path& path) {
+        const std::string bytes = read_file_bytes(path, "load_checkpoint");
+        const framed_file f = unframe(bytes, 1, path.string());
+        if (f.kind != "checkpoint") fail<io_error>("load_checkpoint", "'", path.string(), "' is a ", f.kind, " file");
+        binary_reader r(f.payload, "'" + path.string() + "'");
+        const auto epoch = r.get<std::uint64_t>(), seed = r.get<std::uint64_t>(), epochs = r.get<std::uint64_t>();
+        if (seed != c_.seed || epochs != c_.epochs || epoch > epochs)
+            fail<io_error>("load_checkpoint", "'", path.string(), "' was written for seed ", seed, " and ", epochs,
+                           " epochs, this run has seed ", c_.seed, " and ", c_.epochs);
+        auto ps = parameters();
+        if (r.get<std::uint64_t>() != ps.size())
+            fail<io_error>("load_checkpoint", "'", path.string(), "' holds another network (parameter count differs)");
+        std::vector<std::vector<float>> values, moms;
+        for (auto& p : ps) {
+            const std::string id = r.get_string();
+            values.push_back(r.get_vector<float>());
+            moms.push_back(r.get_vector<float>());
+            if (id != p.id || values.back().size() != p.var.value().size() ||
+                (!moms.back().empty() && moms.back().size() != p.var.value().size()))
+                fail<io_error>("load_checkpoint", "'", path.string(), "': '", id, "' does not match the model's '", p.id, "'");
+        }
+        auto bs = buffers();
+        if (r.get<std::uint64_t>() != bs.size()) fail<io_error>("load_checkpoint", "'", path.string(), "' buffer count differs");
+        std::vector<std::vector<float>> bufs;
+        for (auto& b : bs) {
+            const std::string id = r.get_string();
+            bufs.push_back(r.get_vector<float>());
+            if (id != b.id || bufs.back().size() != b.values->size())
+                fail<io_error>("load_checkpoint", "'", path.string(), "': '", id, "' does not match the model's '", b.id, "'");
+        }
+        for (std::size_t i = 0; i < ps.size(); ++i) {
+            std::copy(values[i].begin(), values[i].end(), ps[i].var.value().data());
+            if (!moms[i].empty()) opt_.state()[ps[i].id] = moms[i];
+        }
+        for (std::size_t i = 0; i < bs.size(); ++i) *bs[i].values = bufs[i];
+        next_epoch_ = epoch;
+    }
+
+    /// Epochs completed (by fit or a loaded checkpoint).
+    std::size_t epochs_done() const { return next_epoch_; }
 
     /// Pooled encoder features f (or the head's g(f) when `head`), L2-normalised, in batches,
     /// evaluation mode, no gradient.
@@ -135,6 +211,12 @@ public:
             for (auto& p : cls_->parameters()) ps.push_back({"cls." + p.id, p.var, p.no_weight_decay});
         return ps;
     }
+    std::vector<nn::named_buffer<float>> buffers() {
+        std::vector<nn::named_buffer<float>> bs;
+        for (auto& b : f_->buffers()) bs.push_back({"f." + b.id, b.values});
+        for (auto& b : g_->buffers()) bs.push_back({"g." + b.id, b.values});
+        return bs;
+    }
     nn::resnet<float>& encoder() { return *f_; }
     nn::mlp_head<float>& head() { return *g_; }
     const representation_config& config() const { return c_; }
@@ -166,6 +248,8 @@ private:
     std::shared_ptr<nn::resnet<float>> f_;
     std::shared_ptr<nn::mlp_head<float>> g_;
     std::shared_ptr<nn::linear<float>> cls_;
+    nn::sgd<float> opt_{{.lr = c_.lr, .momentum = c_.momentum, .weight_decay = c_.weight_decay}};
+    std::size_t next_epoch_ = 0;
     bool fitted_ = false;
 };
 
