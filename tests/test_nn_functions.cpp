@@ -83,6 +83,11 @@ TEST_CASE("conv2d gradients (input, weight, bias) by finite differences") {
                 rand_t({2, 2, 3, 3}, 27), rand_t({2}, 28));
 }
 
+TEST_CASE("conv2d: a bias-only gradient skips the weight gradient and is still right") {
+    const auto x = rand_t({2, 3, 5, 5}, 50), w = rand_t({4, 3, 3, 3}, 51);
+    CHECK_GRADS([&](std::vector<V>& v) { return fn::conv2d(V(x), V(w), v[0], 1, 1); }, rand_t({4}, 52));
+}
+
 TEST_CASE("conv2d weight gradient is bit-identical on 1 and 2 threads") {
     const auto x = rand_t<float>({9, 3, 8, 8}, 11), w = rand_t<float>({4, 3, 3, 3}, 12);
     auto grad = [&] {

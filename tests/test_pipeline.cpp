@@ -52,10 +52,10 @@ TEST_CASE("rotation-prediction training on normal data: loss falls, features sep
     REQUIRE(losses.back() < losses.front());
     const auto ftr = rep.features(train);
     REQUIRE(ftr.cols() == rep.encoder().feature_dim());
-    for (std::size_t j = 0, i = 0; j < 1; ++j) {
+    for (std::size_t i = 0; i < ftr.rows(); ++i) {
         double n = 0;
         for (std::size_t k = 0; k < ftr.cols(); ++k) n += double(ftr(i, k)) * ftr(i, k);
-        REQUIRE(n == Approx(1.0).epsilon(1e-5));  // L2-normalised
+        REQUIRE(n == Approx(1.0).epsilon(1e-5));  // every row L2-normalised
     }
     tensor<float> test({80, 1, 16, 16});
     std::copy_n(test_normal.data(), test_normal.size(), test.data());

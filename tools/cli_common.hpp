@@ -71,7 +71,7 @@ inline void check_detector_name(const std::string& n) {
     fail("cli", "unknown detector '", n, "' (kde, ocsvm, ocsvm-linear, gde, gmm, knn)");
 }
 
-inline void reject_unused_flags_list(const detector_options& o, const std::string& list, CLI::App* cmd) {
+inline void reject_unused_flags_list(const std::string& list, CLI::App* cmd) {
     const auto names = split_list(list, "--detector");
     for (const auto& n : names) check_detector_name(n);
     for (const auto& f : detector_flags()) {
@@ -81,12 +81,11 @@ inline void reject_unused_flags_list(const detector_options& o, const std::strin
         for (const auto& n : names) any = any || flag_applies(f, n);
         require(any, "cli", f, " does not apply to detector ", list);
     }
-    (void)o;
 }
 
 inline void reject_unused_flags(const detector_options& o, CLI::App* cmd) {
     if (o.name.empty()) return;  // --load-model without --detector
-    reject_unused_flags_list(o, o.name, cmd);
+    reject_unused_flags_list(o.name, cmd);
 }
 
 inline void reject_fit_flags_with_load(CLI::App* cmd) {

@@ -216,11 +216,11 @@ int main(int argc, char** argv) {
             return run_detect(da);
         }
         if (*run) {
-            cli::reject_unused_flags_list(run_det, ra.detectors, run);
+            cli::reject_unused_flags_list(ra.detectors, run);
             run_det.seed = ra.seed;
             return cli::run_pipeline(ra, run_det);
         }
-        cli::reject_unused_flags_list(ea.det, ea.detectors, eval);
+        cli::reject_unused_flags_list(ea.detectors, eval);
         return run_eval(ea);
     } catch (const std::exception& e) {
         std::fprintf(stderr, "oneclass: error: %s\n", e.what());

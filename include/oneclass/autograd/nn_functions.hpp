@@ -38,10 +38,9 @@ variable<T> conv2d(const variable<T>& x, const variable<T>& w, const variable<T>
         if (nx->requires_grad) ops::conv2d_backward_data<T>(o.grad.data(), nw->value.data(), g, nx->grad_buffer().data());
         const bool wb = nb && nb->requires_grad;
         if (nw->requires_grad || wb) {
-            std::vector<T> dw_scratch;
-            T* dw = nw->requires_grad ? nw->grad_buffer().data() : (dw_scratch.assign(g.K * g.crs(), T(0)), dw_scratch.data());
             const tensor<T> xin = nx->value.contiguous_copy();
-            ops::conv2d_backward_weights<T>(xin.data(), o.grad.data(), g, dw, wb ? nb->grad_buffer().data() : nullptr);
+            ops::conv2d_backward_weights<T>(xin.data(), o.grad.data(), g, nw->requires_grad ? nw->grad_buffer().data() : nullptr,
+                                            wb ? nb->grad_buffer().data() : nullptr);
         }
     });
 }
@@ -355,7 +354,7 @@ template <class T>
 variable<T> reshape(const variable<T>& x, shape_t s) {
     require(numel(s) == x.value().size(), "fn::reshape", "cannot reshape ", to_string(x.shape()), " to ", to_string(s));
     auto nx = x.node();
-    return make_result<T>(x.value().contiguous_copy().clone().reshape(std::move(s)), {&x}, [nx](var_node<T>& o) {
+    return make_result<T>(x.value().clone().reshape(std::move(s)), {&x}, [nx](var_node<T>& o) {
         T* g = nx->grad_buffer().data();
         for (std::size_t i = 0; i < o.grad.size(); ++i) g[i] += o.grad.data()[i];
     });

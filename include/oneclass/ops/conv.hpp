@@ -193,24 +193,26 @@ void conv2d_backward_data_im2col(const T* dy, const T* w, const conv_shape& g, T
     });
 }
 
-/// dw += sum_n dy_n col_n^T and dbias += sum over n, p, q of dy (dbias may be nullptr). Images
-/// are summed in groups fixed by the shape (images_per_gemm) and the groups in order:
-/// bit-identical on any number of threads.
+/// dw += sum_n dy_n col_n^T and dbias += sum over n, p, q of dy (either may be nullptr: that
+/// gradient is skipped). Images are summed in groups fixed by the shape (images_per_gemm) and the
+/// groups in order: bit-identical on any number of threads.
 template <class T>
 void conv2d_backward_weights(const T* x, const T* dy, const conv_shape& g, T* dw, T* dbias) {
     ONECLASS_PROFILE_SCOPE("conv.backward_weights");
     const std::size_t PQ = g.P() * g.Q(), CRS = g.crs(), KCRS = g.K * CRS;
-    const std::size_t G = images_per_gemm(g), groups = (g.N + G - 1) / G;
-    std::vector<T> partial(groups * KCRS);
-    detail::for_image_groups<detail::conv_scratch<T>>(g, [&](std::size_t gi, std::size_t n0, std::size_t nb, std::size_t ld,
-                                                             detail::conv_scratch<T>& sc) {
-        detail::im2col_images(x, g, n0, nb, sc.col);
-        const T* dyg = detail::gather_dy(dy, g, n0, nb, sc.buf);
-        gemm_nt<T>(matrix_view<const T>(dyg, g.K, ld), matrix_view<const T>(sc.col.data(), CRS, ld),
-                   matrix_view<T>(partial.data() + gi * KCRS, g.K, CRS), T(1), T(0));
-    });
-    for (std::size_t gi = 0; gi < groups; ++gi)
-        for (std::size_t i = 0; i < KCRS; ++i) dw[i] += partial[gi * KCRS + i];
+    if (dw) {
+        const std::size_t G = images_per_gemm(g), groups = (g.N + G - 1) / G;
+        std::vector<T> partial(groups * KCRS);
+        detail::for_image_groups<detail::conv_scratch<T>>(g, [&](std::size_t gi, std::size_t n0, std::size_t nb, std::size_t ld,
+                                                                 detail::conv_scratch<T>& sc) {
+            detail::im2col_images(x, g, n0, nb, sc.col);
+            const T* dyg = detail::gather_dy(dy, g, n0, nb, sc.buf);
+            gemm_nt<T>(matrix_view<const T>(dyg, g.K, ld), matrix_view<const T>(sc.col.data(), CRS, ld),
+                       matrix_view<T>(partial.data() + gi * KCRS, g.K, CRS), T(1), T(0));
+        });
+        for (std::size_t gi = 0; gi < groups; ++gi)
+            for (std::size_t i = 0; i < KCRS; ++i) dw[i] += partial[gi * KCRS + i];
+    }
     if (dbias)
         for (std::size_t k = 0; k < g.K; ++k) {
             T s = 0;
