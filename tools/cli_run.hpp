@@ -56,12 +56,6 @@ inline pipeline::representation_config preset_config(const std::string& name) {
     return c;
 }
 
-inline pipeline::proxy_method parse_method(const std::string& m) {
-    if (m == "rotation") return pipeline::proxy_method::rotation;
-    if (m == "simclr") return pipeline::proxy_method::simclr;
-    if (m == "distaug") return pipeline::proxy_method::distaug;
-    fail("cli", "--method must be rotation, simclr or distaug, got '", m, "'");
-}
 
 /// Images of a dataset as N x C x S x S floats in [0, 1]; Fashion-MNIST is zero-padded from 28 to
 /// 32 as the official code does and replicated to `channels` (1 or 3) channels.
@@ -91,7 +85,7 @@ inline int run_pipeline(const run_args& a, const detector_options& det_opts) {
     require(a.seeds >= 1, "cli", "--seeds must be >= 1");
     require(a.channels == 1 || a.channels == 3, "cli", "--channels must be 1 or 3");
     auto cfg = preset_config(a.preset);
-    cfg.method = parse_method(a.method);
+    cfg.method = pipeline::parse_method(a.method);
     if (a.epochs) cfg.epochs = a.epochs;
     if (a.batch) cfg.batch = a.batch;
     const labelled_split data = load_dataset(a.dataset, a.root);

@@ -144,6 +144,24 @@ private:
     std::size_t stride_, pad_;
 };
 
+/// Transposed convolution (PyTorch ConvTranspose2d layout: weight Cin x Cout x k x k), the
+/// decoder's upsampling layer; k = 4, stride 2, pad 1 exactly doubles H and W.
+template <class T>
+class conv_transpose2d : public module<T> {
+public:
+    conv_transpose2d(std::size_t in, std::size_t out, std::size_t k, std::size_t stride, std::size_t pad, bool bias, rng& r)
+        : stride_(stride), pad_(pad) {
+        w_ = this->register_parameter("weight", init::he_normal_fan_out<T>({in, out, k, k}, out * k * k, r));
+        if (bias) b_ = this->register_parameter("bias", tensor<T>({out}), true);
+    }
+    variable<T> forward(const variable<T>& x) override { return fn::conv_transpose2d(x, w_, b_, stride_, pad_); }
+    std::string name() const override { return "conv_transpose2d"; }
+
+private:
+    variable<T> w_, b_;
+    std::size_t stride_, pad_;
+};
+
 /// Batch norm over channels (2-D N x C or 4-D N x C x H x W input); gamma = 1, beta = 0.
 template <class T>
 class batch_norm : public module<T> {
@@ -207,5 +225,6 @@ private:
 
 static_assert(Module<sequential<float>>);
 static_assert(Module<conv2d<double>>);
+static_assert(Module<conv_transpose2d<float>>);
 
 }  // namespace oneclass::nn

@@ -90,14 +90,20 @@ public:
     }
 
     /// Pooled features f: N x feature_dim().
-    variable<T> forward(const variable<T>& x) override {
+    variable<T> forward(const variable<T>& x) override { return fn::global_avg_pool(forward_map(x)); }
+
+    /// The last stage's feature map before pooling: N x feature_dim() x H/s x W/s with
+    /// s = map_stride() (the denoising autoencoder decodes from it).
+    variable<T> forward_map(const variable<T>& x) {
         require(x.value().ndim() == 4 && x.shape()[1] == c_.in_channels, "resnet::forward", "expects N x ",
                 c_.in_channels, " x H x W, got ", to_string(x.shape()));
         auto h = fn::relu(bn1_->forward(conv1_->forward(x)));
         if (c_.stem_kind == stem::imagenet) h = fn::max_pool2d(h, 3, 2, 1);
         for (auto& s : stages_) h = s->forward(h);
-        return fn::global_avg_pool(h);
+        return h;
     }
+    /// Total downsampling of forward_map: 8 for the CIFAR stem, 32 for the ImageNet stem.
+    std::size_t map_stride() const { return c_.stem_kind == stem::cifar ? 8 : 32; }
     std::string name() const override { return "resnet" + std::to_string(c_.depth); }
     std::size_t feature_dim() const { return features_; }
     const resnet_config& config() const { return c_; }
@@ -132,7 +138,36 @@ private:
     std::shared_ptr<sequential<T>> net_;
 };
 
+/// Convolutional decoder for the denoising autoencoder: from an encoder map of `in` channels at
+/// stride `stride` (a power of two) back to `out` image channels at full size. Each doubling is
+/// ConvTranspose(k 4, stride 2, pad 1, no bias) - BN - ReLU halving the channels (at least
+/// `min_width`); a final 3x3 convolution with bias maps to the image channels (linear output, the
+/// MSE target is the clean image in [0, 1]).
+template <class T>
+class conv_decoder : public module<T> {
+public:
+    conv_decoder(std::size_t in, std::size_t stride, std::size_t out, rng& r, std::size_t min_width = 8) {
+        require(stride >= 1 && (stride & (stride - 1)) == 0, "conv_decoder", "stride must be a power of two, got ", stride);
+        net_ = this->register_child("net", std::make_shared<sequential<T>>());
+        std::size_t c = in;
+        for (std::size_t s = stride; s > 1; s /= 2) {
+            const std::size_t next = std::max(min_width, c / 2);
+            net_->add(std::make_shared<conv_transpose2d<T>>(c, next, 4, 2, 1, false, r));
+            net_->add(std::make_shared<batch_norm<T>>(next));
+            net_->add(std::make_shared<relu<T>>());
+            c = next;
+        }
+        net_->add(std::make_shared<conv2d<T>>(c, out, 3, 1, 1, true, r));
+    }
+    variable<T> forward(const variable<T>& x) override { return net_->forward(x); }
+    std::string name() const override { return "conv_decoder"; }
+
+private:
+    std::shared_ptr<sequential<T>> net_;
+};
+
 static_assert(Module<resnet<float>>);
+static_assert(Module<conv_decoder<float>>);
 static_assert(Module<mlp_head<float>>);
 
 }  // namespace oneclass::nn

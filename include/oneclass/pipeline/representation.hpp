@@ -6,29 +6,52 @@
 //     oneclass::pipeline::representation rep(cfg, channels);
 //     rep.fit(normal_images);                                   // N x C x H x W in [0, 1]
 //     auto f = rep.features(test_images);                       // pooled encoder f, L2-normalised
+//     rep.save("model.ocm", {{"dataset", "fashion-mnist"}});    // config + weights, atomic
 //     // ... then any detector: oneclass::kde<float> det; det.fit(f_train); det.score(f)
 //
-// Methods: rotation prediction (4-way cross-entropy on rot90 copies, classifier on g(f)), SimCLR
-// (NT-Xent between two augmented views), DistAug (NT-Xent over the union of rot90 / hflip shifted
-// copies, each a new instance). SGD with momentum, weight decay and a cosine schedule over all
-// steps; batches are drawn by a seeded shuffle, so the same seed gives the same model.
+// Methods (pipeline/proxies.hpp): rotation prediction, SimCLR, DistAug, denoising autoencoder.
+// SGD with momentum, weight decay and a cosine schedule over all steps; batches come from a
+// seeded shuffle per epoch and augmentations from a seed per step, so the same seed gives the
+// same model, and a checkpoint (written every N epochs, or when a stop is requested, e.g. on
+// Ctrl-C) resumes mid-epoch bit for bit. A non-finite loss stops training before the update and
+// leaves the last good checkpoint in place.
 #pragma once
 
-#include <oneclass/augment/augment.hpp>
-#include <oneclass/losses/losses.hpp>
+#include <oneclass/pipeline/proxies.hpp>
 #include <oneclass/nn/optim.hpp>
-#include <oneclass/nn/resnet.hpp>
 
 #include <oneclass/core/binary_io.hpp>
 
+#include <atomic>
+#include <cmath>
+#include <cstdio>
 #include <filesystem>
 #include <functional>
 #include <numeric>
+#include <optional>
+#include <sstream>
+#include <variant>
 #include <vector>
 
 namespace oneclass::pipeline {
 
-enum class proxy_method { rotation, simclr, distaug };
+enum class proxy_method { rotation, simclr, distaug, dae };
+
+inline const char* method_name(proxy_method m) {
+    switch (m) {
+        case proxy_method::rotation: return "rotation";
+        case proxy_method::simclr: return "simclr";
+        case proxy_method::distaug: return "distaug";
+        case proxy_method::dae: return "dae";
+    }
+    return "?";
+}
+
+inline proxy_method parse_method(const std::string& m) {
+    for (auto k : {proxy_method::rotation, proxy_method::simclr, proxy_method::distaug, proxy_method::dae})
+        if (m == method_name(k)) return k;
+    fail("pipeline", "unknown method '", m, "' (rotation, simclr, distaug, dae)");
+}
 
 struct representation_config {
     proxy_method method = proxy_method::distaug;
@@ -39,140 +62,256 @@ struct representation_config {
     double lr = 0.01, momentum = 0.9, weight_decay = 3e-4, temperature = 0.2;
     std::vector<int> distaug_shifts{0, 2, 4, 6};  ///< rot0 / 90 / 180 / 270 (see augment::distribution_shift)
     augment::simclr_params views{};
+    double dae_noise = 0.1;  ///< std of the gaussian noise the autoencoder removes
     std::uint64_t seed = 0;
-    std::filesystem::path checkpoint;  ///< if set: written atomically every checkpoint_every epochs
+    std::filesystem::path checkpoint;  ///< if set: written atomically every checkpoint_every epochs and on stop
     std::size_t checkpoint_every = 1;
 };
 
+/// A configuration as ordered (name, value) text pairs: what model files and checkpoints store,
+/// so that a mismatch can be reported by name. Doubles are written with 17 digits (exact).
+using config_fields = std::vector<std::pair<std::string, std::string>>;
+
+namespace detail {
+inline std::string exact(double v) {
+    char b[40];
+    std::snprintf(b, sizeof b, "%.17g", v);
+    return b;
+}
+template <class V>
+std::string join(const V& v) {
+    std::ostringstream s;
+    for (std::size_t i = 0; i < v.size(); ++i) s << (i ? "," : "") << v[i];
+    return s.str();
+}
+}  // namespace detail
+
+inline config_fields describe(const representation_config& c) {
+    using detail::exact;
+    const auto& v = c.views;
+    return {{"method", method_name(c.method)},
+            {"depth", std::to_string(c.net.depth)},
+            {"width", exact(c.net.width)},
+            {"stem", c.net.stem_kind == nn::stem::cifar ? "cifar" : "imagenet"},
+            {"in_channels", std::to_string(c.net.in_channels)},
+            {"head_hidden", detail::join(c.head_hidden)},
+            {"head_out", std::to_string(c.head_out)},
+            {"epochs", std::to_string(c.epochs)},
+            {"batch", std::to_string(c.batch)},
+            {"lr", exact(c.lr)},
+            {"momentum", exact(c.momentum)},
+            {"weight_decay", exact(c.weight_decay)},
+            {"temperature", exact(c.temperature)},
+            {"distaug_shifts", detail::join(c.distaug_shifts)},
+            {"dae_noise", exact(c.dae_noise)},
+            {"seed", std::to_string(c.seed)},
+            {"views", exact(v.min_area) + "," + exact(v.max_area) + "," + exact(v.min_ratio) + "," + exact(v.max_ratio) +
+                          "," + exact(v.hflip_p) + "," + exact(v.jitter_p) + "," + exact(v.brightness) + "," +
+                          exact(v.contrast) + "," + exact(v.saturation) + "," + exact(v.hue) + "," +
+                          exact(v.grayscale_p) + "," + exact(v.blur_p) + "," + exact(v.blur_sigma_min) + "," +
+                          exact(v.blur_sigma_max) + "," + (v.droc_compat ? "1" : "0")}};
+}
+
+/// Inverse of describe(); throws io_error naming `source` and the field on anything malformed.
+inline representation_config config_from_fields(const config_fields& f, const std::string& source) {
+    auto get = [&](const char* key) -> const std::string& {
+        for (const auto& [k, v] : f)
+            if (k == key) return v;
+        fail<io_error>("representation", source, " has no '", key, "' field");
+    };
+    auto list = [&](const char* key) {
+        std::vector<double> out;
+        std::stringstream ss(get(key));
+        std::string item;
+        while (std::getline(ss, item, ',')) {
+            std::size_t pos = 0;
+            double d = 0;
+            try {
+                d = std::stod(item, &pos);
+            } catch (...) {
+                pos = 0;
+            }
+            if (pos != item.size() || item.empty()) fail<io_error>("representation", source, ": field '", key, "' is malformed");
+            out.push_back(d);
+        }
+        return out;
+    };
+    auto one = [&](const char* key) {
+        const auto v = list(key);
+        if (v.size() != 1) fail<io_error>("representation", source, ": field '", key, "' is malformed");
+        return v[0];
+    };
+    representation_config c;
+    try {
+        c.method = parse_method(get("method"));
+    } catch (const invalid_input&) {
+        fail<io_error>("representation", source, ": unknown method '", get("method"), "'");
+    }
+    c.net.depth = int(one("depth"));
+    c.net.width = one("width");
+    c.net.stem_kind = get("stem") == "imagenet" ? nn::stem::imagenet : nn::stem::cifar;
+    c.net.in_channels = std::size_t(one("in_channels"));
+    c.head_hidden.clear();
+    for (double d : list("head_hidden")) c.head_hidden.push_back(std::size_t(d));
+    c.head_out = std::size_t(one("head_out"));
+    c.epochs = std::size_t(one("epochs"));
+    c.batch = std::size_t(one("batch"));
+    c.lr = one("lr");
+    c.momentum = one("momentum");
+    c.weight_decay = one("weight_decay");
+    c.temperature = one("temperature");
+    c.distaug_shifts.clear();
+    for (double d : list("distaug_shifts")) c.distaug_shifts.push_back(int(d));
+    c.dae_noise = one("dae_noise");
+    c.seed = std::stoull(get("seed"));
+    const auto v = list("views");
+    if (v.size() != 15) fail<io_error>("representation", source, ": field 'views' is malformed");
+    c.views = {v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9], v[10], v[11], v[12], v[13], v[14] != 0};
+    return c;
+}
+
 /// One optimisation step's record.
 struct step_log {
-    std::size_t epoch, step;
+    std::size_t epoch, step;                   ///< 0-based; step counts over all epochs
+    std::size_t steps_per_epoch, total_steps;
+    std::size_t images;                        ///< source images in the batch
     double loss, lr;
+};
+
+/// Thrown by fit when a stop was requested; the checkpoint (if configured) is already written.
+class training_interrupted : public error {
+public:
+    using error::error;
+};
+
+/// Thrown by fit when the loss is NaN or Inf (the update is not applied).
+class training_diverged : public error {
+public:
+    using error::error;
 };
 
 class representation {
 public:
+    using proxy_variant = std::variant<rotation_proxy, simclr_proxy, distaug_proxy, dae_proxy>;
+
     representation(representation_config c, std::size_t in_channels) : c_(std::move(c)), gen_(c_.seed) {
         c_.net.in_channels = in_channels;
         require(c_.batch >= 2 && c_.epochs >= 1, "representation", "batch must be >= 2 and epochs >= 1");
         f_ = std::make_shared<nn::resnet<float>>(c_.net, gen_);
         g_ = std::make_shared<nn::mlp_head<float>>(f_->feature_dim(), c_.head_hidden, c_.head_out, gen_);
-        if (c_.method == proxy_method::rotation) cls_ = std::make_shared<nn::linear<float>>(c_.head_out, 4, true, gen_);
+        proxy_.emplace(make_proxy());
     }
 
-    /// Trains on normal images (N x C x H x W, values in [0, 1]); calls on_step after each step.
-    void fit(const tensor<float>& images, const std::function<void(const step_log&)>& on_step = {}) {
+    /// Trains on normal images (N x C x H x W, values in [0, 1]), continuing from a loaded
+    /// checkpoint if there is one; calls on_step after each step. If `stop` becomes true, the
+    /// current step finishes, the checkpoint is written and training_interrupted is thrown.
+    void fit(const tensor<float>& images, const std::function<void(const step_log&)>& on_step = {},
+             const std::atomic<bool>* stop = nullptr) {
         require(images.ndim() == 4 && images.shape(1) == c_.net.in_channels, "representation::fit", "expects N x ",
                 c_.net.in_channels, " x H x W images, got ", to_string(images.shape()));
         const std::size_t N = images.shape(0);
         require(N >= c_.batch, "representation::fit", "needs at least batch = ", c_.batch, " images, got ", N);
+        for (std::size_t i = 0; i < images.size(); ++i)
+            require(std::isfinite(images.data()[i]), "representation::fit", "image ", i / (images.size() / N),
+                    " holds a non-finite value (NaN or Inf)");
+        require(next_step_ == 0 || N == trained_on_, "representation::fit", "resumed on ", N,
+                " images, the checkpoint was written for ", trained_on_);
+        trained_on_ = N;
         const std::size_t per_epoch = N / c_.batch, total = per_epoch * c_.epochs, img = images.size() / N;
-        auto params = parameters();
-        augment::simclr views(c_.views);
-        f_->train(true);
-        g_->train(true);
+        auto params = trained_parameters();
+        set_train(true);
+        const network_ref net{*f_, *g_};
         std::vector<std::size_t> order(N);
-        std::size_t step = next_epoch_ * per_epoch;
-        for (std::size_t e = next_epoch_; e < c_.epochs; ++e) {
-            std::iota(order.begin(), order.end(), std::size_t{0});
-            rng shuffle(c_.seed * 1000003 + e);
-            for (std::size_t i = N; i > 1; --i) std::swap(order[i - 1], order[shuffle.below(i)]);
-            for (std::size_t s = 0; s < per_epoch; ++s, ++step) {
-                tensor<float> x({c_.batch, images.shape(1), images.shape(2), images.shape(3)}, uninitialized);
-                for (std::size_t b = 0; b < c_.batch; ++b)
-                    std::copy_n(images.data() + order[s * c_.batch + b] * img, img, x.data() + b * img);
-                const double lr = nn::cosine_lr(c_.lr, step, total);
-                opt_.set_lr(lr);
-                auto loss = step_loss(x, views, step);
-                backward(loss);
-                opt_.step(params);
-                for (auto& p : params) p.var.zero_grad();
-                if (on_step) on_step({e, step, double(loss.value().data()[0]), lr});
+        std::size_t shuffled_for = std::size_t(-1);
+        for (std::size_t step = next_step_; step < total; ++step) {
+            const std::size_t e = step / per_epoch, s = step % per_epoch;
+            if (shuffled_for != e) {
+                std::iota(order.begin(), order.end(), std::size_t{0});
+                rng shuffle(c_.seed * 1000003 + e);
+                for (std::size_t i = N; i > 1; --i) std::swap(order[i - 1], order[shuffle.below(i)]);
+                shuffled_for = e;
             }
-            next_epoch_ = e + 1;
-            if (!c_.checkpoint.empty() && (next_epoch_ % std::max<std::size_t>(1, c_.checkpoint_every) == 0 || next_epoch_ == c_.epochs))
-                save_checkpoint(c_.checkpoint);
+            tensor<float> x({c_.batch, images.shape(1), images.shape(2), images.shape(3)}, uninitialized);
+            for (std::size_t b = 0; b < c_.batch; ++b)
+                std::copy_n(images.data() + order[s * c_.batch + b] * img, img, x.data() + b * img);
+            const double lr = nn::cosine_lr(c_.lr, step, total);
+            opt_.set_lr(lr);
+            const std::uint64_t seed = (c_.seed << 32) ^ (std::uint64_t(step) * 2);
+            auto loss = std::visit([&](auto& p) { return p.loss(net, x, seed); }, *proxy_);
+            const double value = double(loss.value().data()[0]);
+            if (!std::isfinite(value))
+                fail<training_diverged>("representation::fit", "loss is ", std::isnan(value) ? "NaN" : "Inf", " at epoch ", e + 1, " step ", s + 1,
+                                        " (lower the learning rate?); ",
+                                        c_.checkpoint.empty() ? std::string("no checkpoint was configured")
+                                                              : "the last good checkpoint '" + c_.checkpoint.string() +
+                                                                    "' is kept");
+            backward(loss);
+            opt_.step(params);
+            for (auto& p : params) p.var.zero_grad();
+            next_step_ = step + 1;
+            if (on_step) on_step({e, step, per_epoch, total, c_.batch, value, lr});
+            const bool epoch_end = s + 1 == per_epoch;
+            const bool due = epoch_end && ((e + 1) % std::max<std::size_t>(1, c_.checkpoint_every) == 0 || e + 1 == c_.epochs);
+            const bool stopping = stop && stop->load() && next_step_ < total;
+            if (!c_.checkpoint.empty() && (due || stopping)) save_checkpoint(c_.checkpoint);
+            if (stopping)
+                fail<training_interrupted>("representation::fit", "stopped at epoch ", e + 1, " step ", s + 1, " of ",
+                                           per_epoch, c_.checkpoint.empty() ? std::string()
+                                                                            : "; checkpoint '" + c_.checkpoint.string() + "'");
         }
         fitted_ = true;
+        set_train(false);
     }
 
-    /// Writes weights, batch-norm statistics, momentum buffers and the next epoch atomically; a
-    /// model restored with load_checkpoint continues training exactly as if never interrupted
-    /// (shuffles, augmentations and the learning rate depend only on the seed and the step).
-    void save_checkpoint(const std::filesystem::path& path) {
-        binary_writer w;
-        w.put<std::uint64_t>(next_epoch_);
-        w.put<std::uint64_t>(c_.seed);
-        w.put<std::uint64_t>(c_.epochs);
-        const auto ps = parameters();
-        w.put<std::uint64_t>(ps.size());
-        for (const auto& p : ps) {
-            w.put_string(p.id);
-            w.put_array(p.var.value().data(), p.var.value().size());
-            const auto it = opt_.state().find(p.id);
-            if (it == opt_.state().end()) w.put_array<float>(nullptr, 0);
-            else w.put_vector(it->second);
-        }
-        const auto bs = buffers();
-        w.put<std::uint64_t>(bs.size());
-        for (const auto& b : bs) {
-            w.put_string(b.id);
-            w.put_vector(*b.values);
-        }
-        write_file_atomic(path, frame_payload(1, "checkpoint", w.bytes()), "save_checkpoint");
-    }
+    /// Writes configuration, weights, batch-norm statistics, momentum buffers and the step
+    /// reached, atomically; load_checkpoint into a model built with the same configuration
+    /// continues training exactly as if never interrupted.
+    void save_checkpoint(const std::filesystem::path& path) { write(path, "checkpoint", true, {}); }
 
-    /// Restores what save_checkpoint wrote into a model built with the same configuration;
-    /// throws io_error naming the file and the first mismatch.
-    void load_checkpoint(const std::filesystem::path& path) {
-        const std::string bytes = read_file_bytes(path, "load_checkpoint");
-        const framed_file f = unframe(bytes, 1, path.string());
-        if (f.kind != "checkpoint") fail<io_error>("load_checkpoint", "'", path.string(), "' is a ", f.kind, " file");
+    /// Restores what save_checkpoint wrote; throws io_error naming the file and the first
+    /// mismatch (a configuration field, a parameter name or shape).
+    void load_checkpoint(const std::filesystem::path& path) { read(path, "checkpoint", true); }
+
+    /// Writes the trained model (configuration, weights, batch-norm statistics) and free-form
+    /// metadata (the CLI records dataset, class, image size) atomically.
+    void save(const std::filesystem::path& path, const config_fields& metadata = {}) { write(path, "representation", false, metadata); }
+
+    /// Builds the model a file written by save() describes.
+    static representation load(const std::filesystem::path& path) {
+        const std::string bytes = read_file_bytes(path, "representation::load");
+        const framed_file f = unframe(bytes, 2, path.string());
+        if (f.kind != "representation")
+            fail<io_error>("representation::load", "'", path.string(), "' is a ", f.kind, " file, not a trained representation");
         binary_reader r(f.payload, "'" + path.string() + "'");
-        const auto epoch = r.get<std::uint64_t>(), seed = r.get<std::uint64_t>(), epochs = r.get<std::uint64_t>();
-        if (seed != c_.seed || epochs != c_.epochs || epoch > epochs)
-            fail<io_error>("load_checkpoint", "'", path.string(), "' was written for seed ", seed, " and ", epochs,
-                           " epochs, this run has seed ", c_.seed, " and ", c_.epochs);
-        auto ps = parameters();
-        if (r.get<std::uint64_t>() != ps.size())
-            fail<io_error>("load_checkpoint", "'", path.string(), "' holds another network (parameter count differs)");
-        std::vector<std::vector<float>> values, moms;
-        for (auto& p : ps) {
-            const std::string id = r.get_string();
-            values.push_back(r.get_vector<float>());
-            moms.push_back(r.get_vector<float>());
-            if (id != p.id || values.back().size() != p.var.value().size() ||
-                (!moms.back().empty() && moms.back().size() != p.var.value().size()))
-                fail<io_error>("load_checkpoint", "'", path.string(), "': '", id, "' does not match the model's '", p.id, "'");
-        }
-        auto bs = buffers();
-        if (r.get<std::uint64_t>() != bs.size()) fail<io_error>("load_checkpoint", "'", path.string(), "' buffer count differs");
-        std::vector<std::vector<float>> bufs;
-        for (auto& b : bs) {
-            const std::string id = r.get_string();
-            bufs.push_back(r.get_vector<float>());
-            if (id != b.id || bufs.back().size() != b.values->size())
-                fail<io_error>("load_checkpoint", "'", path.string(), "': '", id, "' does not match the model's '", b.id, "'");
-        }
-        for (std::size_t i = 0; i < ps.size(); ++i) {
-            std::copy(values[i].begin(), values[i].end(), ps[i].var.value().data());
-            if (!moms[i].empty()) opt_.state()[ps[i].id] = moms[i];
-        }
-        for (std::size_t i = 0; i < bs.size(); ++i) *bs[i].values = bufs[i];
-        next_epoch_ = epoch;
+        const auto cfg = config_from_fields(get_fields(r), "'" + path.string() + "'");
+        representation rep(cfg, cfg.net.in_channels);
+        rep.read(path, "representation", false);
+        rep.fitted_ = true;
+        return rep;
     }
 
-    /// Epochs completed (by fit or a loaded checkpoint).
-    std::size_t epochs_done() const { return next_epoch_; }
+    const config_fields& metadata() const { return meta_; }
+    std::optional<std::string> metadata(const std::string& key) const {
+        for (const auto& [k, v] : meta_)
+            if (k == key) return v;
+        return std::nullopt;
+    }
+
+    std::size_t steps_done() const { return next_step_; }
+    /// Whole epochs completed (by fit or a loaded checkpoint).
+    std::size_t epochs_done() const {
+        const std::size_t per_epoch = trained_on_ / c_.batch;
+        return per_epoch ? next_step_ / per_epoch : 0;
+    }
 
     /// Pooled encoder features f (or the head's g(f) when `head`), L2-normalised, in batches,
     /// evaluation mode, no gradient.
     matrix<float> features(const tensor<float>& images, bool head = false, std::size_t batch = 256) {
-        require(images.ndim() == 4 && images.shape(1) == c_.net.in_channels, "representation::features",
-                "expects N x ", c_.net.in_channels, " x H x W images, got ", to_string(images.shape()));
+        check_images(images, "representation::features");
+        require(!head || uses_head(), "representation::features", "a ", method_name(c_.method),
+                " model has no trained projection head; use the encoder features f");
         no_grad ng;
-        f_->train(false);
-        g_->train(false);
+        set_train(false);
         const std::size_t N = images.shape(0), d = head ? c_.head_out : f_->feature_dim();
         matrix<float> out(N, d);
         for (std::size_t lo = 0; lo < N; lo += batch) {
@@ -188,68 +327,194 @@ public:
     /// RotNet's built-in anomaly scores (higher = more anomalous) for a rotation-trained model:
     /// `all` = false: -p(y = 0 | x); true: -sum_k log p(k | rot_k(x)). Evaluation mode, batched.
     std::vector<double> rotation_scores(const tensor<float>& images, bool all, std::size_t batch = 128) {
-        require(cls_ != nullptr, "representation::rotation_scores", "the model was not trained with rotation prediction");
+        auto* rot = std::get_if<rotation_proxy>(&*proxy_);
+        require(rot != nullptr, "representation::rotation_scores", "the model was not trained with rotation prediction");
+        check_images(images, "representation::rotation_scores");
         no_grad ng;
-        f_->train(false);
-        g_->train(false);
+        set_train(false);
         std::vector<double> out;
         for (std::size_t lo = 0; lo < images.shape(0); lo += batch) {
             const std::size_t hi = std::min(images.shape(0), lo + batch);
-            auto [rx, labels] = losses::rotation_batch(images.slice(lo, hi).contiguous_copy());
-            const auto logits = cls_->forward(embed(rx));
+            const auto logits = rot->logits({*f_, *g_}, images.slice(lo, hi).contiguous_copy());
             const auto s = losses::rotation_scores(logits.value(), all);
             out.insert(out.end(), s.begin(), s.end());
         }
         return out;
     }
 
+    /// The denoising autoencoder's own anomaly score (higher = more anomalous): the mean squared
+    /// reconstruction error of each clean image. Evaluation mode, batched.
+    std::vector<double> reconstruction_scores(const tensor<float>& images, std::size_t batch = 128) {
+        auto* dae = std::get_if<dae_proxy>(&*proxy_);
+        require(dae != nullptr, "representation::reconstruction_scores", "the model is not a denoising autoencoder");
+        check_images(images, "representation::reconstruction_scores");
+        no_grad ng;
+        set_train(false);
+        std::vector<double> out;
+        const std::size_t img = images.size() / std::max<std::size_t>(1, images.shape(0));
+        for (std::size_t lo = 0; lo < images.shape(0); lo += batch) {
+            const std::size_t hi = std::min(images.shape(0), lo + batch);
+            const tensor<float> x = images.slice(lo, hi).contiguous_copy();
+            const auto rec = dae->reconstruct({*f_, *g_}, x);
+            require(rec.value().size() == x.size(), "representation::reconstruction_scores", "image sides must be multiples of ",
+                    f_->map_stride(), ", got ", to_string(x.shape()));
+            for (std::size_t i = 0; i < hi - lo; ++i) {
+                double se = 0;
+                for (std::size_t k = 0; k < img; ++k) {
+                    const double d = double(rec.value().data()[i * img + k]) - x.data()[i * img + k];
+                    se += d * d;
+                }
+                out.push_back(se / double(img));
+            }
+        }
+        return out;
+    }
+
+    /// Every parameter (encoder "f.", head "g.", proxy's own "cls." / "dec.") with a stable id.
     std::vector<nn::named_variable<float>> parameters() {
-        std::vector<nn::named_variable<float>> ps;
-        for (auto& p : f_->parameters()) ps.push_back({"f." + p.id, p.var, p.no_weight_decay});
-        for (auto& p : g_->parameters()) ps.push_back({"g." + p.id, p.var, p.no_weight_decay});
-        if (cls_)
-            for (auto& p : cls_->parameters()) ps.push_back({"cls." + p.id, p.var, p.no_weight_decay});
+        auto ps = detail::prefixed_parameters(*f_, "f.");
+        for (auto& p : detail::prefixed_parameters(*g_, "g.")) ps.push_back(p);
+        for (auto& p : std::visit([](auto& x) { return x.parameters(); }, *proxy_)) ps.push_back(p);
         return ps;
     }
     std::vector<nn::named_buffer<float>> buffers() {
-        std::vector<nn::named_buffer<float>> bs;
-        for (auto& b : f_->buffers()) bs.push_back({"f." + b.id, b.values});
-        for (auto& b : g_->buffers()) bs.push_back({"g." + b.id, b.values});
+        auto bs = detail::prefixed_buffers(*f_, "f.");
+        for (auto& b : detail::prefixed_buffers(*g_, "g.")) bs.push_back(b);
+        for (auto& b : std::visit([](auto& x) { return x.buffers(); }, *proxy_)) bs.push_back(b);
         return bs;
     }
     nn::resnet<float>& encoder() { return *f_; }
     nn::mlp_head<float>& head() { return *g_; }
     const representation_config& config() const { return c_; }
     bool fitted() const { return fitted_; }
+    bool uses_head() const { return std::visit([](const auto& p) { return p.uses_head; }, *proxy_); }
 
 private:
-    variable<float> embed(const tensor<float>& x) { return g_->forward(f_->forward(variable<float>(x))); }
-
-    variable<float> step_loss(const tensor<float>& x, const augment::simclr& views, std::size_t step) {
+    proxy_variant make_proxy() {
         const float tau = float(c_.temperature);
-        const std::uint64_t seed = (c_.seed << 32) ^ (std::uint64_t(step) * 2);
         switch (c_.method) {
-            case proxy_method::rotation: {
-                auto [rx, labels] = losses::rotation_batch(x);
-                return losses::rotation_loss(cls_->forward(embed(rx)), labels);
-            }
-            case proxy_method::simclr:
-                return losses::nt_xent(embed(views(x, seed)), embed(views(x, seed + 1)), tau);
-            case proxy_method::distaug: {
-                const auto u = losses::distaug_batch(x, c_.distaug_shifts);
-                return losses::nt_xent(embed(views(u, seed)), embed(views(u, seed + 1)), tau);
-            }
+            case proxy_method::rotation: return rotation_proxy(c_.head_out, gen_);
+            case proxy_method::simclr: return simclr_proxy(c_.views, tau);
+            case proxy_method::distaug: return distaug_proxy(c_.views, tau, c_.distaug_shifts);
+            case proxy_method::dae: return dae_proxy(*f_, c_.dae_noise, gen_);
         }
         fail("representation", "unknown proxy method");
+    }
+
+    std::vector<nn::named_variable<float>> trained_parameters() {
+        std::vector<nn::named_variable<float>> ps;
+        const bool head = uses_head();
+        for (auto& p : parameters())
+            if (head || p.id.rfind("g.", 0) != 0) ps.push_back(p);
+        return ps;
+    }
+
+    void set_train(bool on) {
+        f_->train(on);
+        g_->train(on);
+        std::visit([&](auto& p) { p.train(on); }, *proxy_);
+    }
+
+    void check_images(const tensor<float>& images, const char* where) const {
+        require(images.ndim() == 4 && images.shape(1) == c_.net.in_channels, where, "expects N x ", c_.net.in_channels,
+                " x H x W images, got ", to_string(images.shape()));
+    }
+
+    static config_fields get_fields(binary_reader& r) {
+        config_fields f(r.get<std::uint64_t>());
+        for (auto& [k, v] : f) {
+            k = r.get_string();
+            v = r.get_string();
+        }
+        return f;
+    }
+    static void put_fields(binary_writer& w, const config_fields& f) {
+        w.put<std::uint64_t>(f.size());
+        for (const auto& [k, v] : f) {
+            w.put_string(k);
+            w.put_string(v);
+        }
+    }
+
+    void write(const std::filesystem::path& path, const char* kind, bool optimizer, const config_fields& metadata) {
+        binary_writer w;
+        put_fields(w, describe(c_));
+        put_fields(w, metadata);
+        w.put<std::uint64_t>(next_step_);
+        w.put<std::uint64_t>(trained_on_);
+        const auto ps = parameters();
+        w.put<std::uint64_t>(ps.size());
+        for (const auto& p : ps) {
+            w.put_string(p.id);
+            w.put_array(p.var.value().data(), p.var.value().size());
+            const auto it = opt_.state().find(p.id);
+            if (!optimizer || it == opt_.state().end()) w.put_array<float>(nullptr, 0);
+            else w.put_vector(it->second);
+        }
+        const auto bs = buffers();
+        w.put<std::uint64_t>(bs.size());
+        for (const auto& b : bs) {
+            w.put_string(b.id);
+            w.put_vector(*b.values);
+        }
+        write_file_atomic(path, frame_payload(2, kind, w.bytes()), kind == std::string("checkpoint") ? "save_checkpoint" : "representation::save");
+    }
+
+    /// Reads a file written by write() into this model, all or nothing.
+    void read(const std::filesystem::path& path, const char* kind, bool optimizer) {
+        const std::string src = "'" + path.string() + "'";
+        const char* where = optimizer ? "load_checkpoint" : "representation::load";
+        const std::string bytes = read_file_bytes(path, where);
+        const framed_file f = unframe(bytes, 2, path.string());
+        if (f.kind != kind) fail<io_error>(where, src, " is a ", f.kind, " file, not a ", kind);
+        binary_reader r(f.payload, src);
+        const auto stored = get_fields(r), mine = describe(c_);
+        for (const auto& [k, v] : mine) {
+            const auto it = std::find_if(stored.begin(), stored.end(), [&](const auto& kv) { return kv.first == k; });
+            if (it == stored.end()) fail<io_error>(where, src, " has no '", k, "' field");
+            if (it->second != v) fail<io_error>(where, src, " was written for ", k, " ", it->second, ", this run has ", k, " ", v);
+        }
+        config_fields meta = get_fields(r);
+        const auto step = r.get<std::uint64_t>(), n = r.get<std::uint64_t>();
+        auto ps = parameters();
+        if (r.get<std::uint64_t>() != ps.size()) fail<io_error>(where, src, " holds another network (parameter count differs)");
+        std::vector<std::vector<float>> values, moms;
+        for (auto& p : ps) {
+            const std::string id = r.get_string();
+            values.push_back(r.get_vector<float>());
+            moms.push_back(r.get_vector<float>());
+            if (id != p.id || values.back().size() != p.var.value().size() ||
+                (!moms.back().empty() && moms.back().size() != p.var.value().size()))
+                fail<io_error>(where, src, ": '", id, "' does not match the model's '", p.id, "'");
+        }
+        auto bs = buffers();
+        if (r.get<std::uint64_t>() != bs.size()) fail<io_error>(where, src, " buffer count differs");
+        std::vector<std::vector<float>> bufs;
+        for (auto& b : bs) {
+            const std::string id = r.get_string();
+            bufs.push_back(r.get_vector<float>());
+            if (id != b.id || bufs.back().size() != b.values->size())
+                fail<io_error>(where, src, ": '", id, "' does not match the model's '", b.id, "'");
+        }
+        if (r.remaining() != 0) fail<io_error>(where, src, " has trailing bytes");
+        for (std::size_t i = 0; i < ps.size(); ++i) {
+            std::copy(values[i].begin(), values[i].end(), ps[i].var.value().data());
+            if (optimizer && !moms[i].empty()) opt_.state()[ps[i].id] = moms[i];
+        }
+        for (std::size_t i = 0; i < bs.size(); ++i) *bs[i].values = bufs[i];
+        next_step_ = step;
+        trained_on_ = n;
+        meta_ = std::move(meta);
     }
 
     representation_config c_;
     rng gen_;
     std::shared_ptr<nn::resnet<float>> f_;
     std::shared_ptr<nn::mlp_head<float>> g_;
-    std::shared_ptr<nn::linear<float>> cls_;
+    std::optional<proxy_variant> proxy_;
     nn::sgd<float> opt_{{.lr = c_.lr, .momentum = c_.momentum, .weight_decay = c_.weight_decay}};
-    std::size_t next_epoch_ = 0;
+    std::size_t next_step_ = 0, trained_on_ = 0;
+    config_fields meta_;
     bool fitted_ = false;
 };
 
