@@ -22,9 +22,9 @@ struct result {
     std::string err;  ///< stderr alone
 };
 
-result run(const std::string& args) {
+result run(const std::string& args, const std::string& env = "") {
     const std::string errfile = (fs::temp_directory_path() / ("oneclass_cli_err_" + std::to_string(::getpid()))).string();
-    const std::string cmd = std::string(ONECLASS_CLI) + " " + args + " 2>" + errfile;
+    const std::string cmd = (env.empty() ? "" : env + " ") + std::string(ONECLASS_CLI) + " " + args + " 2>" + errfile;
     FILE* p = popen(cmd.c_str(), "r");
     REQUIRE(p != nullptr);
     std::string out;
@@ -72,6 +72,44 @@ void expect_error(const std::string& args, const std::string& needle, const char
     REQUIRE_THAT(r.out, Catch::Contains("oneclass: error:") && Catch::Contains(needle));
     REQUIRE(std::count(r.err.begin(), r.err.end(), '\n') == 1);  // one line on stderr
     REQUIRE_FALSE(fs::exists(dir / out_file));
+}
+
+void gz(const fs::path& p, const std::string& b) {
+    gzFile f = gzopen(p.c_str(), "wb");
+    gzwrite(f, b.data(), unsigned(b.size()));
+    gzclose(f);
+}
+std::string idx(std::vector<std::uint32_t> dims, const std::vector<std::uint8_t>& data) {
+    std::string b{char(0), char(0), char(8), char(dims.size())};
+    for (auto d : dims)
+        for (int sh = 24; sh >= 0; sh -= 8) b.push_back(char((d >> sh) & 0xff));
+    b.append(data.begin(), data.end());
+    return b;
+}
+// A Fashion-MNIST folder in the real (gzipped IDX) format: 10 classes, class c is a bright block
+// at a class-specific height + noise. `test_images` receives the test pixels.
+void write_fashion_mnist(const fs::path& folder, std::uint32_t n_train, std::uint32_t n_test,
+                         std::vector<std::uint8_t>* test_images = nullptr) {
+    fs::create_directories(folder);
+    rng r(7);
+    auto make = [&](std::uint32_t n, std::vector<std::uint8_t>& img, std::vector<std::uint8_t>& lab) {
+        for (std::uint32_t i = 0; i < n; ++i) {
+            const int c = int(i % 10);
+            lab.push_back(std::uint8_t(c));
+            for (int p = 0; p < 784; ++p) {
+                const bool on = (p / 28) / 3 == c && (p % 28) < 20;
+                img.push_back(std::uint8_t(on ? 200 + r.below(50) : r.below(30)));
+            }
+        }
+    };
+    std::vector<std::uint8_t> ti, tl, vi, vl;
+    make(n_train, ti, tl);
+    make(n_test, vi, vl);
+    gz(folder / "train-images-idx3-ubyte.gz", idx({n_train, 28, 28}, ti));
+    gz(folder / "train-labels-idx1-ubyte.gz", idx({n_train}, tl));
+    gz(folder / "t10k-images-idx3-ubyte.gz", idx({n_test, 28, 28}, vi));
+    gz(folder / "t10k-labels-idx1-ubyte.gz", idx({n_test}, vl));
+    if (test_images) *test_images = vi;
 }
 }  // namespace
 
@@ -135,38 +173,8 @@ TEST_CASE("oneclass detect: every bad input is one line, exit 2, no output file"
 
 TEST_CASE("oneclass eval on a generated Fashion-MNIST folder; truncated IDX and CIFAR files fail cleanly") {
     setup s;
-    fs::create_directories(dir / "fm");
-    auto gz = [](const fs::path& p, const std::string& b) {
-        gzFile f = gzopen(p.c_str(), "wb");
-        gzwrite(f, b.data(), unsigned(b.size()));
-        gzclose(f);
-    };
-    auto idx = [](std::vector<std::uint32_t> dims, const std::vector<std::uint8_t>& data) {
-        std::string b{char(0), char(0), char(8), char(dims.size())};
-        for (auto d : dims)
-            for (int sh = 24; sh >= 0; sh -= 8) b.push_back(char((d >> sh) & 0xff));
-        b.append(data.begin(), data.end());
-        return b;
-    };
-    // 10 classes, 8 images each: class c is a bright block at a class-specific place + noise.
-    rng r(7);
-    auto make = [&](std::uint32_t n, std::vector<std::uint8_t>& img, std::vector<std::uint8_t>& lab) {
-        for (std::uint32_t i = 0; i < n; ++i) {
-            const int c = int(i % 10);
-            lab.push_back(std::uint8_t(c));
-            for (int p = 0; p < 784; ++p) {
-                const bool on = (p / 28) / 3 == c && (p % 28) < 20;
-                img.push_back(std::uint8_t(on ? 200 + r.below(50) : r.below(30)));
-            }
-        }
-    };
-    std::vector<std::uint8_t> ti, tl, vi, vl;
-    make(80, ti, tl);
-    make(40, vi, vl);
-    gz(dir / "fm/train-images-idx3-ubyte.gz", idx({80, 28, 28}, ti));
-    gz(dir / "fm/train-labels-idx1-ubyte.gz", idx({80}, tl));
-    gz(dir / "fm/t10k-images-idx3-ubyte.gz", idx({40, 28, 28}, vi));
-    gz(dir / "fm/t10k-labels-idx1-ubyte.gz", idx({40}, vl));
+    std::vector<std::uint8_t> vi;
+    write_fashion_mnist(dir / "fm", 80, 40, &vi);
     const auto e = run("eval --dataset fashion-mnist --root " + at("fm") +
                        " --features raw --detector ocsvm,kde,gde --classes 0,3 --out-dir " + at("res"));
     INFO(e.out);
@@ -211,4 +219,89 @@ TEST_CASE("oneclass eval on a generated Fashion-MNIST folder; truncated IDX and 
     const auto nr = run("eval --dataset cifar10 --classes 0");
     REQUIRE(nr.status == 2);
     REQUIRE_THAT(nr.out, Catch::Contains("--root is required"));
+}
+
+TEST_CASE("oneclass train / eval --model / Ctrl-C and --resume / metrics, and their bad inputs") {
+    setup s;
+    write_fashion_mnist(dir / "fm", 400, 60);  // 40 training images per class
+    const std::string common = " --root " + at("fm") + " --class 2 --epochs 2 --batch 8 --progress log";
+    // uninterrupted run
+    const auto a = run("train" + common + " --method simclr --out " + at("a.ocm") + " --metrics " + at("a.jsonl"));
+    INFO(a.out);
+    REQUIRE(a.status == 0);
+    REQUIRE_THAT(a.out, Catch::Contains("model=" + at("a.ocm")) && Catch::Contains("epoch 2/2 done"));
+    REQUIRE(fs::exists(dir / "a.ocm"));
+    REQUIRE_FALSE(fs::exists(dir / "a.ocm.ckpt"));  // removed once the model is written
+    const std::string metrics = read_file_bytes(dir / "a.jsonl", "t");
+    REQUIRE(std::count(metrics.begin(), metrics.end(), '\n') == 10 + 2);  // 5 steps x 2 epochs + 2 epoch lines
+    REQUIRE_THAT(metrics, Catch::Contains("{\"event\": \"step\", \"class\": 2, \"seed\": 0, \"epoch\": 1, \"step\": 1, \"loss\": ") &&
+                              Catch::Contains("\"event\": \"epoch\""));
+    // interrupted by a real SIGINT after step 3 (mid-epoch 1), then resumed
+    const auto b = run("train" + common + " --method simclr --out " + at("b.ocm") + " --metrics " + at("b.jsonl"),
+                       "ONECLASS_TEST_SIGINT_AT_STEP=3");
+    INFO(b.out);
+    REQUIRE(b.status == 130);
+    REQUIRE_THAT(b.out, Catch::Contains("interrupted") && Catch::Contains("--resume"));
+    REQUIRE(fs::exists(dir / "b.ocm.ckpt"));
+    REQUIRE_FALSE(fs::exists(dir / "b.ocm"));
+    const auto br = run("train" + common + " --method simclr --out " + at("b.ocm") + " --resume --metrics " + at("b2.jsonl"));
+    INFO(br.out);
+    REQUIRE(br.status == 0);
+    REQUIRE_THAT(br.out, Catch::Contains("resuming from") && Catch::Contains("at step 3"));
+    // the resumed model gives exactly the uninterrupted model's AUCs (and its step losses)
+    const std::string ev = " --root " + at("fm") + " --detector kde,ocsvm --features gf --out-dir ";
+    const auto ea = run("eval --model " + at("a.ocm") + ev + at("ea")), eb = run("eval --model " + at("b.ocm") + ev + at("eb"));
+    INFO(ea.out << eb.out);
+    REQUIRE(ea.status == 0);
+    REQUIRE(eb.status == 0);
+    const auto auc_lines = [](const std::string& o) { return o.substr(o.find("detector=kde mean_auc="), 60); };
+    REQUIRE(auc_lines(ea.out) == auc_lines(eb.out));
+    REQUIRE(std::stod(ea.out.substr(ea.out.find("detector=kde mean_auc=") + 22)) > 0.5);
+    const std::string m1 = read_file_bytes(dir / "b.jsonl", "t"), m2 = read_file_bytes(dir / "b2.jsonl", "t");
+    const auto loss_at = [](const std::string& m, int step) {
+        const auto at_step = m.find("\"step\": " + std::to_string(step) + ",");
+        return m.substr(m.find("\"loss\"", at_step), 25);
+    };
+    REQUIRE(loss_at(m1, 3) == loss_at(metrics, 3));
+    REQUIRE(loss_at(m2, 8) == loss_at(metrics, 8));
+    REQUIRE(fs::exists(dir / "ea/eval-fashion-mnist-simclr-gf-class2.json"));
+
+    // the denoising autoencoder reports its reconstruction score next to the detectors
+    const auto d = run("train" + common + " --method dae --out " + at("d.ocm"));
+    REQUIRE(d.status == 0);
+    const auto ed = run("eval --model " + at("d.ocm") + " --root " + at("fm") + " --detector kde --out-dir " + at("ed"));
+    INFO(ed.out);
+    REQUIRE(ed.status == 0);
+    REQUIRE_THAT(ed.out, Catch::Contains("detector=dae-recon mean_auc=") && Catch::Contains("detector=kde mean_auc="));
+    const auto edg = run("eval --model " + at("d.ocm") + " --root " + at("fm") + " --features gf --out-dir " + at("ed2"));
+    REQUIRE(edg.status == 2);
+    REQUIRE_THAT(edg.out, Catch::Contains("no projection head"));
+
+    // bad input: one line, exit 2, no model written
+    auto bad = [&](const std::string& args, const std::string& needle) {
+        INFO(args);
+        const auto r = run(args);
+        INFO(r.out);
+        REQUIRE(r.status == 2);
+        REQUIRE_THAT(r.out, Catch::Contains("oneclass: error:") && Catch::Contains(needle));
+        REQUIRE(std::count(r.err.begin(), r.err.end(), '\n') == 1);
+        REQUIRE_FALSE(fs::exists(dir / "never.ocm"));
+    };
+    bad("train --root " + at("fm") + " --class 12 --out " + at("never.ocm"), "--class 12 is not a class in 0..9");
+    bad("train --root " + at("fm") + " --class 1 --method jigsaw --out " + at("never.ocm"), "jigsaw");
+    bad("train --root " + at("fm") + " --class 1 --arch resnet50 --out " + at("never.ocm"), "resnet50");
+    bad("train --root " + at("fm") + " --class 1 --resume --out " + at("never.ocm"), "no checkpoint");
+    bad("train --root " + at("fm") + " --class 1 --out " + at("nodir/never.ocm"), "does not exist");
+    bad("train --root " + at("nofm") + " --class 1 --out " + at("never.ocm"), "nofm");
+    bad("train --root " + at("fm") + " --class 1 --progress fancy --out " + at("never.ocm"), "--progress");
+    bad("eval --model " + at("missing.ocm") + " --root " + at("fm"), "missing.ocm");
+    bad("eval --model " + at("a.ocm") + " --root " + at("fm") + " --classes 3", "trained on class 2");
+    bad("eval --model " + at("a.ocm") + " --dataset cifar10 --root " + at("fm"), "trained on fashion-mnist");
+    write_text("junk.ocm", "ONECLASS and then nothing useful");
+    bad("eval --model " + at("junk.ocm") + " --root " + at("fm"), "junk.ocm");
+    bad("eval --root " + at("fm") + " --features f", "needs --model");
+    // resuming with another configuration names the field
+    const auto c = run("train" + common + " --method simclr --out " + at("c.ocm"), "ONECLASS_TEST_SIGINT_AT_STEP=2");
+    REQUIRE(c.status == 130);
+    bad("train" + common + " --method simclr --lr 0.5 --resume --out " + at("c.ocm"), "written for lr 0.05");
 }

@@ -174,7 +174,10 @@ struct labelled_split {
     image_dataset train, test;
 };
 
-inline labelled_split load_dataset(const std::string& name, std::string root) {
+inline labelled_split load_dataset(const std::string& name, std::string root, std::size_t image_size = 0) {
+    require(name == "folder" || name == "cat-vs-dog" || name == "celeba" || image_size == 0 ||
+                image_size == 32,
+            "cli", "--image-size applies to folder, cat-vs-dog and celeba (", name, " images are 32 px)");
     if (name == "fashion-mnist") {
         if (root.empty()) root = "/usr/share/datasets/fashion-mnist";
         return {load_fashion_mnist(root, "train"), load_fashion_mnist(root, "test")};
@@ -212,6 +215,8 @@ struct eval_row {
     std::string class_name, detector;
     double auc, fit_s, score_s, gamma;
     bool converged;
+    std::int64_t seed = -1;  ///< training seed of the representation (-1: none, raw features)
+    double train_s = std::numeric_limits<double>::quiet_NaN();
 };
 
 inline double mean_auc(const std::vector<eval_row>& rows, const std::string& det) {
@@ -262,11 +267,12 @@ inline std::string json_number(double v) {
 inline void write_eval_results(const fs::path& stem, const std::string& dataset, const std::string& features,
                                const detector_options& o, const std::vector<eval_row>& rows,
                                const std::vector<std::string>& dets) {
-    std::string csv = "dataset,features,detector,class,class_name,auc,fit_s,score_s,gamma,converged\n";
+    std::string csv = "dataset,features,detector,class,class_name,seed,auc,fit_s,score_s,gamma,converged,train_s\n";
     for (const auto& r : rows)
         csv += dataset + "," + features + "," + r.detector + "," + std::to_string(r.cls) + ",\"" + r.class_name +
-               "\"," + json_number(r.auc) + "," + json_number(r.fit_s) + "," + json_number(r.score_s) + "," +
-               json_number(r.gamma) + "," + (r.converged ? "true" : "false") + "\n";
+               "\"," + (r.seed < 0 ? std::string() : std::to_string(r.seed)) + "," + json_number(r.auc) + "," +
+               json_number(r.fit_s) + "," + json_number(r.score_s) + "," + json_number(r.gamma) + "," +
+               (r.converged ? "true" : "false") + "," + json_number(r.train_s) + "\n";
     std::string js = "{\n  \"dataset\": \"" + dataset + "\",\n  \"features\": \"" + features +
                      "\",\n  \"normalize\": \"" + o.normalize + "\",\n  \"mean_auc\": {";
     for (std::size_t i = 0; i < dets.size(); ++i)
@@ -277,7 +283,9 @@ inline void write_eval_results(const fs::path& stem, const std::string& dataset,
         js += "    {\"detector\": \"" + r.detector + "\", \"class\": " + std::to_string(r.cls) + ", \"class_name\": \"" +
               json_escape(r.class_name) + "\", \"auc\": " + json_number(r.auc) + ", \"fit_s\": " + json_number(r.fit_s) +
               ", \"score_s\": " + json_number(r.score_s) + ", \"gamma\": " + json_number(r.gamma) +
-              ", \"converged\": " + (r.converged ? "true" : "false") + "}" + (i + 1 < rows.size() ? "," : "") + "\n";
+              ", \"converged\": " + (r.converged ? "true" : "false") +
+              (r.seed < 0 ? std::string() : ", \"seed\": " + std::to_string(r.seed)) +
+              ", \"train_s\": " + json_number(r.train_s) + "}" + (i + 1 < rows.size() ? "," : "") + "\n";
     }
     js += "  ]\n}\n";
     write_file_atomic(stem.string() + ".json", js, "eval");

@@ -1,11 +1,17 @@
-// tools/cli_run.hpp - `oneclass run`: the two-stage pipeline over a dataset's classes.
+// tools/cli_run.hpp - the two-stage pipeline from the command line:
+//
+//   oneclass train  one class, one seed -> a model file (representation + its configuration)
+//   oneclass eval --model MODEL         fit detectors on the model's features of that class
+//   oneclass run    train + eval over --classes and --seeds, AUC table with mean +- std
 //
 // For each inlier class and seed: train a representation on that class's training images only
 // (pipeline::representation), extract L2-normalised features of the class's training images and
-// of the whole test split, fit each detector on the former, score the latter, report AUC.
+// of the whole test split, fit each detector on the former, score the latter, report AUC. The
+// proxy's own scores (RotNet's, the autoencoder's reconstruction error) are reported as well.
 #pragma once
 
 #include "cli_common.hpp"
+#include "cli_train.hpp"
 
 #include <oneclass/eval.hpp>
 #include <oneclass/pipeline/representation.hpp>
@@ -17,156 +23,221 @@
 namespace oneclass::cli {
 
 struct run_args {
-    std::string dataset = "fashion-mnist", root, classes = "all", method = "distaug", preset = "quick";
+    std::string dataset = "fashion-mnist", root, classes = "all";
     std::string detectors = "kde,ocsvm", features = "f", out_dir = "results";
-    std::size_t epochs = 0, batch = 0, seeds = 1, train_limit = 0, channels = 1;
-    std::uint64_t seed = 0;
+    std::size_t seeds = 1, image_size = 0;
+    train_options train;
 };
 
-/// The presets: `quick` trains one Fashion-MNIST class in minutes on 2 cores, `standard` aims at
-/// the paper's accuracy within about 20 minutes per class, `paper` is the paper's recipe.
-inline pipeline::representation_config preset_config(const std::string& name) {
-    pipeline::representation_config c;
-    if (name == "quick") {
-        c.net = {.depth = 10, .width = 0.25};
-        c.head_hidden = {64, 64};
-        c.head_out = 32;
-        c.epochs = 3;
-        c.batch = 32;
-        c.lr = 0.05;
-    } else if (name == "standard") {
-        c.net = {.depth = 18, .width = 0.5};
-        c.head_hidden = {256, 256};
-        c.head_out = 128;
-        c.epochs = 10;
-        c.batch = 32;
-        c.lr = 0.02;
-    } else if (name == "paper") {
-        c.net = {.depth = 18, .width = 1.0};
-        c.head_hidden = std::vector<std::size_t>(8, 512);
-        c.head_out = 128;
-        c.epochs = 2048;
-        c.batch = 32;
-        c.lr = 0.01;
-        c.weight_decay = 3e-4;
-        c.temperature = 0.2;
-    } else {
-        fail("cli", "--preset must be quick, standard or paper, got '", name, "'");
-    }
-    return c;
+/// Names of the extra score columns a method brings (its built-in anomaly scores).
+inline std::vector<std::string> proxy_score_names(pipeline::proxy_method m) {
+    if (m == pipeline::proxy_method::rotation) return {"rotnet-p0", "rotnet-sum"};
+    if (m == pipeline::proxy_method::dae) return {"dae-recon"};
+    return {};
 }
 
-
-/// Images of a dataset as N x C x S x S floats in [0, 1]; Fashion-MNIST is zero-padded from 28 to
-/// 32 as the official code does and replicated to `channels` (1 or 3) channels.
-inline tensor<float> dataset_images(const image_dataset& ds, const std::vector<std::size_t>& rows, std::size_t channels) {
-    const bool pad = ds.height == 28 && ds.width == 28;
-    const std::size_t S = pad ? 32 : ds.height, off = pad ? 2 : 0;
-    require(channels == ds.channels || (ds.channels == 1 && channels == 3), "cli", "--channels ", channels,
-            " does not fit a ", ds.channels, "-channel dataset");
-    tensor<float> t({rows.size(), channels, S, S});
-    for (std::size_t i = 0; i < rows.size(); ++i) {
-        const std::uint8_t* px = ds.pixels.row(rows[i]);
-        for (std::size_t c = 0; c < channels; ++c) {
-            const std::size_t sc = ds.channels == 1 ? 0 : c;
-            for (std::size_t h = 0; h < ds.height; ++h)
-                for (std::size_t w = 0; w < ds.width; ++w)
-                    t(i, c, h + off, w + off) = float(px[(sc * ds.height + h) * ds.width + w]) / 255.0f;
-        }
-    }
-    return t;
-}
-
-inline int run_pipeline(const run_args& a, const detector_options& det_opts) {
+/// Fits every detector on the features of `train_images` and scores `test_images`; appends one
+/// row per detector and per built-in proxy score.
+inline void evaluate_representation(pipeline::representation& rep, const tensor<float>& train_images,
+                                    const tensor<float>& test_images, const std::vector<int>& test_labels, int cls,
+                                    const std::string& class_name, const std::vector<std::string>& names,
+                                    const detector_options& det_opts, const std::string& features, std::int64_t seed,
+                                    double train_s, std::vector<eval_row>& rows) {
     using clock = std::chrono::steady_clock;
-    const auto names = split_list(a.detectors, "--detector");
-    for (const auto& n : names) (void)make_detector(with_name(det_opts, n));
-    require(a.features == "f" || a.features == "gf", "cli", "--features must be f or gf, got '", a.features, "'");
-    require(a.seeds >= 1, "cli", "--seeds must be >= 1");
-    require(a.channels == 1 || a.channels == 3, "cli", "--channels must be 1 or 3");
-    auto cfg = preset_config(a.preset);
-    cfg.method = pipeline::parse_method(a.method);
-    if (a.epochs) cfg.epochs = a.epochs;
-    if (a.batch) cfg.batch = a.batch;
-    const labelled_split data = load_dataset(a.dataset, a.root);
-    const auto classes = parse_classes(a.classes, data.train.num_classes());
-    std::filesystem::create_directories(a.out_dir);
-    std::vector<std::size_t> all_test(data.test.size());
-    for (std::size_t i = 0; i < all_test.size(); ++i) all_test[i] = i;
-    const tensor<float> test_images = dataset_images(data.test, all_test, a.channels);
-
-    std::vector<eval_row> rows;
-    for (int c : classes) {
-        auto split = one_vs_rest(data.train.labels, data.test.labels, c);
-        if (a.train_limit && split.train_rows.size() > a.train_limit) split.train_rows.resize(a.train_limit);
-        const tensor<float> train_images = dataset_images(data.train, split.train_rows, a.channels);
-        for (std::size_t s = 0; s < a.seeds; ++s) {
-            cfg.seed = a.seed + s;
-            pipeline::representation rep(cfg, a.channels);
-            const auto t0 = clock::now();
-            double last_loss = 0;
-            rep.fit(train_images, [&](const pipeline::step_log& l) {
-                last_loss = l.loss;
-                if (!std::isfinite(l.loss))
-                    fail("run", "training diverged at epoch ", l.epoch, " step ", l.step, " (loss ", l.loss, ")");
-            });
-            const double train_s = std::chrono::duration<double>(clock::now() - t0).count();
-            const bool head = a.features == "gf";
-            const matrix<float> ftr = rep.features(train_images, head), fte = rep.features(test_images, head);
-            std::fprintf(stderr, "class %d seed %llu: trained %zu epochs on %zu images in %.1f s (last loss %.4f)\n", c,
-                         static_cast<unsigned long long>(cfg.seed), cfg.epochs, train_images.shape(0), train_s, last_loss);
-            if (cfg.method == pipeline::proxy_method::rotation)
-                for (const bool all : {false, true}) {  // RotNet's own scores, next to the detectors
-                    const std::string name = all ? "rotnet-sum" : "rotnet-p0";
-                    const auto scores = rep.rotation_scores(test_images, all);
-                    rows.push_back({c, data.train.class_names[std::size_t(c)], name, roc_auc(scores, split.test_labels),
-                                    0.0, 0.0, std::numeric_limits<double>::quiet_NaN(), true});
-                    std::fprintf(stderr, "  %s: auc=%.4f\n", name.c_str(), rows.back().auc);
-                }
-            for (const auto& name : names) {
-                auto det = make_detector(with_name(det_opts, name));
-                const auto t1 = clock::now();
-                const fit_report rep_fit = std::visit([&](auto& d) { return d.fit(ftr.view()); }, det);
-                const double fit_s = std::chrono::duration<double>(clock::now() - t1).count();
-                const auto t2 = clock::now();
-                const auto scores = std::visit([&](const auto& d) { return d.score(fte.view()); }, det);
-                const double score_s = std::chrono::duration<double>(clock::now() - t2).count();
-                rows.push_back({c, data.train.class_names[std::size_t(c)], name, roc_auc(scores, split.test_labels),
-                                fit_s, score_s, gamma_of(det), rep_fit.converged});
-                std::fprintf(stderr, "  %s: auc=%.4f\n", name.c_str(), rows.back().auc);
-            }
-        }
+    const bool head = features == "gf";
+    const matrix<float> ftr = rep.features(train_images, head), fte = rep.features(test_images, head);
+    const auto m = rep.config().method;
+    for (const auto& name : proxy_score_names(m)) {
+        const auto scores = name == "dae-recon" ? rep.reconstruction_scores(test_images)
+                                                : rep.rotation_scores(test_images, name == "rotnet-sum");
+        rows.push_back({cls, class_name, name, roc_auc(scores, test_labels), 0.0, 0.0,
+                        std::numeric_limits<double>::quiet_NaN(), true, seed, train_s});
+        std::fprintf(stderr, "  %s: auc=%.4f\n", name.c_str(), rows.back().auc);
     }
-    std::vector<std::string> columns = names;
-    if (cfg.method == pipeline::proxy_method::rotation) columns.insert(columns.end(), {"rotnet-p0", "rotnet-sum"});
-    const std::vector<std::string>& cols = columns;
-    // per class: mean and std over seeds
+    for (const auto& name : names) {
+        auto det = make_detector(with_name(det_opts, name));
+        const auto t1 = clock::now();
+        const fit_report rep_fit = std::visit([&](auto& d) { return d.fit(ftr.view()); }, det);
+        const double fit_s = std::chrono::duration<double>(clock::now() - t1).count();
+        const auto t2 = clock::now();
+        const auto scores = std::visit([&](const auto& d) { return d.score(fte.view()); }, det);
+        const double score_s = std::chrono::duration<double>(clock::now() - t2).count();
+        rows.push_back({cls, class_name, name, roc_auc(scores, test_labels), fit_s, score_s, gamma_of(det),
+                        rep_fit.converged, seed, train_s});
+        std::fprintf(stderr, "  %s: auc=%.4f\n", name.c_str(), rows.back().auc);
+    }
+}
+
+/// Per class: mean +- std over seeds of each column; then the means over classes.
+inline void print_seed_table(const std::vector<eval_row>& rows, const std::vector<std::string>& cols,
+                             const std::vector<int>& classes, const std::string& features, const std::string& method) {
     std::printf("%-6s %-14s", "class", "name");
     for (const auto& d : cols) std::printf(" %18s", d.c_str());
     std::printf("\n");
-    std::vector<double> det_means(cols.size(), 0.0);
+    std::vector<double> means(cols.size(), 0.0);
     for (int c : classes) {
         std::string cname;
-        std::printf("%-6d", c);
         for (const auto& r : rows)
             if (r.cls == c) cname = r.class_name;
-        std::printf(" %-14s", cname.c_str());
+        std::printf("%-6d %-14s", c, cname.c_str());
         for (std::size_t k = 0; k < cols.size(); ++k) {
             double s = 0, ss = 0;
             int n = 0;
             for (const auto& r : rows)
                 if (r.cls == c && r.detector == cols[k]) s += r.auc, ss += r.auc * r.auc, ++n;
             const double m = s / n, sd = n > 1 ? std::sqrt(std::max(0.0, (ss - n * m * m) / (n - 1))) : 0.0;
-            det_means[k] += m / double(classes.size());
+            means[k] += m / double(classes.size());
             std::printf("    %.4f +- %.4f", m, sd);
         }
         std::printf("\n");
     }
+    std::printf("%-6s %-14s", "mean", "");
+    for (double m : means) std::printf(" %18.4f", m);
+    std::printf("\n");
     for (std::size_t k = 0; k < cols.size(); ++k)
-        std::printf("detector=%s features=%s method=%s mean_auc=%.6f\n", cols[k].c_str(), a.features.c_str(),
-                    a.method.c_str(), det_means[k]);
-    const auto stem = std::filesystem::path(a.out_dir) / ("run-" + a.dataset + "-" + a.method + "-" + a.preset);
-    write_eval_results(stem, a.dataset, a.method + "/" + a.features, det_opts, rows, cols);
+        std::printf("detector=%s features=%s method=%s mean_auc=%.6f\n", cols[k].c_str(), features.c_str(), method.c_str(),
+                    means[k]);
+}
+
+inline void check_eval_flags(const std::vector<std::string>& names, const detector_options& det_opts,
+                             const std::string& features) {
+    for (const auto& n : names) (void)make_detector(with_name(det_opts, n));
+    require(features == "f" || features == "gf", "cli", "--features must be f or gf, got '", features, "'");
+}
+
+inline int run_pipeline(const run_args& a, const detector_options& det_opts) {
+    const auto names = split_list(a.detectors, "--detector");
+    check_eval_flags(names, det_opts, a.features);
+    require(a.seeds >= 1, "cli", "--seeds must be >= 1");
+    auto cfg = build_config(a.train);
+    require(a.features == "f" || cfg.method != pipeline::proxy_method::dae, "cli",
+            "--features gf: the dae method trains no projection head");
+    const labelled_split data = load_dataset(a.dataset, a.root, a.image_size);
+    const auto classes = parse_classes(a.classes, data.train.num_classes());
+    fs::create_directories(a.out_dir);
+    if (!a.train.metrics.empty()) fs::remove(a.train.metrics + ".tmp");
+    const tensor<float> test_images = dataset_images(data.test, all_rows(data.test.size()), a.train.channels);
+    install_sigint_handler();
+
+    std::vector<eval_row> rows;
+    for (int c : classes) {
+        const class_data cd = class_images(data, c, a.train.channels, a.train.train_limit);
+        for (std::size_t s = 0; s < a.seeds; ++s) {
+            cfg.seed = a.train.seed + s;
+            pipeline::representation rep(cfg, a.train.channels);
+            const std::string label = "class " + std::to_string(c) + " seed " + std::to_string(cfg.seed);
+            progress_reporter progress(a.train.progress, a.train.metrics, label,
+                                       ", \"class\": " + std::to_string(c) + ", \"seed\": " + std::to_string(cfg.seed));
+            const double train_s = train_with_progress(rep, cd.train_images, progress);
+            std::fprintf(stderr, "%s: trained %zu epochs on %zu images in %.1f s\n", label.c_str(), cfg.epochs,
+                         cd.train_images.shape(0), train_s);
+            evaluate_representation(rep, cd.train_images, test_images, cd.test_labels, c, cd.class_name, names, det_opts,
+                                    a.features, std::int64_t(cfg.seed), train_s, rows);
+        }
+    }
+    std::vector<std::string> cols = names;
+    for (const auto& n : proxy_score_names(cfg.method)) cols.push_back(n);
+    print_seed_table(rows, cols, classes, a.features, a.train.method);
+    const auto stem = fs::path(a.out_dir) / ("run-" + a.dataset + "-" + a.train.method + "-" + a.train.preset);
+    write_eval_results(stem, a.dataset, a.train.method + "/" + a.features, det_opts, rows, cols);
+    std::printf("results=%s.{json,csv}\n", stem.string().c_str());
+    return 0;
+}
+
+// ---- train ---------------------------------------------------------------------------------------
+struct train_args {
+    std::string dataset = "fashion-mnist", root, out, checkpoint;
+    int cls = -1;
+    std::size_t checkpoint_every = 1, image_size = 0;
+    bool resume = false;
+    train_options train;
+};
+
+inline int run_train(const train_args& a) {
+    require(!a.out.empty(), "cli", "--out MODEL is required");
+    require(a.cls >= 0, "cli", "--class is required (the inlier class to train on)");
+    auto cfg = build_config(a.train);
+    cfg.checkpoint = a.checkpoint.empty() ? fs::path(a.out + ".ckpt") : fs::path(a.checkpoint);
+    require(a.checkpoint_every >= 1, "cli", "--checkpoint-every must be >= 1");
+    cfg.checkpoint_every = a.checkpoint_every;
+    require(!a.resume || fs::exists(cfg.checkpoint), "cli", "--resume: no checkpoint '", cfg.checkpoint.string(), "'");
+    const fs::path out_dir = fs::absolute(a.out).parent_path();
+    require(fs::is_directory(out_dir), "cli", "--out: folder '", out_dir.string(), "' does not exist");
+    const labelled_split data = load_dataset(a.dataset, a.root, a.image_size);
+    require(std::size_t(a.cls) < data.train.num_classes(), "cli", "--class ", a.cls, " is not a class in 0..",
+            data.train.num_classes() - 1);
+    const class_data cd = class_images(data, a.cls, a.train.channels, a.train.train_limit);
+    pipeline::representation rep(cfg, a.train.channels);
+    if (a.resume) {
+        rep.load_checkpoint(cfg.checkpoint);
+        std::fprintf(stderr, "resuming from '%s' at step %zu (epoch %zu done)\n", cfg.checkpoint.string().c_str(),
+                     rep.steps_done(), rep.epochs_done());
+    } else if (!a.train.metrics.empty()) {
+        fs::remove(a.train.metrics + ".tmp");
+    }
+    install_sigint_handler();
+    const std::string label = "class " + std::to_string(a.cls);
+    double train_s = 0;
+    {
+        progress_reporter progress(a.train.progress, a.train.metrics, label,
+                                   ", \"class\": " + std::to_string(a.cls) + ", \"seed\": " + std::to_string(cfg.seed));
+        train_s = train_with_progress(rep, cd.train_images, progress);
+    }
+    rep.save(a.out, {{"dataset", a.dataset},
+                     {"class", std::to_string(a.cls)},
+                     {"class_name", cd.class_name},
+                     {"image_size", std::to_string(cd.train_images.shape(2))},
+                     {"train_images", std::to_string(cd.train_images.shape(0))},
+                     {"train_limit", std::to_string(a.train.train_limit)},
+                     {"preset", a.train.preset},
+                     {"train_s", json_number(train_s)}});
+    std::error_code ec;
+    fs::remove(cfg.checkpoint, ec);  // the model file supersedes it
+    std::printf("model=%s method=%s class=%d epochs=%zu train_images=%zu train_s=%.1f\n", a.out.c_str(),
+                a.train.method.c_str(), a.cls, cfg.epochs, cd.train_images.shape(0), train_s);
+    return 0;
+}
+
+// ---- eval --model --------------------------------------------------------------------------------
+struct model_eval_args {
+    std::string dataset, root, model, detectors, features, out_dir, classes;
+    std::size_t image_size = 0;
+};
+
+inline int run_eval_model(const model_eval_args& a, const detector_options& det_opts) {
+    const auto names = split_list(a.detectors, "--detector");
+    check_eval_flags(names, det_opts, a.features);
+    auto rep = pipeline::representation::load(a.model);
+    const auto meta = [&](const char* k) {
+        const auto v = rep.metadata(k);
+        require(v.has_value(), "cli", "--model '", a.model, "' has no '", k, "' record (not written by oneclass train?)");
+        return *v;
+    };
+    require(meta("dataset") == a.dataset, "cli", "--model '", a.model, "' was trained on ", meta("dataset"),
+            ", not --dataset ", a.dataset);
+    const int cls = std::stoi(meta("class"));
+    require(a.classes.empty() || a.classes == meta("class"), "cli", "--model '", a.model, "' was trained on class ",
+            cls, ", not --classes ", a.classes);
+    require(a.features == "f" || rep.uses_head(), "cli", "--features gf: a ", pipeline::method_name(rep.config().method),
+            " model has no projection head");
+    const std::size_t channels = rep.config().net.in_channels;
+    const labelled_split data = load_dataset(a.dataset, a.root, a.image_size ? a.image_size : std::stoul(meta("image_size")));
+    require(std::size_t(cls) < data.train.num_classes(), "cli", "--model class ", cls, " is not in this dataset");
+    const class_data cd = class_images(data, cls, channels, std::stoul(meta("train_limit")));
+    require(cd.train_images.shape(2) == std::stoul(meta("image_size")), "cli", "--model '", a.model, "' was trained on ",
+            meta("image_size"), " px images, this dataset gives ", cd.train_images.shape(2));
+    fs::create_directories(a.out_dir);
+    const tensor<float> test_images = dataset_images(data.test, all_rows(data.test.size()), channels);
+    std::vector<eval_row> rows;
+    evaluate_representation(rep, cd.train_images, test_images, cd.test_labels, cls, cd.class_name, names, det_opts,
+                            a.features, std::int64_t(rep.config().seed), std::stod(meta("train_s")), rows);
+    std::vector<std::string> cols;
+    for (const auto& n : proxy_score_names(rep.config().method)) cols.push_back(n);
+    for (const auto& n : names) cols.push_back(n);
+    print_table(rows, cols, {cls});
+    const std::string method = pipeline::method_name(rep.config().method);
+    const auto stem = fs::path(a.out_dir) / ("eval-" + a.dataset + "-" + method + "-" + a.features + "-class" + meta("class"));
+    write_eval_results(stem, a.dataset, method + "/" + a.features, det_opts, rows, cols);
     std::printf("results=%s.{json,csv}\n", stem.string().c_str());
     return 0;
 }

@@ -2,6 +2,9 @@
 //
 //   oneclass detect --detector kde --train train.npy --test test.npy [--labels y.npy] [--out s.csv]
 //   oneclass eval --dataset fashion-mnist --features raw --detector ocsvm,kde,gde --classes all
+//   oneclass train --dataset fashion-mnist --class 0 --method distaug --preset quick --out m.ocm
+//   oneclass eval --dataset fashion-mnist --model m.ocm --detector kde,ocsvm [--features f|gf]
+//   oneclass run --dataset fashion-mnist --classes all --method distaug --preset quick --seeds 3
 //
 // Every error (bad flag, missing or malformed file, wrong dimensions, NaN/Inf, bad parameter)
 // prints one line "oneclass: error: ..." to stderr and exits with status 2; outputs are written
@@ -91,15 +94,23 @@ int run_detect(const detect_args& a) {
 // ---- eval (raw features) ------------------------------------------------------------------------
 struct eval_args {
     detector_options det;
-    std::string dataset = "fashion-mnist", root, features = "raw", detectors = "ocsvm,kde,gde", classes = "all";
+    std::string dataset = "fashion-mnist", root, features, detectors = "ocsvm,kde,gde", classes, model;
     std::string out_dir = "results";
+    std::size_t image_size = 0;
 };
 
-int run_eval(const eval_args& a) {
-    require(a.features == "raw", "eval", "--features must be 'raw' here (learned features come with 'oneclass train')");
+int run_eval(eval_args a) {
+    if (!a.model.empty()) {
+        return cli::run_eval_model({a.dataset, a.root, a.model, a.detectors, a.features.empty() ? "f" : a.features,
+                                    a.out_dir, a.classes, a.image_size},
+                                   a.det);
+    }
+    if (a.features.empty()) a.features = "raw";
+    if (a.classes.empty()) a.classes = "all";
+    require(a.features == "raw", "eval", "--features ", a.features, " needs --model (a file from 'oneclass train')");
     const auto names = cli::split_list(a.detectors, "--detector");
     for (const auto& n : names) (void)cli::make_detector(cli::with_name(a.det, n));  // validate flags up front
-    const cli::labelled_split data = cli::load_dataset(a.dataset, a.root);
+    const cli::labelled_split data = cli::load_dataset(a.dataset, a.root, a.image_size);
     const auto classes = cli::parse_classes(a.classes, data.train.num_classes());
     fs::create_directories(a.out_dir);
 
@@ -160,41 +171,66 @@ int main(int argc, char** argv) {
     auto* load = detect->add_option("--load-model", da.load_model, "score with a saved detector instead of fitting");
     save->excludes(load);
 
+    const std::vector<std::string> datasets{"fashion-mnist", "cifar10", "cifar20", "folder", "cat-vs-dog", "celeba"};
+    const char* dataset_help = "fashion-mnist|cifar10|cifar20|folder|cat-vs-dog|celeba";
     eval_args ea;
-    auto* eval = app.add_subcommand("eval", "one-vs-rest AUC over the classes of a dataset");
+    auto* eval = app.add_subcommand("eval", "one-vs-rest AUC over the classes of a dataset (raw pixels or a trained model)");
     add_detector_flags(eval, ea.det, false);
-    eval->add_option("--dataset", ea.dataset, "fashion-mnist|cifar10|cifar20")
-        ->check(CLI::IsMember({"fashion-mnist", "cifar10", "cifar20"}));
+    eval->add_option("--dataset", ea.dataset, dataset_help)->check(CLI::IsMember(datasets));
     eval->add_option("--root", ea.root, "dataset folder (default: /usr/share/datasets/fashion-mnist)");
-    eval->add_option("--features", ea.features, "raw (pixels scaled to [0, 1])");
+    eval->add_option("--image-size", ea.image_size, "folder / cat-vs-dog / celeba: resize to this side (32 or 64)");
+    eval->add_option("--model", ea.model, "a model from 'oneclass train': evaluate its features on its class");
+    eval->add_option("--features", ea.features, "raw (pixels in [0, 1]; default without --model), f or gf (with --model)");
     eval->add_option("--detector", ea.detectors, "comma-separated list, e.g. ocsvm,kde,gde");
-    eval->add_option("--classes", ea.classes, "all or a list such as 0,3,7");
+    eval->add_option("--classes", ea.classes, "all or a list such as 0,3,7 (with --model: the model's class)");
     eval->add_option("--out-dir", ea.out_dir, "where the JSON and CSV results go (default results)");
 
-    if (argc > 1 && argv[1][0] != '-' && std::string(argv[1]) != "detect" && std::string(argv[1]) != "eval" &&
-        std::string(argv[1]) != "run") {
-        std::fprintf(stderr, "oneclass: error: unknown command '%s' (detect, eval, run; see --help)\n", argv[1]);
+    const std::string cmd1 = argc > 1 ? argv[1] : "";
+    if (argc > 1 && argv[1][0] != '-' && cmd1 != "detect" && cmd1 != "eval" && cmd1 != "run" && cmd1 != "train") {
+        std::fprintf(stderr, "oneclass: error: unknown command '%s' (detect, eval, train, run; see --help)\n", argv[1]);
         return 2;
     }
+    auto add_train_flags = [&](CLI::App* cmd, cli::train_options& t) {
+        cmd->add_option("--method", t.method, "rotation|simclr|distaug|dae")
+            ->check(CLI::IsMember({"rotation", "simclr", "distaug", "dae"}));
+        cmd->add_option("--preset", t.preset, "quick|standard|paper")->check(CLI::IsMember({"quick", "standard", "paper"}));
+        cmd->add_option("--epochs", t.epochs, "override the preset's epochs");
+        cmd->add_option("--batch", t.batch, "override the preset's batch size");
+        cmd->add_option("--lr", t.lr, "override the preset's learning rate");
+        cmd->add_option("--arch", t.arch, "resnet10|resnet18|resnet34 (default: the preset's)");
+        cmd->add_option("--width", t.width, "ResNet width multiplier (default: the preset's)");
+        cmd->add_option("--seed", t.seed, "training seed");
+        cmd->add_option("--train-limit", t.train_limit, "use at most this many training images of the class");
+        cmd->add_option("--channels", t.channels, "1 or 3 (grayscale replicated)");
+        cmd->add_option("--progress", t.progress, "auto (bar on a terminal, log lines otherwise)|bar|log|none");
+        cmd->add_option("--metrics", t.metrics, "write per-step and per-epoch metrics as JSON lines");
+    };
+
+    cli::train_args ta;
+    auto* train = app.add_subcommand("train", "train a representation on one class's training images, write a model");
+    train->add_option("--dataset", ta.dataset, dataset_help)->check(CLI::IsMember(datasets));
+    train->add_option("--root", ta.root, "dataset folder");
+    train->add_option("--image-size", ta.image_size, "folder / cat-vs-dog / celeba: resize to this side (32 or 64)");
+    train->add_option("--class", ta.cls, "the inlier (normal) class")->required();
+    train->add_option("--out", ta.out, "model file to write")->required();
+    train->add_option("--checkpoint", ta.checkpoint, "checkpoint file (default MODEL.ckpt; removed once MODEL is written)");
+    train->add_option("--checkpoint-every", ta.checkpoint_every, "epochs between checkpoints (default 1)");
+    train->add_flag("--resume", ta.resume, "continue from the checkpoint (bit for bit the uninterrupted run)");
+    add_train_flags(train, ta.train);
+
     cli::run_args ra;
     detector_options run_det;
     auto* run = app.add_subcommand("run", "train a representation per class, then fit detectors on its features");
     add_detector_flags(run, run_det, false, false);
-    run->add_option("--dataset", ra.dataset, "fashion-mnist|cifar10|cifar20")
-        ->check(CLI::IsMember({"fashion-mnist", "cifar10", "cifar20"}));
+    run->add_option("--dataset", ra.dataset, dataset_help)->check(CLI::IsMember(datasets));
     run->add_option("--root", ra.root, "dataset folder");
+    run->add_option("--image-size", ra.image_size, "folder / cat-vs-dog / celeba: resize to this side (32 or 64)");
     run->add_option("--classes", ra.classes, "all or a list such as 0,3,7");
-    run->add_option("--method", ra.method, "rotation|simclr|distaug")->check(CLI::IsMember({"rotation", "simclr", "distaug"}));
-    run->add_option("--preset", ra.preset, "quick|standard|paper")->check(CLI::IsMember({"quick", "standard", "paper"}));
-    run->add_option("--epochs", ra.epochs, "override the preset's epochs");
-    run->add_option("--batch", ra.batch, "override the preset's batch size");
-    run->add_option("--seed", ra.seed, "first training seed (also gmm's k-means++ seed)");
     run->add_option("--seeds", ra.seeds, "number of seeds (mean +- std)");
-    run->add_option("--train-limit", ra.train_limit, "use at most this many training images per class");
-    run->add_option("--channels", ra.channels, "1 or 3 (grayscale replicated)");
     run->add_option("--detector", ra.detectors, "comma-separated, e.g. kde,ocsvm,gde,knn");
     run->add_option("--features", ra.features, "f (encoder) or gf (head)");
     run->add_option("--out-dir", ra.out_dir, "where the JSON and CSV results go");
+    add_train_flags(run, ra.train);
 
     try {
         app.parse(argc, argv);
@@ -217,11 +253,15 @@ int main(int argc, char** argv) {
         }
         if (*run) {
             cli::reject_unused_flags_list(ra.detectors, run);
-            run_det.seed = ra.seed;
+            run_det.seed = ra.train.seed;
             return cli::run_pipeline(ra, run_det);
         }
+        if (*train) return cli::run_train(ta);
         cli::reject_unused_flags_list(ea.detectors, eval);
         return run_eval(ea);
+    } catch (const pipeline::training_interrupted& e) {
+        std::fprintf(stderr, "oneclass: interrupted: %s; continue with --resume\n", e.what());
+        return 130;
     } catch (const std::exception& e) {
         std::fprintf(stderr, "oneclass: error: %s\n", e.what());
         return 2;
