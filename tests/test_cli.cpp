@@ -305,3 +305,103 @@ TEST_CASE("oneclass train / eval --model / Ctrl-C and --resume / metrics, and th
     REQUIRE(c.status == 130);
     bad("train" + common + " --method simclr --lr 0.5 --resume --out " + at("c.ocm"), "written for lr 0.05");
 }
+
+TEST_CASE("oneclass on image folders: generic folder, cat-vs-dog and CelebA layouts from generated files") {
+    setup s;
+    rng r(3);
+    // class "bars_h" has a horizontal bar, "bars_v" a vertical one; 20 train / 8 test images each
+    auto bar = [&](bool vertical) {
+        image_u8 im{24, 24, 3, std::vector<std::uint8_t>(24 * 24 * 3)};
+        const std::size_t at = 4 + r.below(16);
+        for (std::size_t y = 0; y < 24; ++y)
+            for (std::size_t x = 0; x < 24; ++x)
+                for (std::size_t c = 0; c < 3; ++c)
+                    im.pixels[(y * 24 + x) * 3 + c] = std::uint8_t(((vertical ? x : y) == at ? 220 : 20) + r.below(20));
+        return im;
+    };
+    for (const char* split : {"train", "test"})
+        for (int c = 0; c < 2; ++c) {
+            const auto d = dir / "folder" / split / (c ? "bars_v" : "bars_h");
+            fs::create_directories(d);
+            for (int i = 0; i < (split[1] == 'r' ? 20 : 8); ++i) save_png(d / ("i" + std::to_string(i) + ".png"), bar(c == 1));
+        }
+    const auto e = run("eval --dataset folder --root " + at("folder") + " --image-size 16 --features raw --detector kde" +
+                       " --out-dir " + at("fres"));
+    INFO(e.out);
+    REQUIRE(e.status == 0);
+    REQUIRE_THAT(e.out, Catch::Contains("bars_h") && Catch::Contains("bars_v"));
+    const auto p = run("run --dataset folder --root " + at("folder") + " --image-size 16 --classes 0 --epochs 1 --batch 8" +
+                       " --method rotation --detector kde --progress none --out-dir " + at("fres2"));
+    INFO(p.out);
+    REQUIRE(p.status == 0);
+    REQUIRE_THAT(p.out, Catch::Contains("detector=kde features=f method=rotation mean_auc="));
+    const auto t = run("train --dataset folder --root " + at("folder") + " --image-size 16 --class 1 --epochs 1 --batch 8" +
+                       " --progress none --out " + at("f.ocm"));
+    REQUIRE(t.status == 0);
+    const auto te = run("eval --dataset folder --root " + at("folder") + " --model " + at("f.ocm") + " --detector gde" +
+                        " --out-dir " + at("fres3"));
+    INFO(te.out);
+    REQUIRE(te.status == 0);
+    REQUIRE_THAT(te.out, Catch::Contains("detector=gde mean_auc="));
+    const auto wrong = run("eval --dataset folder --root " + at("folder") + " --image-size 24 --model " + at("f.ocm") +
+                           " --out-dir " + at("fres4"));
+    REQUIRE(wrong.status == 2);
+    REQUIRE_THAT(wrong.out, Catch::Contains("trained on 16 px images"));
+    const auto odd = run("eval --dataset folder --root " + at("folder") + " --image-size 20 --out-dir " + at("fres5"));
+    REQUIRE(odd.status == 2);
+    REQUIRE_THAT(odd.out, Catch::Contains("multiple of 8"));
+    const auto nofolder = run("eval --dataset folder --root " + at("nothing") + " --out-dir " + at("fres6"));
+    REQUIRE(nofolder.status == 2);
+    REQUIRE_THAT(nofolder.out, Catch::Contains("nothing"));
+
+    // cat-vs-dog: cats bright on the left half, dogs on the right; raw-pixel KDE separates them
+    fs::create_directories(dir / "cvd");
+    auto half = [&](std::size_t h, std::size_t w, bool left) {
+        image_u8 im{h, w, 3, std::vector<std::uint8_t>(h * w * 3)};
+        for (std::size_t p = 0; p < h * w; ++p)
+            for (std::size_t c = 0; c < 3; ++c)
+                im.pixels[p * 3 + c] = std::uint8_t(((p % w < w / 2) == left ? 200 : 30) + r.below(20));
+        return im;
+    };
+    for (int i = 0; i < 10; ++i) {
+        const image_u8 cat = half(20, 30, true), dog = half(30, 20, false);
+        save_png(dir / "cvd" / ("cat." + std::to_string(i) + ".jpg"), cat);  // decoded by content
+        save_png(dir / "cvd" / ("dog." + std::to_string(i) + ".jpg"), dog);
+    }
+    const auto c = run("eval --dataset cat-vs-dog --root " + at("cvd") + " --image-size 16 --features raw --detector kde" +
+                       " --classes 0 --out-dir " + at("cres"));
+    INFO(c.out);
+    REQUIRE(c.status == 0);
+    REQUIRE(std::stod(c.out.substr(c.out.find("detector=kde mean_auc=") + 22)) > 0.99);
+
+    // CelebA: attribute "Eyeglasses" = a dark band across the eyes
+    fs::create_directories(dir / "celeba/img_align_celeba");
+    std::ofstream attr(dir / "celeba/list_attr_celeba.txt"), part(dir / "celeba/list_eval_partition.txt");
+    attr << "40\nEyeglasses Smiling\n";
+    for (int i = 0; i < 40; ++i) {
+        char name[16];
+        std::snprintf(name, sizeof name, "%06d.jpg", i + 1);
+        const bool glasses = i % 4 == 1;
+        image_u8 face{36, 30, 3, std::vector<std::uint8_t>(36 * 30 * 3)};
+        for (auto& v : face.pixels) v = std::uint8_t(180 + r.below(30));
+        if (glasses)
+            for (std::size_t k = 12 * 30 * 3; k < 18 * 30 * 3; ++k) face.pixels[k] = 10;
+        save_png(dir / "celeba/img_align_celeba" / name, face);
+        attr << name << (glasses ? "  1" : " -1") << " -1\n";
+        part << name << " " << (i < 24 ? 0 : i < 28 ? 1 : 2) << "\n";
+    }
+    attr.close();
+    part.close();
+    const auto ce = run("eval --dataset celeba --root " + at("celeba") + " --image-size 16 --features raw --detector kde" +
+                        " --classes 0 --out-dir " + at("ceres"));
+    INFO(ce.out);
+    REQUIRE(ce.status == 0);
+    REQUIRE_THAT(ce.out, Catch::Contains("no Eyeglasses"));
+    REQUIRE(std::stod(ce.out.substr(ce.out.find("detector=kde mean_auc=") + 22)) > 0.99);
+    const auto ca = run("eval --dataset celeba --root " + at("celeba") + " --attribute Wings --out-dir " + at("ceres2"));
+    REQUIRE(ca.status == 2);
+    REQUIRE_THAT(ca.out, Catch::Contains("unknown attribute 'Wings'"));
+    const auto cb = run("eval --dataset fashion-mnist --attribute Smiling --out-dir " + at("ceres3"));
+    REQUIRE(cb.status == 2);
+    REQUIRE_THAT(cb.out, Catch::Contains("--attribute applies to --dataset celeba only"));
+}

@@ -136,7 +136,13 @@ TEST_CASE("kde / knn bad input: clear exceptions") {
     REQUIRE_THROWS_WITH(k.score(W.view()), Catch::Contains("kde::score: expected 4 features, got 5"));
     matrix<float> same(5, 3, 1.0f);
     kde<float> raw({.normalize = normalization::none});
-    REQUIRE_THROWS_WITH(raw.fit(same.view()), Catch::Contains("variance 0"));
+    REQUIRE_THROWS_WITH(raw.fit(same.view()), Catch::Contains("numerically) identical"));
+    // constant rows of different scale are one direction after L2 normalisation: equal up to rounding
+    matrix<float> scaled(6, 300);
+    for (std::size_t i = 0; i < 6; ++i)
+        for (std::size_t j = 0; j < 300; ++j) scaled(i, j) = 0.7f + 0.1f * float(i);
+    kde<float> l2;
+    REQUIRE_THROWS_WITH(l2.fit(scaled.view()), Catch::Contains("numerically) identical"));
     REQUIRE_THROWS_WITH(knn<float>({.k = 0}), Catch::Contains("k must be >= 1"));
     knn<float> k20({.k = 20});
     REQUIRE_THROWS_WITH(k20.fit(X.view()), Catch::Contains("at least 20 training rows"));

@@ -174,19 +174,41 @@ struct labelled_split {
     image_dataset train, test;
 };
 
-inline labelled_split load_dataset(const std::string& name, std::string root, std::size_t image_size = 0) {
-    require(name == "folder" || name == "cat-vs-dog" || name == "celeba" || image_size == 0 ||
-                image_size == 32,
-            "cli", "--image-size applies to folder, cat-vs-dog and celeba (", name, " images are 32 px)");
+/// The datasets the CLI knows. Fashion-MNIST, CIFAR-10 and CIFAR-20 are 32 px (Fashion-MNIST
+/// padded later); folder / cat-vs-dog / celeba images are resized to `image_size` (default 32 for
+/// a folder, 64 for cat-vs-dog and CelebA, the paper's sizes).
+inline labelled_split load_dataset(const std::string& name, std::string root, std::size_t image_size = 0,
+                                   const std::string& attribute = "Eyeglasses") {
+    const bool resizable = name == "folder" || name == "cat-vs-dog" || name == "celeba";
+    require(resizable || image_size == 0 || image_size == 32, "cli",
+            "--image-size applies to folder, cat-vs-dog and celeba (", name, " images are 32 px)");
+    require(!resizable || image_size == 0 || (image_size >= 16 && image_size % 8 == 0 && image_size <= 256), "cli",
+            "--image-size must be a multiple of 8 in 16..256, got ", image_size);
+    require(name == "celeba" || attribute == "Eyeglasses", "cli", "--attribute applies to --dataset celeba only");
     if (name == "fashion-mnist") {
         if (root.empty()) root = "/usr/share/datasets/fashion-mnist";
         return {load_fashion_mnist(root, "train"), load_fashion_mnist(root, "test")};
     }
-    require(!root.empty(), "cli", "--root is required for --dataset ", name, " (the folder with its binary files)");
+    require(!root.empty(), "cli", "--root is required for --dataset ", name, " (the folder with its files)");
     if (name == "cifar10") return {load_cifar10(root, "train"), load_cifar10(root, "test")};
     if (name == "cifar20")
         return {load_cifar100(root, "train", cifar100_labels::coarse), load_cifar100(root, "test", cifar100_labels::coarse)};
-    fail("cli", "unknown dataset '", name, "' (fashion-mnist, cifar10, cifar20)");
+    if (name == "folder") {
+        const std::size_t S = image_size ? image_size : 32;
+        labelled_split d{load_image_folder(root, "train", S), load_image_folder(root, "test", S)};
+        require(d.train.class_names == d.test.class_names, "cli", "--root '", root,
+                "': train/ and test/ must hold the same class folders");
+        return d;
+    }
+    if (name == "cat-vs-dog") {
+        auto d = load_cat_vs_dog(root, image_size ? image_size : 64);
+        return {std::move(d.train), std::move(d.test)};
+    }
+    if (name == "celeba") {
+        auto d = load_celeba(root, attribute, image_size ? image_size : 64);
+        return {std::move(d.train), std::move(d.test)};
+    }
+    fail("cli", "unknown dataset '", name, "' (fashion-mnist, cifar10, cifar20, folder, cat-vs-dog, celeba)");
 }
 
 inline std::vector<int> parse_classes(const std::string& s, std::size_t num_classes) {

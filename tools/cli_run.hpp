@@ -23,7 +23,7 @@
 namespace oneclass::cli {
 
 struct run_args {
-    std::string dataset = "fashion-mnist", root, classes = "all";
+    std::string dataset = "fashion-mnist", root, classes = "all", attribute = "Eyeglasses";
     std::string detectors = "kde,ocsvm", features = "f", out_dir = "results";
     std::size_t seeds = 1, image_size = 0;
     train_options train;
@@ -112,19 +112,20 @@ inline int run_pipeline(const run_args& a, const detector_options& det_opts) {
     auto cfg = build_config(a.train);
     require(a.features == "f" || cfg.method != pipeline::proxy_method::dae, "cli",
             "--features gf: the dae method trains no projection head");
-    const labelled_split data = load_dataset(a.dataset, a.root, a.image_size);
+    const labelled_split data = load_dataset(a.dataset, a.root, a.image_size, a.attribute);
     const auto classes = parse_classes(a.classes, data.train.num_classes());
     fs::create_directories(a.out_dir);
     if (!a.train.metrics.empty()) fs::remove(a.train.metrics + ".tmp");
-    const tensor<float> test_images = dataset_images(data.test, all_rows(data.test.size()), a.train.channels);
+    const std::size_t channels = a.train.channels ? a.train.channels : data.train.channels;
+    const tensor<float> test_images = dataset_images(data.test, all_rows(data.test.size()), channels);
     install_sigint_handler();
 
     std::vector<eval_row> rows;
     for (int c : classes) {
-        const class_data cd = class_images(data, c, a.train.channels, a.train.train_limit);
+        const class_data cd = class_images(data, c, channels, a.train.train_limit);
         for (std::size_t s = 0; s < a.seeds; ++s) {
             cfg.seed = a.train.seed + s;
-            pipeline::representation rep(cfg, a.train.channels);
+            pipeline::representation rep(cfg, channels);
             const std::string label = "class " + std::to_string(c) + " seed " + std::to_string(cfg.seed);
             progress_reporter progress(a.train.progress, a.train.metrics, label,
                                        ", \"class\": " + std::to_string(c) + ", \"seed\": " + std::to_string(cfg.seed));
@@ -146,7 +147,7 @@ inline int run_pipeline(const run_args& a, const detector_options& det_opts) {
 
 // ---- train ---------------------------------------------------------------------------------------
 struct train_args {
-    std::string dataset = "fashion-mnist", root, out, checkpoint;
+    std::string dataset = "fashion-mnist", root, out, checkpoint, attribute = "Eyeglasses";
     int cls = -1;
     std::size_t checkpoint_every = 1, image_size = 0;
     bool resume = false;
@@ -163,11 +164,12 @@ inline int run_train(const train_args& a) {
     require(!a.resume || fs::exists(cfg.checkpoint), "cli", "--resume: no checkpoint '", cfg.checkpoint.string(), "'");
     const fs::path out_dir = fs::absolute(a.out).parent_path();
     require(fs::is_directory(out_dir), "cli", "--out: folder '", out_dir.string(), "' does not exist");
-    const labelled_split data = load_dataset(a.dataset, a.root, a.image_size);
+    const labelled_split data = load_dataset(a.dataset, a.root, a.image_size, a.attribute);
     require(std::size_t(a.cls) < data.train.num_classes(), "cli", "--class ", a.cls, " is not a class in 0..",
             data.train.num_classes() - 1);
-    const class_data cd = class_images(data, a.cls, a.train.channels, a.train.train_limit);
-    pipeline::representation rep(cfg, a.train.channels);
+    const std::size_t channels = a.train.channels ? a.train.channels : data.train.channels;
+    const class_data cd = class_images(data, a.cls, channels, a.train.train_limit);
+    pipeline::representation rep(cfg, channels);
     if (a.resume) {
         rep.load_checkpoint(cfg.checkpoint);
         std::fprintf(stderr, "resuming from '%s' at step %zu (epoch %zu done)\n", cfg.checkpoint.string().c_str(),
@@ -184,6 +186,7 @@ inline int run_train(const train_args& a) {
         train_s = train_with_progress(rep, cd.train_images, progress);
     }
     rep.save(a.out, {{"dataset", a.dataset},
+                     {"attribute", a.attribute},
                      {"class", std::to_string(a.cls)},
                      {"class_name", cd.class_name},
                      {"image_size", std::to_string(cd.train_images.shape(2))},
@@ -200,7 +203,7 @@ inline int run_train(const train_args& a) {
 
 // ---- eval --model --------------------------------------------------------------------------------
 struct model_eval_args {
-    std::string dataset, root, model, detectors, features, out_dir, classes;
+    std::string dataset, root, model, detectors, features, out_dir, classes, attribute;
     std::size_t image_size = 0;
 };
 
@@ -221,7 +224,12 @@ inline int run_eval_model(const model_eval_args& a, const detector_options& det_
     require(a.features == "f" || rep.uses_head(), "cli", "--features gf: a ", pipeline::method_name(rep.config().method),
             " model has no projection head");
     const std::size_t channels = rep.config().net.in_channels;
-    const labelled_split data = load_dataset(a.dataset, a.root, a.image_size ? a.image_size : std::stoul(meta("image_size")));
+    require(meta("attribute") == a.attribute, "cli", "--model '", a.model, "' was trained with --attribute ",
+            meta("attribute"), ", not ", a.attribute);
+    const bool resizable = a.dataset == "folder" || a.dataset == "cat-vs-dog" || a.dataset == "celeba";
+    const labelled_split data = load_dataset(a.dataset, a.root, a.image_size ? a.image_size
+                                                                : resizable ? std::stoul(meta("image_size")) : 0,
+                                             a.attribute);
     require(std::size_t(cls) < data.train.num_classes(), "cli", "--model class ", cls, " is not in this dataset");
     const class_data cd = class_images(data, cls, channels, std::stoul(meta("train_limit")));
     require(cd.train_images.shape(2) == std::stoul(meta("image_size")), "cli", "--model '", a.model, "' was trained on ",

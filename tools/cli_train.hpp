@@ -45,7 +45,7 @@ inline void install_sigint_handler() {
 // ---- configuration from flags ----------------------------------------------------------------------
 struct train_options {
     std::string method = "distaug", preset = "quick", arch, progress = "auto", metrics;
-    std::size_t epochs = 0, batch = 0, channels = 1, train_limit = 0;
+    std::size_t epochs = 0, batch = 0, channels = 0, train_limit = 0;  ///< channels 0: the dataset's
     double width = 0, lr = 0;
     std::uint64_t seed = 0;
 };
@@ -105,7 +105,7 @@ inline pipeline::representation_config build_config(const train_options& o) {
         require(o.width > 0 && o.width <= 4, "cli", "--width must be in (0, 4], got ", o.width);
         cfg.net.width = o.width;
     }
-    require(o.channels == 1 || o.channels == 3, "cli", "--channels must be 1 or 3, got ", o.channels);
+    require(o.channels <= 3 && o.channels != 2, "cli", "--channels must be 1 or 3, got ", o.channels);
     require(o.progress == "auto" || o.progress == "bar" || o.progress == "log" || o.progress == "none", "cli",
             "--progress must be auto, bar, log or none, got '", o.progress, "'");
     cfg.seed = o.seed;

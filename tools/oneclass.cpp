@@ -95,6 +95,7 @@ int run_detect(const detect_args& a) {
 struct eval_args {
     detector_options det;
     std::string dataset = "fashion-mnist", root, features, detectors = "ocsvm,kde,gde", classes, model;
+    std::string attribute = "Eyeglasses";
     std::string out_dir = "results";
     std::size_t image_size = 0;
 };
@@ -102,7 +103,7 @@ struct eval_args {
 int run_eval(eval_args a) {
     if (!a.model.empty()) {
         return cli::run_eval_model({a.dataset, a.root, a.model, a.detectors, a.features.empty() ? "f" : a.features,
-                                    a.out_dir, a.classes, a.image_size},
+                                    a.out_dir, a.classes, a.attribute, a.image_size},
                                    a.det);
     }
     if (a.features.empty()) a.features = "raw";
@@ -110,7 +111,7 @@ int run_eval(eval_args a) {
     require(a.features == "raw", "eval", "--features ", a.features, " needs --model (a file from 'oneclass train')");
     const auto names = cli::split_list(a.detectors, "--detector");
     for (const auto& n : names) (void)cli::make_detector(cli::with_name(a.det, n));  // validate flags up front
-    const cli::labelled_split data = cli::load_dataset(a.dataset, a.root, a.image_size);
+    const cli::labelled_split data = cli::load_dataset(a.dataset, a.root, a.image_size, a.attribute);
     const auto classes = cli::parse_classes(a.classes, data.train.num_classes());
     fs::create_directories(a.out_dir);
 
@@ -179,6 +180,7 @@ int main(int argc, char** argv) {
     eval->add_option("--dataset", ea.dataset, dataset_help)->check(CLI::IsMember(datasets));
     eval->add_option("--root", ea.root, "dataset folder (default: /usr/share/datasets/fashion-mnist)");
     eval->add_option("--image-size", ea.image_size, "folder / cat-vs-dog / celeba: resize to this side (32 or 64)");
+    eval->add_option("--attribute", ea.attribute, "celeba: the attribute that marks an anomaly (default Eyeglasses)");
     eval->add_option("--model", ea.model, "a model from 'oneclass train': evaluate its features on its class");
     eval->add_option("--features", ea.features, "raw (pixels in [0, 1]; default without --model), f or gf (with --model)");
     eval->add_option("--detector", ea.detectors, "comma-separated list, e.g. ocsvm,kde,gde");
@@ -201,7 +203,7 @@ int main(int argc, char** argv) {
         cmd->add_option("--width", t.width, "ResNet width multiplier (default: the preset's)");
         cmd->add_option("--seed", t.seed, "training seed");
         cmd->add_option("--train-limit", t.train_limit, "use at most this many training images of the class");
-        cmd->add_option("--channels", t.channels, "1 or 3 (grayscale replicated)");
+        cmd->add_option("--channels", t.channels, "1 or 3 (grayscale replicated; default: the dataset's)");
         cmd->add_option("--progress", t.progress, "auto (bar on a terminal, log lines otherwise)|bar|log|none");
         cmd->add_option("--metrics", t.metrics, "write per-step and per-epoch metrics as JSON lines");
     };
@@ -211,6 +213,7 @@ int main(int argc, char** argv) {
     train->add_option("--dataset", ta.dataset, dataset_help)->check(CLI::IsMember(datasets));
     train->add_option("--root", ta.root, "dataset folder");
     train->add_option("--image-size", ta.image_size, "folder / cat-vs-dog / celeba: resize to this side (32 or 64)");
+    train->add_option("--attribute", ta.attribute, "celeba: the attribute that marks an anomaly (default Eyeglasses)");
     train->add_option("--class", ta.cls, "the inlier (normal) class")->required();
     train->add_option("--out", ta.out, "model file to write")->required();
     train->add_option("--checkpoint", ta.checkpoint, "checkpoint file (default MODEL.ckpt; removed once MODEL is written)");
@@ -225,6 +228,7 @@ int main(int argc, char** argv) {
     run->add_option("--dataset", ra.dataset, dataset_help)->check(CLI::IsMember(datasets));
     run->add_option("--root", ra.root, "dataset folder");
     run->add_option("--image-size", ra.image_size, "folder / cat-vs-dog / celeba: resize to this side (32 or 64)");
+    run->add_option("--attribute", ra.attribute, "celeba: the attribute that marks an anomaly (default Eyeglasses)");
     run->add_option("--classes", ra.classes, "all or a list such as 0,3,7");
     run->add_option("--seeds", ra.seeds, "number of seeds (mean +- std)");
     run->add_option("--detector", ra.detectors, "comma-separated, e.g. kde,ocsvm,gde,knn");

@@ -142,7 +142,10 @@ double default_gamma(matrix_view<const T> X) {
             ss += t * t;
         }
     const double var = ss / n;
-    require(var > 0, "default_gamma", "all training values are identical (variance 0); pass gamma explicitly");
+    // Variance at float rounding level (e.g. identical images after L2 normalisation) would give a
+    // gamma of 1e13 and scores that are rounding noise: refuse rather than answer silently.
+    require(var > 1e-10 * (mean * mean + var), "default_gamma", "the training rows are (numerically) identical ",
+            "(variance ", var, "); pass gamma explicitly or check the features");
     return 10.0 / (double(X.cols()) * var);
 }
 
