@@ -186,10 +186,16 @@ TEST_CASE("oneclass eval on a generated Fashion-MNIST folder; truncated IDX and 
     REQUIRE(read_file_bytes(dir / "res/eval-fashion-mnist-raw.csv", "t").find("fashion-mnist,raw,kde,3,") != std::string::npos);
 
     // the two-stage pipeline on the same folder: tiny training, features, detectors, AUC table
-    const auto p = run("run --root " + at("fm") + " --classes 1 --method rotation --epochs 1 --batch 8 --detector kde,gde" +
-                       " --out-dir " + at("res_run"));
+    const auto p = run("run --root " + at("fm") + " --classes 3 --method rotation --epochs 1 --batch 8 --detector kde,gde" +
+                       " --out-dir " + at("res_run") + " --baseline " + at("res/eval-fashion-mnist-raw.csv"));
     INFO(p.out);
     REQUIRE(p.status == 0);
+    REQUIRE_THAT(p.out, Catch::Contains("raw-kde") && Catch::Contains("raw-ocsvm"));
+    write_text("bad_baseline.csv", "a,b\n1,2\n");
+    const auto bb = run("run --root " + at("fm") + " --classes 1 --baseline " + at("bad_baseline.csv") + " --out-dir " +
+                        at("res_bb"));
+    REQUIRE(bb.status == 2);
+    REQUIRE_THAT(bb.out, Catch::Contains("not a results CSV"));
     REQUIRE_THAT(p.out, Catch::Contains("detector=kde features=f method=rotation mean_auc=") && Catch::Contains("+-") &&
                             Catch::Contains("detector=rotnet-sum"));
     REQUIRE(fs::exists(dir / "res_run/run-fashion-mnist-rotation-quick.json"));
@@ -404,4 +410,53 @@ TEST_CASE("oneclass on image folders: generic folder, cat-vs-dog and CelebA layo
     const auto cb = run("eval --dataset fashion-mnist --attribute Smiling --out-dir " + at("ceres3"));
     REQUIRE(cb.status == 2);
     REQUIRE_THAT(cb.out, Catch::Contains("--attribute applies to --dataset celeba only"));
+}
+
+TEST_CASE("oneclass run / train on CIFAR-10 and CIFAR-20 binaries (generated in the real record format)") {
+    setup s;
+    rng r(11);
+    // class c: a bright square whose corner moves with c, colour per class; 1 label byte + 3072 pixels
+    auto record = [&](std::string& b, std::vector<std::uint8_t> labels, int c) {
+        for (auto l : labels) b.push_back(char(l));
+        for (int ch = 0; ch < 3; ++ch)
+            for (int p = 0; p < 1024; ++p) {
+                const int y = p / 32, x = p % 32, o = 2 + 2 * (c % 10);
+                const bool on = y >= o && y < o + 8 && x >= o && x < o + 8;
+                b.push_back(char(on ? 150 + 10 * ch + int(r.below(50)) : int(r.below(40))));
+            }
+    };
+    fs::create_directories(dir / "c10/cifar-10-batches-bin");
+    for (int f = 1; f <= 6; ++f) {
+        std::string b;
+        for (int i = 0; i < 20; ++i) record(b, {std::uint8_t(i % 10)}, i % 10);
+        write_text(f <= 5 ? "c10/cifar-10-batches-bin/data_batch_" + std::to_string(f) + ".bin"
+                          : "c10/cifar-10-batches-bin/test_batch.bin",
+                   b);
+    }
+    const auto p = run("run --dataset cifar10 --root " + at("c10") + " --classes 4 --method distaug --epochs 1 --batch 5" +
+                       " --detector kde --progress none --out-dir " + at("cres"));
+    INFO(p.out);
+    REQUIRE(p.status == 0);
+    REQUIRE_THAT(p.out, Catch::Contains("deer") && Catch::Contains("detector=kde features=f method=distaug mean_auc="));
+    REQUIRE(fs::exists(dir / "cres/run-cifar10-distaug-quick.csv"));
+    // CIFAR-100 binaries: coarse + fine label bytes; CIFAR-20 uses the coarse one
+    fs::create_directories(dir / "c100/cifar-100-binary");
+    for (const char* split : {"train", "test"}) {
+        std::string b;
+        for (int i = 0; i < 60; ++i) record(b, {std::uint8_t(i % 20), std::uint8_t(i % 100)}, i % 20);
+        write_text(std::string("c100/cifar-100-binary/") + split + ".bin", b);
+    }
+    const auto t = run("train --dataset cifar20 --root " + at("c100") + " --class 7 --method rotation --epochs 1 --batch 3" +
+                       " --progress none --out " + at("c20.ocm"));
+    INFO(t.out);
+    REQUIRE(t.status == 0);
+    const auto e = run("eval --dataset cifar20 --root " + at("c100") + " --model " + at("c20.ocm") + " --detector kde" +
+                       " --out-dir " + at("c20res"));
+    INFO(e.out);
+    REQUIRE(e.status == 0);
+    REQUIRE_THAT(e.out, Catch::Contains("insects") && Catch::Contains("detector=kde mean_auc="));
+    const auto wrong = run("eval --dataset cifar10 --root " + at("c10") + " --model " + at("c20.ocm") + " --out-dir " +
+                           at("c20res2"));
+    REQUIRE(wrong.status == 2);
+    REQUIRE_THAT(wrong.out, Catch::Contains("trained on cifar20"));
 }

@@ -241,6 +241,42 @@ struct eval_row {
     double train_s = std::numeric_limits<double>::quiet_NaN();
 };
 
+/// Reads back the CSV that write_eval_results wrote (a baseline to print next to new results);
+/// each row's detector becomes "<features>-<detector>", e.g. "raw-ocsvm".
+inline std::vector<eval_row> read_eval_results_csv(const std::string& path) {
+    const std::string text = read_file_bytes(path, "cli");
+    std::stringstream in(text);
+    std::string line;
+    std::getline(in, line);
+    require(line.rfind("dataset,features,detector,class,class_name,", 0) == 0, "cli", "--baseline '", path,
+            "' is not a results CSV written by oneclass eval");
+    std::vector<eval_row> rows;
+    for (std::size_t no = 2; std::getline(in, line); ++no) {
+        std::vector<std::string> f;
+        std::string cur;
+        bool quoted = false;
+        for (char ch : line) {
+            if (ch == '"') quoted = !quoted;
+            else if (ch == ',' && !quoted) f.push_back(cur), cur.clear();
+            else cur.push_back(ch);
+        }
+        f.push_back(cur);
+        eval_row r{};
+        try {
+            require(f.size() >= 7, "cli", "short");
+            r.cls = std::stoi(f[3]);
+            r.class_name = f[4];
+            r.detector = f[1] + "-" + f[2];
+            r.auc = std::stod(f.size() >= 12 ? f[6] : f[5]);
+        } catch (const std::exception&) {
+            fail("cli", "--baseline '", path, "' line ", no, " is malformed");
+        }
+        rows.push_back(r);
+    }
+    require(!rows.empty(), "cli", "--baseline '", path, "' holds no results");
+    return rows;
+}
+
 inline double mean_auc(const std::vector<eval_row>& rows, const std::string& det) {
     double s = 0;
     int n = 0;

@@ -24,7 +24,7 @@ namespace oneclass::cli {
 
 struct run_args {
     std::string dataset = "fashion-mnist", root, classes = "all", attribute = "Eyeglasses";
-    std::string detectors = "kde,ocsvm", features = "f", out_dir = "results";
+    std::string detectors = "kde,ocsvm", features = "f", out_dir = "results", baseline;
     std::size_t seeds = 1, image_size = 0;
     train_options train;
 };
@@ -94,9 +94,14 @@ inline void print_seed_table(const std::vector<eval_row>& rows, const std::vecto
     std::printf("%-6s %-14s", "mean", "");
     for (double m : means) std::printf(" %18.4f", m);
     std::printf("\n");
-    for (std::size_t k = 0; k < cols.size(); ++k)
-        std::printf("detector=%s features=%s method=%s mean_auc=%.6f\n", cols[k].c_str(), features.c_str(), method.c_str(),
-                    means[k]);
+    for (std::size_t k = 0; k < cols.size(); ++k) {
+        const auto dash = cols[k].find('-');
+        if (dash != std::string::npos && cols[k].rfind("raw-", 0) == 0)  // a baseline column
+            std::printf("detector=%s features=raw mean_auc=%.6f\n", cols[k].substr(dash + 1).c_str(), means[k]);
+        else
+            std::printf("detector=%s features=%s method=%s mean_auc=%.6f\n", cols[k].c_str(), features.c_str(),
+                        method.c_str(), means[k]);
+    }
 }
 
 inline void check_eval_flags(const std::vector<std::string>& names, const detector_options& det_opts,
@@ -112,6 +117,7 @@ inline int run_pipeline(const run_args& a, const detector_options& det_opts) {
     auto cfg = build_config(a.train);
     require(a.features == "f" || cfg.method != pipeline::proxy_method::dae, "cli",
             "--features gf: the dae method trains no projection head");
+    const std::vector<eval_row> baseline = a.baseline.empty() ? std::vector<eval_row>{} : read_eval_results_csv(a.baseline);
     const labelled_split data = load_dataset(a.dataset, a.root, a.image_size, a.attribute);
     const auto classes = parse_classes(a.classes, data.train.num_classes());
     fs::create_directories(a.out_dir);
@@ -138,7 +144,16 @@ inline int run_pipeline(const run_args& a, const detector_options& det_opts) {
     }
     std::vector<std::string> cols = names;
     for (const auto& n : proxy_score_names(cfg.method)) cols.push_back(n);
-    print_seed_table(rows, cols, classes, a.features, a.train.method);
+    // baseline columns (e.g. raw-ocsvm, raw-kde) for the classes of this run, printed alongside
+    std::vector<eval_row> shown = rows;
+    std::vector<std::string> shown_cols = cols;
+    for (const auto& b : baseline)
+        if (std::find(classes.begin(), classes.end(), b.cls) != classes.end()) {
+            shown.push_back(b);
+            if (std::find(shown_cols.begin(), shown_cols.end(), b.detector) == shown_cols.end())
+                shown_cols.push_back(b.detector);
+        }
+    print_seed_table(shown, shown_cols, classes, a.features, a.train.method);
     const auto stem = fs::path(a.out_dir) / ("run-" + a.dataset + "-" + a.train.method + "-" + a.train.preset);
     write_eval_results(stem, a.dataset, a.train.method + "/" + a.features, det_opts, rows, cols);
     std::printf("results=%s.{json,csv}\n", stem.string().c_str());

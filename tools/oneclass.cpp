@@ -234,6 +234,7 @@ int main(int argc, char** argv) {
     run->add_option("--detector", ra.detectors, "comma-separated, e.g. kde,ocsvm,gde,knn");
     run->add_option("--features", ra.features, "f (encoder) or gf (head)");
     run->add_option("--out-dir", ra.out_dir, "where the JSON and CSV results go");
+    run->add_option("--baseline", ra.baseline, "a results CSV of 'oneclass eval' to print alongside (e.g. raw pixels)");
     add_train_flags(run, ra.train);
 
     try {
