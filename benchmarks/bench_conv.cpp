@@ -49,7 +49,7 @@ void BM_conv(benchmark::State& st) {
     for (auto _ : st) {
         if (Pass == 0) ops::conv2d_forward<float>(x.data(), w.data(), nullptr, g, y.data(), Algo);
         if (Pass == 1) ops::conv2d_backward_data<float>(dy.data(), w.data(), g, dx.data(), Algo);
-        if (Pass == 2) ops::conv2d_backward_weights<float>(x.data(), dy.data(), g, dw.data(), nullptr);
+        if (Pass == 2) ops::conv2d_backward_weights<float>(x.data(), dy.data(), g, dw.data(), nullptr, Algo);
         benchmark::ClobberMemory();
     }
     st.SetLabel(L.name);
@@ -83,6 +83,7 @@ BENCHMARK(BM_conv<0, ops::conv_algo::winograd>)->Name("forward/winograd") LAYERS
 BENCHMARK(BM_conv<1, ops::conv_algo::im2col>)->Name("backward_data/im2col") LAYERS;
 BENCHMARK(BM_conv<1, ops::conv_algo::winograd>)->Name("backward_data/winograd") LAYERS;
 BENCHMARK(BM_conv<2, ops::conv_algo::im2col>)->Name("backward_weights/im2col") LAYERS;
+BENCHMARK(BM_conv<2, ops::conv_algo::winograd>)->Name("backward_weights/winograd") LAYERS;
 BENCHMARK(BM_conv_reference)->Name("forward/reference_batch1") LAYERS;
 BENCHMARK(BM_sgemm_same_shape)->Name("sgemm/forward_shape_batch32") LAYERS;
 }  // namespace

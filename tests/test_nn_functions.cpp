@@ -48,7 +48,7 @@ TEMPLATE_TEST_CASE("conv2d forward equals the direct reference", "", float, doub
     }
 }
 
-TEMPLATE_TEST_CASE("Winograd F(2x2, 3x3) forward and backward-data equal the references", "", float, double) {
+TEMPLATE_TEST_CASE("Winograd F(2x2, 3x3) forward, backward-data and backward-weights equal the references", "", float, double) {
     using T = TestType;
     for (auto [N, C, H, W, K, pad] : {std::tuple{1, 1, 4, 4, 1, 1}, {2, 3, 7, 6, 4, 1}, {3, 5, 5, 9, 2, 0}, {2, 4, 6, 6, 3, 2}}) {
         ops::conv_shape g{std::size_t(N), std::size_t(C), std::size_t(H), std::size_t(W), std::size_t(K), 3, 3, 1, std::size_t(pad)};
@@ -65,6 +65,27 @@ TEMPLATE_TEST_CASE("Winograd F(2x2, 3x3) forward and backward-data equal the ref
         ops::conv2d_backward_data<T>(dy.data(), w.data(), g, dx_i.data(), ops::conv_algo::im2col);
         REQUIRE_ALLCLOSE(std::vector<double>(dx_w.data(), dx_w.data() + dx_w.size()),
                          std::vector<double>(dx_i.data(), dx_i.data() + dx_i.size()), tol, tol);
+        // weight gradient in the Winograd domain (accumulating into dw) against im2col
+        const auto w0 = rand_t<T>({g.K, g.C, 3, 3}, 45);
+        tensor<T> dw_w = w0.clone(), dw_i = w0.clone();
+        ops::conv2d_backward_weights<T>(x.data(), dy.data(), g, dw_w.data(), nullptr, ops::conv_algo::winograd);
+        ops::conv2d_backward_weights<T>(x.data(), dy.data(), g, dw_i.data(), nullptr, ops::conv_algo::im2col);
+        REQUIRE_ALLCLOSE(std::vector<double>(dw_w.data(), dw_w.data() + dw_w.size()),
+                         std::vector<double>(dw_i.data(), dw_i.data() + dw_i.size()), tol, tol);
+    }
+    {  // many image groups (1024 tiles per group): partial sums in group order, same on any thread count
+        ops::conv_shape g{40, 3, 12, 10, 2, 3, 3, 1, 1};
+        const auto x = rand_t<float>({g.N, g.C, g.H, g.W}, 46), dy = rand_t<float>({g.N, g.K, g.P(), g.Q()}, 47);
+        tensor<float> a({g.K, g.C, 3, 3}), b({g.K, g.C, 3, 3}), ref({g.K, g.C, 3, 3});
+        ops::conv2d_backward_weights<float>(x.data(), dy.data(), g, a.data(), nullptr, ops::conv_algo::winograd);
+        {
+            tbb::global_control one(tbb::global_control::max_allowed_parallelism, 1);
+            ops::conv2d_backward_weights<float>(x.data(), dy.data(), g, b.data(), nullptr, ops::conv_algo::winograd);
+        }
+        REQUIRE(std::equal(a.data(), a.data() + a.size(), b.data()));
+        ops::conv2d_backward_weights<float>(x.data(), dy.data(), g, ref.data(), nullptr, ops::conv_algo::im2col);
+        REQUIRE_ALLCLOSE(std::vector<double>(a.data(), a.data() + a.size()),
+                         std::vector<double>(ref.data(), ref.data() + ref.size()), 1e-4, 1e-4);
     }
     ops::conv_shape s2{1, 1, 8, 8, 1, 3, 3, 2, 1};
     REQUIRE_THROWS_WITH(ops::use_winograd(s2, ops::conv_algo::winograd), Catch::Contains("stride 1"));

@@ -197,8 +197,7 @@ void conv2d_backward_data_im2col(const T* dy, const T* w, const conv_shape& g, T
 /// gradient is skipped). Images are summed in groups fixed by the shape (images_per_gemm) and the
 /// groups in order: bit-identical on any number of threads.
 template <class T>
-void conv2d_backward_weights(const T* x, const T* dy, const conv_shape& g, T* dw, T* dbias) {
-    ONECLASS_PROFILE_SCOPE("conv.backward_weights");
+void conv2d_backward_weights_im2col(const T* x, const T* dy, const conv_shape& g, T* dw, T* dbias) {
     const std::size_t PQ = g.P() * g.Q(), CRS = g.crs(), KCRS = g.K * CRS;
     if (dw) {
         const std::size_t G = images_per_gemm(g), groups = (g.N + G - 1) / G;

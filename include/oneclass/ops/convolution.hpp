@@ -1,8 +1,8 @@
 // oneclass/ops/convolution.hpp - the convolution entry points: choose the algorithm per shape.
 //
 // `automatic` picks Winograd F(2x2, 3x3) (ops/winograd.hpp) for 3x3 stride-1 layers with at least
-// 16 input channels and 8 x 8 pixels, and im2col + GEMM otherwise (and always for the weight
-// gradient). Measured per layer (benchmarks/bench_conv.cpp, ResNet-18 CIFAR shapes, batch 32,
+// 16 input channels and 8 x 8 pixels, and im2col + GEMM otherwise; the same rule holds in all
+// three passes (forward, backward-data, backward-weights). Measured per layer (benchmarks/bench_conv.cpp, ResNet-18 CIFAR shapes, batch 32,
 // one thread): Winograd is 1.2-1.3x faster at 32 x 32 and 16 x 16 with 64-128 channels, even at
 // 8 x 8, and 1.7-2.3x slower at 4 x 4 (2-tile rows) and on the 3-channel stem. The choice depends
 // only on the shape and the request, so results are reproducible. The direct double-precision
@@ -48,6 +48,18 @@ void conv2d_backward_data(const T* dy, const T* w, const conv_shape& g, T* dx, c
     ONECLASS_PROFILE_SCOPE("conv.backward_data");
     if (use_winograd(g, a)) return conv2d_backward_data_winograd(dy, w, g, dx);
     conv2d_backward_data_im2col(dy, w, g, dx);
+}
+
+/// dw += d conv / d w and dbias += d conv / d bias applied to dy (either may be nullptr).
+template <class T>
+void conv2d_backward_weights(const T* x, const T* dy, const conv_shape& g, T* dw, T* dbias,
+                             conv_algo a = conv_algo::automatic) {
+    ONECLASS_PROFILE_SCOPE("conv.backward_weights");
+    if (dw && use_winograd(g, a)) {
+        conv2d_backward_weights_winograd(x, dy, g, dw);
+        dw = nullptr;  // only the bias is left for the im2col routine
+    }
+    if (dw || dbias) conv2d_backward_weights_im2col(x, dy, g, dw, dbias);
 }
 
 }  // namespace oneclass::ops
