@@ -306,6 +306,11 @@ TEST_CASE("oneclass train / eval --model / Ctrl-C and --resume / metrics, and th
     write_text("junk.ocm", "ONECLASS and then nothing useful");
     bad("eval --model " + at("junk.ocm") + " --root " + at("fm"), "junk.ocm");
     bad("eval --root " + at("fm") + " --features f", "needs --model");
+    // an output folder that cannot be created (a path through a regular file)
+    write_text("plain_file", "x");
+    bad("run --root " + at("fm") + " --classes 2 --epochs 1 --batch 8 --out-dir " + at("plain_file/sub"), "plain_file");
+    bad("eval --root " + at("fm") + " --features raw --out-dir " + at("plain_file/sub"), "plain_file");
+    bad("train" + common + " --out " + at("plain_file/never.ocm"), "plain_file");
     // resuming with another configuration names the field
     const auto c = run("train" + common + " --method simclr --out " + at("c.ocm"), "ONECLASS_TEST_SIGINT_AT_STEP=2");
     REQUIRE(c.status == 130);
