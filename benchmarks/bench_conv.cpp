@@ -40,7 +40,7 @@ void BM_conv(benchmark::State& st) {
     tbb::global_control one(tbb::global_control::max_allowed_parallelism, 1);
     const auto& L = layers[st.range(0)];
     const auto& g = L.g;
-    if (Algo == ops::conv_algo::winograd && !ops::winograd_applies(g)) {
+    if ((Algo == ops::conv_algo::winograd || Algo == ops::conv_algo::winograd4) && !ops::winograd_applies(g)) {
         st.SkipWithError("Winograd does not apply (stride 2)");
         return;
     }
@@ -80,10 +80,13 @@ void BM_sgemm_same_shape(benchmark::State& st) {  // the forward GEMM of one ima
 #define LAYERS ->DenseRange(0, 5)->Unit(benchmark::kMillisecond)
 BENCHMARK(BM_conv<0, ops::conv_algo::im2col>)->Name("forward/im2col") LAYERS;
 BENCHMARK(BM_conv<0, ops::conv_algo::winograd>)->Name("forward/winograd") LAYERS;
+BENCHMARK(BM_conv<0, ops::conv_algo::winograd4>)->Name("forward/winograd4") LAYERS;
 BENCHMARK(BM_conv<1, ops::conv_algo::im2col>)->Name("backward_data/im2col") LAYERS;
 BENCHMARK(BM_conv<1, ops::conv_algo::winograd>)->Name("backward_data/winograd") LAYERS;
+BENCHMARK(BM_conv<1, ops::conv_algo::winograd4>)->Name("backward_data/winograd4") LAYERS;
 BENCHMARK(BM_conv<2, ops::conv_algo::im2col>)->Name("backward_weights/im2col") LAYERS;
 BENCHMARK(BM_conv<2, ops::conv_algo::winograd>)->Name("backward_weights/winograd") LAYERS;
+BENCHMARK(BM_conv<2, ops::conv_algo::winograd4>)->Name("backward_weights/winograd4") LAYERS;
 BENCHMARK(BM_conv_reference)->Name("forward/reference_batch1") LAYERS;
 BENCHMARK(BM_sgemm_same_shape)->Name("sgemm/forward_shape_batch32") LAYERS;
 }  // namespace

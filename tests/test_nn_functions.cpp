@@ -91,6 +91,35 @@ TEMPLATE_TEST_CASE("Winograd F(2x2, 3x3) forward, backward-data and backward-wei
     REQUIRE_THROWS_WITH(ops::use_winograd(s2, ops::conv_algo::winograd), Catch::Contains("stride 1"));
 }
 
+TEMPLATE_TEST_CASE("Winograd F(4x4, 3x3) forward, backward-data and backward-weights equal the references", "", float,
+                   double) {
+    using T = TestType;
+    // odd sizes crop the last tile; sizes below 4 are a single cropped tile
+    for (auto [N, C, H, W, K, pad] : {std::tuple{1, 1, 4, 4, 1, 1}, {2, 3, 7, 6, 4, 1}, {3, 5, 5, 9, 2, 0},
+                                      {2, 4, 6, 6, 3, 2}, {1, 16, 13, 11, 8, 1}, {2, 2, 3, 3, 2, 1}}) {
+        ops::conv_shape g{std::size_t(N), std::size_t(C), std::size_t(H), std::size_t(W), std::size_t(K), 3, 3, 1, std::size_t(pad)};
+        INFO("N C H W K pad = " << N << " " << C << " " << H << " " << W << " " << K << " " << pad);
+        const auto x = rand_t<T>({g.N, g.C, g.H, g.W}, 51), w = rand_t<T>({g.K, g.C, 3, 3}, 52);
+        tensor<T> y({g.N, g.K, g.P(), g.Q()});
+        ops::conv2d_winograd<4, T>(x.data(), w.data(), g, y.data(), false);
+        const auto ref = ops::ref::conv2d_forward<T>(x.data(), w.data(), nullptr, g);
+        // F(4x4)'s transform constants (up to 8 and 1/24) cost about a decimal digit in float
+        const double tol = std::is_same_v<T, float> ? 1e-3 : 1e-11;
+        REQUIRE_ALLCLOSE(std::vector<double>(y.data(), y.data() + y.size()), ref, tol, tol);
+        const auto dy = rand_t<T>({g.N, g.K, g.P(), g.Q()}, 53);
+        tensor<T> dx_w({g.N, g.C, g.H, g.W}), dx_i({g.N, g.C, g.H, g.W});
+        ops::conv2d_backward_data_winograd<4, T>(dy.data(), w.data(), g, dx_w.data());
+        ops::conv2d_backward_data<T>(dy.data(), w.data(), g, dx_i.data(), ops::conv_algo::im2col);
+        REQUIRE_ALLCLOSE(std::vector<double>(dx_w.data(), dx_w.data() + dx_w.size()),
+                         std::vector<double>(dx_i.data(), dx_i.data() + dx_i.size()), tol, tol);
+        tensor<T> dw_w({g.K, g.C, 3, 3}), dw_i({g.K, g.C, 3, 3});
+        ops::conv2d_backward_weights_winograd<4, T>(x.data(), dy.data(), g, dw_w.data());
+        ops::conv2d_backward_weights<T>(x.data(), dy.data(), g, dw_i.data(), nullptr, ops::conv_algo::im2col);
+        REQUIRE_ALLCLOSE(std::vector<double>(dw_w.data(), dw_w.data() + dw_w.size()),
+                         std::vector<double>(dw_i.data(), dw_i.data() + dw_i.size()), tol, tol);
+    }
+}
+
 TEST_CASE("conv2d gradients (input, weight, bias) by finite differences") {
     CHECK_GRADS([](std::vector<V>& v) { return fn::conv2d(v[0], v[1], v[2], 1, 1); }, rand_t({2, 3, 5, 4}, 4),
                 rand_t({2, 3, 3, 3}, 5), rand_t({2}, 6));

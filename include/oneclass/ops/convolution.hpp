@@ -1,8 +1,9 @@
 // oneclass/ops/convolution.hpp - the convolution entry points: choose the algorithm per shape.
 //
-// `automatic` picks Winograd F(2x2, 3x3) (ops/winograd.hpp) for 3x3 stride-1 layers with at least
-// 16 input channels and 8 x 8 pixels, and im2col + GEMM otherwise; the same rule holds in all
-// three passes (forward, backward-data, backward-weights). Measured per layer (benchmarks/bench_conv.cpp, ResNet-18 CIFAR shapes, batch 32,
+// `automatic` picks Winograd (ops/winograd.hpp) for 3x3 stride-1 layers with at least 16 input
+// channels and 8 x 8 pixels - F(4x4, 3x3) from 32 x 32 outputs up, F(2x2, 3x3) below - and
+// im2col + GEMM otherwise; the same rule holds in all three passes (forward, backward-data,
+// backward-weights). Measured per layer (benchmarks/bench_conv.cpp, ResNet-18 CIFAR shapes, batch 32,
 // one thread): Winograd is 1.2-1.3x faster at 32 x 32 and 16 x 16 with 64-128 channels, even at
 // 8 x 8, and 1.7-2.3x slower at 4 x 4 (2-tile rows) and on the 3-channel stem. The choice depends
 // only on the shape and the request, so results are reproducible. The direct double-precision
@@ -15,10 +16,10 @@
 
 namespace oneclass::ops {
 
-enum class conv_algo { automatic, im2col, winograd };
+enum class conv_algo { automatic, im2col, winograd, winograd4 };  ///< winograd = F(2x2, 3x3), winograd4 = F(4x4, 3x3)
 
 inline bool use_winograd(const conv_shape& g, conv_algo a) {
-    if (a == conv_algo::winograd) {
+    if (a == conv_algo::winograd || a == conv_algo::winograd4) {
         require(winograd_applies(g), "conv2d", "Winograd needs a 3x3 kernel, stride 1 and padding <= 2");
         return true;
     }
@@ -27,13 +28,23 @@ inline bool use_winograd(const conv_shape& g, conv_algo a) {
     return a == conv_algo::automatic && winograd_applies(g) && g.C >= 16 && g.H * g.W >= 64;
 }
 
+/// The Winograd tile: F(4x4) when asked for, or (automatic) where it measured faster: on 32 x 32
+/// maps (bench_conv, ResNet-18 layer1 at batch 32, one thread: forward 1.07x, backward-data 1.18x,
+/// backward-weights 1.05x faster than F(2x2)); at 16 x 16 and below F(2x2) wins (fewer, wider
+/// tiles per row make F(4x4)'s larger transforms the bottleneck).
+inline bool use_winograd4(const conv_shape& g, conv_algo a) {
+    if (a == conv_algo::winograd4) return true;
+    return a == conv_algo::automatic && g.P() * g.Q() >= 1024;
+}
+
 /// y = conv(x, w) (+ bias).
 template <class T>
 void conv2d_forward(const T* x, const T* w, const T* bias, const conv_shape& g, T* y, conv_algo a = conv_algo::automatic) {
     ONECLASS_PROFILE_SCOPE("conv.forward");
     g.validate("conv2d");
     if (!use_winograd(g, a)) return conv2d_forward_im2col(x, w, bias, g, y);
-    conv2d_winograd(x, w, g, y, false);
+    if (use_winograd4(g, a)) conv2d_winograd<4>(x, w, g, y, false);
+    else conv2d_winograd<2>(x, w, g, y, false);
     if (bias) {
         const std::size_t PQ = g.P() * g.Q();
         for (std::size_t n = 0; n < g.N; ++n)
@@ -46,7 +57,10 @@ void conv2d_forward(const T* x, const T* w, const T* bias, const conv_shape& g, 
 template <class T>
 void conv2d_backward_data(const T* dy, const T* w, const conv_shape& g, T* dx, conv_algo a = conv_algo::automatic) {
     ONECLASS_PROFILE_SCOPE("conv.backward_data");
-    if (use_winograd(g, a)) return conv2d_backward_data_winograd(dy, w, g, dx);
+    if (use_winograd(g, a)) {
+        if (use_winograd4(g, a)) return conv2d_backward_data_winograd<4>(dy, w, g, dx);
+        return conv2d_backward_data_winograd<2>(dy, w, g, dx);
+    }
     conv2d_backward_data_im2col(dy, w, g, dx);
 }
 
@@ -56,7 +70,8 @@ void conv2d_backward_weights(const T* x, const T* dy, const conv_shape& g, T* dw
                              conv_algo a = conv_algo::automatic) {
     ONECLASS_PROFILE_SCOPE("conv.backward_weights");
     if (dw && use_winograd(g, a)) {
-        conv2d_backward_weights_winograd(x, dy, g, dw);
+        if (use_winograd4(g, a)) conv2d_backward_weights_winograd<4>(x, dy, g, dw);
+        else conv2d_backward_weights_winograd<2>(x, dy, g, dw);
         dw = nullptr;  // only the bias is left for the im2col routine
     }
     if (dw || dbias) conv2d_backward_weights_im2col(x, dy, g, dw, dbias);
