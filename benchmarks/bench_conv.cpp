@@ -1,5 +1,6 @@
 // benchmarks/bench_conv.cpp - the CNN core's convolution passes on the real ResNet-18 (CIFAR
-// stem) layer shapes at batch 32: im2col + sgemm, Winograd F(2x2, 3x3), the direct reference twin
+// stem) layer shapes at batch 32 and on the quick preset's small ResNet (width 1/4): im2col +
+// sgemm, Winograd F(2x2, 3x3) and F(4x4, 3x3), the direct reference twin
 // (batch 1, it is slow), and raw sgemm throughput on the same GEMM for comparison.
 // Counter FLOP/s counts the direct convolution's 2 N K C R S P Q flops.
 //
@@ -25,6 +26,9 @@ const layer layers[] = {
     {"stem", {32, 3, 32, 32, 64, 3, 3, 1, 1}},       {"layer1", {32, 64, 32, 32, 64, 3, 3, 1, 1}},
     {"layer2.down", {32, 64, 32, 32, 128, 3, 3, 2, 1}}, {"layer2", {32, 128, 16, 16, 128, 3, 3, 1, 1}},
     {"layer3", {32, 256, 8, 8, 256, 3, 3, 1, 1}},    {"layer4", {32, 512, 4, 4, 512, 3, 3, 1, 1}},
+    // the small ResNet (width 1/4) of the quick preset, 32 x 32 x 1 input
+    {"small.layer1", {32, 16, 32, 32, 16, 3, 3, 1, 1}}, {"small.layer2", {32, 32, 16, 16, 32, 3, 3, 1, 1}},
+    {"small.layer3", {32, 64, 8, 8, 64, 3, 3, 1, 1}},   {"small.layer4", {32, 128, 4, 4, 128, 3, 3, 1, 1}},
 };
 
 std::vector<float> filled(std::size_t n, std::uint64_t seed) {
@@ -77,7 +81,7 @@ void BM_sgemm_same_shape(benchmark::State& st) {  // the forward GEMM of one ima
     st.counters["FLOP/s"] = benchmark::Counter(2.0 * double(M * K * N), benchmark::Counter::kIsIterationInvariantRate);
 }
 
-#define LAYERS ->DenseRange(0, 5)->Unit(benchmark::kMillisecond)
+#define LAYERS ->DenseRange(0, 9)->Unit(benchmark::kMillisecond)
 BENCHMARK(BM_conv<0, ops::conv_algo::im2col>)->Name("forward/im2col") LAYERS;
 BENCHMARK(BM_conv<0, ops::conv_algo::winograd>)->Name("forward/winograd") LAYERS;
 BENCHMARK(BM_conv<0, ops::conv_algo::winograd4>)->Name("forward/winograd4") LAYERS;

@@ -1,13 +1,10 @@
 // oneclass/ops/convolution.hpp - the convolution entry points: choose the algorithm per shape.
 //
-// `automatic` picks Winograd (ops/winograd.hpp) for 3x3 stride-1 layers with at least 16 input
-// channels and 8 x 8 pixels - F(4x4, 3x3) from 32 x 32 outputs up, F(2x2, 3x3) below - and
-// im2col + GEMM otherwise; the same rule holds in all three passes (forward, backward-data,
-// backward-weights). Measured per layer (benchmarks/bench_conv.cpp, ResNet-18 CIFAR shapes, batch 32,
-// one thread): Winograd is 1.2-1.3x faster at 32 x 32 and 16 x 16 with 64-128 channels, even at
-// 8 x 8, and 1.7-2.3x slower at 4 x 4 (2-tile rows) and on the 3-channel stem. The choice depends
-// only on the shape and the request, so results are reproducible. The direct double-precision
-// twin is ops/ref/conv.hpp.
+// `automatic` picks, per pass, Winograd F(2x2, 3x3) or F(4x4, 3x3) (ops/winograd.hpp) for 3x3
+// stride-1 layers where it measured faster (winograd_tile), and im2col + GEMM otherwise: the
+// transforms are memory-bound, so Winograd pays off with enough channels and pixels, and loses at
+// 4 x 4 (2-tile rows) and on the stem. The choice depends only on the shape and the request, so
+// results are reproducible. The direct double-precision twin is ops/ref/conv.hpp.
 #pragma once
 
 #include <oneclass/core/profile.hpp>
@@ -18,32 +15,44 @@ namespace oneclass::ops {
 
 enum class conv_algo { automatic, im2col, winograd, winograd4 };  ///< winograd = F(2x2, 3x3), winograd4 = F(4x4, 3x3)
 
-inline bool use_winograd(const conv_shape& g, conv_algo a) {
+enum class conv_pass { forward, backward_data, backward_weights };
+
+/// The Winograd tile size for one pass (0 = im2col + GEMM). Explicit requests are honoured (and
+/// checked); `automatic` follows what bench_conv measured on the ResNet-18 and quick-preset shapes
+/// at batch 32, one thread (docs/benchmarks.md): the transforms are memory-bound, so Winograd
+/// needs enough channels for its GEMMs to dominate, and F(4x4) needs large maps.
+inline std::size_t winograd_tile(const conv_shape& g, conv_algo a, conv_pass pass) {
     if (a == conv_algo::winograd || a == conv_algo::winograd4) {
         require(winograd_applies(g), "conv2d", "Winograd needs a 3x3 kernel, stride 1 and padding <= 2");
-        return true;
+        return a == conv_algo::winograd4 ? 4 : 2;
     }
-    // automatic: Winograd where it measured faster (bench_conv, ResNet-18 shapes at batch 32):
-    // enough input channels for its GEMMs and enough 2x2 tiles per image for its transforms.
-    return a == conv_algo::automatic && winograd_applies(g) && g.C >= 16 && g.H * g.W >= 64;
+    if (a != conv_algo::automatic || !winograd_applies(g)) return 0;
+    const std::size_t HW = g.H * g.W, C = g.C;
+    switch (pass) {
+        case conv_pass::forward:  // F(2x2) from 16 channels and 8 x 8; F(4x4) at 32 x 32 with >= 64
+            if (C < 16 || HW < 64) return 0;
+            return HW >= 1024 && C >= 64 ? 4 : 2;
+        case conv_pass::backward_data:  // at 8 x 8 im2col wins; F(4x4) as in the forward pass
+            if (C < 16 || g.K < 16 || HW < 256) return 0;
+            return HW >= 1024 && C >= 64 ? 4 : 2;
+        case conv_pass::backward_weights:  // only wide layers: 128+ channels, or 64 at 32 x 32
+            if (HW < 64 || !(C >= 128 || (C >= 64 && HW >= 1024))) return 0;
+            return HW >= 256 ? 4 : 2;
+    }
+    return 0;
 }
 
-/// The Winograd tile: F(4x4) when asked for, or (automatic) where it measured faster: on 32 x 32
-/// maps (bench_conv, ResNet-18 layer1 at batch 32, one thread: forward 1.07x, backward-data 1.18x,
-/// backward-weights 1.05x faster than F(2x2)); at 16 x 16 and below F(2x2) wins (fewer, wider
-/// tiles per row make F(4x4)'s larger transforms the bottleneck).
-inline bool use_winograd4(const conv_shape& g, conv_algo a) {
-    if (a == conv_algo::winograd4) return true;
-    return a == conv_algo::automatic && g.P() * g.Q() >= 1024;
-}
+/// Whether any Winograd tile is used for the forward pass (kept for callers that only ask that).
+inline bool use_winograd(const conv_shape& g, conv_algo a) { return winograd_tile(g, a, conv_pass::forward) != 0; }
 
 /// y = conv(x, w) (+ bias).
 template <class T>
 void conv2d_forward(const T* x, const T* w, const T* bias, const conv_shape& g, T* y, conv_algo a = conv_algo::automatic) {
     ONECLASS_PROFILE_SCOPE("conv.forward");
     g.validate("conv2d");
-    if (!use_winograd(g, a)) return conv2d_forward_im2col(x, w, bias, g, y);
-    if (use_winograd4(g, a)) conv2d_winograd<4>(x, w, g, y, false);
+    const std::size_t m = winograd_tile(g, a, conv_pass::forward);
+    if (m == 0) return conv2d_forward_im2col(x, w, bias, g, y);
+    if (m == 4) conv2d_winograd<4>(x, w, g, y, false);
     else conv2d_winograd<2>(x, w, g, y, false);
     if (bias) {
         const std::size_t PQ = g.P() * g.Q();
@@ -57,10 +66,9 @@ void conv2d_forward(const T* x, const T* w, const T* bias, const conv_shape& g, 
 template <class T>
 void conv2d_backward_data(const T* dy, const T* w, const conv_shape& g, T* dx, conv_algo a = conv_algo::automatic) {
     ONECLASS_PROFILE_SCOPE("conv.backward_data");
-    if (use_winograd(g, a)) {
-        if (use_winograd4(g, a)) return conv2d_backward_data_winograd<4>(dy, w, g, dx);
-        return conv2d_backward_data_winograd<2>(dy, w, g, dx);
-    }
+    const std::size_t m = winograd_tile(g, a, conv_pass::backward_data);
+    if (m == 4) return conv2d_backward_data_winograd<4>(dy, w, g, dx);
+    if (m == 2) return conv2d_backward_data_winograd<2>(dy, w, g, dx);
     conv2d_backward_data_im2col(dy, w, g, dx);
 }
 
@@ -69,8 +77,9 @@ template <class T>
 void conv2d_backward_weights(const T* x, const T* dy, const conv_shape& g, T* dw, T* dbias,
                              conv_algo a = conv_algo::automatic) {
     ONECLASS_PROFILE_SCOPE("conv.backward_weights");
-    if (dw && use_winograd(g, a)) {
-        if (use_winograd4(g, a)) conv2d_backward_weights_winograd<4>(x, dy, g, dw);
+    const std::size_t m = dw ? winograd_tile(g, a, conv_pass::backward_weights) : 0;
+    if (m) {
+        if (m == 4) conv2d_backward_weights_winograd<4>(x, dy, g, dw);
         else conv2d_backward_weights_winograd<2>(x, dy, g, dw);
         dw = nullptr;  // only the bias is left for the im2col routine
     }

@@ -308,8 +308,8 @@ void conv2d_backward_weights_winograd(const T* x, const T* dy, const conv_shape&
     constexpr std::size_t A = W::a, A2 = A * A;
     const detail::winograd_tiling<M> tl(g);
     const std::size_t K = g.K, C = g.C, KC = K * C, tiles = tl.tiles();
-    // the GEMMs' inner dimension is a group's tile count: at least 1024
-    const std::size_t G = detail::winograd_group(tiles, g.N, 1024), groups = (g.N + G - 1) / G;
+    // the GEMMs' inner dimension is a group's tile count: at least 256 (measured: 1024 made the V / E buffers spill from L2 and lost to im2col)
+    const std::size_t G = detail::winograd_group(tiles, g.N, 256), groups = (g.N + G - 1) / G;
     std::vector<T> partial(groups * A2 * KC);
     struct scratch {
         std::vector<T> V, E, rows;
