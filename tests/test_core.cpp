@@ -2,6 +2,9 @@
 #include "test_util.hpp"
 
 #include <oneclass/core/binary_io.hpp>
+#include <oneclass/core/buffer_pool.hpp>
+#include <oneclass/core/scratch.hpp>
+#include <oneclass/tensor/tensor.hpp>
 #include <oneclass/core/error.hpp>
 #include <oneclass/core/rng.hpp>
 #include <oneclass/parallel/parallel.hpp>
@@ -152,4 +155,51 @@ TEST_CASE("deterministic_reduce gives bit-identical sums on 1 and 2 threads") {
         for (std::size_t i = lo; i < hi; ++i) ++hit[i];
     });
     for (int h : hit) REQUIRE(h == 1);
+}
+
+TEST_CASE("buffer_pool reuses large blocks by exact size, respects its capacity; tensors use it") {
+    buffer_pool pool;
+    void* a = pool.allocate(1 << 20);
+    REQUIRE(reinterpret_cast<std::uintptr_t>(a) % buffer_pool::alignment == 0);
+    pool.deallocate(a, 1 << 20);
+    REQUIRE(pool.idle_bytes() == (1u << 20));
+    void* b = pool.allocate(1 << 20);  // the same block comes back
+    REQUIRE(b == a);
+    REQUIRE(pool.reuses() == 1);
+    REQUIRE(pool.idle_bytes() == 0);
+    void* c = pool.allocate((1 << 20) + 64);  // another size: a fresh block
+    REQUIRE(c != a);
+    pool.deallocate(b, 1 << 20);
+    pool.deallocate(c, (1 << 20) + 64);
+    pool.release();
+    REQUIRE(pool.idle_bytes() == 0);
+    pool.set_capacity(1 << 20);  // beyond the capacity blocks are freed, not kept
+    void* d = pool.allocate(1 << 20);
+    void* e = pool.allocate(1 << 20);
+    pool.deallocate(d, 1 << 20);
+    pool.deallocate(e, 1 << 20);
+    REQUIRE(pool.idle_bytes() == (1u << 20));
+    void* small = pool.allocate(100);  // small blocks bypass the pool
+    pool.deallocate(small, 100);
+    REQUIRE(pool.idle_bytes() == (1u << 20));
+    pool.release();
+    // a training step's buffers come back: the second of two equal-shaped tensors reuses the first's
+    const std::size_t before = buffer_pool::global().reuses();
+    const float* first = nullptr;
+    {
+        tensor<float> t({64, 1024}, uninitialized);
+        first = t.data();
+    }
+    tensor<float> t2({64, 1024}, 0.0f);
+    REQUIRE(buffer_pool::global().reuses() > before);
+    REQUIRE(t2.data() == first);
+    REQUIRE(t2(63, 1023) == 0.0f);  // the fill constructor still fills
+    scratch_vec<double> sv;
+    sv.resize(10);
+    double* p = sv.data();
+    sv.resize(5);  // shrinking keeps the storage
+    REQUIRE(sv.data() == p);
+    REQUIRE(sv.size() == 5);
+    sv.resize(1000);
+    REQUIRE(sv.size() == 1000);
 }

@@ -9,10 +9,11 @@
 
 #include <oneclass/core/error.hpp>
 #include <oneclass/core/profile.hpp>
+#include <oneclass/core/scratch.hpp>
 #include <oneclass/ops/gemm.hpp>
 #include <oneclass/parallel/parallel.hpp>
 
-#include <tbb/enumerable_thread_specific.h>
+
 
 #include <algorithm>
 #include <cstddef>
@@ -116,9 +117,8 @@ namespace detail {
 template <class Scratch, class F>
 void for_image_groups(const conv_shape& g, F&& f) {
     const std::size_t PQ = g.P() * g.Q(), G = images_per_gemm(g), groups = (g.N + G - 1) / G;
-    tbb::enumerable_thread_specific<Scratch> tls;
     parallel::for_chunks(0, groups, 1, [&](std::size_t glo, std::size_t ghi) {
-        Scratch& sc = tls.local();
+        Scratch& sc = thread_scratch<Scratch>();  // kept between calls, never zero-filled
         for (std::size_t gi = glo; gi < ghi; ++gi) {
             const std::size_t n0 = gi * G, nb = std::min(g.N, n0 + G) - n0;
             f(gi, n0, nb, nb * PQ, sc);
@@ -128,7 +128,7 @@ void for_image_groups(const conv_shape& g, F&& f) {
 
 /// The (C R S) x (nb P Q) patch matrix of images [n0, n0 + nb).
 template <class T>
-void im2col_images(const T* x, const conv_shape& g, std::size_t n0, std::size_t nb, std::vector<T>& col) {
+void im2col_images(const T* x, const conv_shape& g, std::size_t n0, std::size_t nb, scratch_vec<T>& col) {
     const std::size_t PQ = g.P() * g.Q(), ld = nb * PQ;
     col.resize(g.crs() * ld);
     for (std::size_t j = 0; j < nb; ++j) im2col(x + (n0 + j) * g.C * g.H * g.W, g, col.data() + j * PQ, ld);
@@ -136,7 +136,7 @@ void im2col_images(const T* x, const conv_shape& g, std::size_t n0, std::size_t 
 
 /// dy of images [n0, n0 + nb) as one K x (nb P Q) matrix.
 template <class T>
-const T* gather_dy(const T* dy, const conv_shape& g, std::size_t n0, std::size_t nb, std::vector<T>& buf) {
+const T* gather_dy(const T* dy, const conv_shape& g, std::size_t n0, std::size_t nb, scratch_vec<T>& buf) {
     const std::size_t PQ = g.P() * g.Q();
     if (nb == 1) return dy + n0 * g.K * PQ;
     buf.resize(g.K * nb * PQ);
@@ -148,7 +148,7 @@ const T* gather_dy(const T* dy, const conv_shape& g, std::size_t n0, std::size_t
 
 template <class T>
 struct conv_scratch {
-    std::vector<T> col, buf;
+    scratch_vec<T> col, buf;
 };
 }  // namespace detail
 
@@ -201,7 +201,7 @@ void conv2d_backward_weights_im2col(const T* x, const T* dy, const conv_shape& g
     const std::size_t PQ = g.P() * g.Q(), CRS = g.crs(), KCRS = g.K * CRS;
     if (dw) {
         const std::size_t G = images_per_gemm(g), groups = (g.N + G - 1) / G;
-        std::vector<T> partial(groups * KCRS);
+        transient_buffer<T> partial(groups * KCRS);  // each group's block is written by a GEMM (beta = 0)
         detail::for_image_groups<detail::conv_scratch<T>>(g, [&](std::size_t gi, std::size_t n0, std::size_t nb, std::size_t ld,
                                                                  detail::conv_scratch<T>& sc) {
             detail::im2col_images(x, g, n0, nb, sc.col);

@@ -87,7 +87,7 @@ void winograd_filter_transform(const T* w, std::size_t K, std::size_t C, T* U) {
 /// tile). `rows` is scratch.
 template <std::size_t M, class T>
 void winograd_input_transform(const T* x, const conv_shape& g, std::size_t n0, std::size_t nb,
-                              const winograd_tiling<M>& tl, T* V, std::vector<T>& rows) {
+                              const winograd_tiling<M>& tl, T* V, scratch_vec<T>& rows) {
     using W = winograd_matrices<M>;
     constexpr std::size_t A = W::a;
     const std::size_t C = g.C, tw = tl.tw, tiles = tl.tiles(), T_ = nb * tiles;
@@ -138,7 +138,7 @@ void winograd_input_transform(const T* x, const conv_shape& g, std::size_t n0, s
 /// y (+)= A^T Mt A for every tile of images n0 .. n0 + nb, cropped to P x Q.
 template <std::size_t M, class T>
 void winograd_output_transform(const T* Mt, const conv_shape& g, std::size_t n0, std::size_t nb,
-                               const winograd_tiling<M>& tl, T* y, bool accumulate, std::vector<T>& rows) {
+                               const winograd_tiling<M>& tl, T* y, bool accumulate, scratch_vec<T>& rows) {
     using W = winograd_matrices<M>;
     constexpr std::size_t A = W::a;
     const std::size_t K = g.K, P = g.P(), Q = g.Q(), tw = tl.tw, tiles = tl.tiles(), T_ = nb * tiles;
@@ -203,7 +203,7 @@ void winograd_output_transform(const T* Mt, const conv_shape& g, std::size_t n0,
 /// E[xi][k][t] = (A e A^T)[xi] for the M x M output-gradient tiles e (zero beyond P x Q).
 template <std::size_t M, class T>
 void winograd_gradient_transform(const T* dy, const conv_shape& g, std::size_t n0, std::size_t nb,
-                                 const winograd_tiling<M>& tl, T* E, std::vector<T>& rows) {
+                                 const winograd_tiling<M>& tl, T* E, scratch_vec<T>& rows) {
     using W = winograd_matrices<M>;
     constexpr std::size_t A = W::a;
     const std::size_t K = g.K, P = g.P(), Q = g.Q(), tw = tl.tw, tiles = tl.tiles(), T_ = nb * tiles;
@@ -260,15 +260,14 @@ void conv2d_winograd(const T* x, const T* w, const conv_shape& g, T* y, bool acc
     constexpr std::size_t A = detail::winograd_matrices<M>::a, A2 = A * A;
     const detail::winograd_tiling<M> tl(g);
     const std::size_t K = g.K, C = g.C, tiles = tl.tiles();
-    std::vector<T> U(A2 * K * C);
+    transient_buffer<T> U(A2 * K * C);
     detail::winograd_filter_transform<M>(w, K, C, U.data());
     const std::size_t G = detail::winograd_group(tiles, g.N, 256), groups = (g.N + G - 1) / G;
     struct scratch {
-        std::vector<T> V, Mt, rows;
+        scratch_vec<T> V, Mt, rows;
     };
-    tbb::enumerable_thread_specific<scratch> tls;
     parallel::for_chunks(0, groups, 1, [&](std::size_t glo, std::size_t ghi) {
-        scratch& sc = tls.local();
+        scratch& sc = thread_scratch<scratch>();  // kept between calls, never zero-filled
         for (std::size_t gi = glo; gi < ghi; ++gi) {
             ONECLASS_PROFILE_SCOPE("winograd.group");  // transforms + GEMMs of one image group
             const std::size_t n0 = gi * G, nb = std::min(g.N, n0 + G) - n0, T_ = nb * tiles;
@@ -291,7 +290,7 @@ void conv2d_winograd(const T* x, const T* w, const conv_shape& g, T* y, bool acc
 /// w'[c][k] = rot180(w[k][c]) and padding 2 - pad.
 template <std::size_t M = 2, class T>
 void conv2d_backward_data_winograd(const T* dy, const T* w, const conv_shape& g, T* dx) {
-    std::vector<T> wf(g.C * g.K * 9);
+    transient_buffer<T> wf(g.C * g.K * 9);
     for (std::size_t k = 0; k < g.K; ++k)
         for (std::size_t c = 0; c < g.C; ++c)
             for (std::size_t i = 0; i < 9; ++i) wf[(c * g.K + k) * 9 + (8 - i)] = w[(k * g.C + c) * 9 + i];
@@ -310,13 +309,12 @@ void conv2d_backward_weights_winograd(const T* x, const T* dy, const conv_shape&
     const std::size_t K = g.K, C = g.C, KC = K * C, tiles = tl.tiles();
     // the GEMMs' inner dimension is a group's tile count: at least 256 (measured: 1024 made the V / E buffers spill from L2 and lost to im2col)
     const std::size_t G = detail::winograd_group(tiles, g.N, 256), groups = (g.N + G - 1) / G;
-    std::vector<T> partial(groups * A2 * KC);
+    transient_buffer<T> partial(groups * A2 * KC);  // every element is written by a GEMM (beta = 0)
     struct scratch {
-        std::vector<T> V, E, rows;
+        scratch_vec<T> V, E, rows;
     };
-    tbb::enumerable_thread_specific<scratch> tls;
     parallel::for_chunks(0, groups, 1, [&](std::size_t glo, std::size_t ghi) {
-        scratch& sc = tls.local();
+        scratch& sc = thread_scratch<scratch>();  // kept between calls, never zero-filled
         for (std::size_t gi = glo; gi < ghi; ++gi) {
             ONECLASS_PROFILE_SCOPE("winograd.weights_group");
             const std::size_t n0 = gi * G, nb = std::min(g.N, n0 + G) - n0, T_ = nb * tiles;

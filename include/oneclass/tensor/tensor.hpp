@@ -13,6 +13,7 @@
 // Shape mismatches throw invalid_input naming the operation and both shapes.
 #pragma once
 
+#include <oneclass/core/buffer_pool.hpp>
 #include <oneclass/core/error.hpp>
 #include <oneclass/tensor/matrix.hpp>
 
@@ -162,8 +163,11 @@ public:
 
 private:
     void allocate(std::size_t n) {
-        T* p = static_cast<T*>(::operator new[](std::max<std::size_t>(n, 1) * sizeof(T), std::align_val_t{64}));
-        storage_ = std::shared_ptr<T[]>(p, [](T* q) { ::operator delete[](q, std::align_val_t{64}); });
+        // large blocks come from (and go back to) the buffer pool: a training step's buffers are
+        // reused by the next step instead of being faulted in and zeroed again
+        const std::size_t bytes = std::max<std::size_t>(n, 1) * sizeof(T);
+        T* p = static_cast<T*>(buffer_pool::global().allocate(bytes));
+        storage_ = std::shared_ptr<T[]>(p, [bytes](T* q) { buffer_pool::global().deallocate(q, bytes); });
     }
     std::size_t index_of(std::initializer_list<std::size_t> idx) const noexcept {
         std::size_t off = 0, k = 0;
