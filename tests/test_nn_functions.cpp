@@ -193,7 +193,56 @@ TEST_CASE("batch norm gradients in training and eval mode, 4-D and 2-D") {
                 return fn::batch_norm(v[0], v[1], v[2], st, training);
             },
             rand_t({5, 4}, 17), rand_t({4}, 18), rand_t({4}, 19));
+        CHECK_GRADS(  // the fused batch_norm_relu
+            [training](std::vector<V>& v) {
+                batch_norm_state<double> st(3);
+                st.running_mean = {0.1, -0.2, 0.3};
+                st.running_var = {1.5, 0.7, 2.0};
+                return fn::batch_norm_relu(v[0], v[1], v[2], st, training);
+            },
+            rand_t({3, 3, 2, 3}, 20), rand_t({3}, 21), rand_t({3}, 22));
     }
+}
+
+TEST_CASE("fused batch_norm_relu and add_relu equal their unfused compositions, values and gradients") {
+    for (bool training : {true, false}) {
+        const auto x = rand_t<float>({4, 3, 5, 5}, 23), g = rand_t<float>({3}, 24), b = rand_t<float>({3}, 25);
+        const auto dy = rand_t<float>({4, 3, 5, 5}, 26);
+        fn::batch_norm_state<float> s1(3), s2(3);
+        using P = variable<float>;
+        auto x1 = P::parameter(x), g1 = P::parameter(g), b1 = P::parameter(b);
+        auto x2 = P::parameter(x.clone()), g2 = P::parameter(g.clone()), b2 = P::parameter(b.clone());
+        // one graph at a time: backward consumes the tape
+        auto y1 = fn::batch_norm_relu(x1, g1, b1, s1, training);
+        const tensor<float> v1 = y1.value().clone();
+        auto l1 = fn::sum(fn::mul(y1, variable<float>(dy)));
+        backward(l1);
+        auto y2 = fn::relu(fn::batch_norm(x2, g2, b2, s2, training));
+        REQUIRE(std::equal(v1.data(), v1.data() + v1.size(), y2.value().data()));
+        REQUIRE(s1.running_var == s2.running_var);
+        auto l2 = fn::sum(fn::mul(y2, variable<float>(dy)));
+        backward(l2);
+        for (auto [p, q] : {std::pair{&x1, &x2}, {&g1, &g2}, {&b1, &b2}})
+            REQUIRE_ALLCLOSE(std::vector<double>(p->grad().data(), p->grad().data() + p->grad().size()),
+                             std::vector<double>(q->grad().data(), q->grad().data() + q->grad().size()), 1e-6, 1e-6);
+    }
+    const auto a = rand_t<float>({3, 7}, 27), c = rand_t<float>({3, 7}, 28);
+    using P = variable<float>;
+    auto a1 = P::parameter(a), c1 = P::parameter(c), a2 = P::parameter(a.clone()), c2 = P::parameter(c.clone());
+    auto r1 = fn::add_relu(a1, c1);
+    const tensor<float> w1 = r1.value().clone();
+    auto s1 = fn::sum(r1);
+    backward(s1);
+    auto r2 = fn::relu(fn::add(a2, c2));
+    REQUIRE(std::equal(w1.data(), w1.data() + 21, r2.value().data()));
+    auto s2 = fn::sum(r2);
+    backward(s2);
+    REQUIRE(std::equal(a1.grad().data(), a1.grad().data() + 21, a2.grad().data()));
+    REQUIRE(std::equal(c1.grad().data(), c1.grad().data() + 21, c2.grad().data()));
+    // NaN propagates through ReLU (as in PyTorch), so a diverging network shows a NaN loss
+    tensor<float> n({2}, std::numeric_limits<float>::quiet_NaN());
+    REQUIRE(std::isnan(fn::relu(variable<float>(n)).value().data()[0]));
+    REQUIRE(std::isnan(fn::add_relu(variable<float>(n), variable<float>(n)).value().data()[1]));
 }
 
 TEST_CASE("transposed conv, average pooling and upsampling: finite-difference gradients") {

@@ -45,6 +45,37 @@ variable<T> add(const variable<T>& a, const variable<T>& b) {
     });
 }
 
+/// relu(a + b) in one pass (the residual join of a ResNet block); the backward pass masks the
+/// gradient with the saved output.
+template <class T>
+variable<T> add_relu(const variable<T>& a, const variable<T>& b) {
+    ONECLASS_PROFILE_SCOPE("add.forward");
+    require_same_shape(a, b, "fn::add_relu");
+    tensor<T> out(a.shape(), uninitialized);
+    const T* pa = a.value().data();
+    const T* pb = b.value().data();
+    T* po = out.data();
+    for (std::size_t i = 0; i < out.size(); ++i) {
+        const T v = pa[i] + pb[i];
+        po[i] = v < T(0) ? T(0) : v;
+    }
+    auto na = a.node(), nb = b.node();
+    return make_result<T>(std::move(out), {&a, &b}, [na, nb](var_node<T>& o) {
+        ONECLASS_PROFILE_SCOPE("relu.backward");
+        tensor<T> masked(o.grad.shape(), uninitialized);  // computed once for both inputs
+        const T* g = o.grad.data();
+        const T* y = o.value.data();
+        T* m = masked.data();
+        const std::size_t n = masked.size();
+        for (std::size_t i = 0; i < n; ++i) m[i] = g[i] * T(y[i] > T(0));  // branch-free: vectorises
+        if (na->requires_grad) na->accumulate(masked);
+        if (nb->requires_grad) {
+            if (nb->grad.defined()) nb->accumulate(masked);
+            else nb->grad = std::move(masked);  // the last user takes the buffer itself
+        }
+    });
+}
+
 /// a - b (same shape).
 template <class T>
 variable<T> sub(const variable<T>& a, const variable<T>& b) {
@@ -90,11 +121,12 @@ template <class T>
 variable<T> relu(const variable<T>& a) {
     ONECLASS_PROFILE_SCOPE("relu.forward");
     auto na = a.node();
-    return make_result<T>(detail::map(a.value(), [](T x) { return x > T(0) ? x : T(0); }), {&a}, [na](var_node<T>& o) {
+    // x < 0 ? 0 : x lets NaN through (as PyTorch), so a diverging network shows a NaN loss
+    return make_result<T>(detail::map(a.value(), [](T x) { return x < T(0) ? T(0) : x; }), {&a}, [na](var_node<T>& o) {
         ONECLASS_PROFILE_SCOPE("relu.backward");
         const T* g = o.grad.data();
         const T* x = na->value.data();
-        na->accumulate_each([g, x](std::size_t i) { return x[i] > T(0) ? g[i] : T(0); });
+        na->accumulate_each([g, x](std::size_t i) { return g[i] * T(x[i] > T(0)); });  // branch-free
     });
 }
 

@@ -53,12 +53,12 @@ struct batch_norm_state {
     explicit batch_norm_state(std::size_t channels = 0) : running_mean(channels, T(0)), running_var(channels, T(1)) {}
 };
 
-/// Batch norm over axis 1 of an N x C (x H x W) tensor with scale gamma and shift beta (C each).
-/// training: batch statistics (biased variance to normalise, unbiased into the running variance,
-/// as PyTorch); otherwise the running statistics.
+namespace detail {
+/// batch_norm, optionally followed by ReLU in the same pass (fuse_relu): the backward pass then
+/// masks dy with the saved output instead of keeping the pre-activation tensor.
 template <class T>
-variable<T> batch_norm(const variable<T>& x, const variable<T>& gamma, const variable<T>& beta,
-                       batch_norm_state<T>& st, bool training) {
+variable<T> batch_norm_impl(const variable<T>& x, const variable<T>& gamma, const variable<T>& beta,
+                            batch_norm_state<T>& st, bool training, bool fuse_relu) {
     require(x.value().ndim() >= 2, "fn::batch_norm", "expects N x C (x H x W), got ", to_string(x.shape()));
     const std::size_t N = x.shape()[0], C = x.shape()[1], HW = x.value().size() / std::max<std::size_t>(1, N * C);
     require(gamma.value().size() == C && beta.value().size() == C && st.running_mean.size() == C, "fn::batch_norm",
@@ -96,14 +96,31 @@ variable<T> batch_norm(const variable<T>& x, const variable<T>& gamma, const var
             const T scale = inv_std[c] * gm[c], shift = bt[c] - mean[c] * scale;  // y = x scale + shift
             const T* xp = xd + (n * C + c) * HW;
             T* yp = y.data() + (n * C + c) * HW;
-            for (std::size_t i = 0; i < HW; ++i) yp[i] = xp[i] * scale + shift;
+            if (fuse_relu)
+                for (std::size_t i = 0; i < HW; ++i) {
+                    const T v = xp[i] * scale + shift;
+                    yp[i] = v < T(0) ? T(0) : v;  // NaN propagates, as in fn::relu
+                }
+            else
+                for (std::size_t i = 0; i < HW; ++i) yp[i] = xp[i] * scale + shift;
         }
     auto nx = x.node(), ng = gamma.node(), nb = beta.node();
-    return make_result<T>(std::move(y), {&x, &gamma, &beta}, [nx, ng, nb, mean, inv_std, N, C, HW, M, training](var_node<T>& o) {
+    return make_result<T>(std::move(y), {&x, &gamma, &beta}, [nx, ng, nb, mean, inv_std, N, C, HW, M, training,
+                                                             fuse_relu](var_node<T>& o) {
         ONECLASS_PROFILE_SCOPE("batch_norm.backward");
         const tensor<T> xin = nx->value.contiguous_copy();
         const T* xd2 = xin.data();
-        const T* dy = o.grad.data();
+        // with a fused ReLU the incoming gradient is masked by the saved output: dz = dy [y > 0]
+        tensor<T> masked;
+        if (fuse_relu) {
+            masked = tensor<T>(o.grad.shape(), uninitialized);
+            const T* g = o.grad.data();
+            const T* yv = o.value.data();
+            T* m = masked.data();
+            const std::size_t n = masked.size();
+            for (std::size_t i = 0; i < n; ++i) m[i] = g[i] * T(yv[i] > T(0));  // branch-free: vectorises
+        }
+        const T* dy = fuse_relu ? masked.data() : o.grad.data();
         const bool fresh = nx->requires_grad && !nx->grad.defined();
         T* dx = nx->requires_grad ? nx->grad_buffer_uninitialized().data() : nullptr;
         for (std::size_t c = 0; c < C; ++c) {
@@ -134,6 +151,24 @@ variable<T> batch_norm(const variable<T>& x, const variable<T>& gamma, const var
             }
         }
     });
+}
+
+}  // namespace detail
+
+/// Batch norm over axis 1 of an N x C (x H x W) tensor with scale gamma and shift beta (C each).
+/// training: batch statistics (biased variance to normalise, unbiased into the running variance,
+/// as PyTorch); otherwise the running statistics.
+template <class T>
+variable<T> batch_norm(const variable<T>& x, const variable<T>& gamma, const variable<T>& beta,
+                       batch_norm_state<T>& st, bool training) {
+    return detail::batch_norm_impl(x, gamma, beta, st, training, false);
+}
+
+/// relu(batch_norm(...)) in one pass and one output tensor (the pre-activation is never stored).
+template <class T>
+variable<T> batch_norm_relu(const variable<T>& x, const variable<T>& gamma, const variable<T>& beta,
+                            batch_norm_state<T>& st, bool training) {
+    return detail::batch_norm_impl(x, gamma, beta, st, training, true);
 }
 
 namespace detail {

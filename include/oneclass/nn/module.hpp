@@ -173,6 +173,8 @@ public:
         this->register_buffer("running_var", &st_.running_var);
     }
     variable<T> forward(const variable<T>& x) override { return fn::batch_norm(x, gamma_, beta_, st_, this->training()); }
+    /// relu(forward(x)) fused into one pass (fn::batch_norm_relu).
+    variable<T> forward_relu(const variable<T>& x) { return fn::batch_norm_relu(x, gamma_, beta_, st_, this->training()); }
     std::string name() const override { return "batch_norm"; }
     fn::batch_norm_state<T>& state() { return st_; }
 

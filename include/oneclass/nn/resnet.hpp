@@ -38,9 +38,9 @@ public:
         }
     }
     variable<T> forward(const variable<T>& x) override {
-        auto h = fn::relu(bn1_->forward(conv1_->forward(x)));
+        auto h = bn1_->forward_relu(conv1_->forward(x));
         h = bn2_->forward(conv2_->forward(h));
-        return fn::relu(fn::add(h, down_ ? down_->forward(x) : x));
+        return fn::add_relu(h, down_ ? down_->forward(x) : x);
     }
     std::string name() const override { return "basic_block"; }
 
@@ -97,7 +97,7 @@ public:
     variable<T> forward_map(const variable<T>& x) {
         require(x.value().ndim() == 4 && x.shape()[1] == c_.in_channels, "resnet::forward", "expects N x ",
                 c_.in_channels, " x H x W, got ", to_string(x.shape()));
-        auto h = fn::relu(bn1_->forward(conv1_->forward(x)));
+        auto h = bn1_->forward_relu(conv1_->forward(x));
         if (c_.stem_kind == stem::imagenet) h = fn::max_pool2d(h, 3, 2, 1);
         for (auto& s : stages_) h = s->forward(h);
         return h;
