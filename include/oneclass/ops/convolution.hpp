@@ -35,9 +35,9 @@ inline std::size_t winograd_tile(const conv_shape& g, conv_algo a, conv_pass pas
         case conv_pass::backward_data:  // at 8 x 8 im2col wins; F(4x4) as in the forward pass
             if (C < 16 || g.K < 16 || HW < 256) return 0;
             return HW >= 1024 && C >= 64 ? 4 : 2;
-        case conv_pass::backward_weights:  // only wide layers: 128+ channels, or 64 at 32 x 32
-            if (HW < 64 || !(C >= 128 || (C >= 64 && HW >= 1024))) return 0;
-            return HW >= 256 ? 4 : 2;
+        case conv_pass::backward_weights:  // from 16 x 16 always; at 8 x 8 only with 128+ channels
+            if (C < 16 || HW < 64 || (HW < 256 && C < 128)) return 0;
+            return HW >= 256 && C >= 64 ? 4 : 2;
     }
     return 0;
 }
