@@ -186,7 +186,7 @@ TEST_CASE("oneclass eval on a generated Fashion-MNIST folder; truncated IDX and 
     REQUIRE(read_file_bytes(dir / "res/eval-fashion-mnist-raw.csv", "t").find("fashion-mnist,raw,kde,3,") != std::string::npos);
 
     // the two-stage pipeline on the same folder: tiny training, features, detectors, AUC table
-    const auto p = run("run --root " + at("fm") + " --classes 3 --method rotation --epochs 1 --batch 8 --detector kde,gde" +
+    const auto p = run("run --root " + at("fm") + " --classes all --method simclr --classes 3 --method rotation --epochs 1 --batch 8 --detector kde,gde" +
                        " --out-dir " + at("res_run") + " --baseline " + at("res/eval-fashion-mnist-raw.csv"));
     INFO(p.out);
     REQUIRE(p.status == 0);

@@ -224,6 +224,8 @@ int main(int argc, char** argv) {
     cli::run_args ra;
     detector_options run_det;
     auto* run = app.add_subcommand("run", "train a representation per class, then fit detectors on its features");
+    // a flag given twice takes the last value, so that scripts can pass defaults and users override them
+    run->option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
     add_detector_flags(run, run_det, false, false);
     run->add_option("--dataset", ra.dataset, dataset_help)->check(CLI::IsMember(datasets));
     run->add_option("--root", ra.root, "dataset folder");
