@@ -250,7 +250,8 @@ TEST_CASE("oneclass train / eval --model / Ctrl-C and --resume / metrics, and th
     REQUIRE_THAT(b.out, Catch::Contains("interrupted") && Catch::Contains("--resume"));
     REQUIRE(fs::exists(dir / "b.ocm.ckpt"));
     REQUIRE_FALSE(fs::exists(dir / "b.ocm"));
-    const auto br = run("train" + common + " --method simclr --out " + at("b.ocm") + " --resume --metrics " + at("b2.jsonl"));
+    fs::copy_file(dir / "b.jsonl", dir / "b_interrupted.jsonl");
+    const auto br = run("train" + common + " --method simclr --out " + at("b.ocm") + " --resume --metrics " + at("b.jsonl"));
     INFO(br.out);
     REQUIRE(br.status == 0);
     REQUIRE_THAT(br.out, Catch::Contains("resuming from") && Catch::Contains("at step 3"));
@@ -263,7 +264,10 @@ TEST_CASE("oneclass train / eval --model / Ctrl-C and --resume / metrics, and th
     const auto auc_lines = [](const std::string& o) { return o.substr(o.find("detector=kde mean_auc="), 60); };
     REQUIRE(auc_lines(ea.out) == auc_lines(eb.out));
     REQUIRE(std::stod(ea.out.substr(ea.out.find("detector=kde mean_auc=") + 22)) > 0.5);
-    const std::string m1 = read_file_bytes(dir / "b.jsonl", "t"), m2 = read_file_bytes(dir / "b2.jsonl", "t");
+    // the resumed run appended to the interrupted run's metrics: together, the uninterrupted run's steps
+    const std::string m1 = read_file_bytes(dir / "b_interrupted.jsonl", "t"), m2 = read_file_bytes(dir / "b.jsonl", "t");
+    REQUIRE(m2.rfind(m1, 0) == 0);
+    REQUIRE(std::count(m2.begin(), m2.end(), '\n') == std::count(metrics.begin(), metrics.end(), '\n'));
     const auto loss_at = [](const std::string& m, int step) {
         const auto at_step = m.find("\"step\": " + std::to_string(step) + ",");
         return m.substr(m.find("\"loss\"", at_step), 25);

@@ -189,8 +189,10 @@ inline int run_train(const train_args& a) {
         rep.load_checkpoint(cfg.checkpoint);
         std::fprintf(stderr, "resuming from '%s' at step %zu (epoch %zu done)\n", cfg.checkpoint.string().c_str(),
                      rep.steps_done(), rep.epochs_done());
-    } else if (!a.train.metrics.empty()) {
+    }
+    if (!a.train.metrics.empty()) {  // a resumed run appends to the interrupted run's metrics
         fs::remove(a.train.metrics + ".tmp");
+        if (a.resume && fs::exists(a.train.metrics)) fs::rename(a.train.metrics, a.train.metrics + ".tmp");
     }
     install_sigint_handler();
     const std::string label = "class " + std::to_string(a.cls);

@@ -267,7 +267,9 @@ int main(int argc, char** argv) {
         cli::reject_unused_flags_list(ea.detectors, eval);
         return run_eval(ea);
     } catch (const pipeline::training_interrupted& e) {
-        std::fprintf(stderr, "oneclass: interrupted: %s; continue with --resume\n", e.what());
+        // train keeps a checkpoint to resume from; run writes its results only at the end
+        std::fprintf(stderr, "oneclass: interrupted: %s%s\n", e.what(),
+                     *train ? "; continue with --resume" : "; no results were written");
         return 130;
     } catch (const std::exception& e) {
         std::fprintf(stderr, "oneclass: error: %s\n", e.what());
