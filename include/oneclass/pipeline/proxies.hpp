@@ -94,23 +94,22 @@ private:
     float tau_;
 };
 
+/// SimCLR over the union of the shifted copies (each a new instance, so a negative of its source).
 class distaug_proxy {
 public:
     static constexpr bool uses_head = true;
     static constexpr const char* name = "distaug";
     distaug_proxy(augment::simclr_params views, float tau, std::vector<int> shifts)
-        : views_(views), tau_(tau), shifts_(std::move(shifts)) {}
+        : simclr_(views, tau), shifts_(std::move(shifts)) {}
     variable<float> loss(const network_ref& net, const tensor<float>& x, std::uint64_t seed) {
-        const auto u = losses::distaug_batch(x, shifts_);
-        return losses::nt_xent(net.embed(views_(u, seed)), net.embed(views_(u, seed + 1)), tau_);
+        return simclr_.loss(net, losses::distaug_batch(x, shifts_), seed);
     }
     std::vector<nn::named_variable<float>> parameters() { return {}; }
     std::vector<nn::named_buffer<float>> buffers() { return {}; }
     void train(bool) {}
 
 private:
-    augment::simclr views_;
-    float tau_;
+    simclr_proxy simclr_;
     std::vector<int> shifts_;
 };
 
