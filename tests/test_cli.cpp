@@ -3,6 +3,7 @@
 #include "test_util.hpp"
 
 #include <oneclass/data.hpp>
+#include <oneclass/pipeline/representation.hpp>
 
 #include <zlib.h>
 
@@ -310,6 +311,16 @@ TEST_CASE("oneclass train / eval --model / Ctrl-C and --resume / metrics, and th
     write_text("junk.ocm", "ONECLASS and then nothing useful");
     bad("eval --model " + at("junk.ocm") + " --root " + at("fm"), "junk.ocm");
     bad("eval --root " + at("fm") + " --features f", "needs --model");
+    {  // a model file whose records are not numbers (written through the library, not by train)
+        pipeline::representation_config cfg;
+        cfg.net = {.depth = 10, .width = 1.0 / 16};
+        cfg.head_hidden = {8};
+        cfg.head_out = 4;
+        pipeline::representation rep(cfg, 1);
+        rep.save(dir / "oddmeta.ocm", {{"dataset", "fashion-mnist"}, {"attribute", "Eyeglasses"}, {"class", "two"},
+                                       {"image_size", "32"}, {"train_limit", "0"}});
+        bad("eval --model " + at("oddmeta.ocm") + " --root " + at("fm"), "record 'class' = 'two' is not a number");
+    }
     // an output folder that cannot be created (a path through a regular file)
     write_text("plain_file", "x");
     bad("run --root " + at("fm") + " --classes 2 --epochs 1 --batch 8 --out-dir " + at("plain_file/sub"), "plain_file");

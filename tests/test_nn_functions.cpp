@@ -88,7 +88,8 @@ TEMPLATE_TEST_CASE("Winograd F(2x2, 3x3) forward, backward-data and backward-wei
                          std::vector<double>(ref.data(), ref.data() + ref.size()), 1e-4, 1e-4);
     }
     ops::conv_shape s2{1, 1, 8, 8, 1, 3, 3, 2, 1};
-    REQUIRE_THROWS_WITH(ops::use_winograd(s2, ops::conv_algo::winograd), Catch::Contains("stride 1"));
+    REQUIRE_THROWS_WITH(ops::winograd_tile(s2, ops::conv_algo::winograd, ops::conv_pass::forward), Catch::Contains("stride 1"));
+    REQUIRE(ops::winograd_tile(s2, ops::conv_algo::automatic, ops::conv_pass::forward) == 0);  // stride 2: im2col
 }
 
 TEMPLATE_TEST_CASE("Winograd F(4x4, 3x3) forward, backward-data and backward-weights equal the references", "", float,

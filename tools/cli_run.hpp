@@ -233,9 +233,22 @@ inline int run_eval_model(const model_eval_args& a, const detector_options& det_
         require(v.has_value(), "cli", "--model '", a.model, "' has no '", k, "' record (not written by oneclass train?)");
         return *v;
     };
+    const auto meta_number = [&](const char* k) {  // a malformed record is named, not a bare "stod"
+        const std::string v = meta(k);
+        std::size_t pos = 0;
+        double d = 0;
+        try {
+            d = std::stod(v, &pos);
+        } catch (const std::exception&) {
+            pos = 0;
+        }
+        require(pos == v.size() && !v.empty() && d >= 0, "cli", "--model '", a.model, "': record '", k, "' = '", v,
+                "' is not a number");
+        return d;
+    };
     require(meta("dataset") == a.dataset, "cli", "--model '", a.model, "' was trained on ", meta("dataset"),
             ", not --dataset ", a.dataset);
-    const int cls = std::stoi(meta("class"));
+    const int cls = int(meta_number("class"));
     require(a.classes.empty() || a.classes == meta("class"), "cli", "--model '", a.model, "' was trained on class ",
             cls, ", not --classes ", a.classes);
     require(a.features == "f" || rep.uses_head(), "cli", "--features gf: a ", pipeline::method_name(rep.config().method),
@@ -245,17 +258,20 @@ inline int run_eval_model(const model_eval_args& a, const detector_options& det_
             meta("attribute"), ", not ", a.attribute);
     const bool resizable = a.dataset == "folder" || a.dataset == "cat-vs-dog" || a.dataset == "celeba";
     const labelled_split data = load_dataset(a.dataset, a.root, a.image_size ? a.image_size
-                                                                : resizable ? std::stoul(meta("image_size")) : 0,
+                                                                : resizable ? std::size_t(meta_number("image_size")) : 0,
                                              a.attribute);
     require(std::size_t(cls) < data.train.num_classes(), "cli", "--model class ", cls, " is not in this dataset");
-    const class_data cd = class_images(data, cls, channels, std::stoul(meta("train_limit")));
-    require(cd.train_images.shape(2) == std::stoul(meta("image_size")), "cli", "--model '", a.model, "' was trained on ",
+    const class_data cd = class_images(data, cls, channels, std::size_t(meta_number("train_limit")));
+    require(cd.train_images.shape(2) == std::size_t(meta_number("image_size")), "cli", "--model '", a.model, "' was trained on ",
             meta("image_size"), " px images, this dataset gives ", cd.train_images.shape(2));
     fs::create_directories(a.out_dir);
     const tensor<float> test_images = dataset_images(data.test, all_rows(data.test.size()), channels);
+    // the training time is informational: absent or "null" in the model file reads as unknown
+    const auto ts = rep.metadata("train_s");
+    const double train_seconds = ts && *ts != "null" ? meta_number("train_s") : std::numeric_limits<double>::quiet_NaN();
     std::vector<eval_row> rows;
     evaluate_representation(rep, cd.train_images, test_images, cd.test_labels, cls, cd.class_name, names, det_opts,
-                            a.features, std::int64_t(rep.config().seed), std::stod(meta("train_s")), rows);
+                            a.features, std::int64_t(rep.config().seed), train_seconds, rows);
     std::vector<std::string> cols;
     for (const auto& n : proxy_score_names(rep.config().method)) cols.push_back(n);
     for (const auto& n : names) cols.push_back(n);

@@ -15,6 +15,13 @@
 
 namespace oneclass {
 
+namespace detail {
+/// Deleter of blocks from ::operator new(n, std::align_val_t{64}).
+struct free_aligned64 {
+    void operator()(void* p) const noexcept { ::operator delete(p, std::align_val_t{64}); }
+};
+}  // namespace detail
+
 template <class T>
 class scratch_vec {
 public:
@@ -33,10 +40,7 @@ public:
     std::size_t size() const noexcept { return size_; }
 
 private:
-    struct free_aligned {
-        void operator()(T* p) const noexcept { ::operator delete(p, std::align_val_t{64}); }
-    };
-    std::unique_ptr<T, free_aligned> p_;
+    std::unique_ptr<T, detail::free_aligned64> p_;
     std::size_t size_ = 0, cap_ = 0;
 };
 
@@ -50,10 +54,7 @@ public:
     T* data() noexcept { return p_.get(); }
 
 private:
-    struct free_aligned {
-        void operator()(T* p) const noexcept { ::operator delete(p, std::align_val_t{64}); }
-    };
-    std::unique_ptr<T, free_aligned> p_;
+    std::unique_ptr<T, detail::free_aligned64> p_;
 };
 
 /// This thread's instance of S, kept between calls.

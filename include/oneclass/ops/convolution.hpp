@@ -42,9 +42,6 @@ inline std::size_t winograd_tile(const conv_shape& g, conv_algo a, conv_pass pas
     return 0;
 }
 
-/// Whether any Winograd tile is used for the forward pass (kept for callers that only ask that).
-inline bool use_winograd(const conv_shape& g, conv_algo a) { return winograd_tile(g, a, conv_pass::forward) != 0; }
-
 /// y = conv(x, w) (+ bias).
 template <class T>
 void conv2d_forward(const T* x, const T* w, const T* bias, const conv_shape& g, T* y, conv_algo a = conv_algo::automatic) {

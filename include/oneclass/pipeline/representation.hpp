@@ -270,7 +270,10 @@ public:
 
     /// Restores what save_checkpoint wrote; throws io_error naming the file and the first
     /// mismatch (a configuration field, a parameter name or shape).
-    void load_checkpoint(const std::filesystem::path& path) { read(path, "checkpoint", true); }
+    void load_checkpoint(const std::filesystem::path& path) {
+        const std::string bytes = read_file_bytes(path, "load_checkpoint");
+        read(unframe(bytes, 2, path.string()), path, "checkpoint", true);
+    }
 
     /// Writes the trained model (configuration, weights, batch-norm statistics) and free-form
     /// metadata (the CLI records dataset, class, image size) atomically.
@@ -285,7 +288,7 @@ public:
         binary_reader r(f.payload, "'" + path.string() + "'");
         const auto cfg = config_from_fields(get_fields(r), "'" + path.string() + "'");
         representation rep(cfg, cfg.net.in_channels);
-        rep.read(path, "representation", false);
+        rep.read(f, path, "representation", false);
         rep.fitted_ = true;
         return rep;
     }
@@ -460,12 +463,10 @@ private:
         write_file_atomic(path, frame_payload(2, kind, w.bytes()), kind == std::string("checkpoint") ? "save_checkpoint" : "representation::save");
     }
 
-    /// Reads a file written by write() into this model, all or nothing.
-    void read(const std::filesystem::path& path, const char* kind, bool optimizer) {
+    /// Reads what write() produced (already unframed) into this model, all or nothing.
+    void read(const framed_file& f, const std::filesystem::path& path, const char* kind, bool optimizer) {
         const std::string src = "'" + path.string() + "'";
         const char* where = optimizer ? "load_checkpoint" : "representation::load";
-        const std::string bytes = read_file_bytes(path, where);
-        const framed_file f = unframe(bytes, 2, path.string());
         if (f.kind != kind) fail<io_error>(where, src, " is a ", f.kind, " file, not a ", kind);
         binary_reader r(f.payload, src);
         const auto stored = get_fields(r), mine = describe(c_);
