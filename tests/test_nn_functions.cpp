@@ -5,6 +5,7 @@
 
 #include <oneclass/autograd/nn_functions.hpp>
 #include <oneclass/ops/ref/conv.hpp>
+#include <oneclass/ops/winograd.hpp>
 #include <oneclass/testing/check_gradients.hpp>
 
 #include <tbb/global_control.h>
@@ -118,6 +119,65 @@ TEMPLATE_TEST_CASE("Winograd F(4x4, 3x3) forward, backward-data and backward-wei
         ops::conv2d_backward_weights<T>(x.data(), dy.data(), g, dw_i.data(), nullptr, ops::conv_algo::im2col);
         REQUIRE_ALLCLOSE(std::vector<double>(dw_w.data(), dw_w.data() + dw_w.size()),
                          std::vector<double>(dw_i.data(), dw_i.data() + dw_i.size()), tol, tol);
+    }
+}
+
+TEMPLATE_TEST_CASE_SIG("Winograd kernel: register-blocked panel product equals the plain sum", "", ((std::size_t MR, std::size_t NV, class T), MR, NV, T),
+                       (3, 1, double), (6, 2, float), (8, 2, float), (12, 2, float), (4, 3, double)) {
+    constexpr std::size_t NB = simd::width<T> * NV;
+    const std::size_t C = 37;
+    rng r(61);
+    std::vector<T> u(C * MR);
+    for (auto& e : u) e = T(r.normal());
+    scratch_vec<T> v, out;
+    v.resize(C * NB);
+    out.resize(MR * NB);
+    for (std::size_t i = 0; i < C * NB; ++i) v.data()[i] = T(r.normal());
+    for (std::size_t rows : {MR, MR - 1, std::size_t(1)}) {
+        std::fill_n(out.data(), MR * NB, T(-7));
+        ops::detail::winograd_kernel<MR, NV, T>(u.data(), v.data(), C, out.data(), rows);
+        for (std::size_t i = 0; i < MR; ++i)
+            for (std::size_t l = 0; l < NB; ++l) {
+                double ref = 0;
+                for (std::size_t c = 0; c < C; ++c) ref += double(u[c * MR + i]) * double(v.data()[c * NB + l]);
+                if (i < rows) REQUIRE(double(out.data()[i * NB + l]) == Approx(ref).margin(1e-4));
+                else REQUIRE(out.data()[i * NB + l] == T(-7));  // rows past the panel's end are not written
+            }
+    }
+}
+
+TEMPLATE_TEST_CASE_SIG("fused Winograd: many tile blocks, channel remainders, accumulation, same bits on 1 and 2 threads", "",
+                       ((std::size_t M), M), 2, 4) {
+    // 5 x 9 x 11 gives tile blocks that span images and a ragged last block; K = 13 and 19 are not
+    // multiples of the kernel's row panel; 4 x 4 maps give fewer blocks than threads (the output
+    // channels are split instead)
+    for (auto [N, C, H, W, K, pad] : {std::tuple{5, 7, 9, 11, 13, 1}, {3, 20, 4, 4, 19, 1}, {2, 17, 8, 8, 33, 0}}) {
+        ops::conv_shape g{std::size_t(N), std::size_t(C), std::size_t(H), std::size_t(W), std::size_t(K), 3, 3, 1, std::size_t(pad)};
+        INFO("F(" << M << ") N C H W K pad = " << N << " " << C << " " << H << " " << W << " " << K << " " << pad);
+        const auto x = rand_t<float>({g.N, g.C, g.H, g.W}, 71), w = rand_t<float>({g.K, g.C, 3, 3}, 72);
+        const auto y0 = rand_t<float>({g.N, g.K, g.P(), g.Q()}, 73);
+        tensor<float> y = y0.clone(), y1 = y0.clone();
+        ops::conv2d_winograd<M, float>(x.data(), w.data(), g, y.data(), true);  // accumulates onto y0
+        {
+            tbb::global_control one(tbb::global_control::max_allowed_parallelism, 1);
+            ops::conv2d_winograd<M, float>(x.data(), w.data(), g, y1.data(), true);
+        }
+        REQUIRE(std::equal(y.data(), y.data() + y.size(), y1.data()));
+        auto ref = ops::ref::conv2d_forward<float>(x.data(), w.data(), nullptr, g);
+        for (std::size_t i = 0; i < ref.size(); ++i) ref[i] += y0.data()[i];
+        const double tol = M == 4 ? 1e-3 : 1e-4;
+        REQUIRE_ALLCLOSE(std::vector<double>(y.data(), y.data() + y.size()), ref, tol, tol);
+        const auto dy = rand_t<float>({g.N, g.K, g.P(), g.Q()}, 74);
+        tensor<float> dx_w({g.N, g.C, g.H, g.W}), dx_1({g.N, g.C, g.H, g.W}), dx_i({g.N, g.C, g.H, g.W});
+        ops::conv2d_backward_data_winograd<M, float>(dy.data(), w.data(), g, dx_w.data());
+        {
+            tbb::global_control one(tbb::global_control::max_allowed_parallelism, 1);
+            ops::conv2d_backward_data_winograd<M, float>(dy.data(), w.data(), g, dx_1.data());
+        }
+        REQUIRE(std::equal(dx_w.data(), dx_w.data() + dx_w.size(), dx_1.data()));
+        ops::conv2d_backward_data<float>(dy.data(), w.data(), g, dx_i.data(), ops::conv_algo::im2col);
+        REQUIRE_ALLCLOSE(std::vector<double>(dx_w.data(), dx_w.data() + dx_w.size()),
+                         std::vector<double>(dx_i.data(), dx_i.data() + dx_i.size()), tol, tol);
     }
 }
 

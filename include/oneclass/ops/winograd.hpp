@@ -4,24 +4,29 @@
 // Each m x m output tile is Y = A^T [ (G g G^T) .* (B^T d B) ] A over an a x a input tile d
 // (a = m + 2): a^2 multiplies per tile and channel pair instead of 9 m^2, i.e. 2.25x fewer for
 // F(2x2) (16 vs 36) and 4x fewer for F(4x4) (36 vs 144). The a^2 element-wise products summed
-// over channels are a^2 GEMMs of (K x C) by (C x tiles), so the bulk of the work runs in the BLAS
-// micro-kernel. F(4x4) also moves less data per output (36 transformed values per 16 outputs
-// against 16 per 4) but its transforms have larger constants (up to 8 and 1/24), so its float
-// rounding is about 10x that of F(2x2); both are tested against the direct reference.
+// over channels are a^2 GEMMs of (K x C) by (C x tiles). F(4x4) also moves less data per output
+// (36 transformed values per 16 outputs against 16 per 4) but its transforms have larger
+// constants (up to 8 and 1/24), so its float rounding is about 5x that of F(2x2); both are tested
+// against the direct reference.
 //
 //   forward          y = conv(x, w)
 //   backward-data    dx = conv(dy, rot180(w) with channels swapped), padding 2 - pad: the same routine
 //   backward-weights dU[xi] = sum over tiles (A e A^T)[xi] (B^T d B)[xi]^T, then dw = G^T dU G
 //
-// Transforms run per tile row: the vertical half over whole zero-padded rows (contiguous loops),
-// the horizontal half over the row's tiles, with the constant matrices unrolled at compile time.
-// Work is split into fixed image groups and partial weight gradients are added in group order, so
-// results do not depend on the thread count.
+// Forward and backward-data are fused per block of tiles (transform, multiply in our own
+// register-blocked kernel, inverse-transform while the block is in cache; see below). The weight
+// gradient works on fixed image groups through OpenBLAS, and partial weight gradients are added in
+// group order, so results do not depend on the thread count. The constant matrices are unrolled at
+// compile time.
 #pragma once
 
 #include <oneclass/ops/conv.hpp>
+#include <oneclass/simd/simd.hpp>
+
+#include <tbb/task_arena.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <vector>
 
 namespace oneclass::ops {
@@ -64,24 +69,6 @@ struct winograd_tiling {
     explicit winograd_tiling(const conv_shape& g) : th((g.P() + M - 1) / M), tw((g.Q() + M - 1) / M) {}
     std::size_t tiles() const { return th * tw; }
 };
-
-/// U[xi][k][c] = (G w_kc G^T)[xi].
-template <std::size_t M, class T>
-void winograd_filter_transform(const T* w, std::size_t K, std::size_t C, T* U) {
-    using W = winograd_matrices<M>;
-    constexpr std::size_t A = W::a;
-    for (std::size_t k = 0; k < K; ++k)
-        for (std::size_t c = 0; c < C; ++c) {
-            const T* g = w + (k * C + c) * 9;
-            T t[A][3];  // G g
-            for (std::size_t i = 0; i < A; ++i)
-                for (std::size_t j = 0; j < 3; ++j)
-                    t[i][j] = T(W::G[i][0]) * g[j] + T(W::G[i][1]) * g[3 + j] + T(W::G[i][2]) * g[6 + j];
-            for (std::size_t i = 0; i < A; ++i)
-                for (std::size_t j = 0; j < A; ++j)
-                    U[((i * A + j) * K + k) * C + c] = t[i][0] * T(W::G[j][0]) + t[i][1] * T(W::G[j][1]) + t[i][2] * T(W::G[j][2]);
-        }
-}
 
 /// V[xi][c][t] = (B^T d B)[xi] for the a x a input tiles d of images n0 .. n0 + nb (t = image x
 /// tile). `rows` is scratch.
@@ -130,71 +117,6 @@ void winograd_input_transform(const T* x, const conv_shape& g, std::size_t n0, s
                             vs[bq] = acc;
                         }
                     }
-                }
-            }
-        }
-}
-
-/// y (+)= A^T Mt A for every tile of images n0 .. n0 + nb, cropped to P x Q.
-template <std::size_t M, class T>
-void winograd_output_transform(const T* Mt, const conv_shape& g, std::size_t n0, std::size_t nb,
-                               const winograd_tiling<M>& tl, T* y, bool accumulate, scratch_vec<T>& rows) {
-    using W = winograd_matrices<M>;
-    constexpr std::size_t A = W::a;
-    const std::size_t K = g.K, P = g.P(), Q = g.Q(), tw = tl.tw, tiles = tl.tiles(), T_ = nb * tiles;
-    rows.resize(std::max(rows.size(), M * A * tw + M * tw));
-    T* u = rows.data();     // (A^T Mt) rows r' = 0..M-1, columns s = 0..A-1, each tw long
-    T* o = u + M * A * tw;  // outputs of one row r': M columns q', each tw long
-    const std::size_t full = std::min(tw, Q / M);  // tiles that lie wholly inside the Q columns
-    for (std::size_t j = 0; j < nb; ++j)
-        for (std::size_t k = 0; k < K; ++k) {
-            T* yk = y + ((n0 + j) * K + k) * P * Q;
-            for (std::size_t ta = 0; ta < tl.th; ++ta) {
-                const T* m = Mt + k * T_ + j * tiles + ta * tw;  // element xi at m + xi * K * T_
-                const std::size_t xs = K * T_;
-#pragma GCC unroll 8
-                for (std::size_t s = 0; s < A; ++s)
-#pragma GCC unroll 4
-                    for (std::size_t rp = 0; rp < M; ++rp) {
-                        T* ur = u + (rp * A + s) * tw;
-                        for (std::size_t bq = 0; bq < tw; ++bq) {
-                            T acc = 0;
-#pragma GCC unroll 8
-                            for (std::size_t r = 0; r < A; ++r)
-                                if (W::AT[rp][r] != 0) acc += T(W::AT[rp][r]) * m[(r * A + s) * xs + bq];
-                            ur[bq] = acc;
-                        }
-                    }
-                for (std::size_t rp = 0; rp < M; ++rp) {
-                    const std::size_t p = M * ta + rp;
-                    if (p >= P) break;
-                    const T* urow = u + rp * A * tw;
-#pragma GCC unroll 4
-                    for (std::size_t qp = 0; qp < M; ++qp) {
-                        T* oq = o + qp * tw;
-                        for (std::size_t bq = 0; bq < tw; ++bq) {
-                            T acc = 0;
-#pragma GCC unroll 8
-                            for (std::size_t s2 = 0; s2 < A; ++s2)
-                                if (W::AT[qp][s2] != 0) acc += T(W::AT[qp][s2]) * urow[s2 * tw + bq];
-                            oq[bq] = acc;
-                        }
-                    }
-                    T* row = yk + p * Q;
-                    if (accumulate) {
-                        for (std::size_t bq = 0; bq < full; ++bq)
-#pragma GCC unroll 4
-                            for (std::size_t qp = 0; qp < M; ++qp) row[M * bq + qp] += o[qp * tw + bq];
-                    } else {
-                        for (std::size_t bq = 0; bq < full; ++bq)
-#pragma GCC unroll 4
-                            for (std::size_t qp = 0; qp < M; ++qp) row[M * bq + qp] = o[qp * tw + bq];
-                    }
-                    for (std::size_t bq = full; bq < tw; ++bq)  // the cropped last tile
-                        for (std::size_t qp = 0; qp < M && M * bq + qp < Q; ++qp) {
-                            if (accumulate) row[M * bq + qp] += o[qp * tw + bq];
-                            else row[M * bq + qp] = o[qp * tw + bq];
-                        }
                 }
             }
         }
@@ -253,49 +175,312 @@ inline std::size_t winograd_group(std::size_t tiles, std::size_t N, std::size_t 
 }
 }  // namespace detail
 
+namespace detail {
+
+// ---- fused forward: transform, multiply and inverse-transform one block of NB tiles at a time ----
+//
+// The forward (and backward-data) pass works on blocks of NB = winograd_nv SIMD vectors of tiles
+// taken in (image, tile row, tile column) order across the whole batch. For each block the input
+// transform writes V[xi][c][0..NB), our register-blocked kernel multiplies it by the packed
+// filter transform, and the output transform reads the products straight back: the block's
+// buffers (a^2 (C + K) NB floats) stay in L2, where the old layout (a^2 planes over whole image
+// groups, through OpenBLAS, which packs its operands again) streamed them through memory three
+// times. Every output element is computed by one block with the same arithmetic, so the result
+// does not depend on how blocks are shared between threads.
+
+/// Register blocking of the Winograd-domain GEMM: MR output channels x NV vectors of tiles per
+/// kernel call, sized to the register file (AVX2's 16 vector registers: 12 accumulators, 2 tile
+/// vectors and a broadcast; AVX-512's 32: 16 accumulators).
+#if defined(__AVX512F__)
+inline constexpr std::size_t winograd_mr = 8;
+#else
+inline constexpr std::size_t winograd_mr = 6;
+#endif
+inline constexpr std::size_t winograd_nv = 2;
+
+/// out[i][0..NB) = sum_c u[c][i] v[c][0..NB) for the first `rows` of MR output channels, where u
+/// is an MR-row panel of the packed filter transform and v one block of transformed tiles
+/// (NB = NV vectors). The MR x NV accumulators stay in registers for the whole channel loop.
+template <std::size_t MR, std::size_t NV, class T>
+void winograd_kernel(const T* __restrict u, const T* __restrict v, std::size_t C, T* __restrict out, std::size_t rows) {
+    using B = simd::batch<T>;
+    constexpr std::size_t W = B::size, NB = W * NV;
+    B acc[MR][NV];
+#pragma GCC unroll 16
+    for (std::size_t i = 0; i < MR; ++i)
+#pragma GCC unroll 4
+        for (std::size_t j = 0; j < NV; ++j) acc[i][j] = B(T(0));
+    for (std::size_t c = 0; c < C; ++c, u += MR, v += NB) {
+        B vv[NV];
+#pragma GCC unroll 4
+        for (std::size_t j = 0; j < NV; ++j) vv[j] = B::load_aligned(v + j * W);
+#pragma GCC unroll 16
+        for (std::size_t i = 0; i < MR; ++i) {
+            const B ui(u[i]);
+#pragma GCC unroll 4
+            for (std::size_t j = 0; j < NV; ++j) acc[i][j] = xsimd::fma(ui, vv[j], acc[i][j]);
+        }
+    }
+#pragma GCC unroll 16
+    for (std::size_t i = 0; i < MR; ++i)
+        if (i < rows)
+#pragma GCC unroll 4
+            for (std::size_t j = 0; j < NV; ++j) acc[i][j].store_aligned(out + i * NB + j * W);
+}
+
+/// Up[xi][kb][c][i] = (G w_{kb MR + i, c} G^T)[xi], zero for rows past K: the filter transform in
+/// the kernel's panel order. `transposed`: the filter of the transposed convolution (backward
+/// data), w'[k][c] = rot180(w[c][k]) read from the original C' = K x K' = C weights in place.
+template <std::size_t M, std::size_t MR, class T>
+void winograd_filter_pack(const T* w, std::size_t K, std::size_t C, bool transposed, T* Up) {
+    using W = winograd_matrices<M>;
+    constexpr std::size_t A = W::a;
+    const std::size_t KB = (K + MR - 1) / MR;
+    parallel::for_chunks(0, KB, 1, [&](std::size_t lo, std::size_t hi) {
+        for (std::size_t kb = lo; kb < hi; ++kb)
+            for (std::size_t c = 0; c < C; ++c) {
+                T gq[9][MR];  // the MR filters' taps, lane = output channel
+                for (std::size_t i = 0; i < MR; ++i) {
+                    const std::size_t k = kb * MR + i;
+                    if (k >= K) {
+                        for (std::size_t e = 0; e < 9; ++e) gq[e][i] = T(0);
+                        continue;
+                    }
+                    const T* src = transposed ? w + (c * K + k) * 9 : w + (k * C + c) * 9;
+                    for (std::size_t e = 0; e < 9; ++e) gq[e][i] = src[transposed ? 8 - e : e];
+                }
+                T t[A][3][MR];  // G g
+#pragma GCC unroll 8
+                for (std::size_t a = 0; a < A; ++a)
+                    for (std::size_t j = 0; j < 3; ++j)
+                        for (std::size_t i = 0; i < MR; ++i)
+                            t[a][j][i] = T(W::G[a][0]) * gq[j][i] + T(W::G[a][1]) * gq[3 + j][i] + T(W::G[a][2]) * gq[6 + j][i];
+#pragma GCC unroll 8
+                for (std::size_t a = 0; a < A; ++a)
+#pragma GCC unroll 8
+                    for (std::size_t b = 0; b < A; ++b) {
+                        T* dst = Up + (((a * A + b) * KB + kb) * C + c) * MR;
+                        for (std::size_t i = 0; i < MR; ++i)
+                            dst[i] = t[a][0][i] * T(W::G[b][0]) + t[a][1][i] * T(W::G[b][1]) + t[a][2][i] * T(W::G[b][2]);
+                    }
+            }
+    });
+}
+
+/// Where one tile of a block reads its input and writes its output.
+template <std::size_t M>
+struct winograd_lane {
+    std::size_t in = 0, out = 0;  ///< offsets of image n's channel 0 in x, and of the tile's first output in y
+    std::ptrdiff_t h0 = 0, w0 = 0;  ///< input coordinates of the tile's top-left tap (may lie in the padding)
+    std::size_t rows = 0, cols = 0;  ///< output extent after cropping to P x Q; rows == 0: no tile (block tail)
+    bool inside = false;  ///< the whole a x a input tile lies inside the image
+    std::int32_t tap[(M + 2) * (M + 2)] = {};  ///< tiles that touch the padding: h W + w of each tap, -1 in the padding
+};
+
+template <std::size_t M>
+void winograd_lanes(const conv_shape& g, const winograd_tiling<M>& tl, std::size_t first, std::size_t nb, winograd_lane<M>* lanes) {
+    constexpr std::size_t A = M + 2;
+    const std::size_t tiles = tl.tiles(), total = g.N * tiles, P = g.P(), Q = g.Q();
+    for (std::size_t l = 0; l < nb; ++l) {
+        winograd_lane<M>& L = lanes[l];
+        L = winograd_lane<M>{};
+        const std::size_t t = first + l;
+        if (t >= total) continue;
+        const std::size_t n = t / tiles, ta = (t % tiles) / tl.tw, tb = (t % tiles) % tl.tw;
+        L.in = n * g.C * g.H * g.W;
+        L.out = n * g.K * P * Q + M * ta * Q + M * tb;
+        L.h0 = std::ptrdiff_t(M * ta) - std::ptrdiff_t(g.pad);
+        L.w0 = std::ptrdiff_t(M * tb) - std::ptrdiff_t(g.pad);
+        L.rows = std::min(M, P - M * ta);
+        L.cols = std::min(M, Q - M * tb);
+        L.inside = L.h0 >= 0 && L.w0 >= 0 && L.h0 + std::ptrdiff_t(A) <= std::ptrdiff_t(g.H) &&
+                   L.w0 + std::ptrdiff_t(A) <= std::ptrdiff_t(g.W);
+        if (L.inside) continue;
+        for (std::size_t i = 0; i < A; ++i)
+            for (std::size_t j = 0; j < A; ++j) {
+                const std::ptrdiff_t h = L.h0 + std::ptrdiff_t(i), w = L.w0 + std::ptrdiff_t(j);
+                const bool in = h >= 0 && h < std::ptrdiff_t(g.H) && w >= 0 && w < std::ptrdiff_t(g.W);
+                L.tap[i * A + j] = in ? std::int32_t(h * std::ptrdiff_t(g.W) + w) : -1;
+            }
+    }
+}
+
+/// V[xi][c][l] = (B^T d B)[xi] for the block's NB tiles d (lane l), at row stride ld.
+template <std::size_t M, std::size_t NB, class T>
+void winograd_input_block(const T* x, const conv_shape& g, const winograd_lane<M>* lanes, T* V, std::size_t ld) {
+    using W = winograd_matrices<M>;
+    constexpr std::size_t A = W::a;
+    const std::size_t C = g.C, H = g.H, Wd = g.W, HW = H * Wd;
+    alignas(64) T d[A * A][NB];  // gathered taps, one lane per tile
+    alignas(64) T t[A * A][NB];  // B^T d
+    for (std::size_t c = 0; c < C; ++c) {
+        for (std::size_t l = 0; l < NB; ++l) {
+            const winograd_lane<M>& L = lanes[l];
+            if (L.rows == 0) {
+                for (std::size_t e = 0; e < A * A; ++e) d[e][l] = T(0);
+            } else if (L.inside) {
+                const T* p = x + L.in + c * HW + std::size_t(L.h0) * Wd + std::size_t(L.w0);
+#pragma GCC unroll 8
+                for (std::size_t i = 0; i < A; ++i)
+#pragma GCC unroll 8
+                    for (std::size_t j = 0; j < A; ++j) d[i * A + j][l] = p[i * Wd + j];
+            } else {  // branch-free: a tap in the padding loads the plane's first element and drops it
+                const T* xc = x + L.in + c * HW;
+#pragma GCC unroll 8
+                for (std::size_t e = 0; e < A * A; ++e) {
+                    const std::int32_t o = L.tap[e];
+                    const T v = xc[std::max<std::int32_t>(o, 0)];
+                    d[e][l] = o >= 0 ? v : T(0);
+                }
+            }
+        }
+#pragma GCC unroll 8
+        for (std::size_t r = 0; r < A; ++r)
+#pragma GCC unroll 8
+            for (std::size_t j = 0; j < A; ++j)
+                for (std::size_t l = 0; l < NB; ++l) {
+                    T acc = 0;
+#pragma GCC unroll 8
+                    for (std::size_t q = 0; q < A; ++q)
+                        if (W::BT[r][q] != 0) acc += T(W::BT[r][q]) * d[q * A + j][l];
+                    t[r * A + j][l] = acc;
+                }
+#pragma GCC unroll 8
+        for (std::size_t r = 0; r < A; ++r)
+#pragma GCC unroll 8
+            for (std::size_t s = 0; s < A; ++s) {
+                T* v = V + ((r * A + s) * C + c) * ld;
+                for (std::size_t l = 0; l < NB; ++l) {
+                    T acc = 0;
+#pragma GCC unroll 8
+                    for (std::size_t q = 0; q < A; ++q)
+                        if (W::BT[s][q] != 0) acc += T(W::BT[s][q]) * t[r * A + q][l];
+                    v[l] = acc;
+                }
+            }
+    }
+}
+
+/// y (+)= A^T m A for output channels [k0, k1) of the block's tiles, m[xi] = Mb[xi][k][0..NB),
+/// cropped to P x Q.
+template <std::size_t M, std::size_t NB, class T>
+void winograd_output_block(const T* Mb, const conv_shape& g, const winograd_lane<M>* lanes, std::size_t k0, std::size_t k1,
+                           T* y, bool accumulate) {
+    using W = winograd_matrices<M>;
+    constexpr std::size_t A = W::a;
+    const std::size_t K = g.K, Q = g.Q(), PQ = g.P() * Q;
+    alignas(64) T u[M * A][NB];  // A^T m
+    alignas(64) T o[M * M][NB];  // A^T m A
+    for (std::size_t k = k0; k < k1; ++k) {
+#pragma GCC unroll 8
+        for (std::size_t s = 0; s < A; ++s)
+#pragma GCC unroll 4
+            for (std::size_t rp = 0; rp < M; ++rp)
+                for (std::size_t l = 0; l < NB; ++l) {
+                    T acc = 0;
+#pragma GCC unroll 8
+                    for (std::size_t r = 0; r < A; ++r)
+                        if (W::AT[rp][r] != 0) acc += T(W::AT[rp][r]) * Mb[((r * A + s) * K + k) * NB + l];
+                    u[rp * A + s][l] = acc;
+                }
+#pragma GCC unroll 4
+        for (std::size_t rp = 0; rp < M; ++rp)
+#pragma GCC unroll 4
+            for (std::size_t qp = 0; qp < M; ++qp)
+                for (std::size_t l = 0; l < NB; ++l) {
+                    T acc = 0;
+#pragma GCC unroll 8
+                    for (std::size_t s = 0; s < A; ++s)
+                        if (W::AT[qp][s] != 0) acc += T(W::AT[qp][s]) * u[rp * A + s][l];
+                    o[rp * M + qp][l] = acc;
+                }
+        for (std::size_t l = 0; l < NB; ++l) {
+            const winograd_lane<M>& L = lanes[l];
+            if (L.rows == 0) continue;
+            T* dst = y + L.out + k * PQ;
+            if (L.rows == M && L.cols == M) {
+#pragma GCC unroll 4
+                for (std::size_t rp = 0; rp < M; ++rp)
+#pragma GCC unroll 4
+                    for (std::size_t qp = 0; qp < M; ++qp) {
+                        if (accumulate) dst[rp * Q + qp] += o[rp * M + qp][l];
+                        else dst[rp * Q + qp] = o[rp * M + qp][l];
+                    }
+            } else {
+                for (std::size_t rp = 0; rp < L.rows; ++rp)
+                    for (std::size_t qp = 0; qp < L.cols; ++qp) {
+                        if (accumulate) dst[rp * Q + qp] += o[rp * M + qp][l];
+                        else dst[rp * Q + qp] = o[rp * M + qp][l];
+                    }
+            }
+        }
+    }
+}
+}  // namespace detail
+
 /// y = conv(x, w) (+= into y when accumulate) for 3x3 stride-1 convolutions with any padding,
-/// by F(M x M, 3 x 3), M = 2 or 4.
+/// by F(M x M, 3 x 3), M = 2 or 4, fused per block of tiles (see above). `transposed_filter`:
+/// w is the C x K filter of the convolution this one transposes (backward data).
 template <std::size_t M = 2, class T>
-void conv2d_winograd(const T* x, const T* w, const conv_shape& g, T* y, bool accumulate) {
+void conv2d_winograd(const T* x, const T* w, const conv_shape& g, T* y, bool accumulate, bool transposed_filter = false) {
     constexpr std::size_t A = detail::winograd_matrices<M>::a, A2 = A * A;
+    constexpr std::size_t MR = detail::winograd_mr, NB = simd::width<T> * detail::winograd_nv;
     const detail::winograd_tiling<M> tl(g);
-    const std::size_t K = g.K, C = g.C, tiles = tl.tiles();
-    transient_buffer<T> U(A2 * K * C);
-    detail::winograd_filter_transform<M>(w, K, C, U.data());
-    const std::size_t G = detail::winograd_group(tiles, g.N, 256), groups = (g.N + G - 1) / G;
-    struct scratch {
-        scratch_vec<T> V, Mt, rows;
+    const std::size_t K = g.K, C = g.C, KB = (K + MR - 1) / MR;
+    const std::size_t blocks = (g.N * tl.tiles() + NB - 1) / NB;
+    // the packed filter transform is shared by the workers; it lives in the calling thread's
+    // scratch, so that the steady state does not fault in tens of fresh megabytes per call
+    struct filter_scratch {
+        scratch_vec<T> Up;
     };
-    parallel::for_chunks(0, groups, 1, [&](std::size_t glo, std::size_t ghi) {
+    scratch_vec<T>& Up = thread_scratch<filter_scratch>().Up;
+    Up.resize(A2 * KB * C * MR);
+    {
+        ONECLASS_PROFILE_SCOPE("winograd.filter");
+        detail::winograd_filter_pack<M, MR>(w, K, C, transposed_filter, Up.data());
+    }
+    // with fewer blocks than threads (small maps), split the output channels too; the split
+    // changes who computes an output, never how
+    const std::size_t threads = std::size_t(std::max(1, tbb::this_task_arena::max_concurrency()));
+    const std::size_t kchunks = blocks >= 2 * threads || threads == 1 ? 1 : std::min(KB, (2 * threads + blocks - 1) / blocks);
+    struct scratch {
+        scratch_vec<T> V, Mb;
+    };
+    parallel::for_chunks(0, blocks * kchunks, 1, [&](std::size_t lo, std::size_t hi) {
         scratch& sc = thread_scratch<scratch>();  // kept between calls, never zero-filled
-        for (std::size_t gi = glo; gi < ghi; ++gi) {
-            ONECLASS_PROFILE_SCOPE("winograd.group");  // transforms + GEMMs of one image group
-            const std::size_t n0 = gi * G, nb = std::min(g.N, n0 + G) - n0, T_ = nb * tiles;
-            sc.V.resize(A2 * C * T_);
-            sc.Mt.resize(A2 * K * T_);
-            detail::winograd_input_transform<M>(x, g, n0, nb, tl, sc.V.data(), sc.rows);
+        sc.V.resize(A2 * C * NB);
+        sc.Mb.resize(A2 * K * NB);
+        detail::winograd_lane<M> lanes[NB];
+        for (std::size_t unit = lo; unit < hi; ++unit) {
+            ONECLASS_PROFILE_SCOPE("winograd.block");  // transforms + products of one block of tiles
+            const std::size_t b = unit / kchunks, kc = unit % kchunks;
+            const std::size_t kb0 = KB * kc / kchunks, kb1 = KB * (kc + 1) / kchunks;
+            detail::winograd_lanes<M>(g, tl, b * NB, NB, lanes);
+            {
+                ONECLASS_PROFILE_SCOPE("winograd.input");
+                detail::winograd_input_block<M, NB>(x, g, lanes, sc.V.data(), NB);
+            }
             {
                 ONECLASS_PROFILE_SCOPE("winograd.gemm");
                 for (std::size_t xi = 0; xi < A2; ++xi)
-                    gemm_nn<T>(matrix_view<const T>(U.data() + xi * K * C, K, C),
-                               matrix_view<const T>(sc.V.data() + xi * C * T_, C, T_),
-                               matrix_view<T>(sc.Mt.data() + xi * K * T_, K, T_), T(1), T(0));
+                    for (std::size_t kb = kb0; kb < kb1; ++kb)
+                        detail::winograd_kernel<MR, detail::winograd_nv>(Up.data() + (xi * KB + kb) * C * MR,
+                                                                         sc.V.data() + xi * C * NB, C,
+                                                                         sc.Mb.data() + (xi * K + kb * MR) * NB,
+                                                                         std::min(MR, K - kb * MR));
             }
-            detail::winograd_output_transform<M>(sc.Mt.data(), g, n0, nb, tl, y, accumulate, sc.rows);
+            ONECLASS_PROFILE_SCOPE("winograd.output");
+            detail::winograd_output_block<M, NB>(sc.Mb.data(), g, lanes, kb0 * MR, std::min(K, kb1 * MR), y, accumulate);
         }
     });
 }
 
 /// dx += conv_transpose(dy, w) for 3x3 stride-1 convolutions: a Winograd convolution of dy with
-/// w'[c][k] = rot180(w[k][c]) and padding 2 - pad.
+/// w'[c][k] = rot180(w[k][c]) and padding 2 - pad (the filter is read transposed in place).
 template <std::size_t M = 2, class T>
 void conv2d_backward_data_winograd(const T* dy, const T* w, const conv_shape& g, T* dx) {
-    transient_buffer<T> wf(g.C * g.K * 9);
-    for (std::size_t k = 0; k < g.K; ++k)
-        for (std::size_t c = 0; c < g.C; ++c)
-            for (std::size_t i = 0; i < 9; ++i) wf[(c * g.K + k) * 9 + (8 - i)] = w[(k * g.C + c) * 9 + i];
     const conv_shape gt{g.N, g.K, g.P(), g.Q(), g.C, 3, 3, 1, 2 - g.pad};
-    conv2d_winograd<M, T>(dy, wf.data(), gt, dx, true);
+    conv2d_winograd<M, T>(dy, w, gt, dx, true, true);
 }
 
 /// dw += d conv / d w for 3x3 stride-1 convolutions, in the Winograd domain: with V = B^T d B
