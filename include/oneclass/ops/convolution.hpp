@@ -29,16 +29,17 @@ inline std::size_t winograd_tile(const conv_shape& g, conv_algo a, conv_pass pas
     if (a != conv_algo::automatic || !winograd_applies(g)) return 0;
     const std::size_t HW = g.H * g.W, C = g.C;
     switch (pass) {
-        case conv_pass::forward:  // fused transforms: F(2x2) from 4 x 4 and 16 channels, F(4x4) on the first stage
+        case conv_pass::forward:  // fused transforms: F(2x2) from 4 x 4 and 16 channels, F(4x4) on 32 x 32 maps
         case conv_pass::backward_data:
             // F(4x4) is 1.2-1.6x faster than F(2x2) on 8 x 8 and 16 x 16 maps too, but its rounding
-            // error per layer is about 5x (float32, measured against the double reference), and on
-            // every layer it takes the PyTorch golden comparison's eval-mode output past 1e-4
+            // error per layer is about 5x (float32, measured against the double reference), and
+            // there it took the PyTorch golden comparison's eval-mode output to 3e-4 (limit 1e-4;
+            // the weight gradient's error does not propagate through the network, F(4x4) is fine)
             if (C < 16 || g.K < 16 || HW < 16) return 0;
-            return HW >= 1024 && C >= 64 ? 4 : 2;
-        case conv_pass::backward_weights:  // from 16 x 16 always; at 8 x 8 only with 128+ channels
-            if (C < 16 || HW < 64 || (HW < 256 && C < 128)) return 0;
-            return HW >= 256 && C >= 64 ? 4 : 2;
+            return HW >= 1024 ? 4 : 2;
+        case conv_pass::backward_weights:  // from 4 x 4 and 16 channels; F(4x4) from 8 x 8
+            if (C < 16 || g.K < 16 || HW < 16) return 0;
+            return HW >= 64 ? 4 : 2;
     }
     return 0;
 }

@@ -70,105 +70,6 @@ struct winograd_tiling {
     std::size_t tiles() const { return th * tw; }
 };
 
-/// V[xi][c][t] = (B^T d B)[xi] for the a x a input tiles d of images n0 .. n0 + nb (t = image x
-/// tile). `rows` is scratch.
-template <std::size_t M, class T>
-void winograd_input_transform(const T* x, const conv_shape& g, std::size_t n0, std::size_t nb,
-                              const winograd_tiling<M>& tl, T* V, scratch_vec<T>& rows) {
-    using W = winograd_matrices<M>;
-    constexpr std::size_t A = W::a;
-    const std::size_t C = g.C, tw = tl.tw, tiles = tl.tiles(), T_ = nb * tiles;
-    const std::size_t Wp = M * tw + 2, Hp = M * tl.th + 2;  // padded plane covering every tile
-    rows.resize(std::max(rows.size(), Hp * Wp + A * Wp));
-    T* plane = rows.data();
-    T* t = plane + Hp * Wp;  // B^T d for one tile row: A rows of Wp
-    for (std::size_t j = 0; j < nb; ++j)
-        for (std::size_t c = 0; c < C; ++c) {
-            const T* xc = x + ((n0 + j) * C + c) * g.H * g.W;
-            std::fill_n(plane, Hp * Wp, T(0));
-            const std::size_t n_rows = std::min(g.H, Hp - g.pad), n_cols = std::min(g.W, Wp - g.pad);
-            for (std::size_t h = 0; h < n_rows; ++h) std::copy_n(xc + h * g.W, n_cols, plane + (h + g.pad) * Wp + g.pad);
-            for (std::size_t ta = 0; ta < tl.th; ++ta) {
-                const T* d = plane + M * ta * Wp;
-#pragma GCC unroll 8
-                for (std::size_t r = 0; r < A; ++r) {  // (B^T d)[r] = sum_q BT[r][q] d[q]
-                    T* tr = t + r * Wp;
-                    for (std::size_t i = 0; i < Wp; ++i) {
-                        T acc = 0;
-#pragma GCC unroll 8
-                        for (std::size_t q = 0; q < A; ++q)
-                            if (W::BT[r][q] != 0) acc += T(W::BT[r][q]) * d[q * Wp + i];
-                        tr[i] = acc;
-                    }
-                }
-                const std::size_t col0 = j * tiles + ta * tw;
-                for (std::size_t r = 0; r < A; ++r) {
-                    const T* tr = t + r * Wp;
-                    T* v = V + ((r * A) * C + c) * T_ + col0;  // xi = r * A + s at stride C * T_
-#pragma GCC unroll 8
-                    for (std::size_t s = 0; s < A; ++s) {
-                        T* vs = v + s * C * T_;
-                        for (std::size_t bq = 0; bq < tw; ++bq) {
-                            const T* e = tr + M * bq;
-                            T acc = 0;
-#pragma GCC unroll 8
-                            for (std::size_t q = 0; q < A; ++q)
-                                if (W::BT[s][q] != 0) acc += T(W::BT[s][q]) * e[q];
-                            vs[bq] = acc;
-                        }
-                    }
-                }
-            }
-        }
-}
-
-/// E[xi][k][t] = (A e A^T)[xi] for the M x M output-gradient tiles e (zero beyond P x Q).
-template <std::size_t M, class T>
-void winograd_gradient_transform(const T* dy, const conv_shape& g, std::size_t n0, std::size_t nb,
-                                 const winograd_tiling<M>& tl, T* E, scratch_vec<T>& rows) {
-    using W = winograd_matrices<M>;
-    constexpr std::size_t A = W::a;
-    const std::size_t K = g.K, P = g.P(), Q = g.Q(), tw = tl.tw, tiles = tl.tiles(), T_ = nb * tiles;
-    const std::size_t Wm = M * tw;
-    rows.resize(std::max(rows.size(), M * Wm + A * Wm));
-    T* e = rows.data();       // M gradient rows, zero-padded to M tw
-    T* cv = e + M * Wm;       // A e: A rows
-    for (std::size_t j = 0; j < nb; ++j)
-        for (std::size_t k = 0; k < K; ++k) {
-            const T* dk = dy + ((n0 + j) * K + k) * P * Q;
-            for (std::size_t ta = 0; ta < tl.th; ++ta) {
-                std::fill_n(e, M * Wm, T(0));
-                for (std::size_t rp = 0; rp < M && M * ta + rp < P; ++rp) std::copy_n(dk + (M * ta + rp) * Q, Q, e + rp * Wm);
-#pragma GCC unroll 8
-                for (std::size_t r = 0; r < A; ++r) {  // (A e)[r] = sum_r' AT[r'][r] e[r']
-                    T* cr = cv + r * Wm;
-                    std::fill_n(cr, Wm, T(0));
-#pragma GCC unroll 8
-                    for (std::size_t rp = 0; rp < M; ++rp) {
-                        if (W::AT[rp][r] == 0) continue;
-                        const T coef = T(W::AT[rp][r]);
-                        for (std::size_t i = 0; i < Wm; ++i) cr[i] += coef * e[rp * Wm + i];
-                    }
-                }
-                const std::size_t col0 = j * tiles + ta * tw;
-                for (std::size_t r = 0; r < A; ++r) {
-                    const T* cr = cv + r * Wm;
-#pragma GCC unroll 8
-                    for (std::size_t s = 0; s < A; ++s) {
-                        T* out = E + ((r * A + s) * K + k) * T_ + col0;
-                        for (std::size_t bq = 0; bq < tw; ++bq) {
-                            T acc = 0;
-#pragma GCC unroll 8
-                            for (std::size_t qp = 0; qp < M; ++qp)
-                                if (W::AT[qp][s] != 0) acc += T(W::AT[qp][s]) * cr[M * bq + qp];
-                            out[bq] = acc;
-                        }
-                    }
-                }
-            }
-        }
-}
-
 /// Images per group: enough that a group's GEMMs see at least `min_cols` tile columns.
 inline std::size_t winograd_group(std::size_t tiles, std::size_t N, std::size_t min_cols) {
     return std::clamp<std::size_t>((min_cols + tiles - 1) / tiles, 1, std::max<std::size_t>(N, 1));
@@ -278,9 +179,10 @@ struct winograd_lane {
 };
 
 template <std::size_t M>
-void winograd_lanes(const conv_shape& g, const winograd_tiling<M>& tl, std::size_t first, std::size_t nb, winograd_lane<M>* lanes) {
+void winograd_lanes(const conv_shape& g, const winograd_tiling<M>& tl, std::size_t first, std::size_t end, std::size_t nb,
+                    winograd_lane<M>* lanes) {
     constexpr std::size_t A = M + 2;
-    const std::size_t tiles = tl.tiles(), total = g.N * tiles, P = g.P(), Q = g.Q();
+    const std::size_t tiles = tl.tiles(), total = std::min(end, g.N * tiles), P = g.P(), Q = g.Q();
     for (std::size_t l = 0; l < nb; ++l) {
         winograd_lane<M>& L = lanes[l];
         L = winograd_lane<M>{};
@@ -416,6 +318,57 @@ void winograd_output_block(const T* Mb, const conv_shape& g, const winograd_lane
         }
     }
 }
+
+/// E[xi][k][l] = (A e A^T)[xi] for the block's M x M output-gradient tiles e (zero beyond P x Q),
+/// at row stride ld: the gradient lifted to the a x a Winograd domain.
+template <std::size_t M, std::size_t NB, class T>
+void winograd_gradient_block(const T* dy, const conv_shape& g, const winograd_lane<M>* lanes, T* E, std::size_t ld) {
+    using W = winograd_matrices<M>;
+    constexpr std::size_t A = W::a;
+    const std::size_t K = g.K, Q = g.Q(), PQ = g.P() * Q;
+    alignas(64) T e[M * M][NB];  // gathered gradient tiles, one lane per tile
+    alignas(64) T t[A * M][NB];  // A e
+    for (std::size_t k = 0; k < K; ++k) {
+        for (std::size_t l = 0; l < NB; ++l) {
+            const winograd_lane<M>& L = lanes[l];
+            const T* src = dy + L.out + k * PQ;
+            if (L.rows == M && L.cols == M) {
+#pragma GCC unroll 4
+                for (std::size_t rp = 0; rp < M; ++rp)
+#pragma GCC unroll 4
+                    for (std::size_t qp = 0; qp < M; ++qp) e[rp * M + qp][l] = src[rp * Q + qp];
+            } else {  // cropped tile or block tail (rows == 0)
+                for (std::size_t rp = 0; rp < M; ++rp)
+                    for (std::size_t qp = 0; qp < M; ++qp)
+                        e[rp * M + qp][l] = rp < L.rows && qp < L.cols ? src[rp * Q + qp] : T(0);
+            }
+        }
+#pragma GCC unroll 8
+        for (std::size_t r = 0; r < A; ++r)
+#pragma GCC unroll 4
+            for (std::size_t qp = 0; qp < M; ++qp)
+                for (std::size_t l = 0; l < NB; ++l) {
+                    T acc = 0;
+#pragma GCC unroll 4
+                    for (std::size_t rp = 0; rp < M; ++rp)
+                        if (W::AT[rp][r] != 0) acc += T(W::AT[rp][r]) * e[rp * M + qp][l];
+                    t[r * M + qp][l] = acc;
+                }
+#pragma GCC unroll 8
+        for (std::size_t r = 0; r < A; ++r)
+#pragma GCC unroll 8
+            for (std::size_t s2 = 0; s2 < A; ++s2) {
+                T* out = E + ((r * A + s2) * K + k) * ld;
+                for (std::size_t l = 0; l < NB; ++l) {
+                    T acc = 0;
+#pragma GCC unroll 4
+                    for (std::size_t qp = 0; qp < M; ++qp)
+                        if (W::AT[qp][s2] != 0) acc += T(W::AT[qp][s2]) * t[r * M + qp][l];
+                    out[l] = acc;
+                }
+            }
+    }
+}
 }  // namespace detail
 
 /// y = conv(x, w) (+= into y when accumulate) for 3x3 stride-1 convolutions with any padding,
@@ -455,7 +408,7 @@ void conv2d_winograd(const T* x, const T* w, const conv_shape& g, T* y, bool acc
             ONECLASS_PROFILE_SCOPE("winograd.block");  // transforms + products of one block of tiles
             const std::size_t b = unit / kchunks, kc = unit % kchunks;
             const std::size_t kb0 = KB * kc / kchunks, kb1 = KB * (kc + 1) / kchunks;
-            detail::winograd_lanes<M>(g, tl, b * NB, NB, lanes);
+            detail::winograd_lanes<M>(g, tl, b * NB, g.N * tl.tiles(), NB, lanes);
             {
                 ONECLASS_PROFILE_SCOPE("winograd.input");
                 detail::winograd_input_block<M, NB>(x, g, lanes, sc.V.data(), NB);
@@ -485,53 +438,70 @@ void conv2d_backward_data_winograd(const T* dy, const T* w, const conv_shape& g,
 
 /// dw += d conv / d w for 3x3 stride-1 convolutions, in the Winograd domain: with V = B^T d B
 /// the input tiles and E = A e A^T the output-gradient tiles lifted to a x a, dU[xi] = sum over
-/// tiles E[xi] V[xi]^T is a^2 GEMMs (K x tiles) by (tiles x C), and dw = G^T dU G.
+/// tiles E[xi] V[xi]^T is a^2 products (K x tiles) by (tiles x C), and dw = G^T dU G.
+///
+/// Images are taken in fixed groups of at least 512 tiles (padded with zero tiles to whole
+/// blocks). Within a group the transforms run in parallel over blocks of tiles and the products
+/// in parallel over xi, each dU element summed by one task and added to the previous groups' sum
+/// in group order: the result is the same on any number of threads.
 template <std::size_t M = 2, class T>
 void conv2d_backward_weights_winograd(const T* x, const T* dy, const conv_shape& g, T* dw) {
     using W = detail::winograd_matrices<M>;
     constexpr std::size_t A = W::a, A2 = A * A;
+    constexpr std::size_t NB = simd::width<T> * detail::winograd_nv;
     const detail::winograd_tiling<M> tl(g);
     const std::size_t K = g.K, C = g.C, KC = K * C, tiles = tl.tiles();
-    // the GEMMs' inner dimension is a group's tile count: at least 256 (measured: 1024 made the V / E buffers spill from L2 and lost to im2col)
-    const std::size_t G = detail::winograd_group(tiles, g.N, 256), groups = (g.N + G - 1) / G;
-    transient_buffer<T> partial(groups * A2 * KC);  // every element is written by a GEMM (beta = 0)
-    struct scratch {
-        scratch_vec<T> V, E, rows;
+    const std::size_t G = detail::winograd_group(tiles, g.N, 512), groups = (g.N + G - 1) / G;
+    struct scratch {  // the calling thread's: shared by the workers, kept between calls
+        scratch_vec<T> V, E, dU;
     };
-    parallel::for_chunks(0, groups, 1, [&](std::size_t glo, std::size_t ghi) {
-        scratch& sc = thread_scratch<scratch>();  // kept between calls, never zero-filled
-        for (std::size_t gi = glo; gi < ghi; ++gi) {
-            ONECLASS_PROFILE_SCOPE("winograd.weights_group");
-            const std::size_t n0 = gi * G, nb = std::min(g.N, n0 + G) - n0, T_ = nb * tiles;
-            sc.V.resize(A2 * C * T_);
-            sc.E.resize(A2 * K * T_);
-            detail::winograd_input_transform<M>(x, g, n0, nb, tl, sc.V.data(), sc.rows);
-            detail::winograd_gradient_transform<M>(dy, g, n0, nb, tl, sc.E.data(), sc.rows);
-            for (std::size_t xi = 0; xi < A2; ++xi)
-                gemm_nt<T>(matrix_view<const T>(sc.E.data() + xi * K * T_, K, T_),
-                           matrix_view<const T>(sc.V.data() + xi * C * T_, C, T_),
-                           matrix_view<T>(partial.data() + (gi * A2 + xi) * KC, K, C), T(1), T(0));
-        }
+    scratch& sc = thread_scratch<scratch>();
+    sc.dU.resize(A2 * KC);
+    for (std::size_t gi = 0; gi < groups; ++gi) {
+        const std::size_t n0 = gi * G, nb = std::min(g.N, n0 + G) - n0, first = n0 * tiles, end = first + nb * tiles;
+        const std::size_t blocks = (nb * tiles + NB - 1) / NB, ld = blocks * NB;
+        sc.V.resize(A2 * C * ld);
+        sc.E.resize(A2 * K * ld);
+        T *V = sc.V.data(), *E = sc.E.data(), *dU = sc.dU.data();
+        parallel::for_chunks(0, blocks, 1, [&](std::size_t lo, std::size_t hi) {
+            ONECLASS_PROFILE_SCOPE("winograd.weights_transforms");
+            detail::winograd_lane<M> lanes[NB];
+            for (std::size_t b = lo; b < hi; ++b) {
+                detail::winograd_lanes<M>(g, tl, first + b * NB, end, NB, lanes);
+                detail::winograd_input_block<M, NB>(x, g, lanes, V + b * NB, ld);
+                detail::winograd_gradient_block<M, NB>(dy, g, lanes, E + b * NB, ld);
+            }
+        });
+        // a^2 independent products, each summed by one task in OpenBLAS (single-threaded, so in a
+        // fixed order) and added to the earlier groups' sum (beta = 1): a measured alternative,
+        // our own dot-product kernel over the tiles, lost on short tile counts (4 x 4 maps)
+        parallel::for_chunks(0, A2, 1, [&](std::size_t lo, std::size_t hi) {
+            ONECLASS_PROFILE_SCOPE("winograd.weights_products");
+            for (std::size_t xi = lo; xi < hi; ++xi)
+                gemm_nt<T>(matrix_view<const T>(E + xi * K * ld, K, ld), matrix_view<const T>(V + xi * C * ld, C, ld),
+                           matrix_view<T>(dU + xi * KC, K, C), T(1), gi > 0 ? T(1) : T(0));
+        });
+    }
+    const T* dU = sc.dU.data();
+    parallel::for_chunks(0, K, 16, [&](std::size_t klo, std::size_t khi) {
+        for (std::size_t k = klo; k < khi; ++k)  // dw = G^T dU G
+            for (std::size_t c = 0; c < C; ++c) {
+                T t[3][A];  // G^T dU
+                for (std::size_t i = 0; i < 3; ++i)
+                    for (std::size_t b = 0; b < A; ++b) {
+                        T s = 0;
+                        for (std::size_t a = 0; a < A; ++a) s += T(W::G[a][i]) * dU[((a * A + b) * K + k) * C + c];
+                        t[i][b] = s;
+                    }
+                T* out = dw + (k * C + c) * 9;
+                for (std::size_t i = 0; i < 3; ++i)
+                    for (std::size_t j = 0; j < 3; ++j) {
+                        T s = 0;
+                        for (std::size_t b = 0; b < A; ++b) s += t[i][b] * T(W::G[b][j]);
+                        out[i * 3 + j] += s;
+                    }
+            }
     });
-    for (std::size_t gi = 1; gi < groups; ++gi)
-        for (std::size_t i = 0; i < A2 * KC; ++i) partial[i] += partial[gi * A2 * KC + i];
-    for (std::size_t k = 0; k < K; ++k)  // dw = G^T dU G
-        for (std::size_t c = 0; c < C; ++c) {
-            T t[3][A];  // G^T dU
-            for (std::size_t i = 0; i < 3; ++i)
-                for (std::size_t b = 0; b < A; ++b) {
-                    T s = 0;
-                    for (std::size_t a = 0; a < A; ++a) s += T(W::G[a][i]) * partial[((a * A + b) * K + k) * C + c];
-                    t[i][b] = s;
-                }
-            T* out = dw + (k * C + c) * 9;
-            for (std::size_t i = 0; i < 3; ++i)
-                for (std::size_t j = 0; j < 3; ++j) {
-                    T s = 0;
-                    for (std::size_t b = 0; b < A; ++b) s += t[i][b] * T(W::G[b][j]);
-                    out[i * 3 + j] += s;
-                }
-        }
 }
 
 }  // namespace oneclass::ops

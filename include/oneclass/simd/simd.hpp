@@ -43,6 +43,13 @@ T lanes_max(const batch<T>& b) noexcept {
 }
 }  // namespace detail
 
+/// The sum of one batch's lanes (a fixed shuffle tree: deterministic). xsimd 8 calls it hadd,
+/// later versions reduce_add.
+template <class T>
+T reduce_add(const batch<T>& b) noexcept {
+    return xsimd::hadd(b);
+}
+
 /// sum_i a[i] * b[i]
 template <class T>
 T dot(const T* a, const T* b, std::size_t n) noexcept {
