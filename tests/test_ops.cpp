@@ -38,6 +38,30 @@ TEMPLATE_TEST_CASE("simd reductions match scalar references for every tail lengt
     }
 }
 
+TEMPLATE_TEST_CASE("masked_sum_dot equals sum and dot of the masked gradient, bit for bit", "", float, double) {
+    using T = TestType;
+    rng r(test::seed());
+    for (std::size_t n : {0, 1, 7, 16, 17, 33, 64, 257}) {
+        std::vector<T> g(n), y(n), x(n), gm(n);
+        for (std::size_t i = 0; i < n; ++i) {
+            g[i] = T(r.normal()), y[i] = T(r.normal()), x[i] = T(r.normal());
+            if (i % 5 == 0) y[i] = T(0);  // y == 0 is masked, like relu's gradient at 0
+            gm[i] = y[i] > T(0) ? g[i] : T(0);
+        }
+        INFO("n = " << n);
+        T s, d;
+        simd::masked_sum_dot(g.data(), y.data(), x.data(), n, s, d);
+        CHECK(s == simd::sum(gm.data(), n));
+        CHECK(d == simd::dot(gm.data(), x.data(), n));
+        simd::masked_sum_dot(g.data(), static_cast<const T*>(nullptr), x.data(), n, s, d);  // no mask
+        CHECK(s == simd::sum(g.data(), n));
+        CHECK(d == simd::dot(g.data(), x.data(), n));
+        double ref = 0;
+        for (std::size_t i = 0; i < n; ++i) ref += double(gm[i]) * double(x[i]);
+        CHECK(std::abs(double(simd::dot(gm.data(), x.data(), n)) - ref) <= (std::is_same_v<T, float> ? 1e-4 : 1e-12) * (1 + std::abs(ref)));
+    }
+}
+
 TEMPLATE_TEST_CASE("blocked squared distances equal the brute-force double reference", "", float, double) {
     using T = TestType;
     for (auto [b, n, d] : {std::tuple{1, 1, 1}, {5, 7, 3}, {17, 33, 9}, {64, 100, 128}, {3, 513, 31}}) {

@@ -110,31 +110,26 @@ variable<T> batch_norm_impl(const variable<T>& x, const variable<T>& gamma, cons
         ONECLASS_PROFILE_SCOPE("batch_norm.backward");
         const tensor<T> xin = nx->value.contiguous_copy();
         const T* xd2 = xin.data();
-        // with a fused ReLU the incoming gradient is masked by the saved output: dz = dy [y > 0]
-        tensor<T> masked;
-        if (fuse_relu) {
-            masked = tensor<T>(o.grad.shape(), uninitialized);
-            const T* g = o.grad.data();
-            const T* yv = o.value.data();
-            T* m = masked.data();
-            const std::size_t n = masked.size();
-            for (std::size_t i = 0; i < n; ++i) m[i] = g[i] * T(yv[i] > T(0));  // branch-free: vectorises
-        }
-        const T* dy = fuse_relu ? masked.data() : o.grad.data();
+        // with a fused ReLU the incoming gradient is masked by the saved output, dz = dy [y > 0],
+        // on the fly in both passes (no masked copy)
+        const T* dy = o.grad.data();
+        const T* ym = fuse_relu ? o.value.data() : nullptr;
         const bool fresh = nx->requires_grad && !nx->grad.defined();
         T* dx = nx->requires_grad ? nx->grad_buffer_uninitialized().data() : nullptr;
         for (std::size_t c = 0; c < C; ++c) {
-            double sdy = 0, sdyxr = 0;  // sum dy, sum dy * x
+            double sdy = 0, sdyxr = 0;  // sum dz, sum dz * x
             for (std::size_t n = 0; n < N; ++n) {
                 const std::size_t off = (n * C + c) * HW;
-                sdy += double(simd::sum(dy + off, HW));
-                sdyxr += double(simd::dot(dy + off, xd2 + off, HW));
+                T s, d;
+                simd::masked_sum_dot(dy + off, ym ? ym + off : nullptr, xd2 + off, HW, s, d);
+                sdy += double(s);
+                sdyxr += double(d);
             }
-            const double sdyx = double(inv_std[c]) * (sdyxr - double(mean[c]) * sdy);  // sum dy * xhat
+            const double sdyx = double(inv_std[c]) * (sdyxr - double(mean[c]) * sdy);  // sum dz * xhat
             if (ng->requires_grad) ng->grad_buffer().data()[c] += T(sdyx);
             if (nb->requires_grad) nb->grad_buffer().data()[c] += T(sdy);
             if (!dx) continue;
-            // dx = gs (dy - sdy / M - xhat sdyx / M) in training, gs dy in eval: dx = a dy + b x + k
+            // dx = gs (dz - sdy / M - xhat sdyx / M) in training, gs dz in eval: dx = a dz + b x + k
             const double gs = double(ng->value.data()[c]) * double(inv_std[c]);
             const T a = T(gs);
             const T b = training ? T(-gs * double(inv_std[c]) * sdyx / double(M)) : T(0);
@@ -144,10 +139,17 @@ variable<T> batch_norm_impl(const variable<T>& x, const variable<T>& gamma, cons
                 const T* dyp = dy + off;
                 const T* xp = xd2 + off;
                 T* dxp = dx + off;
-                if (fresh)
+                if (ym) {
+                    const T* yp = ym + off;
+                    if (fresh)
+                        for (std::size_t i = 0; i < HW; ++i) dxp[i] = a * (dyp[i] * T(yp[i] > T(0))) + b * xp[i] + k;
+                    else
+                        for (std::size_t i = 0; i < HW; ++i) dxp[i] += a * (dyp[i] * T(yp[i] > T(0))) + b * xp[i] + k;
+                } else if (fresh) {
                     for (std::size_t i = 0; i < HW; ++i) dxp[i] = a * dyp[i] + b * xp[i] + k;
-                else
+                } else {
                     for (std::size_t i = 0; i < HW; ++i) dxp[i] += a * dyp[i] + b * xp[i] + k;
+                }
             }
         }
     });

@@ -43,13 +43,6 @@ T lanes_max(const batch<T>& b) noexcept {
 }
 }  // namespace detail
 
-/// The sum of one batch's lanes (a fixed shuffle tree: deterministic). xsimd 8 calls it hadd,
-/// later versions reduce_add.
-template <class T>
-T reduce_add(const batch<T>& b) noexcept {
-    return xsimd::hadd(b);
-}
-
 /// sum_i a[i] * b[i]
 template <class T>
 T dot(const T* a, const T* b, std::size_t n) noexcept {
@@ -84,6 +77,39 @@ T sum(const T* a, std::size_t n) noexcept {
     }
     for (; i < n; ++i) s += a[i];
     return s;
+}
+
+/// s = sum_i g[i] m[i] and d = sum_i g[i] m[i] x[i] in one pass, with m[i] = [y[i] > 0] when y is
+/// given (the gradient of a fused ReLU, masked on the fly) and 1 otherwise. Same lane grouping as
+/// sum() and dot(), so the results equal sum(g m) and dot(g m, x) bit for bit.
+template <class T>
+void masked_sum_dot(const T* g, const T* y, const T* x, std::size_t n, T& s, T& d) noexcept {
+    constexpr std::size_t W = width<T>;
+    std::size_t i = 0;
+    s = 0;
+    d = 0;
+    const auto gm = [&](std::size_t j) {
+        const batch<T> gv = batch<T>::load_unaligned(g + j);
+        if (!y) return gv;
+        return gv * xsimd::select(batch<T>::load_unaligned(y + j) > batch<T>(T(0)), batch<T>(T(1)), batch<T>(T(0)));
+    };
+    if (n >= 2 * W) {
+        batch<T> s0(T(0)), s1(T(0)), d0(T(0)), d1(T(0));
+        for (; i + 2 * W <= n; i += 2 * W) {
+            const batch<T> a0 = gm(i), a1 = gm(i + W);
+            s0 += a0;
+            s1 += a1;
+            d0 = xsimd::fma(a0, batch<T>::load_unaligned(x + i), d0);
+            d1 = xsimd::fma(a1, batch<T>::load_unaligned(x + i + W), d1);
+        }
+        s = detail::lanes_sum(s0 + s1);
+        d = detail::lanes_sum(d0 + d1);
+    }
+    for (; i < n; ++i) {
+        const T a = y ? g[i] * T(y[i] > T(0)) : g[i];
+        s += a;
+        d += a * x[i];
+    }
 }
 
 /// sum_i (a[i] - c)^2
