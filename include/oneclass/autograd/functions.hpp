@@ -9,6 +9,7 @@
 #include <oneclass/autograd/tape.hpp>
 #include <oneclass/core/profile.hpp>
 #include <oneclass/ops/gemm.hpp>
+#include <oneclass/parallel/parallel.hpp>
 
 #include <algorithm>
 #include <cmath>
@@ -55,10 +56,12 @@ variable<T> add_relu(const variable<T>& a, const variable<T>& b) {
     const T* pa = a.value().data();
     const T* pb = b.value().data();
     T* po = out.data();
-    for (std::size_t i = 0; i < out.size(); ++i) {
-        const T v = pa[i] + pb[i];
-        po[i] = v < T(0) ? T(0) : v;
-    }
+    parallel::for_elements(out.size(), [&](std::size_t lo, std::size_t hi) {
+        for (std::size_t i = lo; i < hi; ++i) {
+            const T v = pa[i] + pb[i];
+            po[i] = v < T(0) ? T(0) : v;
+        }
+    });
     auto na = a.node(), nb = b.node();
     return make_result<T>(std::move(out), {&a, &b}, [na, nb](var_node<T>& o) {
         ONECLASS_PROFILE_SCOPE("relu.backward");
@@ -66,8 +69,9 @@ variable<T> add_relu(const variable<T>& a, const variable<T>& b) {
         const T* g = o.grad.data();
         const T* y = o.value.data();
         T* m = masked.data();
-        const std::size_t n = masked.size();
-        for (std::size_t i = 0; i < n; ++i) m[i] = g[i] * T(y[i] > T(0));  // branch-free: vectorises
+        parallel::for_elements(masked.size(), [&](std::size_t lo, std::size_t hi) {
+            for (std::size_t i = lo; i < hi; ++i) m[i] = g[i] * T(y[i] > T(0));  // branch-free: vectorises
+        });
         if (na->requires_grad) na->accumulate(masked);
         if (nb->requires_grad) {
             if (nb->grad.defined()) nb->accumulate(masked);

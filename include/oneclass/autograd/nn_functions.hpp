@@ -69,41 +69,44 @@ variable<T> batch_norm_impl(const variable<T>& x, const variable<T>& gamma, cons
     const tensor<T> xc = x.value().contiguous_copy();
     const T* xd = xc.data();
     std::vector<T> mean(C), inv_std(C);
-    // Statistics: SIMD sums over each contiguous H x W plane, the planes' sums added in double in
-    // a fixed order (two passes: mean, then squared deviations, no E[x^2] - E[x]^2 cancellation).
-    for (std::size_t c = 0; c < C; ++c) {
-        if (training) {
-            double s = 0;
-            for (std::size_t n = 0; n < N; ++n) s += double(simd::sum(xd + (n * C + c) * HW, HW));
-            const double m = s / double(M);
-            double ss = 0;
-            for (std::size_t n = 0; n < N; ++n) ss += double(simd::sum_squared_deviation(xd + (n * C + c) * HW, HW, T(m)));
-            const double var = ss / double(M);
-            mean[c] = T(m);
-            inv_std[c] = T(1.0 / std::sqrt(var + st.eps));
-            st.running_mean[c] = T((1 - st.momentum) * st.running_mean[c] + st.momentum * m);
-            st.running_var[c] = T((1 - st.momentum) * st.running_var[c] + st.momentum * ss / double(M - 1));
-        } else {
-            mean[c] = st.running_mean[c];
-            inv_std[c] = T(1.0 / std::sqrt(double(st.running_var[c]) + st.eps));
-        }
-    }
     tensor<T> y(x.shape(), uninitialized);
     const T* gm = gamma.value().data();
     const T* bt = beta.value().data();
-    for (std::size_t n = 0; n < N; ++n)
-        for (std::size_t c = 0; c < C; ++c) {
+    // channels are independent: in parallel, each channel's sums in a fixed order on one thread
+    const std::size_t cgrain = std::max<std::size_t>(1, (std::size_t(1) << 15) / std::max<std::size_t>(1, M));
+    parallel::for_chunks(0, C, cgrain, [&](std::size_t clo, std::size_t chi) {
+        for (std::size_t c = clo; c < chi; ++c) {
+            // statistics: SIMD sums over each contiguous H x W plane, the planes' sums added in
+            // double (two passes: mean, then squared deviations, no E[x^2] - E[x]^2 cancellation)
+            if (training) {
+                double s = 0;
+                for (std::size_t n = 0; n < N; ++n) s += double(simd::sum(xd + (n * C + c) * HW, HW));
+                const double m = s / double(M);
+                double ss = 0;
+                for (std::size_t n = 0; n < N; ++n) ss += double(simd::sum_squared_deviation(xd + (n * C + c) * HW, HW, T(m)));
+                const double var = ss / double(M);
+                mean[c] = T(m);
+                inv_std[c] = T(1.0 / std::sqrt(var + st.eps));
+                st.running_mean[c] = T((1 - st.momentum) * st.running_mean[c] + st.momentum * m);
+                st.running_var[c] = T((1 - st.momentum) * st.running_var[c] + st.momentum * ss / double(M - 1));
+            } else {
+                mean[c] = st.running_mean[c];
+                inv_std[c] = T(1.0 / std::sqrt(double(st.running_var[c]) + st.eps));
+            }
             const T scale = inv_std[c] * gm[c], shift = bt[c] - mean[c] * scale;  // y = x scale + shift
-            const T* xp = xd + (n * C + c) * HW;
-            T* yp = y.data() + (n * C + c) * HW;
-            if (fuse_relu)
-                for (std::size_t i = 0; i < HW; ++i) {
-                    const T v = xp[i] * scale + shift;
-                    yp[i] = v < T(0) ? T(0) : v;  // NaN propagates, as in fn::relu
-                }
-            else
-                for (std::size_t i = 0; i < HW; ++i) yp[i] = xp[i] * scale + shift;
+            for (std::size_t n = 0; n < N; ++n) {
+                const T* xp = xd + (n * C + c) * HW;
+                T* yp = y.data() + (n * C + c) * HW;
+                if (fuse_relu)
+                    for (std::size_t i = 0; i < HW; ++i) {
+                        const T v = xp[i] * scale + shift;
+                        yp[i] = v < T(0) ? T(0) : v;  // NaN propagates, as in fn::relu
+                    }
+                else
+                    for (std::size_t i = 0; i < HW; ++i) yp[i] = xp[i] * scale + shift;
+            }
         }
+    });
     auto nx = x.node(), ng = gamma.node(), nb = beta.node();
     return make_result<T>(std::move(y), {&x, &gamma, &beta}, [nx, ng, nb, mean, inv_std, N, C, HW, M, training,
                                                              fuse_relu](var_node<T>& o) {
@@ -116,42 +119,48 @@ variable<T> batch_norm_impl(const variable<T>& x, const variable<T>& gamma, cons
         const T* ym = fuse_relu ? o.value.data() : nullptr;
         const bool fresh = nx->requires_grad && !nx->grad.defined();
         T* dx = nx->requires_grad ? nx->grad_buffer_uninitialized().data() : nullptr;
-        for (std::size_t c = 0; c < C; ++c) {
-            double sdy = 0, sdyxr = 0;  // sum dz, sum dz * x
-            for (std::size_t n = 0; n < N; ++n) {
-                const std::size_t off = (n * C + c) * HW;
-                T s, d;
-                simd::masked_sum_dot(dy + off, ym ? ym + off : nullptr, xd2 + off, HW, s, d);
-                sdy += double(s);
-                sdyxr += double(d);
-            }
-            const double sdyx = double(inv_std[c]) * (sdyxr - double(mean[c]) * sdy);  // sum dz * xhat
-            if (ng->requires_grad) ng->grad_buffer().data()[c] += T(sdyx);
-            if (nb->requires_grad) nb->grad_buffer().data()[c] += T(sdy);
-            if (!dx) continue;
-            // dx = gs (dz - sdy / M - xhat sdyx / M) in training, gs dz in eval: dx = a dz + b x + k
-            const double gs = double(ng->value.data()[c]) * double(inv_std[c]);
-            const T a = T(gs);
-            const T b = training ? T(-gs * double(inv_std[c]) * sdyx / double(M)) : T(0);
-            const T k = training ? T(-gs * (sdy / double(M)) - double(b) * double(mean[c])) : T(0);
-            for (std::size_t n = 0; n < N; ++n) {
-                const std::size_t off = (n * C + c) * HW;
-                const T* dyp = dy + off;
-                const T* xp = xd2 + off;
-                T* dxp = dx + off;
-                if (ym) {
-                    const T* yp = ym + off;
-                    if (fresh)
-                        for (std::size_t i = 0; i < HW; ++i) dxp[i] = a * (dyp[i] * T(yp[i] > T(0))) + b * xp[i] + k;
-                    else
-                        for (std::size_t i = 0; i < HW; ++i) dxp[i] += a * (dyp[i] * T(yp[i] > T(0))) + b * xp[i] + k;
-                } else if (fresh) {
-                    for (std::size_t i = 0; i < HW; ++i) dxp[i] = a * dyp[i] + b * xp[i] + k;
-                } else {
-                    for (std::size_t i = 0; i < HW; ++i) dxp[i] += a * dyp[i] + b * xp[i] + k;
+        T* dgamma = ng->requires_grad ? ng->grad_buffer().data() : nullptr;  // allocated here, before the workers
+        T* dbeta = nb->requires_grad ? nb->grad_buffer().data() : nullptr;
+        const T* gamma_v = ng->value.data();
+        const std::size_t cgrain = std::max<std::size_t>(1, (std::size_t(1) << 15) / std::max<std::size_t>(1, M));
+        parallel::for_chunks(0, C, cgrain, [&](std::size_t clo, std::size_t chi) {
+            for (std::size_t c = clo; c < chi; ++c) {
+                double sdy = 0, sdyxr = 0;  // sum dz, sum dz * x
+                for (std::size_t n = 0; n < N; ++n) {
+                    const std::size_t off = (n * C + c) * HW;
+                    T s, d;
+                    simd::masked_sum_dot(dy + off, ym ? ym + off : nullptr, xd2 + off, HW, s, d);
+                    sdy += double(s);
+                    sdyxr += double(d);
+                }
+                const double sdyx = double(inv_std[c]) * (sdyxr - double(mean[c]) * sdy);  // sum dz * xhat
+                if (dgamma) dgamma[c] += T(sdyx);
+                if (dbeta) dbeta[c] += T(sdy);
+                if (!dx) continue;
+                // dx = gs (dz - sdy / M - xhat sdyx / M) in training, gs dz in eval: dx = a dz + b x + k
+                const double gs = double(gamma_v[c]) * double(inv_std[c]);
+                const T a = T(gs);
+                const T b = training ? T(-gs * double(inv_std[c]) * sdyx / double(M)) : T(0);
+                const T k = training ? T(-gs * (sdy / double(M)) - double(b) * double(mean[c])) : T(0);
+                for (std::size_t n = 0; n < N; ++n) {
+                    const std::size_t off = (n * C + c) * HW;
+                    const T* dyp = dy + off;
+                    const T* xp = xd2 + off;
+                    T* dxp = dx + off;
+                    if (ym) {
+                        const T* yp = ym + off;
+                        if (fresh)
+                            for (std::size_t i = 0; i < HW; ++i) dxp[i] = a * (dyp[i] * T(yp[i] > T(0))) + b * xp[i] + k;
+                        else
+                            for (std::size_t i = 0; i < HW; ++i) dxp[i] += a * (dyp[i] * T(yp[i] > T(0))) + b * xp[i] + k;
+                    } else if (fresh) {
+                        for (std::size_t i = 0; i < HW; ++i) dxp[i] = a * dyp[i] + b * xp[i] + k;
+                    } else {
+                        for (std::size_t i = 0; i < HW; ++i) dxp[i] += a * dyp[i] + b * xp[i] + k;
+                    }
                 }
             }
-        }
+        });
     });
 }
 

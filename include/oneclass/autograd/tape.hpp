@@ -14,6 +14,7 @@
 
 #include <oneclass/core/error.hpp>
 #include <oneclass/core/profile.hpp>
+#include <oneclass/parallel/parallel.hpp>
 #include <oneclass/tensor/tensor.hpp>
 
 #include <cmath>
@@ -40,21 +41,24 @@ struct var_node {
         }
         T* d = grad.data();
         const T* s = g.data();
-        for (std::size_t i = 0, n = grad.size(); i < n; ++i) d[i] += s[i];
+        parallel::for_elements(grad.size(), [&](std::size_t lo, std::size_t hi) {
+            for (std::size_t i = lo; i < hi; ++i) d[i] += s[i];
+        });
     }
     /// grad[i] += f(i) for every i; on first use grad[i] = f(i) into fresh, unzeroed memory
     /// (one pass instead of a zero fill plus an add).
     template <class F>
     void accumulate_each(F&& f) {
         const std::size_t n = value.size();
-        if (!grad.defined()) {
-            grad = tensor<T>(value.shape(), uninitialized);
-            T* d = grad.data();
-            for (std::size_t i = 0; i < n; ++i) d[i] = f(i);
-        } else {
-            T* d = grad.data();
-            for (std::size_t i = 0; i < n; ++i) d[i] += f(i);
-        }
+        const bool fresh = !grad.defined();  // f reads its inputs by index only: chunks are independent
+        if (fresh) grad = tensor<T>(value.shape(), uninitialized);
+        T* d = grad.data();
+        parallel::for_elements(n, [&](std::size_t lo, std::size_t hi) {
+            if (fresh)
+                for (std::size_t i = lo; i < hi; ++i) d[i] = f(i);
+            else
+                for (std::size_t i = lo; i < hi; ++i) d[i] += f(i);
+        });
     }
     /// The gradient buffer, allocated without zeroing when new: only for callers that then
     /// write every element (and add when it already existed: check grad.defined() first).

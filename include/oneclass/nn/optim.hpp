@@ -12,6 +12,7 @@
 
 #include <oneclass/core/profile.hpp>
 #include <oneclass/nn/module.hpp>
+#include <oneclass/parallel/parallel.hpp>
 
 #include <cmath>
 #include <map>
@@ -55,14 +56,18 @@ public:
             std::vector<T>& buf = it->second;
             if (fresh) buf.assign(n, T(0));
             require(buf.size() == n, "sgd::step", "parameter '", np.id, "' changed size");
-            for (std::size_t i = 0; i < n; ++i) {
-                T g = g0[i] + T(wd) * w[i];
-                if (p_.momentum > 0) {
-                    buf[i] = fresh ? g : T(p_.momentum) * buf[i] + g;
-                    g = p_.nesterov ? g + T(p_.momentum) * buf[i] : buf[i];
+            T* b = buf.data();
+            const bool first = fresh;
+            parallel::for_elements(n, [&](std::size_t lo, std::size_t hi) {  // elementwise: any thread count
+                for (std::size_t i = lo; i < hi; ++i) {
+                    T g = g0[i] + T(wd) * w[i];
+                    if (p_.momentum > 0) {
+                        b[i] = first ? g : T(p_.momentum) * b[i] + g;
+                        g = p_.nesterov ? g + T(p_.momentum) * b[i] : b[i];
+                    }
+                    w[i] -= T(p_.lr) * g;
                 }
-                w[i] -= T(p_.lr) * g;
-            }
+            });
         }
     }
 

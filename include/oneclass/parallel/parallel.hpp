@@ -11,6 +11,7 @@
 #include <tbb/parallel_reduce.h>
 
 #include <cstddef>
+#include <utility>
 
 namespace oneclass::parallel {
 
@@ -27,6 +28,14 @@ void for_chunks(std::size_t begin, std::size_t end, std::size_t grain, F&& f) {
     tbb::parallel_for(
         tbb::blocked_range<std::size_t>(begin, end, grain),
         [&](const tbb::blocked_range<std::size_t>& r) { f(r.begin(), r.end()); }, tbb::simple_partitioner());
+}
+
+/// Calls f(lo, hi) over chunks of an elementwise loop of n items, each `items_per_task` long:
+/// small loops run inline, large ones on the worker threads. Elementwise work writes disjoint
+/// ranges, so the result is the same on any number of threads.
+template <class F>
+void for_elements(std::size_t n, F&& f, std::size_t items_per_task = 1 << 15) {
+    for_chunks(0, n, items_per_task, std::forward<F>(f));
 }
 
 /// Deterministic reduction: the split tree depends only on (begin, end, grain), never on
