@@ -118,12 +118,14 @@ TEST_CASE("training is bit-identical on 1 and 2 threads for the same seed") {
     auto train = [](int threads) {
         tbb::global_control gc(tbb::global_control::max_allowed_parallelism, std::size_t(threads));
         rng r(test::seed());
-        nn::resnet<float> f({.depth = 10, .width = 0.125, .in_channels = 1}, r);
+        // 32 x 32 at width 1/4: large enough that the elementwise, batch-norm and Winograd (fused
+        // F(4x4) and F(2x2), weight-gradient groups) passes all split their work between threads
+        nn::resnet<float> f({.depth = 10, .width = 0.25, .in_channels = 1}, r);
         nn::mlp_head<float> g(f.feature_dim(), {16}, 4, r);
         nn::sgd<float> opt({.lr = 0.05, .momentum = 0.9, .weight_decay = 1e-4});
         auto params = f.parameters();
         for (auto& p : g.parameters()) params.push_back(p);
-        const auto x = rand_t<float>({9, 1, 16, 16}, 77);
+        const auto x = rand_t<float>({9, 1, 32, 32}, 77);
         for (int step = 0; step < 3; ++step) {
             auto loss = fn::cross_entropy(g.forward(f.forward(variable<float>(x))), {0, 1, 2, 3, 0, 1, 2, 3, 0});
             backward(loss);
