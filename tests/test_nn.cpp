@@ -69,11 +69,14 @@ TEST_CASE("module gradient checks: basic blocks (identity and downsampling), MLP
     INFO(rep.worst);
     REQUIRE(rep.ok);
     nn::resnet<double> tiny({.depth = 10, .width = 1.0 / 32, .in_channels = 1}, r);
-    const auto rt = testing::check_module_gradients(tiny, rand_t<double>({2, 1, 8, 8}, 6));
+    // eps 3e-6, nearer the optimum cbrt(machine epsilon) of a central difference: at 1e-6 the
+    // difference quotient's rounding noise (~1e-8 here, batch norm over 2 values in layer4) sat
+    // at the tolerance and the check passed or failed with the compiler's FMA contraction
+    const auto rt = testing::check_module_gradients(tiny, rand_t<double>({2, 1, 8, 8}, 6), 3e-6);
     INFO(rt.worst);
     REQUIRE(rt.ok);
     tiny.train(false);  // eval mode: running statistics
-    const auto re = testing::check_module_gradients(tiny, rand_t<double>({2, 1, 8, 8}, 7));
+    const auto re = testing::check_module_gradients(tiny, rand_t<double>({2, 1, 8, 8}, 7), 3e-6);
     INFO(re.worst);
     REQUIRE(re.ok);
 }
