@@ -26,6 +26,7 @@
 #include <tbb/task_arena.h>
 
 #include <algorithm>
+#include <array>
 #include <cstdint>
 #include <vector>
 
@@ -60,6 +61,53 @@ struct winograd_matrices<4> {  // interpolation points 0, 1, -1, 2, -2
                                        {1.0 / 24, -1.0 / 12, 1.0 / 6},
                                        {0, 0, 1}};
     static constexpr double AT[4][6] = {{1, 1, 1, 1, 1, 0}, {0, 1, -1, 2, -2, 0}, {0, 1, 1, 4, 4, 0}, {0, 1, -1, 8, -8, 1}};
+};
+
+/// Y = L X R^T on NB lanes at once (one lane per tile), for the constant matrices L (P x Q) and
+/// R (U x S): the loops unroll and the zero coefficients drop out at compile time. x(q, s) and
+/// y(p, u) give a row of NB lanes of X (Q x S) and Y (P x U). Every transform of this file is one
+/// of these: B^T d B, A^T m A, and the lift (A^T)^T e A^T of the output gradient.
+template <std::size_t P, std::size_t Q, std::size_t U, std::size_t S, const auto& L, const auto& R, std::size_t NB, class T,
+          class In, class Out>
+void winograd_sandwich(In&& x, Out&& y) {
+    alignas(64) T z[P * S][NB];  // L X
+#pragma GCC unroll 8
+    for (std::size_t p = 0; p < P; ++p)
+#pragma GCC unroll 8
+        for (std::size_t s = 0; s < S; ++s) {
+            for (std::size_t l = 0; l < NB; ++l) {
+                T acc = 0;
+#pragma GCC unroll 8
+                for (std::size_t q = 0; q < Q; ++q)
+                    if (L[p][q] != 0) acc += T(L[p][q]) * x(q, s)[l];
+                z[p * S + s][l] = acc;
+            }
+        }
+#pragma GCC unroll 8
+    for (std::size_t p = 0; p < P; ++p)
+#pragma GCC unroll 8
+        for (std::size_t u = 0; u < U; ++u) {
+            T* out = y(p, u);
+            for (std::size_t l = 0; l < NB; ++l) {
+                T acc = 0;
+#pragma GCC unroll 8
+                for (std::size_t s = 0; s < S; ++s)
+                    if (R[u][s] != 0) acc += T(R[u][s]) * z[p * S + s][l];
+                out[l] = acc;
+            }
+        }
+}
+
+/// (A^T)^T, a x M: lifts an M x M output-gradient tile to the a x a Winograd domain.
+template <std::size_t M>
+struct winograd_lift {
+    static constexpr std::size_t a = winograd_matrices<M>::a;
+    static constexpr auto A = [] {
+        std::array<std::array<double, M>, a> t{};
+        for (std::size_t i = 0; i < a; ++i)
+            for (std::size_t j = 0; j < M; ++j) t[i][j] = winograd_matrices<M>::AT[j][i];
+        return t;
+    }();
 };
 
 /// Tiles of a P x Q output: th x tw of M x M.
@@ -214,7 +262,6 @@ void winograd_input_block(const T* x, const conv_shape& g, const winograd_lane<M
     constexpr std::size_t A = W::a;
     const std::size_t C = g.C, H = g.H, Wd = g.W, HW = H * Wd;
     alignas(64) T d[A * A][NB];  // gathered taps, one lane per tile
-    alignas(64) T t[A * A][NB];  // B^T d
     for (std::size_t c = 0; c < C; ++c) {
         for (std::size_t l = 0; l < NB; ++l) {
             const winograd_lane<M>& L = lanes[l];
@@ -236,30 +283,8 @@ void winograd_input_block(const T* x, const conv_shape& g, const winograd_lane<M
                 }
             }
         }
-#pragma GCC unroll 8
-        for (std::size_t r = 0; r < A; ++r)
-#pragma GCC unroll 8
-            for (std::size_t j = 0; j < A; ++j)
-                for (std::size_t l = 0; l < NB; ++l) {
-                    T acc = 0;
-#pragma GCC unroll 8
-                    for (std::size_t q = 0; q < A; ++q)
-                        if (W::BT[r][q] != 0) acc += T(W::BT[r][q]) * d[q * A + j][l];
-                    t[r * A + j][l] = acc;
-                }
-#pragma GCC unroll 8
-        for (std::size_t r = 0; r < A; ++r)
-#pragma GCC unroll 8
-            for (std::size_t s = 0; s < A; ++s) {
-                T* v = V + ((r * A + s) * C + c) * ld;
-                for (std::size_t l = 0; l < NB; ++l) {
-                    T acc = 0;
-#pragma GCC unroll 8
-                    for (std::size_t q = 0; q < A; ++q)
-                        if (W::BT[s][q] != 0) acc += T(W::BT[s][q]) * t[r * A + q][l];
-                    v[l] = acc;
-                }
-            }
+        winograd_sandwich<A, A, A, A, W::BT, W::BT, NB, T>([&](std::size_t q, std::size_t j) { return d[q * A + j]; },
+                                                          [&](std::size_t r, std::size_t s) { return V + ((r * A + s) * C + c) * ld; });
     }
 }
 
@@ -271,31 +296,11 @@ void winograd_output_block(const T* Mb, const conv_shape& g, const winograd_lane
     using W = winograd_matrices<M>;
     constexpr std::size_t A = W::a;
     const std::size_t K = g.K, Q = g.Q(), PQ = g.P() * Q;
-    alignas(64) T u[M * A][NB];  // A^T m
     alignas(64) T o[M * M][NB];  // A^T m A
     for (std::size_t k = k0; k < k1; ++k) {
-#pragma GCC unroll 8
-        for (std::size_t s = 0; s < A; ++s)
-#pragma GCC unroll 4
-            for (std::size_t rp = 0; rp < M; ++rp)
-                for (std::size_t l = 0; l < NB; ++l) {
-                    T acc = 0;
-#pragma GCC unroll 8
-                    for (std::size_t r = 0; r < A; ++r)
-                        if (W::AT[rp][r] != 0) acc += T(W::AT[rp][r]) * Mb[((r * A + s) * K + k) * NB + l];
-                    u[rp * A + s][l] = acc;
-                }
-#pragma GCC unroll 4
-        for (std::size_t rp = 0; rp < M; ++rp)
-#pragma GCC unroll 4
-            for (std::size_t qp = 0; qp < M; ++qp)
-                for (std::size_t l = 0; l < NB; ++l) {
-                    T acc = 0;
-#pragma GCC unroll 8
-                    for (std::size_t s = 0; s < A; ++s)
-                        if (W::AT[qp][s] != 0) acc += T(W::AT[qp][s]) * u[rp * A + s][l];
-                    o[rp * M + qp][l] = acc;
-                }
+        winograd_sandwich<M, A, M, A, W::AT, W::AT, NB, T>(
+            [&](std::size_t r, std::size_t s) { return Mb + ((r * A + s) * K + k) * NB; },
+            [&](std::size_t rp, std::size_t qp) { return o[rp * M + qp]; });
         for (std::size_t l = 0; l < NB; ++l) {
             const winograd_lane<M>& L = lanes[l];
             if (L.rows == 0) continue;
@@ -327,7 +332,6 @@ void winograd_gradient_block(const T* dy, const conv_shape& g, const winograd_la
     constexpr std::size_t A = W::a;
     const std::size_t K = g.K, Q = g.Q(), PQ = g.P() * Q;
     alignas(64) T e[M * M][NB];  // gathered gradient tiles, one lane per tile
-    alignas(64) T t[A * M][NB];  // A e
     for (std::size_t k = 0; k < K; ++k) {
         for (std::size_t l = 0; l < NB; ++l) {
             const winograd_lane<M>& L = lanes[l];
@@ -343,30 +347,9 @@ void winograd_gradient_block(const T* dy, const conv_shape& g, const winograd_la
                         e[rp * M + qp][l] = rp < L.rows && qp < L.cols ? src[rp * Q + qp] : T(0);
             }
         }
-#pragma GCC unroll 8
-        for (std::size_t r = 0; r < A; ++r)
-#pragma GCC unroll 4
-            for (std::size_t qp = 0; qp < M; ++qp)
-                for (std::size_t l = 0; l < NB; ++l) {
-                    T acc = 0;
-#pragma GCC unroll 4
-                    for (std::size_t rp = 0; rp < M; ++rp)
-                        if (W::AT[rp][r] != 0) acc += T(W::AT[rp][r]) * e[rp * M + qp][l];
-                    t[r * M + qp][l] = acc;
-                }
-#pragma GCC unroll 8
-        for (std::size_t r = 0; r < A; ++r)
-#pragma GCC unroll 8
-            for (std::size_t s2 = 0; s2 < A; ++s2) {
-                T* out = E + ((r * A + s2) * K + k) * ld;
-                for (std::size_t l = 0; l < NB; ++l) {
-                    T acc = 0;
-#pragma GCC unroll 4
-                    for (std::size_t qp = 0; qp < M; ++qp)
-                        if (W::AT[qp][s2] != 0) acc += T(W::AT[qp][s2]) * t[r * M + qp][l];
-                    out[l] = acc;
-                }
-            }
+        winograd_sandwich<A, M, A, M, winograd_lift<M>::A, winograd_lift<M>::A, NB, T>(
+            [&](std::size_t rp, std::size_t qp) { return e[rp * M + qp]; },
+            [&](std::size_t r, std::size_t s2) { return E + ((r * A + s2) * K + k) * ld; });
     }
 }
 }  // namespace detail
