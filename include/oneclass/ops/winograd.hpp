@@ -15,9 +15,9 @@
 //
 // Forward and backward-data are fused per block of tiles (transform, multiply in our own
 // register-blocked kernel, inverse-transform while the block is in cache; see below). The weight
-// gradient works on fixed image groups through OpenBLAS, and partial weight gradients are added in
-// group order, so results do not depend on the thread count. The constant matrices are unrolled at
-// compile time.
+// gradient works on fixed image groups through OpenBLAS, each group's products added to the sum in
+// group order, so results do not depend on the thread count. Every transform is one
+// `winograd_sandwich` with its constant matrices unrolled at compile time.
 #pragma once
 
 #include <oneclass/ops/conv.hpp>
