@@ -32,8 +32,11 @@
 
 namespace oneclass::ops {
 
-/// Whether the Winograd path applies to this convolution (3x3, stride 1, padding <= 2).
-inline bool winograd_applies(const conv_shape& g) { return g.R == 3 && g.S == 3 && g.stride == 1 && g.pad <= 2; }
+/// Whether the Winograd path applies to this convolution (3x3, stride 1, padding <= 2, and image
+/// planes under 2^31 values: border taps are addressed by 32-bit offsets within a plane).
+inline bool winograd_applies(const conv_shape& g) {
+    return g.R == 3 && g.S == 3 && g.stride == 1 && g.pad <= 2 && g.H * g.W < (std::size_t(1) << 31);
+}
 
 namespace detail {
 
