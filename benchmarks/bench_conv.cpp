@@ -12,6 +12,7 @@
 #include <benchmark/benchmark.h>
 #include <tbb/global_control.h>
 
+#include <iterator>
 #include <vector>
 
 using namespace oneclass;
@@ -29,6 +30,12 @@ const layer layers[] = {
     // the small ResNet (width 1/4) of the quick preset, 32 x 32 x 1 input
     {"small.layer1", {32, 16, 32, 32, 16, 3, 3, 1, 1}}, {"small.layer2", {32, 32, 16, 16, 32, 3, 3, 1, 1}},
     {"small.layer3", {32, 64, 8, 8, 64, 3, 3, 1, 1}},   {"small.layer4", {32, 128, 4, 4, 128, 3, 3, 1, 1}},
+    // the layers Winograd does not apply to: stride-2 3 x 3 and 1 x 1 shortcuts, and the small stem
+    {"layer3.down", {32, 128, 16, 16, 256, 3, 3, 2, 1}}, {"layer4.down", {32, 256, 8, 8, 512, 3, 3, 2, 1}},
+    {"layer2.short", {32, 64, 32, 32, 128, 1, 1, 2, 0}}, {"layer4.short", {32, 256, 8, 8, 512, 1, 1, 2, 0}},
+    {"small.stem", {32, 1, 32, 32, 16, 3, 3, 1, 1}},    {"small.down2", {32, 16, 32, 32, 32, 3, 3, 2, 1}},
+    {"small.down3", {32, 32, 16, 16, 64, 3, 3, 2, 1}},  {"small.down4", {32, 64, 8, 8, 128, 3, 3, 2, 1}},
+    {"small.short2", {32, 16, 32, 32, 32, 1, 1, 2, 0}}, {"small.short4", {32, 64, 8, 8, 128, 1, 1, 2, 0}},
 };
 
 std::vector<float> filled(std::size_t n, std::uint64_t seed) {
@@ -81,7 +88,7 @@ void BM_sgemm_same_shape(benchmark::State& st) {  // the forward GEMM of one ima
     st.counters["FLOP/s"] = benchmark::Counter(2.0 * double(M * K * N), benchmark::Counter::kIsIterationInvariantRate);
 }
 
-#define LAYERS ->DenseRange(0, 9)->Unit(benchmark::kMillisecond)
+#define LAYERS ->DenseRange(0, int(std::size(layers)) - 1)->Unit(benchmark::kMillisecond)
 BENCHMARK(BM_conv<0, ops::conv_algo::im2col>)->Name("forward/im2col") LAYERS;
 BENCHMARK(BM_conv<0, ops::conv_algo::winograd>)->Name("forward/winograd") LAYERS;
 BENCHMARK(BM_conv<0, ops::conv_algo::winograd4>)->Name("forward/winograd4") LAYERS;
