@@ -62,6 +62,34 @@ TEMPLATE_TEST_CASE("masked_sum_dot equals sum and dot of the masked gradient, bi
     }
 }
 
+TEMPLATE_TEST_CASE("masked_gather reads the masked lanes' offsets and zeroes the others", "", float, double) {
+    using T = TestType;
+    constexpr std::size_t W = simd::width<T>;
+    rng r(test::seed());
+    std::vector<T> base(1000);
+    for (auto& v : base) v = T(r.normal()) + T(3);  // never 0, so a zeroed lane is visible
+    for (int trial = 0; trial < 50; ++trial) {
+        alignas(64) std::int32_t idx[W];
+        alignas(64) T out[W];
+        std::uint32_t mask = 0;
+        for (std::size_t l = 0; l < W; ++l) {
+            const bool on = r.uniform() < 0.6;
+            idx[l] = on ? std::int32_t(r.uniform() * 999.0) : 0;  // a masked-off lane's offset is 0
+            if (on) mask |= 1u << l;
+        }
+        if (trial == 0) mask = 0;
+        if (trial == 1) {
+            mask = (1u << W) - 1;
+            for (std::size_t l = 0; l < W; ++l) idx[l] = std::int32_t(999 - 7 * l);
+        }
+        simd::masked_gather(base.data(), idx, mask, out);
+        for (std::size_t l = 0; l < W; ++l) {
+            INFO("trial " << trial << " lane " << l);
+            CHECK(out[l] == ((mask >> l) & 1u ? base[std::size_t(idx[l])] : T(0)));
+        }
+    }
+}
+
 TEMPLATE_TEST_CASE("blocked squared distances equal the brute-force double reference", "", float, double) {
     using T = TestType;
     for (auto [b, n, d] : {std::tuple{1, 1, 1}, {5, 7, 3}, {17, 33, 9}, {64, 100, 128}, {3, 513, 31}}) {

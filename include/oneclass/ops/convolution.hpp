@@ -23,7 +23,7 @@ enum class conv_pass { forward, backward_data, backward_weights };
 /// needs enough channels for its GEMMs to dominate, and F(4x4) needs large maps.
 inline std::size_t winograd_tile(const conv_shape& g, conv_algo a, conv_pass pass) {
     if (a == conv_algo::winograd || a == conv_algo::winograd4) {
-        require(winograd_applies(g), "conv2d", "Winograd needs a 3x3 kernel, stride 1, padding <= 2 and planes under 2^31 values");
+        require(winograd_applies(g), "conv2d", "Winograd needs a 3x3 kernel, stride 1, padding <= 2 and input and output tensors under 2^31 values");
         return a == conv_algo::winograd4 ? 4 : 2;
     }
     if (a != conv_algo::automatic || !winograd_applies(g)) return 0;

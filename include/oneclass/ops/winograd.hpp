@@ -32,10 +32,12 @@
 
 namespace oneclass::ops {
 
-/// Whether the Winograd path applies to this convolution (3x3, stride 1, padding <= 2, and image
-/// planes under 2^31 values: border taps are addressed by 32-bit offsets within a plane).
+/// Whether the Winograd path applies to this convolution (3x3, stride 1, padding <= 2, and input
+/// and output tensors under 2^31 values: the tile gathers use 32-bit offsets).
 inline bool winograd_applies(const conv_shape& g) {
-    return g.R == 3 && g.S == 3 && g.stride == 1 && g.pad <= 2 && g.H * g.W < (std::size_t(1) << 31);
+    constexpr std::size_t limit = std::size_t(1) << 31;
+    return g.R == 3 && g.S == 3 && g.stride == 1 && g.pad <= 2 && g.N * g.C * g.H * g.W < limit &&
+           g.N * g.K * g.P() * g.Q() < limit;
 }
 
 namespace detail {
@@ -225,11 +227,37 @@ struct winograd_lane {
     std::size_t in = 0, out = 0;  ///< offsets of image n's channel 0 in x, and of the tile's first output in y
     std::ptrdiff_t h0 = 0, w0 = 0;  ///< input coordinates of the tile's top-left tap (may lie in the padding)
     std::size_t rows = 0, cols = 0;  ///< output extent after cropping to P x Q; rows == 0: no tile (block tail)
+    // without a vector gather (simd::vector_gather), taps are read lane by lane:
     bool inside = false;  ///< the whole a x a input tile lies inside the image
     std::int32_t tap[(M + 2) * (M + 2)] = {};  ///< tiles that touch the padding: h W + w of each tap, -1 in the padding
 };
 
-template <std::size_t M>
+/// A block's gather table for E taps per tile: idx[e][l], the offset of lane l's tap e from the
+/// start of channel plane 0 of the tensor (the lane's image included), and mask[e][v], the lanes
+/// of vector v whose tap lies inside the image (the rest read 0: padding, cropped or missing
+/// tiles; their idx is 0). Built once per block, used for every channel: offsets are 32-bit, so
+/// winograd_applies requires tensors under 2^31 values.
+template <std::size_t E, std::size_t NB, class T>
+struct winograd_taps {
+    static constexpr std::size_t W = simd::width<T>, NV = NB / W;
+    alignas(64) std::int32_t idx[E][NB];
+    std::uint32_t mask[E][NV];
+
+    void set(std::size_t e, std::size_t l, bool inside, std::size_t offset) {
+        idx[e][l] = inside ? std::int32_t(offset) : 0;
+        if (inside) mask[e][l / W] |= std::uint32_t(1) << (l % W);
+    }
+    /// dst[e][0..NB) = the taps of plane `base` (64-byte aligned rows of NB)
+    template <std::size_t LD>
+    void gather(const T* base, T (*dst)[LD]) const {
+#pragma GCC unroll 8
+        for (std::size_t e = 0; e < E; ++e)
+#pragma GCC unroll 4
+            for (std::size_t v = 0; v < NV; ++v) simd::masked_gather(base, idx[e] + v * W, mask[e][v], dst[e] + v * W);
+    }
+};
+
+template <std::size_t M, class T>
 void winograd_lanes(const conv_shape& g, const winograd_tiling<M>& tl, std::size_t first, std::size_t end, std::size_t nb,
                     winograd_lane<M>* lanes) {
     constexpr std::size_t A = M + 2;
@@ -246,6 +274,7 @@ void winograd_lanes(const conv_shape& g, const winograd_tiling<M>& tl, std::size
         L.w0 = std::ptrdiff_t(M * tb) - std::ptrdiff_t(g.pad);
         L.rows = std::min(M, P - M * ta);
         L.cols = std::min(M, Q - M * tb);
+        if constexpr (simd::vector_gather<T>) continue;  // the block's winograd_taps replace these
         L.inside = L.h0 >= 0 && L.w0 >= 0 && L.h0 + std::ptrdiff_t(A) <= std::ptrdiff_t(g.H) &&
                    L.w0 + std::ptrdiff_t(A) <= std::ptrdiff_t(g.W);
         if (L.inside) continue;
@@ -258,31 +287,69 @@ void winograd_lanes(const conv_shape& g, const winograd_tiling<M>& tl, std::size
     }
 }
 
-/// V[xi][c][l] = (B^T d B)[xi] for the block's NB tiles d (lane l), at row stride ld.
+/// The a x a input taps of the block's tiles, zero in the padding.
 template <std::size_t M, std::size_t NB, class T>
-void winograd_input_block(const T* x, const conv_shape& g, const winograd_lane<M>* lanes, T* V, std::size_t ld) {
+void winograd_input_taps(const conv_shape& g, const winograd_lane<M>* lanes, winograd_taps<(M + 2) * (M + 2), NB, T>& tp) {
+    constexpr std::size_t A = M + 2;
+    std::fill(&tp.mask[0][0], &tp.mask[0][0] + A * A * tp.NV, 0u);
+    const std::ptrdiff_t H = std::ptrdiff_t(g.H), Wd = std::ptrdiff_t(g.W);
+    for (std::size_t l = 0; l < NB; ++l) {
+        const winograd_lane<M>& L = lanes[l];
+        for (std::size_t i = 0; i < A; ++i)
+            for (std::size_t j = 0; j < A; ++j) {
+                const std::ptrdiff_t h = L.h0 + std::ptrdiff_t(i), w = L.w0 + std::ptrdiff_t(j);
+                const bool in = L.rows > 0 && h >= 0 && h < H && w >= 0 && w < Wd;
+                tp.set(i * A + j, l, in, in ? L.in + std::size_t(h * Wd + w) : 0);
+            }
+    }
+}
+
+/// The M x M output taps of the block's tiles (relative to output channel 0), zero beyond P x Q.
+template <std::size_t M, std::size_t NB, class T>
+void winograd_output_taps(const conv_shape& g, const winograd_lane<M>* lanes, winograd_taps<M * M, NB, T>& tp) {
+    std::fill(&tp.mask[0][0], &tp.mask[0][0] + M * M * tp.NV, 0u);
+    const std::size_t Q = g.Q();
+    for (std::size_t l = 0; l < NB; ++l) {
+        const winograd_lane<M>& L = lanes[l];
+        for (std::size_t rp = 0; rp < M; ++rp)
+            for (std::size_t qp = 0; qp < M; ++qp) {
+                const bool in = rp < L.rows && qp < L.cols;
+                tp.set(rp * M + qp, l, in, L.out + rp * Q + qp);
+            }
+    }
+}
+
+/// V[xi][c][l] = (B^T d B)[xi] for the block's NB tiles d (lane l), at row stride ld; the taps
+/// come from tp where the vector gather is one instruction, lane by lane otherwise.
+template <std::size_t M, std::size_t NB, class T>
+void winograd_input_block(const T* x, const conv_shape& g, const winograd_lane<M>* lanes,
+                          const winograd_taps<(M + 2) * (M + 2), NB, T>& tp, T* V, std::size_t ld) {
     using W = winograd_matrices<M>;
     constexpr std::size_t A = W::a;
-    const std::size_t C = g.C, H = g.H, Wd = g.W, HW = H * Wd;
+    const std::size_t C = g.C, Wd = g.W, HW = g.H * Wd;
     alignas(64) T d[A * A][NB];  // gathered taps, one lane per tile
     for (std::size_t c = 0; c < C; ++c) {
-        for (std::size_t l = 0; l < NB; ++l) {
-            const winograd_lane<M>& L = lanes[l];
-            if (L.rows == 0) {
-                for (std::size_t e = 0; e < A * A; ++e) d[e][l] = T(0);
-            } else if (L.inside) {
-                const T* p = x + L.in + c * HW + std::size_t(L.h0) * Wd + std::size_t(L.w0);
+        if constexpr (simd::vector_gather<T>) {
+            tp.gather(x + c * HW, d);
+        } else {
+            for (std::size_t l = 0; l < NB; ++l) {
+                const winograd_lane<M>& L = lanes[l];
+                if (L.rows == 0) {
+                    for (std::size_t e = 0; e < A * A; ++e) d[e][l] = T(0);
+                } else if (L.inside) {
+                    const T* p = x + L.in + c * HW + std::size_t(L.h0) * Wd + std::size_t(L.w0);
 #pragma GCC unroll 8
-                for (std::size_t i = 0; i < A; ++i)
+                    for (std::size_t i = 0; i < A; ++i)
 #pragma GCC unroll 8
-                    for (std::size_t j = 0; j < A; ++j) d[i * A + j][l] = p[i * Wd + j];
-            } else {  // branch-free: a tap in the padding loads the plane's first element and drops it
-                const T* xc = x + L.in + c * HW;
+                        for (std::size_t j = 0; j < A; ++j) d[i * A + j][l] = p[i * Wd + j];
+                } else {  // branch-free: a tap in the padding loads the plane's first element and drops it
+                    const T* xc = x + L.in + c * HW;
 #pragma GCC unroll 8
-                for (std::size_t e = 0; e < A * A; ++e) {
-                    const std::int32_t o = L.tap[e];
-                    const T v = xc[std::max<std::int32_t>(o, 0)];
-                    d[e][l] = o >= 0 ? v : T(0);
+                    for (std::size_t e = 0; e < A * A; ++e) {
+                        const std::int32_t o = L.tap[e];
+                        const T v = xc[std::max<std::int32_t>(o, 0)];
+                        d[e][l] = o >= 0 ? v : T(0);
+                    }
                 }
             }
         }
@@ -292,7 +359,7 @@ void winograd_input_block(const T* x, const conv_shape& g, const winograd_lane<M
 }
 
 /// y (+)= A^T m A for output channels [k0, k1) of the block's tiles, m[xi] = Mb[xi][k][0..NB),
-/// cropped to P x Q.
+/// cropped to P x Q. (AVX-512's masked scatter was measured slower here than these stores.)
 template <std::size_t M, std::size_t NB, class T>
 void winograd_output_block(const T* Mb, const conv_shape& g, const winograd_lane<M>* lanes, std::size_t k0, std::size_t k1,
                            T* y, bool accumulate) {
@@ -328,26 +395,31 @@ void winograd_output_block(const T* Mb, const conv_shape& g, const winograd_lane
 }
 
 /// E[xi][k][l] = (A e A^T)[xi] for the block's M x M output-gradient tiles e (zero beyond P x Q),
-/// at row stride ld: the gradient lifted to the a x a Winograd domain.
+/// at row stride ld: the gradient lifted to the a x a Winograd domain (taps as in the input block).
 template <std::size_t M, std::size_t NB, class T>
-void winograd_gradient_block(const T* dy, const conv_shape& g, const winograd_lane<M>* lanes, T* E, std::size_t ld) {
+void winograd_gradient_block(const T* dy, const conv_shape& g, const winograd_lane<M>* lanes, const winograd_taps<M * M, NB, T>& tp,
+                             T* E, std::size_t ld) {
     using W = winograd_matrices<M>;
     constexpr std::size_t A = W::a;
     const std::size_t K = g.K, Q = g.Q(), PQ = g.P() * Q;
     alignas(64) T e[M * M][NB];  // gathered gradient tiles, one lane per tile
     for (std::size_t k = 0; k < K; ++k) {
-        for (std::size_t l = 0; l < NB; ++l) {
-            const winograd_lane<M>& L = lanes[l];
-            const T* src = dy + L.out + k * PQ;
-            if (L.rows == M && L.cols == M) {
+        if constexpr (simd::vector_gather<T>) {
+            tp.gather(dy + k * PQ, e);
+        } else {
+            for (std::size_t l = 0; l < NB; ++l) {
+                const winograd_lane<M>& L = lanes[l];
+                const T* src = dy + L.out + k * PQ;
+                if (L.rows == M && L.cols == M) {
 #pragma GCC unroll 4
-                for (std::size_t rp = 0; rp < M; ++rp)
+                    for (std::size_t rp = 0; rp < M; ++rp)
 #pragma GCC unroll 4
-                    for (std::size_t qp = 0; qp < M; ++qp) e[rp * M + qp][l] = src[rp * Q + qp];
-            } else {  // cropped tile or block tail (rows == 0)
-                for (std::size_t rp = 0; rp < M; ++rp)
-                    for (std::size_t qp = 0; qp < M; ++qp)
-                        e[rp * M + qp][l] = rp < L.rows && qp < L.cols ? src[rp * Q + qp] : T(0);
+                        for (std::size_t qp = 0; qp < M; ++qp) e[rp * M + qp][l] = src[rp * Q + qp];
+                } else {  // cropped tile or block tail (rows == 0)
+                    for (std::size_t rp = 0; rp < M; ++rp)
+                        for (std::size_t qp = 0; qp < M; ++qp)
+                            e[rp * M + qp][l] = rp < L.rows && qp < L.cols ? src[rp * Q + qp] : T(0);
+                }
             }
         }
         winograd_sandwich<A, M, A, M, winograd_lift<M>::A, winograd_lift<M>::A, NB, T>(
@@ -390,14 +462,16 @@ void conv2d_winograd(const T* x, const T* w, const conv_shape& g, T* y, bool acc
         sc.V.resize(A2 * C * NB);
         sc.Mb.resize(A2 * K * NB);
         detail::winograd_lane<M> lanes[NB];
+        detail::winograd_taps<A2, NB, T> taps;
         for (std::size_t unit = lo; unit < hi; ++unit) {
             ONECLASS_PROFILE_SCOPE("winograd.block");  // transforms + products of one block of tiles
             const std::size_t b = unit / kchunks, kc = unit % kchunks;
             const std::size_t kb0 = KB * kc / kchunks, kb1 = KB * (kc + 1) / kchunks;
-            detail::winograd_lanes<M>(g, tl, b * NB, g.N * tl.tiles(), NB, lanes);
+            detail::winograd_lanes<M, T>(g, tl, b * NB, g.N * tl.tiles(), NB, lanes);
             {
                 ONECLASS_PROFILE_SCOPE("winograd.input");
-                detail::winograd_input_block<M, NB>(x, g, lanes, sc.V.data(), NB);
+                if constexpr (simd::vector_gather<T>) detail::winograd_input_taps<M, NB>(g, lanes, taps);
+                detail::winograd_input_block<M, NB>(x, g, lanes, taps, sc.V.data(), NB);
             }
             {
                 ONECLASS_PROFILE_SCOPE("winograd.gemm");
@@ -452,10 +526,16 @@ void conv2d_backward_weights_winograd(const T* x, const T* dy, const conv_shape&
         parallel::for_chunks(0, blocks, 1, [&](std::size_t lo, std::size_t hi) {
             ONECLASS_PROFILE_SCOPE("winograd.weights_transforms");
             detail::winograd_lane<M> lanes[NB];
+            detail::winograd_taps<A2, NB, T> in_taps;
+            detail::winograd_taps<M * M, NB, T> out_taps;
             for (std::size_t b = lo; b < hi; ++b) {
-                detail::winograd_lanes<M>(g, tl, first + b * NB, end, NB, lanes);
-                detail::winograd_input_block<M, NB>(x, g, lanes, V + b * NB, ld);
-                detail::winograd_gradient_block<M, NB>(dy, g, lanes, E + b * NB, ld);
+                detail::winograd_lanes<M, T>(g, tl, first + b * NB, end, NB, lanes);
+                if constexpr (simd::vector_gather<T>) {
+                    detail::winograd_input_taps<M, NB>(g, lanes, in_taps);
+                    detail::winograd_output_taps<M, NB>(g, lanes, out_taps);
+                }
+                detail::winograd_input_block<M, NB>(x, g, lanes, in_taps, V + b * NB, ld);
+                detail::winograd_gradient_block<M, NB>(dy, g, lanes, out_taps, E + b * NB, ld);
             }
         });
         // a^2 independent products, each summed by one task in OpenBLAS (single-threaded, so in a

@@ -14,7 +14,12 @@
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
+#include <cstdint>
 #include <limits>
+#include <type_traits>
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
 
 namespace oneclass::simd {
 
@@ -219,6 +224,40 @@ void add_norms_clamp(T* c, const T* b, T a, std::size_t n) noexcept {
     for (; i + W <= n; i += W)
         xsimd::max(batch<T>::load_unaligned(c + i) + batch<T>::load_unaligned(b + i) + va, zero).store_unaligned(c + i);
     for (; i < n; ++i) c[i] = std::max(T(0), c[i] + b[i] + a);
+}
+
+/// Whether masked_gather is one instruction (AVX-512) rather than scalar loads: callers with a
+/// faster scalar layout of their own (constant offsets) keep it where it is not.
+template <class T>
+inline constexpr bool vector_gather =
+#if defined(__AVX512F__)
+    (std::is_same_v<T, float> && width<T> == 16) || (std::is_same_v<T, double> && width<T> == 8);
+#else
+    false;
+#endif
+
+/// out[l] = base[idx[l]] for the lanes l whose bit is set in mask, 0 for the others, over one
+/// vector (width<T> lanes; idx and out 64-byte aligned). The idx of a masked-off lane must still be
+/// a valid offset (0 will do): the scalar path loads it and drops it, branch-free. AVX-512's gather
+/// does the vector in one instruction; elsewhere scalar loads (AVX2's gather is slower than them
+/// on Zen 1).
+template <class T>
+inline void masked_gather(const T* base, const std::int32_t* idx, std::uint32_t mask, T* out) noexcept {
+#if defined(__AVX512F__)
+    if constexpr (std::is_same_v<T, float> && width<T> == 16) {
+        const __m512i vi = _mm512_load_si512(reinterpret_cast<const void*>(idx));
+        _mm512_store_ps(out, _mm512_mask_i32gather_ps(_mm512_setzero_ps(), __mmask16(mask), vi, base, 4));
+        return;
+    } else if constexpr (std::is_same_v<T, double> && width<T> == 8) {
+        const __m256i vi = _mm256_load_si256(reinterpret_cast<const __m256i*>(idx));
+        _mm512_store_pd(out, _mm512_mask_i32gather_pd(_mm512_setzero_pd(), __mmask8(mask), vi, base, 8));
+        return;
+    }
+#endif
+    for (std::size_t l = 0; l < width<T>; ++l) {
+        const T v = base[idx[l]];
+        out[l] = (mask >> l) & 1u ? v : T(0);
+    }
 }
 
 }  // namespace oneclass::simd
