@@ -188,20 +188,41 @@ void winograd_kernel(const T* __restrict u, const T* __restrict v, std::size_t C
 template <std::size_t M, std::size_t MR, class T>
 void winograd_filter_pack(const T* w, std::size_t K, std::size_t C, bool transposed, T* Up) {
     using W = winograd_matrices<M>;
-    constexpr std::size_t A = W::a;
+    constexpr std::size_t A = W::a, VW = simd::width<T>;
     const std::size_t KB = (K + MR - 1) / MR;
+    // one filter's taps: e of filter (k, c)
+    const auto tap = [&](std::size_t k, std::size_t c, std::size_t e) -> std::size_t {
+        return transposed ? (c * K + k) * 9 + 8 - e : (k * C + c) * 9 + e;
+    };
+    // with a vector gather, a vector's lanes are NC = VW / MR consecutive channels c of one panel
+    // (lane = c_off MR + i), exactly the packed order: the taps come in 9 gathers, G g G^T is one
+    // sandwich, and each transformed value is one contiguous vector store
+    constexpr std::size_t NC = simd::vector_gather<T> && VW % MR == 0 ? VW / MR : 0;
     parallel::for_chunks(0, KB, 1, [&](std::size_t lo, std::size_t hi) {
-        for (std::size_t kb = lo; kb < hi; ++kb)
-            for (std::size_t c = 0; c < C; ++c) {
-                T gq[9][MR];  // the MR filters' taps, lane = output channel
+        for (std::size_t kb = lo; kb < hi; ++kb) {
+            std::size_t c = 0;
+            if constexpr (NC > 0) {
+                alignas(64) std::int32_t idx[9][VW];
+                std::uint32_t mask = 0;
+                for (std::size_t l = 0; l < VW; ++l) {
+                    const std::size_t co = l / MR, k = kb * MR + l % MR;
+                    if (k < K) mask |= std::uint32_t(1) << l;
+                    for (std::size_t e = 0; e < 9; ++e) idx[e][l] = k < K ? std::int32_t(tap(k, co, e)) : 0;
+                }
+                alignas(64) T gq[9][VW];
+                for (; c + NC <= C; c += NC) {
+                    const T* base = w + (tap(0, c, 0) - tap(0, 0, 0));  // channel c's offset; idx holds the rest
+                    for (std::size_t e = 0; e < 9; ++e) simd::masked_gather(base, idx[e], mask, gq[e]);
+                    winograd_sandwich<A, 3, A, 3, W::G, W::G, VW, T>(
+                        [&](std::size_t q, std::size_t j) { return gq[q * 3 + j]; },
+                        [&](std::size_t a, std::size_t b) { return Up + (((a * A + b) * KB + kb) * C + c) * MR; });
+                }
+            }
+            for (; c < C; ++c) {  // lane = output channel (all channels without a vector gather)
+                T gq[9][MR];  // the MR filters' taps
                 for (std::size_t i = 0; i < MR; ++i) {
                     const std::size_t k = kb * MR + i;
-                    if (k >= K) {
-                        for (std::size_t e = 0; e < 9; ++e) gq[e][i] = T(0);
-                        continue;
-                    }
-                    const T* src = transposed ? w + (c * K + k) * 9 : w + (k * C + c) * 9;
-                    for (std::size_t e = 0; e < 9; ++e) gq[e][i] = src[transposed ? 8 - e : e];
+                    for (std::size_t e = 0; e < 9; ++e) gq[e][i] = k < K ? w[tap(k, c, e)] : T(0);
                 }
                 T t[A][3][MR];  // G g
 #pragma GCC unroll 8
@@ -218,6 +239,7 @@ void winograd_filter_pack(const T* w, std::size_t K, std::size_t C, bool transpo
                             dst[i] = t[a][0][i] * T(W::G[b][0]) + t[a][1][i] * T(W::G[b][1]) + t[a][2][i] * T(W::G[b][2]);
                     }
             }
+        }
     });
 }
 
