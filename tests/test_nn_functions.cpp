@@ -10,6 +10,8 @@
 
 #include <tbb/global_control.h>
 
+#include <limits>
+
 using namespace oneclass;
 using V = variable<double>;
 using fn::batch_norm_state;
@@ -143,6 +145,30 @@ TEMPLATE_TEST_CASE_SIG("Winograd kernel: register-blocked panel product equals t
                 if (i < rows) REQUIRE(double(out.data()[i * NB + l]) == Approx(ref).margin(1e-4));
                 else REQUIRE(out.data()[i * NB + l] == T(-7));  // rows past the panel's end are not written
             }
+    }
+}
+
+TEST_CASE("conv backward passes with accumulate = false overwrite the buffer: same values as adding to zeros") {
+    // a first gradient is written straight into unzeroed memory; NaN there must not leak through
+    const float nan = std::numeric_limits<float>::quiet_NaN();
+    for (auto algo : {ops::conv_algo::im2col, ops::conv_algo::winograd, ops::conv_algo::winograd4}) {
+        for (auto [N, C, H, W, K, stride] : {std::tuple{2, 5, 9, 7, 6, 1}, {3, 16, 8, 8, 17, 1}, {2, 4, 9, 9, 3, 2}}) {
+            if (stride != 1 && algo != ops::conv_algo::im2col) continue;
+            ops::conv_shape g{std::size_t(N), std::size_t(C), std::size_t(H), std::size_t(W), std::size_t(K), 3, 3,
+                              std::size_t(stride), 1};
+            INFO("algo " << int(algo) << " N C H W K stride = " << N << " " << C << " " << H << " " << W << " " << K << " " << stride);
+            const auto x = rand_t<float>({g.N, g.C, g.H, g.W}, 81), w = rand_t<float>({g.K, g.C, 3, 3}, 82);
+            const auto dy = rand_t<float>({g.N, g.K, g.P(), g.Q()}, 83);
+            std::vector<float> dx0(x.size(), 0.0f), dx1(x.size(), nan), dw0(w.size(), 0.0f), dw1(w.size(), nan);
+            std::vector<float> db0(g.K, 0.0f), db1(g.K, nan);
+            ops::conv2d_backward_data<float>(dy.data(), w.data(), g, dx0.data(), algo, true);
+            ops::conv2d_backward_data<float>(dy.data(), w.data(), g, dx1.data(), algo, false);
+            CHECK(dx0 == dx1);
+            ops::conv2d_backward_weights<float>(x.data(), dy.data(), g, dw0.data(), db0.data(), algo, true);
+            ops::conv2d_backward_weights<float>(x.data(), dy.data(), g, dw1.data(), db1.data(), algo, false);
+            CHECK(dw0 == dw1);
+            CHECK(db0 == db1);
+        }
     }
 }
 

@@ -35,12 +35,19 @@ variable<T> conv2d(const variable<T>& x, const variable<T>& w, const variable<T>
     auto nb = b.defined() ? b.node() : nullptr;
     const variable<T> none;
     return make_result<T>(std::move(y), {&x, &w, b.defined() ? &b : &none}, [nx, nw, nb, g](var_node<T>& o) {
-        if (nx->requires_grad) ops::conv2d_backward_data<T>(o.grad.data(), nw->value.data(), g, nx->grad_buffer().data());
+        // a gradient seen for the first time is written, not added to zeros (saves a fill pass)
+        if (nx->requires_grad) {
+            const bool fresh = !nx->grad.defined();
+            T* dx = (fresh ? nx->grad_buffer_uninitialized() : nx->grad).data();
+            ops::conv2d_backward_data<T>(o.grad.data(), nw->value.data(), g, dx, ops::conv_algo::automatic, !fresh);
+        }
         const bool wb = nb && nb->requires_grad;
         if (nw->requires_grad || wb) {
+            const bool fresh = (!nw->requires_grad || !nw->grad.defined()) && (!wb || !nb->grad.defined());
+            const auto buffer = [fresh](var_node<T>& n) { return (fresh ? n.grad_buffer_uninitialized() : n.grad_buffer()).data(); };
             const tensor<T> xin = nx->value.contiguous_copy();
-            ops::conv2d_backward_weights<T>(xin.data(), o.grad.data(), g, nw->requires_grad ? nw->grad_buffer().data() : nullptr,
-                                            wb ? nb->grad_buffer().data() : nullptr);
+            ops::conv2d_backward_weights<T>(xin.data(), o.grad.data(), g, nw->requires_grad ? buffer(*nw) : nullptr,
+                                            wb ? buffer(*nb) : nullptr, ops::conv_algo::automatic, !fresh);
         }
     });
 }

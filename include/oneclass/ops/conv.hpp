@@ -178,10 +178,12 @@ void conv2d_forward_im2col(const T* x, const T* w, const T* bias, const conv_sha
     });
 }
 
-/// dx += conv_transpose(dy, w): the gradient with respect to the input.
+/// dx += conv_transpose(dy, w): the gradient with respect to the input (accumulate = false:
+/// dx = ..., dx may hold garbage).
 template <class T>
-void conv2d_backward_data_im2col(const T* dy, const T* w, const conv_shape& g, T* dx) {
+void conv2d_backward_data_im2col(const T* dy, const T* w, const conv_shape& g, T* dx, bool accumulate = true) {
     const std::size_t PQ = g.P() * g.Q(), CRS = g.crs();
+    if (!accumulate) std::fill_n(dx, g.N * g.C * g.H * g.W, T(0));  // col2im adds overlapping taps
     detail::for_image_groups<detail::conv_scratch<T>>(g, [&](std::size_t, std::size_t n0, std::size_t nb, std::size_t ld,
                                                              detail::conv_scratch<T>& sc) {
         const T* dyg = detail::gather_dy(dy, g, n0, nb, sc.buf);
@@ -194,10 +196,10 @@ void conv2d_backward_data_im2col(const T* dy, const T* w, const conv_shape& g, T
 }
 
 /// dw += sum_n dy_n col_n^T and dbias += sum over n, p, q of dy (either may be nullptr: that
-/// gradient is skipped). Images are summed in groups fixed by the shape (images_per_gemm) and the
-/// groups in order: bit-identical on any number of threads.
+/// gradient is skipped; accumulate = false: = instead of +=). Images are summed in groups fixed by
+/// the shape (images_per_gemm) and the groups in order: bit-identical on any number of threads.
 template <class T>
-void conv2d_backward_weights_im2col(const T* x, const T* dy, const conv_shape& g, T* dw, T* dbias) {
+void conv2d_backward_weights_im2col(const T* x, const T* dy, const conv_shape& g, T* dw, T* dbias, bool accumulate = true) {
     const std::size_t PQ = g.P() * g.Q(), CRS = g.crs(), KCRS = g.K * CRS;
     if (dw) {
         const std::size_t G = images_per_gemm(g), groups = (g.N + G - 1) / G;
@@ -209,6 +211,7 @@ void conv2d_backward_weights_im2col(const T* x, const T* dy, const conv_shape& g
             gemm_nt<T>(matrix_view<const T>(dyg, g.K, ld), matrix_view<const T>(sc.col.data(), CRS, ld),
                        matrix_view<T>(partial.data() + gi * KCRS, g.K, CRS), T(1), T(0));
         });
+        if (!accumulate) std::fill_n(dw, KCRS, T(0));
         for (std::size_t gi = 0; gi < groups; ++gi)
             for (std::size_t i = 0; i < KCRS; ++i) dw[i] += partial[gi * KCRS + i];
     }
@@ -217,7 +220,7 @@ void conv2d_backward_weights_im2col(const T* x, const T* dy, const conv_shape& g
             T s = 0;
             for (std::size_t n = 0; n < g.N; ++n)
                 for (std::size_t i = 0; i < PQ; ++i) s += dy[(n * g.K + k) * PQ + i];
-            dbias[k] += s;
+            dbias[k] = accumulate ? dbias[k] + s : s;
         }
 }
 

@@ -68,31 +68,34 @@ void conv2d_forward(const T* x, const T* w, const T* bias, const conv_shape& g, 
     }
 }
 
-/// dx += d conv / d x applied to dy.
+/// dx += d conv / d x applied to dy (accumulate = false: dx = ..., into memory that need not be
+/// zeroed first).
 template <class T>
-void conv2d_backward_data(const T* dy, const T* w, const conv_shape& g, T* dx, conv_algo a = conv_algo::automatic) {
+void conv2d_backward_data(const T* dy, const T* w, const conv_shape& g, T* dx, conv_algo a = conv_algo::automatic,
+                          bool accumulate = true) {
     ONECLASS_PROFILE_SCOPE("conv.backward_data");
     const std::size_t m = winograd_tile(g, a, conv_pass::backward_data);
-    if (m == 4) return conv2d_backward_data_winograd<4>(dy, w, g, dx);
-    if (m == 2) return conv2d_backward_data_winograd<2>(dy, w, g, dx);
+    if (m == 4) return conv2d_backward_data_winograd<4>(dy, w, g, dx, accumulate);
+    if (m == 2) return conv2d_backward_data_winograd<2>(dy, w, g, dx, accumulate);
     ONECLASS_PROFILE_SCOPE("conv.im2col_backward_data");
-    conv2d_backward_data_im2col(dy, w, g, dx);
+    conv2d_backward_data_im2col(dy, w, g, dx, accumulate);
 }
 
-/// dw += d conv / d w and dbias += d conv / d bias applied to dy (either may be nullptr).
+/// dw += d conv / d w and dbias += d conv / d bias applied to dy (either may be nullptr;
+/// accumulate = false: = instead of +=).
 template <class T>
 void conv2d_backward_weights(const T* x, const T* dy, const conv_shape& g, T* dw, T* dbias,
-                             conv_algo a = conv_algo::automatic) {
+                             conv_algo a = conv_algo::automatic, bool accumulate = true) {
     ONECLASS_PROFILE_SCOPE("conv.backward_weights");
     const std::size_t m = dw ? winograd_tile(g, a, conv_pass::backward_weights) : 0;
     if (m) {
-        if (m == 4) conv2d_backward_weights_winograd<4>(x, dy, g, dw);
-        else conv2d_backward_weights_winograd<2>(x, dy, g, dw);
+        if (m == 4) conv2d_backward_weights_winograd<4>(x, dy, g, dw, accumulate);
+        else conv2d_backward_weights_winograd<2>(x, dy, g, dw, accumulate);
         dw = nullptr;  // only the bias is left for the im2col routine
     }
     if (dw || dbias) {
         ONECLASS_PROFILE_SCOPE("conv.im2col_backward_weights");
-        conv2d_backward_weights_im2col(x, dy, g, dw, dbias);
+        conv2d_backward_weights_im2col(x, dy, g, dw, dbias, accumulate);
     }
 }
 
