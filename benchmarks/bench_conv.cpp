@@ -90,6 +90,7 @@ void BM_sgemm_same_shape(benchmark::State& st) {  // the forward GEMM of one ima
 
 #define LAYERS ->DenseRange(0, int(std::size(layers)) - 1)->Unit(benchmark::kMillisecond)
 BENCHMARK(BM_conv<0, ops::conv_algo::im2col>)->Name("forward/im2col") LAYERS;
+BENCHMARK(BM_conv<0, ops::conv_algo::implicit_gemm>)->Name("forward/implicit_gemm") LAYERS;
 BENCHMARK(BM_conv<0, ops::conv_algo::winograd>)->Name("forward/winograd") LAYERS;
 BENCHMARK(BM_conv<0, ops::conv_algo::winograd4>)->Name("forward/winograd4") LAYERS;
 BENCHMARK(BM_conv<1, ops::conv_algo::im2col>)->Name("backward_data/im2col") LAYERS;

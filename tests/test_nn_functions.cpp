@@ -148,6 +148,34 @@ TEMPLATE_TEST_CASE_SIG("Winograd kernel: register-blocked panel product equals t
     }
 }
 
+TEST_CASE("implicit-GEMM forward equals the direct reference (stride 2, 1 x 1, padding, bias, ragged blocks)") {
+    for (auto [N, C, H, W, K, R, stride, pad] :
+         {std::tuple{2, 5, 9, 7, 6, 3, 2, 1}, {3, 16, 8, 8, 17, 1, 2, 0}, {1, 3, 11, 13, 9, 3, 1, 1}, {2, 4, 9, 9, 3, 5, 2, 2},
+          {5, 20, 4, 4, 19, 3, 2, 1}}) {
+        ops::conv_shape g{std::size_t(N), std::size_t(C), std::size_t(H), std::size_t(W), std::size_t(K), std::size_t(R),
+                          std::size_t(R), std::size_t(stride), std::size_t(pad)};
+        INFO("N C H W K R stride pad = " << N << " " << C << " " << H << " " << W << " " << K << " " << R << " " << stride << " " << pad);
+        const auto x = rand_t<float>({g.N, g.C, g.H, g.W}, 91), w = rand_t<float>({g.K, g.C, g.R, g.S}, 92);
+        const auto b = rand_t<float>({g.K}, 93);
+        std::vector<float> y(g.N * g.K * g.P() * g.Q(), std::numeric_limits<float>::quiet_NaN());
+        if (!ops::implicit_gemm_applies<float>(g)) {  // no vector gather in this build: a clear refusal
+            REQUIRE_THROWS_WITH(ops::conv2d_forward<float>(x.data(), w.data(), b.data(), g, y.data(), ops::conv_algo::implicit_gemm),
+                                Catch::Contains("implicit GEMM"));
+            continue;
+        }
+        ops::conv2d_forward<float>(x.data(), w.data(), b.data(), g, y.data(), ops::conv_algo::implicit_gemm);
+        const auto ref = ops::ref::conv2d_forward<float>(x.data(), w.data(), b.data(), g);
+        std::vector<double> got(y.begin(), y.end());
+        REQUIRE_ALLCLOSE(got, ref, 1e-4, 1e-4);
+        std::vector<float> y2(y.size());  // two threads: the same bits
+        {
+            tbb::global_control two(tbb::global_control::max_allowed_parallelism, 2);
+            ops::conv2d_forward<float>(x.data(), w.data(), b.data(), g, y2.data(), ops::conv_algo::implicit_gemm);
+        }
+        CHECK(y == y2);
+    }
+}
+
 TEST_CASE("conv backward passes with accumulate = false overwrite the buffer: same values as adding to zeros") {
     // a first gradient is written straight into unzeroed memory; NaN there must not leak through
     const float nan = std::numeric_limits<float>::quiet_NaN();

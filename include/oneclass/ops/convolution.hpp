@@ -9,11 +9,13 @@
 
 #include <oneclass/core/profile.hpp>
 #include <oneclass/ops/conv.hpp>
+#include <oneclass/ops/implicit_gemm.hpp>
 #include <oneclass/ops/winograd.hpp>
 
 namespace oneclass::ops {
 
-enum class conv_algo { automatic, im2col, winograd, winograd4 };  ///< winograd = F(2x2, 3x3), winograd4 = F(4x4, 3x3)
+/// winograd = F(2x2, 3x3), winograd4 = F(4x4, 3x3), implicit_gemm: forward only (elsewhere im2col)
+enum class conv_algo { automatic, im2col, winograd, winograd4, implicit_gemm };
 
 enum class conv_pass { forward, backward_data, backward_weights };
 
@@ -26,7 +28,7 @@ inline std::size_t winograd_tile(const conv_shape& g, conv_algo a, conv_pass pas
         require(winograd_applies(g), "conv2d", "Winograd needs a 3x3 kernel, stride 1, padding <= 2 and input and output tensors under 2^31 values");
         return a == conv_algo::winograd4 ? 4 : 2;
     }
-    if (a != conv_algo::automatic || !winograd_applies(g)) return 0;
+    if (a != conv_algo::automatic || !winograd_applies(g)) return 0;  // im2col, implicit_gemm or not 3x3 stride 1
     const std::size_t HW = g.H * g.W, C = g.C;
     switch (pass) {
         case conv_pass::forward:  // F(2x2) from 4 x 4 and 16 channels, F(4x4) on 32 x 32 maps only
@@ -55,6 +57,10 @@ void conv2d_forward(const T* x, const T* w, const T* bias, const conv_shape& g, 
     g.validate("conv2d");
     const std::size_t m = winograd_tile(g, a, conv_pass::forward);
     if (m == 0) {
+        if (a == conv_algo::implicit_gemm || (a == conv_algo::automatic && implicit_gemm_preferred<T>(g))) {
+            ONECLASS_PROFILE_SCOPE("conv.implicit_gemm_forward");
+            return conv2d_forward_implicit_gemm(x, w, bias, g, y);
+        }
         ONECLASS_PROFILE_SCOPE("conv.im2col_forward");
         return conv2d_forward_im2col(x, w, bias, g, y);
     }
