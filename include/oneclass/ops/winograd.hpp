@@ -257,17 +257,33 @@ struct winograd_lane {
 /// A block's gather table for E taps per tile: idx[e][l], the offset of lane l's tap e from the
 /// start of channel plane 0 of the tensor (the lane's image included), and mask[e][v], the lanes
 /// of vector v whose tap lies inside the image (the rest read 0: padding, cropped or missing
-/// tiles; their idx is 0). Built once per block, used for every channel: offsets are 32-bit, so
-/// winograd_applies requires tensors under 2^31 values.
+/// tiles). Built once per block, used for every channel: offsets are 32-bit, so winograd_applies
+/// requires tensors under 2^31 values. Only for vector gathers (simd::vector_gather): grid()
+/// leaves the offsets of masked-off lanes unspecified.
 template <std::size_t E, std::size_t NB, class T>
 struct winograd_taps {
     static constexpr std::size_t W = simd::width<T>, NV = NB / W;
+    static_assert(NB <= 64, "lane masks are 64-bit");
     alignas(64) std::int32_t idx[E][NB];
     std::uint32_t mask[E][NV];
 
     void set(std::size_t e, std::size_t l, bool inside, std::size_t offset) {
         idx[e][l] = inside ? std::int32_t(offset) : 0;
         if (inside) mask[e][l / W] |= std::uint32_t(1) << (l % W);
+    }
+    /// Taps on a rows x cols grid (e = i cols + j): idx = base[l] + i stride + j, inside where lane
+    /// l's bit is set in both rowok[i] and colok[j]. One vector add per tap instead of a bounds
+    /// check per lane and tap (the table cost as much as the gathers at 16 channels).
+    void grid(const std::int32_t* base, const std::uint64_t* rowok, const std::uint64_t* colok, std::size_t rows,
+              std::size_t cols, std::int32_t stride) {
+        for (std::size_t i = 0; i < rows; ++i)
+            for (std::size_t j = 0; j < cols; ++j) {
+                const std::size_t e = i * cols + j;
+                const std::int32_t off = std::int32_t(i) * stride + std::int32_t(j);
+                for (std::size_t l = 0; l < NB; ++l) idx[e][l] = base[l] + off;
+                const std::uint64_t m = rowok[i] & colok[j];
+                for (std::size_t v = 0; v < NV; ++v) mask[e][v] = std::uint32_t((m >> (v * W)) & ((std::uint64_t(1) << W) - 1));
+            }
     }
     /// dst[e][0..NB) = the taps of plane `base` (64-byte aligned rows of NB)
     template <std::size_t LD>
@@ -313,32 +329,36 @@ void winograd_lanes(const conv_shape& g, const winograd_tiling<M>& tl, std::size
 template <std::size_t M, std::size_t NB, class T>
 void winograd_input_taps(const conv_shape& g, const winograd_lane<M>* lanes, winograd_taps<(M + 2) * (M + 2), NB, T>& tp) {
     constexpr std::size_t A = M + 2;
-    std::fill(&tp.mask[0][0], &tp.mask[0][0] + A * A * tp.NV, 0u);
+    alignas(64) std::int32_t base[NB];
+    std::uint64_t rowok[A] = {}, colok[A] = {};
     const std::ptrdiff_t H = std::ptrdiff_t(g.H), Wd = std::ptrdiff_t(g.W);
     for (std::size_t l = 0; l < NB; ++l) {
         const winograd_lane<M>& L = lanes[l];
-        for (std::size_t i = 0; i < A; ++i)
-            for (std::size_t j = 0; j < A; ++j) {
-                const std::ptrdiff_t h = L.h0 + std::ptrdiff_t(i), w = L.w0 + std::ptrdiff_t(j);
-                const bool in = L.rows > 0 && h >= 0 && h < H && w >= 0 && w < Wd;
-                tp.set(i * A + j, l, in, in ? L.in + std::size_t(h * Wd + w) : 0);
-            }
+        base[l] = std::int32_t(std::ptrdiff_t(L.in) + L.h0 * Wd + L.w0);  // may be negative: only taps inside are read
+        if (L.rows == 0) continue;
+        for (std::size_t i = 0; i < A; ++i) {
+            const std::ptrdiff_t h = L.h0 + std::ptrdiff_t(i), w = L.w0 + std::ptrdiff_t(i);
+            if (h >= 0 && h < H) rowok[i] |= std::uint64_t(1) << l;
+            if (w >= 0 && w < Wd) colok[i] |= std::uint64_t(1) << l;
+        }
     }
+    tp.grid(base, rowok, colok, A, A, std::int32_t(Wd));
 }
 
 /// The M x M output taps of the block's tiles (relative to output channel 0), zero beyond P x Q.
 template <std::size_t M, std::size_t NB, class T>
 void winograd_output_taps(const conv_shape& g, const winograd_lane<M>* lanes, winograd_taps<M * M, NB, T>& tp) {
-    std::fill(&tp.mask[0][0], &tp.mask[0][0] + M * M * tp.NV, 0u);
-    const std::size_t Q = g.Q();
+    alignas(64) std::int32_t base[NB];
+    std::uint64_t rowok[M] = {}, colok[M] = {};
     for (std::size_t l = 0; l < NB; ++l) {
         const winograd_lane<M>& L = lanes[l];
-        for (std::size_t rp = 0; rp < M; ++rp)
-            for (std::size_t qp = 0; qp < M; ++qp) {
-                const bool in = rp < L.rows && qp < L.cols;
-                tp.set(rp * M + qp, l, in, L.out + rp * Q + qp);
-            }
+        base[l] = std::int32_t(L.out);
+        for (std::size_t i = 0; i < M; ++i) {
+            if (i < L.rows) rowok[i] |= std::uint64_t(1) << l;
+            if (i < L.cols) colok[i] |= std::uint64_t(1) << l;
+        }
     }
+    tp.grid(base, rowok, colok, M, M, std::int32_t(g.Q()));
 }
 
 /// V[xi][c][l] = (B^T d B)[xi] for the block's NB tiles d (lane l), at row stride ld; the taps
