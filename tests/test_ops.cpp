@@ -62,6 +62,37 @@ TEMPLATE_TEST_CASE("masked_sum_dot equals sum and dot of the masked gradient, bi
     }
 }
 
+TEMPLATE_TEST_CASE("masked_sum_dot_affine recomputes the ReLU mask of affine(x) exactly", "", float, double) {
+    using T = TestType;
+    rng r(test::seed());
+    for (std::size_t n : {0, 1, 7, 16, 17, 33, 64, 257}) {
+        std::vector<T> g(n), x(n), y(n);
+        const T a = T(0.7 + r.uniform()), b = T(r.normal() * 0.3);
+        for (std::size_t i = 0; i < n; ++i) {
+            g[i] = T(r.normal()), x[i] = T(r.normal());
+            if (i % 7 == 3) x[i] = -b / a;  // on the kink: affine(x) is 0 or a rounding away from it
+        }
+        // the vector form of affine() rounds as the scalar form: batch norm's forward computes y
+        // with one, its backward recomputes the mask with the other
+        constexpr std::size_t W = simd::width<T>;
+        for (std::size_t i = 0; i + W <= n; i += W) {
+            alignas(64) T v[W];
+            simd::affine(simd::batch<T>::load_unaligned(x.data() + i), simd::batch<T>(a), simd::batch<T>(b)).store_aligned(v);
+            for (std::size_t l = 0; l < W; ++l) CHECK(v[l] == simd::affine(x[i + l], a, b));
+        }
+        for (std::size_t i = 0; i < n; ++i) {
+            const T v = simd::affine(x[i], a, b);
+            y[i] = v < T(0) ? T(0) : v;
+        }
+        INFO("n = " << n);
+        T s0, d0, s1, d1;
+        simd::masked_sum_dot(g.data(), y.data(), x.data(), n, s0, d0);
+        simd::masked_sum_dot_affine(g.data(), x.data(), a, b, n, s1, d1);
+        CHECK(s0 == s1);
+        CHECK(d0 == d1);
+    }
+}
+
 TEMPLATE_TEST_CASE("masked_gather reads the masked lanes' offsets and zeroes the others", "", float, double) {
     using T = TestType;
     constexpr std::size_t W = simd::width<T>;

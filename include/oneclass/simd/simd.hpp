@@ -117,6 +117,53 @@ void masked_sum_dot(const T* g, const T* y, const T* x, std::size_t n, T& s, T& 
     }
 }
 
+/// x a + b, rounded once where the machine has FMA (as xsimd::fma on a batch) and twice where it
+/// has not (as xsimd::fma's emulation): the scalar and vector forms agree bit for bit, so a value
+/// computed by one can be recomputed by the other (batch norm's ReLU mask, see below).
+template <class T>
+inline T affine(T x, T a, T b) noexcept {
+#if defined(__FMA__)
+    return std::fma(x, a, b);
+#else
+    return x * a + b;
+#endif
+}
+template <class T>
+inline batch<T> affine(const batch<T>& x, const batch<T>& a, const batch<T>& b) noexcept {
+    return xsimd::fma(x, a, b);
+}
+
+/// masked_sum_dot with the mask recomputed from x: m[i] = [affine(x[i], a, b) > 0], i.e. the
+/// mask of relu(affine(x)) (a fused batch norm + ReLU), without reading the saved output. Equal
+/// to masked_sum_dot(g, y, x) with y = relu(affine(x)) bit for bit.
+template <class T>
+void masked_sum_dot_affine(const T* g, const T* x, T a, T b, std::size_t n, T& s, T& d) noexcept {
+    constexpr std::size_t W = width<T>;
+    std::size_t i = 0;
+    s = 0;
+    d = 0;
+    const batch<T> va(a), vb(b), zero(T(0)), one(T(1));
+    if (n >= 2 * W) {
+        batch<T> s0(zero), s1(zero), d0(zero), d1(zero);
+        for (; i + 2 * W <= n; i += 2 * W) {
+            const batch<T> x0 = batch<T>::load_unaligned(x + i), x1 = batch<T>::load_unaligned(x + i + W);
+            const batch<T> a0 = batch<T>::load_unaligned(g + i) * xsimd::select(affine(x0, va, vb) > zero, one, zero);
+            const batch<T> a1 = batch<T>::load_unaligned(g + i + W) * xsimd::select(affine(x1, va, vb) > zero, one, zero);
+            s0 += a0;
+            s1 += a1;
+            d0 = xsimd::fma(a0, x0, d0);
+            d1 = xsimd::fma(a1, x1, d1);
+        }
+        s = detail::lanes_sum(s0 + s1);
+        d = detail::lanes_sum(d0 + d1);
+    }
+    for (; i < n; ++i) {
+        const T v = g[i] * T(affine(x[i], a, b) > T(0));
+        s += v;
+        d += v * x[i];
+    }
+}
+
 /// sum_i (a[i] - c)^2
 template <class T>
 T sum_squared_deviation(const T* a, std::size_t n, T c) noexcept {
