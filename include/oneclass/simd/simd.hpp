@@ -54,11 +54,15 @@ T dot(const T* a, const T* b, std::size_t n) noexcept {
     constexpr std::size_t W = width<T>;
     std::size_t i = 0;
     T s = 0;
-    if (n >= 2 * W) {
+    if (n >= W) {
         batch<T> acc0(T(0)), acc1(T(0));
         for (; i + 2 * W <= n; i += 2 * W) {
             acc0 = xsimd::fma(batch<T>::load_unaligned(a + i), batch<T>::load_unaligned(b + i), acc0);
             acc1 = xsimd::fma(batch<T>::load_unaligned(a + i + W), batch<T>::load_unaligned(b + i + W), acc1);
+        }
+        if (i + W <= n) {  // one more single vector: short rows (4 x 4 planes) stay off the scalar tail
+            acc0 = xsimd::fma(batch<T>::load_unaligned(a + i), batch<T>::load_unaligned(b + i), acc0);
+            i += W;
         }
         s = detail::lanes_sum(acc0 + acc1);
     }
@@ -72,11 +76,15 @@ T sum(const T* a, std::size_t n) noexcept {
     constexpr std::size_t W = width<T>;
     std::size_t i = 0;
     T s = 0;
-    if (n >= 2 * W) {
+    if (n >= W) {
         batch<T> acc0(T(0)), acc1(T(0));
         for (; i + 2 * W <= n; i += 2 * W) {
             acc0 += batch<T>::load_unaligned(a + i);
             acc1 += batch<T>::load_unaligned(a + i + W);
+        }
+        if (i + W <= n) {
+            acc0 += batch<T>::load_unaligned(a + i);
+            i += W;
         }
         s = detail::lanes_sum(acc0 + acc1);
     }
@@ -98,7 +106,7 @@ void masked_sum_dot(const T* g, const T* y, const T* x, std::size_t n, T& s, T& 
         if (!y) return gv;
         return gv * xsimd::select(batch<T>::load_unaligned(y + j) > batch<T>(T(0)), batch<T>(T(1)), batch<T>(T(0)));
     };
-    if (n >= 2 * W) {
+    if (n >= W) {
         batch<T> s0(T(0)), s1(T(0)), d0(T(0)), d1(T(0));
         for (; i + 2 * W <= n; i += 2 * W) {
             const batch<T> a0 = gm(i), a1 = gm(i + W);
@@ -106,6 +114,12 @@ void masked_sum_dot(const T* g, const T* y, const T* x, std::size_t n, T& s, T& 
             s1 += a1;
             d0 = xsimd::fma(a0, batch<T>::load_unaligned(x + i), d0);
             d1 = xsimd::fma(a1, batch<T>::load_unaligned(x + i + W), d1);
+        }
+        if (i + W <= n) {
+            const batch<T> a0 = gm(i);
+            s0 += a0;
+            d0 = xsimd::fma(a0, batch<T>::load_unaligned(x + i), d0);
+            i += W;
         }
         s = detail::lanes_sum(s0 + s1);
         d = detail::lanes_sum(d0 + d1);
@@ -143,16 +157,24 @@ void masked_sum_dot_affine(const T* g, const T* x, T a, T b, std::size_t n, T& s
     s = 0;
     d = 0;
     const batch<T> va(a), vb(b), zero(T(0)), one(T(1));
-    if (n >= 2 * W) {
+    const auto gm = [&](const batch<T>& xv, std::size_t j) {
+        return batch<T>::load_unaligned(g + j) * xsimd::select(affine(xv, va, vb) > zero, one, zero);
+    };
+    if (n >= W) {
         batch<T> s0(zero), s1(zero), d0(zero), d1(zero);
         for (; i + 2 * W <= n; i += 2 * W) {
             const batch<T> x0 = batch<T>::load_unaligned(x + i), x1 = batch<T>::load_unaligned(x + i + W);
-            const batch<T> a0 = batch<T>::load_unaligned(g + i) * xsimd::select(affine(x0, va, vb) > zero, one, zero);
-            const batch<T> a1 = batch<T>::load_unaligned(g + i + W) * xsimd::select(affine(x1, va, vb) > zero, one, zero);
+            const batch<T> a0 = gm(x0, i), a1 = gm(x1, i + W);
             s0 += a0;
             s1 += a1;
             d0 = xsimd::fma(a0, x0, d0);
             d1 = xsimd::fma(a1, x1, d1);
+        }
+        if (i + W <= n) {
+            const batch<T> x0 = batch<T>::load_unaligned(x + i), a0 = gm(x0, i);
+            s0 += a0;
+            d0 = xsimd::fma(a0, x0, d0);
+            i += W;
         }
         s = detail::lanes_sum(s0 + s1);
         d = detail::lanes_sum(d0 + d1);
