@@ -97,6 +97,7 @@ BENCHMARK(BM_conv<1, ops::conv_algo::im2col>)->Name("backward_data/im2col") LAYE
 BENCHMARK(BM_conv<1, ops::conv_algo::winograd>)->Name("backward_data/winograd") LAYERS;
 BENCHMARK(BM_conv<1, ops::conv_algo::winograd4>)->Name("backward_data/winograd4") LAYERS;
 BENCHMARK(BM_conv<2, ops::conv_algo::im2col>)->Name("backward_weights/im2col") LAYERS;
+BENCHMARK(BM_conv<2, ops::conv_algo::implicit_gemm>)->Name("backward_weights/implicit_gemm") LAYERS;
 BENCHMARK(BM_conv<2, ops::conv_algo::winograd>)->Name("backward_weights/winograd") LAYERS;
 BENCHMARK(BM_conv<2, ops::conv_algo::winograd4>)->Name("backward_weights/winograd4") LAYERS;
 BENCHMARK(BM_conv_reference)->Name("forward/reference_batch1") LAYERS;

@@ -148,7 +148,7 @@ TEMPLATE_TEST_CASE_SIG("Winograd kernel: register-blocked panel product equals t
     }
 }
 
-TEST_CASE("implicit-GEMM forward equals the direct reference (stride 2, 1 x 1, padding, bias, ragged blocks)") {
+TEST_CASE("implicit-GEMM forward and weight gradient equal the references (stride 2, 1 x 1, padding, bias, ragged blocks)") {
     for (auto [N, C, H, W, K, R, stride, pad] :
          {std::tuple{2, 5, 9, 7, 6, 3, 2, 1}, {3, 16, 8, 8, 17, 1, 2, 0}, {1, 3, 11, 13, 9, 3, 1, 1}, {2, 4, 9, 9, 3, 5, 2, 2},
           {5, 20, 4, 4, 19, 3, 2, 1}}) {
@@ -173,6 +173,23 @@ TEST_CASE("implicit-GEMM forward equals the direct reference (stride 2, 1 x 1, p
             ops::conv2d_forward<float>(x.data(), w.data(), b.data(), g, y2.data(), ops::conv_algo::implicit_gemm);
         }
         CHECK(y == y2);
+        // weight gradient: against im2col (itself checked by finite differences), accumulating and
+        // overwriting garbage, and the same bits on two threads
+        const auto dy = rand_t<float>({g.N, g.K, g.P(), g.Q()}, 94), dw0 = rand_t<float>({g.K, g.C, g.R, g.S}, 95);
+        std::vector<float> dwi(dw0.size(), 0.0f), dwa(dw0.data(), dw0.data() + dw0.size()), dwn(dw0.size(), std::numeric_limits<float>::quiet_NaN());
+        ops::conv2d_backward_weights<float>(x.data(), dy.data(), g, dwi.data(), nullptr, ops::conv_algo::im2col);
+        ops::conv2d_backward_weights<float>(x.data(), dy.data(), g, dwa.data(), nullptr, ops::conv_algo::implicit_gemm);
+        ops::conv2d_backward_weights<float>(x.data(), dy.data(), g, dwn.data(), nullptr, ops::conv_algo::implicit_gemm, false);
+        std::vector<double> want(dwi.begin(), dwi.end()), added(dwa.size()), written(dwn.begin(), dwn.end());
+        for (std::size_t i = 0; i < dwa.size(); ++i) added[i] = double(dwa[i]) - double(dw0.data()[i]);
+        REQUIRE_ALLCLOSE(written, want, 1e-4, 1e-3);  // dw sums N P Q products of unit normals
+        REQUIRE_ALLCLOSE(added, want, 1e-4, 1e-3);
+        std::vector<float> dw2(dw0.size(), std::numeric_limits<float>::quiet_NaN());
+        {
+            tbb::global_control two(tbb::global_control::max_allowed_parallelism, 2);
+            ops::conv2d_backward_weights<float>(x.data(), dy.data(), g, dw2.data(), nullptr, ops::conv_algo::implicit_gemm, false);
+        }
+        CHECK(dwn == dw2);
     }
 }
 

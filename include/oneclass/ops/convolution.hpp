@@ -14,7 +14,7 @@
 
 namespace oneclass::ops {
 
-/// winograd = F(2x2, 3x3), winograd4 = F(4x4, 3x3), implicit_gemm: forward only (elsewhere im2col)
+/// winograd = F(2x2, 3x3), winograd4 = F(4x4, 3x3), implicit_gemm: forward and weights (backward-data: im2col)
 enum class conv_algo { automatic, im2col, winograd, winograd4, implicit_gemm };
 
 enum class conv_pass { forward, backward_data, backward_weights };
@@ -97,6 +97,11 @@ void conv2d_backward_weights(const T* x, const T* dy, const conv_shape& g, T* dw
     if (m) {
         if (m == 4) conv2d_backward_weights_winograd<4>(x, dy, g, dw, accumulate);
         else conv2d_backward_weights_winograd<2>(x, dy, g, dw, accumulate);
+        dw = nullptr;  // only the bias is left for the im2col routine
+    }
+    if (dw && (a == conv_algo::implicit_gemm || (a == conv_algo::automatic && implicit_gemm_weights_preferred<T>(g)))) {
+        ONECLASS_PROFILE_SCOPE("conv.implicit_gemm_backward_weights");
+        conv2d_backward_weights_implicit_gemm(x, dy, g, dw, accumulate);
         dw = nullptr;  // only the bias is left for the im2col routine
     }
     if (dw || dbias) {
