@@ -25,9 +25,14 @@
 
 #include <tbb/task_arena.h>
 
+#if defined(__SSE2__)
+#include <immintrin.h>
+#endif
+
 #include <algorithm>
 #include <array>
 #include <cstdint>
+#include <type_traits>
 #include <vector>
 
 namespace oneclass::ops {
@@ -400,6 +405,32 @@ void winograd_input_block(const T* x, const conv_shape& g, const winograd_lane<M
     }
 }
 
+#if defined(__SSE2__)
+inline constexpr bool winograd_quad_stores = true;
+/// The M output rows of lanes l..l+3, four whole tiles side by side: row rp of the four is 4 M
+/// contiguous values at dst + rp Q, the transpose of o[rp M + qp][l..l+3].
+template <std::size_t M, std::size_t NB>
+inline void winograd_store_quad(const float (*o)[NB], std::size_t l, float* dst, std::size_t Q, bool accumulate) {
+    const auto put = [&](float* p, __m128 v) { _mm_storeu_ps(p, accumulate ? _mm_add_ps(_mm_loadu_ps(p), v) : v); };
+    for (std::size_t rp = 0; rp < M; ++rp) {
+        float* row = dst + rp * Q;
+        if constexpr (M == 4) {
+            __m128 r0 = _mm_loadu_ps(o[rp * 4 + 0] + l), r1 = _mm_loadu_ps(o[rp * 4 + 1] + l);
+            __m128 r2 = _mm_loadu_ps(o[rp * 4 + 2] + l), r3 = _mm_loadu_ps(o[rp * 4 + 3] + l);
+            _MM_TRANSPOSE4_PS(r0, r1, r2, r3);
+            put(row, r0), put(row + 4, r1), put(row + 8, r2), put(row + 12, r3);
+        } else {
+            const __m128 a = _mm_loadu_ps(o[rp * 2 + 0] + l), b = _mm_loadu_ps(o[rp * 2 + 1] + l);
+            put(row, _mm_unpacklo_ps(a, b)), put(row + 4, _mm_unpackhi_ps(a, b));
+        }
+    }
+}
+#else
+inline constexpr bool winograd_quad_stores = false;
+template <std::size_t M, std::size_t NB>
+inline void winograd_store_quad(const float (*)[NB], std::size_t, float*, std::size_t, bool) {}
+#endif
+
 /// y (+)= A^T m A for output channels [k0, k1) of the block's tiles, m[xi] = Mb[xi][k][0..NB),
 /// cropped to P x Q. (AVX-512's masked scatter was measured slower here than these stores.)
 template <std::size_t M, std::size_t NB, class T>
@@ -409,11 +440,28 @@ void winograd_output_block(const T* Mb, const conv_shape& g, const winograd_lane
     constexpr std::size_t A = W::a;
     const std::size_t K = g.K, Q = g.Q(), PQ = g.P() * Q;
     alignas(64) T o[M * M][NB];  // A^T m A
+    // groups of 4 lanes that are 4 whole tiles side by side in one tile row: their M output rows
+    // are 4 M contiguous values each, stored from a 4 x 4 (or 2 x 4) transpose instead of value by
+    // value (float, x86)
+    std::uint32_t quads = 0;
+    if constexpr (std::is_same_v<T, float> && (M == 2 || M == 4) && winograd_quad_stores)
+        for (std::size_t l = 0; l + 4 <= NB; l += 4) {
+            bool ok = true;
+            for (std::size_t j = 0; j < 4; ++j)
+                ok = ok && lanes[l + j].rows == M && lanes[l + j].cols == M && lanes[l + j].out == lanes[l].out + j * M;
+            if (ok) quads |= std::uint32_t(1) << (l / 4);
+        }
     for (std::size_t k = k0; k < k1; ++k) {
         winograd_sandwich<M, A, M, A, W::AT, W::AT, NB, T>(
             [&](std::size_t r, std::size_t s) { return Mb + ((r * A + s) * K + k) * NB; },
             [&](std::size_t rp, std::size_t qp) { return o[rp * M + qp]; });
         for (std::size_t l = 0; l < NB; ++l) {
+            if ((quads >> (l / 4)) & 1) {
+                if constexpr (std::is_same_v<T, float> && (M == 2 || M == 4) && winograd_quad_stores)
+                    winograd_store_quad<M, NB>(o, l, y + lanes[l].out + k * PQ, Q, accumulate);
+                l += 3;
+                continue;
+            }
             const winograd_lane<M>& L = lanes[l];
             if (L.rows == 0) continue;
             T* dst = y + L.out + k * PQ;
