@@ -425,11 +425,44 @@ inline void winograd_store_quad(const float (*o)[NB], std::size_t l, float* dst,
         }
     }
 }
+/// The inverse: e[rp M + qp][l..l+3] = the four tiles' values, read row by row from src.
+template <std::size_t M, std::size_t NB>
+inline void winograd_load_quad(const float* src, std::size_t Q, float (*e)[NB], std::size_t l) {
+    for (std::size_t rp = 0; rp < M; ++rp) {
+        const float* row = src + rp * Q;
+        if constexpr (M == 4) {
+            __m128 r0 = _mm_loadu_ps(row), r1 = _mm_loadu_ps(row + 4), r2 = _mm_loadu_ps(row + 8), r3 = _mm_loadu_ps(row + 12);
+            _MM_TRANSPOSE4_PS(r0, r1, r2, r3);
+            _mm_storeu_ps(e[rp * 4 + 0] + l, r0), _mm_storeu_ps(e[rp * 4 + 1] + l, r1);
+            _mm_storeu_ps(e[rp * 4 + 2] + l, r2), _mm_storeu_ps(e[rp * 4 + 3] + l, r3);
+        } else {
+            const __m128 a = _mm_loadu_ps(row), b = _mm_loadu_ps(row + 4);  // tiles l, l+1 | l+2, l+3
+            _mm_storeu_ps(e[rp * 2 + 0] + l, _mm_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0)));
+            _mm_storeu_ps(e[rp * 2 + 1] + l, _mm_shuffle_ps(a, b, _MM_SHUFFLE(3, 1, 3, 1)));
+        }
+    }
+}
 #else
 inline constexpr bool winograd_quad_stores = false;
 template <std::size_t M, std::size_t NB>
 inline void winograd_store_quad(const float (*)[NB], std::size_t, float*, std::size_t, bool) {}
+template <std::size_t M, std::size_t NB>
+inline void winograd_load_quad(const float*, std::size_t, float (*)[NB], std::size_t) {}
 #endif
+
+/// Bit q: lanes 4q..4q+3 are four whole tiles side by side in one tile row (float, x86 only).
+template <std::size_t M, std::size_t NB, class T>
+std::uint32_t winograd_quads(const winograd_lane<M>* lanes) {
+    std::uint32_t quads = 0;
+    if constexpr (std::is_same_v<T, float> && (M == 2 || M == 4) && winograd_quad_stores)
+        for (std::size_t l = 0; l + 4 <= NB; l += 4) {
+            bool ok = true;
+            for (std::size_t j = 0; j < 4; ++j)
+                ok = ok && lanes[l + j].rows == M && lanes[l + j].cols == M && lanes[l + j].out == lanes[l].out + j * M;
+            if (ok) quads |= std::uint32_t(1) << (l / 4);
+        }
+    return quads;
+}
 
 /// y (+)= A^T m A for output channels [k0, k1) of the block's tiles, m[xi] = Mb[xi][k][0..NB),
 /// cropped to P x Q. (AVX-512's masked scatter was measured slower here than these stores.)
@@ -443,14 +476,7 @@ void winograd_output_block(const T* Mb, const conv_shape& g, const winograd_lane
     // groups of 4 lanes that are 4 whole tiles side by side in one tile row: their M output rows
     // are 4 M contiguous values each, stored from a 4 x 4 (or 2 x 4) transpose instead of value by
     // value (float, x86)
-    std::uint32_t quads = 0;
-    if constexpr (std::is_same_v<T, float> && (M == 2 || M == 4) && winograd_quad_stores)
-        for (std::size_t l = 0; l + 4 <= NB; l += 4) {
-            bool ok = true;
-            for (std::size_t j = 0; j < 4; ++j)
-                ok = ok && lanes[l + j].rows == M && lanes[l + j].cols == M && lanes[l + j].out == lanes[l].out + j * M;
-            if (ok) quads |= std::uint32_t(1) << (l / 4);
-        }
+    const std::uint32_t quads = winograd_quads<M, NB, T>(lanes);
     for (std::size_t k = k0; k < k1; ++k) {
         winograd_sandwich<M, A, M, A, W::AT, W::AT, NB, T>(
             [&](std::size_t r, std::size_t s) { return Mb + ((r * A + s) * K + k) * NB; },
@@ -493,11 +519,21 @@ void winograd_gradient_block(const T* dy, const conv_shape& g, const winograd_la
     constexpr std::size_t A = W::a;
     const std::size_t K = g.K, Q = g.Q(), PQ = g.P() * Q;
     alignas(64) T e[M * M][NB];  // gathered gradient tiles, one lane per tile
+    // whole tiles side by side are read row-wise and transposed (winograd_load_quad); with a
+    // vector gather, only when every lane of the block is in such a quad
+    const std::uint32_t quads = winograd_quads<M, NB, T>(lanes);
+    const bool all_quads = quads == (NB / 4 >= 32 ? ~0u : (std::uint32_t(1) << (NB / 4)) - 1);
     for (std::size_t k = 0; k < K; ++k) {
-        if constexpr (simd::vector_gather<T>) {
+        if (simd::vector_gather<T> && !all_quads) {
             tp.gather(dy + k * PQ, e);
         } else {
             for (std::size_t l = 0; l < NB; ++l) {
+                if ((quads >> (l / 4)) & 1) {
+                    if constexpr (std::is_same_v<T, float> && (M == 2 || M == 4) && winograd_quad_stores)
+                        winograd_load_quad<M, NB>(dy + lanes[l].out + k * PQ, Q, e, l);
+                    l += 3;
+                    continue;
+                }
                 const winograd_lane<M>& L = lanes[l];
                 const T* src = dy + L.out + k * PQ;
                 if (L.rows == M && L.cols == M) {
