@@ -1,10 +1,12 @@
 // oneclass/ops/convolution.hpp - the convolution entry points: choose the algorithm per shape.
 //
 // `automatic` picks, per pass, Winograd F(2x2, 3x3) or F(4x4, 3x3) (ops/winograd.hpp) for 3x3
-// stride-1 layers where it measured faster (winograd_tile), and im2col + GEMM otherwise: the
-// transforms are memory-bound, so Winograd pays off with enough channels and pixels, and loses at
-// 4 x 4 (2-tile rows) and on the stem. The choice depends only on the shape and the request, so
-// results are reproducible. The direct double-precision twin is ops/ref/conv.hpp.
+// stride-1 layers where it measured faster (winograd_tile); for the others (stride 2, 1 x 1) the
+// implicit GEMM (ops/implicit_gemm.hpp: forward and weight gradient, AVX-512 only) where it
+// measured faster, and im2col + GEMM otherwise (the stems, backward-data). Winograd's transforms
+// are memory-bound, so it pays off with enough channels and pixels. The choice depends only on
+// the shape, the request and the build's instruction set, so results are reproducible on one
+// machine. The direct double-precision twin is ops/ref/conv.hpp.
 #pragma once
 
 #include <oneclass/core/profile.hpp>

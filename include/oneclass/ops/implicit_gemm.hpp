@@ -1,6 +1,7 @@
-// oneclass/ops/implicit_gemm.hpp - forward convolution as an implicit GEMM, for the layers
-// Winograd does not take (stride 2, 1 x 1, the stem) on machines with a vector gather.
+// oneclass/ops/implicit_gemm.hpp - convolution forward and weight gradient as implicit GEMMs, for
+// the layers Winograd does not take (stride 2, 1 x 1) on machines with a vector gather (AVX-512).
 //
+// Forward:
 // y[k][pixels] = W[k][(c r s)] col[(c r s)][pixels], one block of NB output pixels at a time (taken
 // across the batch in (image, row, column) order): the block's patch columns are gathered
 // straight from x with AVX-512 masked gathers, through a table of the R S taps' offsets built
@@ -9,7 +10,8 @@
 // stored to y. Against im2col + OpenBLAS this skips the whole patch matrix (written, then packed
 // again by the GEMM) and the copy of grouped outputs back to NCHW. Every output is computed by
 // one block with a fixed summation order (c r s ascending), so results do not depend on the
-// number of threads.
+// number of threads. The weight gradient is the same product transposed (see its comment).
+// Backward-data stays on im2col: both implicit forms tried (scatter-add, polyphase) were no faster.
 #pragma once
 
 #include <oneclass/ops/winograd.hpp>

@@ -17,7 +17,10 @@
 // register-blocked kernel, inverse-transform while the block is in cache; see below). The weight
 // gradient works on fixed image groups through OpenBLAS, each group's products added to the sum in
 // group order, so results do not depend on the thread count. Every transform is one
-// `winograd_sandwich` with its constant matrices unrolled at compile time.
+// `winograd_sandwich` with its constant matrices unrolled at compile time. The tiles' taps are
+// read with AVX-512 masked gathers through a table built once per block and used for every
+// channel (winograd_taps), lane by lane elsewhere (AVX2's gather loses to scalar loads on Zen 1);
+// four whole tiles side by side are stored (and, for the gradient, read) through SSE transposes.
 #pragma once
 
 #include <oneclass/ops/conv.hpp>
