@@ -174,7 +174,11 @@ void conv2d_backward_weights_implicit_gemm(const T* x, const T* dy, const conv_s
                     if (h0 + std::ptrdiff_t(r) >= 0 && h0 + std::ptrdiff_t(r) < std::ptrdiff_t(g.H)) pat |= std::size_t(1) << r;
                 for (std::size_t s2 = 0; s2 < S; ++s2)
                     if (w0 + std::ptrdiff_t(s2) >= 0 && w0 + std::ptrdiff_t(s2) < std::ptrdiff_t(g.W)) pat |= std::size_t(1) << (R + s2);
-                const T* base = x + std::ptrdiff_t(n * CHW) + h0 * std::ptrdiff_t(g.W) + w0;  // only inside taps are read
+                // the gather's base is the pixel's top-left tap, which may lie in the padding before x:
+                // its address is formed as an integer (no out-of-range pointer arithmetic); the
+                // masked gather reads only the taps inside the image
+                const std::intptr_t off = std::intptr_t(h0 * std::ptrdiff_t(g.W) + w0) * std::intptr_t(sizeof(T));
+                const T* base = reinterpret_cast<const T*>(reinterpret_cast<std::uintptr_t>(x + n * CHW) + std::uintptr_t(off));
                 const std::uint32_t* pm = masks.data() + pat * chunks;
                 T* row = ct + t * CRSp;
                 for (std::size_t ch = 0; ch < chunks; ++ch) simd::masked_gather(base, cidx.data() + ch * VW, pm[ch], row + ch * VW);

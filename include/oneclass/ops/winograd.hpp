@@ -41,9 +41,10 @@
 namespace oneclass::ops {
 
 /// Whether the Winograd path applies to this convolution (3x3, stride 1, padding <= 2, and input
-/// and output tensors under 2^31 values: the tile gathers use 32-bit offsets).
+/// and output tensors under 2^31 values, less a few rows: the tile gathers use 32-bit offsets,
+/// also for the taps of border tiles that fall a few rows past the tensor and are masked off).
 inline bool winograd_applies(const conv_shape& g) {
-    constexpr std::size_t limit = std::size_t(1) << 31;
+    const std::size_t limit = (std::size_t(1) << 31) - 8 * (g.W + g.Q() + 8);
     return g.R == 3 && g.S == 3 && g.stride == 1 && g.pad <= 2 && g.N * g.C * g.H * g.W < limit &&
            g.N * g.K * g.P() * g.Q() < limit;
 }
