@@ -370,6 +370,72 @@ void winograd_output_taps(const conv_shape& g, const winograd_lane<M>* lanes, wi
     tp.grid(base, rowok, colok, M, M, std::int32_t(g.Q()));
 }
 
+/// Bit q: lanes 4q..4q+3 are four tiles side by side in one tile row of one image (input side;
+/// they may touch the padding). For the lane-by-lane gather without a vector gather (x86, float).
+template <std::size_t M, std::size_t NB, class T>
+std::uint32_t winograd_input_quads(const winograd_lane<M>* lanes) {
+    std::uint32_t quads = 0;
+#if defined(__SSE2__)
+    if constexpr (std::is_same_v<T, float> && (M == 2 || M == 4) && !simd::vector_gather<T>)
+        for (std::size_t l = 0; l + 4 <= NB; l += 4) {
+            bool ok = true;
+            for (std::size_t j = 0; j < 4; ++j)
+                ok = ok && lanes[l + j].rows > 0 && lanes[l + j].in == lanes[l].in && lanes[l + j].h0 == lanes[l].h0 &&
+                     lanes[l + j].w0 == lanes[l].w0 + std::ptrdiff_t(j * M);
+            if (ok) quads |= std::uint32_t(1) << (l / 4);
+        }
+#endif
+    return quads;
+}
+
+#if defined(__SSE2__)
+/// d[i A + j][l..l+3] = the a x a input taps of four tiles side by side (lanes l..l+3) whose first
+/// tile's top-left tap is (h0, w0) of plane xc: each input row's 4 M + 2 values are read once
+/// (copied with zeros where they cross the padding) and spread over the lanes by SSE transposes
+/// (F4: two 4 x 4 transposes per row, F2: even / odd shuffles) instead of 36 scalar loads and
+/// stores per tile.
+template <std::size_t M, std::size_t NB>
+inline void winograd_gather_quad(const float* xc, std::ptrdiff_t h0, std::ptrdiff_t w0, std::ptrdiff_t H, std::ptrdiff_t Wd,
+                                 float (*d)[NB], std::size_t l) {
+    constexpr std::size_t A = M + 2, span = 3 * M + A;
+    const bool inside_cols = w0 >= 0 && w0 + std::ptrdiff_t(span) <= Wd;
+    alignas(16) float buf[span];
+    for (std::size_t i = 0; i < A; ++i) {
+        const std::ptrdiff_t h = h0 + std::ptrdiff_t(i);
+        if (h < 0 || h >= H) {
+            for (std::size_t j = 0; j < A; ++j) _mm_storeu_ps(d[i * A + j] + l, _mm_setzero_ps());
+            continue;
+        }
+        const float* row = xc + h * Wd;
+        if (!inside_cols)  // a plain bounded loop: measured faster here than a copy of the inside range
+            for (std::size_t k = 0; k < span; ++k) {
+                const std::ptrdiff_t w = w0 + std::ptrdiff_t(k);
+                buf[k] = w >= 0 && w < Wd ? row[w] : 0.0f;
+            }
+        const float* src = inside_cols ? row + w0 : buf;
+        if constexpr (M == 4) {
+            __m128 r0 = _mm_loadu_ps(src), r1 = _mm_loadu_ps(src + 4), r2 = _mm_loadu_ps(src + 8), r3 = _mm_loadu_ps(src + 12);
+            __m128 q0 = r1, q1 = r2, q2 = r3, q3 = _mm_setr_ps(src[16], src[17], 0.0f, 0.0f);
+            _MM_TRANSPOSE4_PS(r0, r1, r2, r3);  // r_j = taps j of the four tiles
+            _MM_TRANSPOSE4_PS(q0, q1, q2, q3);  // q_0, q_1 = taps 4, 5
+            _mm_storeu_ps(d[i * A + 0] + l, r0), _mm_storeu_ps(d[i * A + 1] + l, r1);
+            _mm_storeu_ps(d[i * A + 2] + l, r2), _mm_storeu_ps(d[i * A + 3] + l, r3);
+            _mm_storeu_ps(d[i * A + 4] + l, q0), _mm_storeu_ps(d[i * A + 5] + l, q1);
+        } else {
+            const __m128 a = _mm_loadu_ps(src), b = _mm_loadu_ps(src + 4), a2 = _mm_loadu_ps(src + 2), b2 = _mm_loadu_ps(src + 6);
+            _mm_storeu_ps(d[i * A + 0] + l, _mm_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0)));
+            _mm_storeu_ps(d[i * A + 1] + l, _mm_shuffle_ps(a, b, _MM_SHUFFLE(3, 1, 3, 1)));
+            _mm_storeu_ps(d[i * A + 2] + l, _mm_shuffle_ps(a2, b2, _MM_SHUFFLE(2, 0, 2, 0)));
+            _mm_storeu_ps(d[i * A + 3] + l, _mm_shuffle_ps(a2, b2, _MM_SHUFFLE(3, 1, 3, 1)));
+        }
+    }
+}
+#else
+template <std::size_t M, std::size_t NB>
+inline void winograd_gather_quad(const float*, std::ptrdiff_t, std::ptrdiff_t, std::ptrdiff_t, std::ptrdiff_t, float (*)[NB],
+                                 std::size_t) {}
+#endif
+
 /// V[xi][c][l] = (B^T d B)[xi] for the block's NB tiles d (lane l), at row stride ld; the taps
 /// come from tp where the vector gather is one instruction, lane by lane otherwise.
 template <std::size_t M, std::size_t NB, class T>
@@ -379,13 +445,18 @@ void winograd_input_block(const T* x, const conv_shape& g, const winograd_lane<M
     constexpr std::size_t A = W::a;
     const std::size_t C = g.C, Wd = g.W, HW = g.H * Wd;
     alignas(64) T d[A * A][NB];  // gathered taps, one lane per tile
+    const std::uint32_t quads = winograd_input_quads<M, NB, T>(lanes);
     for (std::size_t c = 0; c < C; ++c) {
         if constexpr (simd::vector_gather<T>) {
             tp.gather(x + c * HW, d);
         } else {
             for (std::size_t l = 0; l < NB; ++l) {
                 const winograd_lane<M>& L = lanes[l];
-                if (L.rows == 0) {
+                if ((quads >> (l / 4)) & 1) {
+                    if constexpr (std::is_same_v<T, float> && (M == 2 || M == 4))
+                        winograd_gather_quad<M, NB>(x + L.in + c * HW, L.h0, L.w0, std::ptrdiff_t(g.H), std::ptrdiff_t(Wd), d, l);
+                    l += 3;
+                } else if (L.rows == 0) {
                     for (std::size_t e = 0; e < A * A; ++e) d[e][l] = T(0);
                 } else if (L.inside) {
                     const T* p = x + L.in + c * HW + std::size_t(L.h0) * Wd + std::size_t(L.w0);
