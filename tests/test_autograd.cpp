@@ -32,6 +32,9 @@ TEST_CASE("gradient checks: elementwise, reductions, matmul, linear") {
     CHECK_GRADS([](std::vector<V>& v) { return fn::scale(v[0], -2.5); }, a);
     CHECK_GRADS([](std::vector<V>& v) { return fn::relu(v[0]); }, a);
     CHECK_GRADS([](std::vector<V>& v) { return fn::add_relu(v[0], v[1]); }, a, b);
+    // add_relu's backward runs after mul's here, so it adds to existing gradients; and one input twice
+    CHECK_GRADS([](std::vector<V>& v) { return fn::add(fn::add_relu(v[0], v[1]), fn::mul(v[0], v[1])); }, a, b);
+    CHECK_GRADS([](std::vector<V>& v) { return fn::add_relu(v[0], v[0]); }, a);
     CHECK_GRADS([](std::vector<V>& v) { return fn::exp(v[0]); }, a);
     CHECK_GRADS([](std::vector<V>& v) { return fn::log(v[0]); }, pos);
     CHECK_GRADS([](std::vector<V>& v) { return fn::sum(v[0]); }, a);
