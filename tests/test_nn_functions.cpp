@@ -193,6 +193,16 @@ TEST_CASE("implicit-GEMM forward and weight gradient equal the references (strid
     }
 }
 
+TEST_CASE("automatic convolution takes a 9 x 9 kernel through every pass (the implicit GEMM's weight gradient stops at 8 x 8)") {
+    ops::conv_shape g{2, 16, 12, 12, 8, 9, 9, 1, 4};
+    const auto x = rand_t<float>({g.N, g.C, g.H, g.W}, 96), w = rand_t<float>({g.K, g.C, g.R, g.S}, 97);
+    const auto dy = rand_t<float>({g.N, g.K, g.P(), g.Q()}, 98);
+    std::vector<float> dw(w.size(), 0.0f), dwi(w.size(), 0.0f);
+    REQUIRE_NOTHROW(ops::conv2d_backward_weights<float>(x.data(), dy.data(), g, dw.data(), nullptr));
+    ops::conv2d_backward_weights<float>(x.data(), dy.data(), g, dwi.data(), nullptr, ops::conv_algo::im2col);
+    CHECK(dw == dwi);
+}
+
 TEST_CASE("conv backward passes with accumulate = false overwrite the buffer: same values as adding to zeros") {
     // a first gradient is written straight into unzeroed memory; NaN there must not leak through
     const float nan = std::numeric_limits<float>::quiet_NaN();

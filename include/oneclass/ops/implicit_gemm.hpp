@@ -36,11 +36,11 @@ bool implicit_gemm_preferred(const conv_shape& g) {
 }
 
 /// The same for the weight gradient, which also needs the K x C R S gradient to stay in L2 (it is
-/// read and written once per image group): 1.1-1.5x faster than im2col + OpenBLAS on layer2.down,
+/// read and written once per image group) and kernels up to 8 x 8 (its lane-mask table): 1.1-1.5x faster than im2col + OpenBLAS on layer2.down,
 /// the small ResNet's downs and the 1 x 1 shortcuts, 1.2x slower on layer4.down (4.7 MB of dw).
 template <class T>
 bool implicit_gemm_weights_preferred(const conv_shape& g) {
-    return implicit_gemm_preferred<T>(g) && g.K * g.crs() <= (std::size_t(1) << 18);
+    return implicit_gemm_preferred<T>(g) && g.R <= 8 && g.S <= 8 && g.K * g.crs() <= (std::size_t(1) << 18);
 }
 
 namespace detail {
