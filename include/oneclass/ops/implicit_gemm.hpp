@@ -36,11 +36,12 @@ bool implicit_gemm_preferred(const conv_shape& g) {
 }
 
 /// The same for the weight gradient, which also needs the K x C R S gradient to stay in L2 (it is
-/// read and written once per image group) and kernels up to 8 x 8 (its lane-mask table): 1.1-1.5x faster than im2col + OpenBLAS on layer2.down,
+/// read and written once per image group) and kernels up to 5 x 5 (its lane-mask table has 2^(R+S)
+/// patterns): 1.1-1.5x faster than im2col + OpenBLAS on layer2.down,
 /// the small ResNet's downs and the 1 x 1 shortcuts, 1.2x slower on layer4.down (4.7 MB of dw).
 template <class T>
 bool implicit_gemm_weights_preferred(const conv_shape& g) {
-    return implicit_gemm_preferred<T>(g) && g.R <= 8 && g.S <= 8 && g.K * g.crs() <= (std::size_t(1) << 18);
+    return implicit_gemm_preferred<T>(g) && g.R <= 5 && g.S <= 5 && g.K * g.crs() <= (std::size_t(1) << 18);
 }
 
 namespace detail {
@@ -143,7 +144,7 @@ void conv2d_backward_weights_implicit_gemm(const T* x, const T* dy, const conv_s
         const std::size_t c = e / RS, r = (e % RS) / S, s2 = e % S;
         cidx[e] = std::int32_t(c * HW + r * g.W + s2);
     }
-    require(R <= 8 && S <= 8, "conv2d", "the implicit GEMM weight gradient takes kernels up to 8 x 8");
+    require(R <= 5 && S <= 5, "conv2d", "the implicit GEMM weight gradient takes kernels up to 5 x 5");
     std::vector<std::uint32_t> masks(chunks << (R + S));
     for (std::size_t pat = 0; pat < (std::size_t(1) << (R + S)); ++pat)
         for (std::size_t ch = 0; ch < chunks; ++ch) {
