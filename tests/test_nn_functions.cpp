@@ -201,6 +201,9 @@ TEST_CASE("automatic convolution takes a 7 x 7 kernel's weight gradient (the imp
     REQUIRE_NOTHROW(ops::conv2d_backward_weights<float>(x.data(), dy.data(), g, dw.data(), nullptr));
     ops::conv2d_backward_weights<float>(x.data(), dy.data(), g, dwi.data(), nullptr, ops::conv_algo::im2col);
     CHECK(dw == dwi);
+    // asked for explicitly, it refuses with a clear error (kernel size, or no vector gather)
+    REQUIRE_THROWS_WITH(ops::conv2d_backward_weights<float>(x.data(), dy.data(), g, dw.data(), nullptr, ops::conv_algo::implicit_gemm),
+                        Catch::Contains("implicit GEMM"));
 }
 
 TEST_CASE("conv backward passes with accumulate = false overwrite the buffer: same values as adding to zeros") {

@@ -133,6 +133,7 @@ void conv2d_backward_weights_implicit_gemm(const T* x, const T* dy, const conv_s
     using B = simd::batch<T>;
     constexpr std::size_t MR = detail::winograd_mr, NV = detail::winograd_nv, VW = simd::width<T>, NB = VW * NV;
     const std::size_t K = g.K, C = g.C, R = g.R, S = g.S, RS = R * S, CRS = C * RS, KB = (K + MR - 1) / MR;
+    require(R <= 5 && S <= 5, "conv2d", "the implicit GEMM weight gradient takes kernels up to 5 x 5");
     const std::size_t CRSp = (CRS + NB - 1) / NB * NB, chunks = CRSp / VW, CBN = CRSp / NB;
     const std::size_t P = g.P(), Q = g.Q(), PQ = P * Q, HW = g.H * g.W, CHW = C * HW;
     const std::size_t G = images_per_gemm(g), groups = (g.N + G - 1) / G;
@@ -144,7 +145,6 @@ void conv2d_backward_weights_implicit_gemm(const T* x, const T* dy, const conv_s
         const std::size_t c = e / RS, r = (e % RS) / S, s2 = e % S;
         cidx[e] = std::int32_t(c * HW + r * g.W + s2);
     }
-    require(R <= 5 && S <= 5, "conv2d", "the implicit GEMM weight gradient takes kernels up to 5 x 5");
     std::vector<std::uint32_t> masks(chunks << (R + S));
     for (std::size_t pat = 0; pat < (std::size_t(1) << (R + S)); ++pat)
         for (std::size_t ch = 0; ch < chunks; ++ch) {
