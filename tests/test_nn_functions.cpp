@@ -51,6 +51,29 @@ TEMPLATE_TEST_CASE("conv2d forward equals the direct reference", "", float, doub
     }
 }
 
+TEMPLATE_TEST_CASE("im2col backward-data equals the direct reference (strides 1-3, odd sizes, rows no tap reaches)", "", float, double) {
+    // strided scatter of the patch-matrix gradient (col2im) onto every kind of row, fresh and added
+    using T = TestType;
+    for (auto [N, C, H, W, K, R, stride, pad] : {std::tuple{2, 3, 7, 6, 4, 3, 2, 1}, {2, 2, 9, 9, 3, 3, 2, 1},
+                                                 {3, 2, 8, 7, 5, 1, 2, 0}, {1, 3, 11, 10, 2, 5, 2, 2}, {2, 2, 10, 11, 3, 3, 3, 1},
+                                                 {1, 2, 8, 8, 2, 2, 3, 0}, {2, 3, 6, 5, 2, 3, 1, 1}, {1, 2, 7, 9, 3, 5, 1, 2}}) {
+        ops::conv_shape g{std::size_t(N), std::size_t(C), std::size_t(H), std::size_t(W), std::size_t(K), std::size_t(R),
+                          std::size_t(R), std::size_t(stride), std::size_t(pad)};
+        INFO("N C H W K R stride pad = " << N << " " << C << " " << H << " " << W << " " << K << " " << R << " " << stride << " " << pad);
+        const auto w = rand_t<T>({g.K, g.C, g.R, g.S}, 5), dy = rand_t<T>({g.N, g.K, g.P(), g.Q()}, 6);
+        const auto base = rand_t<T>({g.N, g.C, g.H, g.W}, 7);
+        const auto ref = ops::ref::conv2d_backward_data<T>(dy.data(), w.data(), g);
+        const double tol = std::is_same_v<T, float> ? 1e-5 : 1e-12;
+        std::vector<T> fresh(base.size(), std::numeric_limits<T>::quiet_NaN()), added(base.data(), base.data() + base.size());
+        ops::conv2d_backward_data<T>(dy.data(), w.data(), g, fresh.data(), ops::conv_algo::im2col, false);
+        ops::conv2d_backward_data<T>(dy.data(), w.data(), g, added.data(), ops::conv_algo::im2col, true);
+        std::vector<double> ref_added(ref);
+        for (std::size_t i = 0; i < ref.size(); ++i) ref_added[i] += double(base.data()[i]);
+        REQUIRE_ALLCLOSE(std::vector<double>(fresh.begin(), fresh.end()), ref, tol, tol);
+        REQUIRE_ALLCLOSE(std::vector<double>(added.begin(), added.end()), ref_added, tol, tol);
+    }
+}
+
 TEMPLATE_TEST_CASE("Winograd F(2x2, 3x3) forward, backward-data and backward-weights equal the references", "", float, double) {
     using T = TestType;
     for (auto [N, C, H, W, K, pad] : {std::tuple{1, 1, 4, 4, 1, 1}, {2, 3, 7, 6, 4, 1}, {3, 5, 5, 9, 2, 0}, {2, 4, 6, 6, 3, 2}}) {
