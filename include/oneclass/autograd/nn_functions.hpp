@@ -97,7 +97,7 @@ variable<T> batch_norm_impl(const variable<T>& x, const variable<T>& gamma, cons
     tensor<T> y(x.shape(), uninitialized);
     const T* gm = gamma.value().data();
     const T* bt = beta.value().data();
-    std::vector<double> sums(C, 0.0);
+    std::vector<double> sums(C, 0.0), dmean(C, 0.0);
     // channels are independent: blocks of channels in parallel, each channel's sums in a fixed
     // order (its planes' SIMD sums added in double, n = 0, 1, ...) whatever the blocking
     for_channel_blocks(N, C, HW, [&](std::size_t clo, std::size_t chi) {
@@ -107,14 +107,14 @@ variable<T> batch_norm_impl(const variable<T>& x, const variable<T>& gamma, cons
             // sweeping the block's memory in order, n outermost
             for (std::size_t n = 0; n < N; ++n)
                 for (std::size_t c = clo; c < chi; ++c) sums[c] += double(simd::sum(plane(n, c), HW));
-            for (std::size_t c = clo; c < chi; ++c) mean[c] = T(sums[c] / double(M)), sums[c] = 0;
+            for (std::size_t c = clo; c < chi; ++c) dmean[c] = sums[c] / double(M), mean[c] = T(dmean[c]), sums[c] = 0;
             for (std::size_t n = 0; n < N; ++n)
                 for (std::size_t c = clo; c < chi; ++c)
                     sums[c] += double(simd::sum_squared_deviation(plane(n, c), HW, mean[c]));
         }
         for (std::size_t c = clo; c < chi; ++c) {
             if (training) {
-                const double m = double(mean[c]), var = sums[c] / double(M);
+                const double m = dmean[c], var = sums[c] / double(M);
                 inv_std[c] = T(1.0 / std::sqrt(var + st.eps));
                 st.running_mean[c] = T((1 - st.momentum) * st.running_mean[c] + st.momentum * m);
                 st.running_var[c] = T((1 - st.momentum) * st.running_var[c] + st.momentum * sums[c] / double(M - 1));
