@@ -101,6 +101,59 @@ void col2im_add(const T* col, const conv_shape& g, T* dx, std::size_t ld) {
                 }
             }
 }
+
+/// col2im for the stride-2 layers of a ResNet (3 x 3 with padding 1, or 1 x 1 without, on even
+/// maps: H = 2P, W = 2Q): each dx row is written once, its even and odd columns interleaved
+/// from the taps that reach it, so there is no zero fill and no per-tap read-modify-write pass
+/// (the generic col2im_add scatters every tap with a stride-2 store). dx = (accumulate: +=).
+inline bool col2im_stride2_applies(const conv_shape& g) {
+    return g.stride == 2 && g.H == 2 * g.P() && g.W == 2 * g.Q() &&
+           ((g.R == 3 && g.S == 3 && g.pad == 1) || (g.R == 1 && g.S == 1 && g.pad == 0));
+}
+template <class T>
+void col2im_stride2(const T* col, const conv_shape& g, T* dx, std::size_t ld, bool accumulate) {
+    const std::size_t P = g.P(), Q = g.Q(), W = g.W;
+    // row[2q] = e[q], row[2q + 1] = o[q] (+ the row's old values when accumulating)
+    const auto put = [&](T* row, std::size_t q, T e, T o) {
+        if (accumulate) row[2 * q] += e, row[2 * q + 1] += o;
+        else row[2 * q] = e, row[2 * q + 1] = o;
+    };
+    for (std::size_t c = 0; c < g.C; ++c) {
+        if (g.R == 1) {  // 1 x 1: even rows and columns only
+            const T* a = col + c * ld;
+            for (std::size_t p = 0; p < P; ++p) {
+                T* even = dx + (c * g.H + 2 * p) * W;
+                T* odd = even + W;
+                for (std::size_t q = 0; q < Q; ++q) put(even, q, a[p * Q + q], T(0));
+                if (!accumulate) std::fill_n(odd, W, T(0));
+            }
+            continue;
+        }
+        // 3 x 3, padding 1: tap (r, s) of output (p, q) reads (2p + r - 1, 2q + s - 1), so column
+        // 2q gets tap s = 1 of q, column 2q + 1 taps s = 2 of q and s = 0 of q + 1; row 2p gets
+        // r = 1 of p, row 2p + 1 r = 2 of p and r = 0 of p + 1
+        const auto tap = [&](std::size_t r, std::size_t s, std::size_t p) { return col + ((c * 3 + r) * 3 + s) * ld + p * Q; };
+        for (std::size_t p = 0; p < P; ++p) {
+            T* even = dx + (c * g.H + 2 * p) * W;
+            T* odd = even + W;
+            {
+                const T *a0 = tap(1, 0, p), *a1 = tap(1, 1, p), *a2 = tap(1, 2, p);
+                for (std::size_t q = 0; q + 1 < Q; ++q) put(even, q, a1[q], a2[q] + a0[q + 1]);
+                put(even, Q - 1, a1[Q - 1], a2[Q - 1]);
+            }
+            const T *b0 = tap(2, 0, p), *b1 = tap(2, 1, p), *b2 = tap(2, 2, p);
+            if (p + 1 < P) {
+                const T *d0 = tap(0, 0, p + 1), *d1 = tap(0, 1, p + 1), *d2 = tap(0, 2, p + 1);
+                for (std::size_t q = 0; q + 1 < Q; ++q)
+                    put(odd, q, b1[q] + d1[q], (b2[q] + b0[q + 1]) + (d2[q] + d0[q + 1]));
+                put(odd, Q - 1, b1[Q - 1] + d1[Q - 1], b2[Q - 1] + d2[Q - 1]);
+            } else {
+                for (std::size_t q = 0; q + 1 < Q; ++q) put(odd, q, b1[q], b2[q] + b0[q + 1]);
+                put(odd, Q - 1, b1[Q - 1], b2[Q - 1]);
+            }
+        }
+    }
+}
 }  // namespace detail
 
 /// Images per GEMM: enough that the GEMM's n = images x P x Q is >= 256 (late ResNet stages
@@ -183,15 +236,19 @@ void conv2d_forward_im2col(const T* x, const T* w, const T* bias, const conv_sha
 template <class T>
 void conv2d_backward_data_im2col(const T* dy, const T* w, const conv_shape& g, T* dx, bool accumulate = true) {
     const std::size_t PQ = g.P() * g.Q(), CRS = g.crs();
-    if (!accumulate) std::fill_n(dx, g.N * g.C * g.H * g.W, T(0));  // col2im adds overlapping taps
+    const bool stride2 = detail::col2im_stride2_applies(g);
+    if (!accumulate && !stride2) std::fill_n(dx, g.N * g.C * g.H * g.W, T(0));  // col2im_add adds overlapping taps
     detail::for_image_groups<detail::conv_scratch<T>>(g, [&](std::size_t, std::size_t n0, std::size_t nb, std::size_t ld,
                                                              detail::conv_scratch<T>& sc) {
         const T* dyg = detail::gather_dy(dy, g, n0, nb, sc.buf);
         sc.col.resize(CRS * ld);
         gemm_tn<T>(matrix_view<const T>(w, g.K, CRS), matrix_view<const T>(dyg, g.K, ld),
                    matrix_view<T>(sc.col.data(), CRS, ld), T(1), T(0));
-        for (std::size_t j = 0; j < nb; ++j)
-            detail::col2im_add(sc.col.data() + j * PQ, g, dx + (n0 + j) * g.C * g.H * g.W, ld);
+        for (std::size_t j = 0; j < nb; ++j) {
+            T* dxn = dx + (n0 + j) * g.C * g.H * g.W;
+            if (stride2) detail::col2im_stride2(sc.col.data() + j * PQ, g, dxn, ld, accumulate);
+            else detail::col2im_add(sc.col.data() + j * PQ, g, dxn, ld);
+        }
     });
 }
 
