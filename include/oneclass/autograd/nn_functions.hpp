@@ -67,9 +67,9 @@ namespace detail {
 /// in order, n outermost: a channel-major sweep visits N planes at a stride of C HW, which on the
 /// small maps of late stages (64-byte planes) defeats the prefetchers (backward 1.6-2x slower
 /// there). Each channel's result does not depend on the blocking.
-template <class F>
+template <class T, class F>
 void for_channel_blocks(std::size_t N, std::size_t C, std::size_t HW, F&& f) {
-    const std::size_t per_channel = std::max<std::size_t>(1, N * HW * sizeof(float));
+    const std::size_t per_channel = std::max<std::size_t>(1, N * HW * sizeof(T));
     const std::size_t block = std::clamp<std::size_t>((std::size_t(1) << 16) / per_channel, 1, std::max<std::size_t>(1, (C + 1) / 2));
     const std::size_t blocks = (C + block - 1) / block;
     const std::size_t grain = std::max<std::size_t>(1, (std::size_t(1) << 15) / std::max<std::size_t>(1, N * HW * block));
@@ -100,7 +100,7 @@ variable<T> batch_norm_impl(const variable<T>& x, const variable<T>& gamma, cons
     std::vector<double> sums(C, 0.0), dmean(C, 0.0);
     // channels are independent: blocks of channels in parallel, each channel's sums in a fixed
     // order (its planes' SIMD sums added in double, n = 0, 1, ...) whatever the blocking
-    for_channel_blocks(N, C, HW, [&](std::size_t clo, std::size_t chi) {
+    for_channel_blocks<T>(N, C, HW, [&](std::size_t clo, std::size_t chi) {
         const auto plane = [&](std::size_t n, std::size_t c) { return xd + (n * C + c) * HW; };
         if (training) {
             // two passes (mean, then squared deviations: no E[x^2] - E[x]^2 cancellation), each
@@ -154,7 +154,7 @@ variable<T> batch_norm_impl(const variable<T>& x, const variable<T>& gamma, cons
         const T* gamma_v = ng->value.data();
         std::vector<double> sdy(C, 0.0), sdyxr(C, 0.0);  // per channel: sum dz, sum dz * x
         std::vector<T> ka(C), kb(C), kk(C);
-        for_channel_blocks(N, C, HW, [&](std::size_t clo, std::size_t chi) {
+        for_channel_blocks<T>(N, C, HW, [&](std::size_t clo, std::size_t chi) {
             for (std::size_t n = 0; n < N; ++n)
                 for (std::size_t c = clo; c < chi; ++c) {
                     const std::size_t off = (n * C + c) * HW;
