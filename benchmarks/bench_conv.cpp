@@ -55,6 +55,10 @@ void BM_conv(benchmark::State& st) {
         st.SkipWithError("Winograd does not apply (stride 2)");
         return;
     }
+    if (Algo == ops::conv_algo::phase && !ops::phase_direct_applies(g)) {
+        st.SkipWithError("the phase-split convolution does not apply (stride 1)");
+        return;
+    }
     const auto x = filled(g.N * g.C * g.H * g.W, 1), w = filled(g.K * g.crs(), 2), dy = filled(g.N * g.K * g.P() * g.Q(), 3);
     std::vector<float> y(dy.size()), dx(x.size()), dw(w.size());
     for (auto _ : st) {
@@ -91,13 +95,16 @@ void BM_sgemm_same_shape(benchmark::State& st) {  // the forward GEMM of one ima
 #define LAYERS ->DenseRange(0, int(std::size(layers)) - 1)->Unit(benchmark::kMillisecond)
 BENCHMARK(BM_conv<0, ops::conv_algo::im2col>)->Name("forward/im2col") LAYERS;
 BENCHMARK(BM_conv<0, ops::conv_algo::implicit_gemm>)->Name("forward/implicit_gemm") LAYERS;
+BENCHMARK(BM_conv<0, ops::conv_algo::phase>)->Name("forward/phase") LAYERS;
 BENCHMARK(BM_conv<0, ops::conv_algo::winograd>)->Name("forward/winograd") LAYERS;
 BENCHMARK(BM_conv<0, ops::conv_algo::winograd4>)->Name("forward/winograd4") LAYERS;
 BENCHMARK(BM_conv<1, ops::conv_algo::im2col>)->Name("backward_data/im2col") LAYERS;
+BENCHMARK(BM_conv<1, ops::conv_algo::phase>)->Name("backward_data/phase") LAYERS;
 BENCHMARK(BM_conv<1, ops::conv_algo::winograd>)->Name("backward_data/winograd") LAYERS;
 BENCHMARK(BM_conv<1, ops::conv_algo::winograd4>)->Name("backward_data/winograd4") LAYERS;
 BENCHMARK(BM_conv<2, ops::conv_algo::im2col>)->Name("backward_weights/im2col") LAYERS;
 BENCHMARK(BM_conv<2, ops::conv_algo::implicit_gemm>)->Name("backward_weights/implicit_gemm") LAYERS;
+BENCHMARK(BM_conv<2, ops::conv_algo::phase>)->Name("backward_weights/phase") LAYERS;
 BENCHMARK(BM_conv<2, ops::conv_algo::winograd>)->Name("backward_weights/winograd") LAYERS;
 BENCHMARK(BM_conv<2, ops::conv_algo::winograd4>)->Name("backward_weights/winograd4") LAYERS;
 BENCHMARK(BM_conv_reference)->Name("forward/reference_batch1") LAYERS;

@@ -219,6 +219,63 @@ TEST_CASE("implicit-GEMM forward and weight gradient equal the references (strid
     }
 }
 
+TEMPLATE_TEST_CASE("phase-split stride-2 convolution: all three passes equal the direct references", "", float, double) {
+    using T = TestType;
+    const T nan = std::numeric_limits<T>::quiet_NaN();
+    const double tol = std::is_same_v<T, float> ? 1e-4 : 1e-11;
+    // 2 x 2 inputs (one output), frames whose blocks span images and end ragged, channel counts
+    // that are not multiples of the register panels, 1 x 1 shortcuts
+    for (auto [N, C, H, W, K, R] : {std::tuple{1, 1, 2, 2, 1, 3}, {2, 5, 8, 6, 6, 3}, {3, 16, 8, 8, 17, 1}, {5, 20, 4, 4, 19, 3},
+                                    {2, 9, 10, 14, 13, 3}, {4, 3, 16, 16, 9, 1}, {1, 7, 2, 6, 3, 1}}) {
+        ops::conv_shape g{std::size_t(N), std::size_t(C), std::size_t(H), std::size_t(W), std::size_t(K), std::size_t(R),
+                          std::size_t(R), 2, std::size_t(R / 2)};
+        INFO("N C H W K R = " << N << " " << C << " " << H << " " << W << " " << K << " " << R);
+        REQUIRE(ops::phase_direct_applies(g));
+        const auto x = rand_t<T>({g.N, g.C, g.H, g.W}, 101), w = rand_t<T>({g.K, g.C, g.R, g.S}, 102);
+        const auto b = rand_t<T>({g.K}, 103), dy = rand_t<T>({g.N, g.K, g.P(), g.Q()}, 104);
+        std::vector<T> y(dy.size(), nan), y2(dy.size(), nan);
+        ops::conv2d_forward<T>(x.data(), w.data(), b.data(), g, y.data(), ops::conv_algo::phase);
+        REQUIRE_ALLCLOSE(std::vector<double>(y.begin(), y.end()), ops::ref::conv2d_forward<T>(x.data(), w.data(), b.data(), g), tol, tol);
+        // backward-data: written over NaN, and added onto existing values
+        const auto dx0 = rand_t<T>({g.N, g.C, g.H, g.W}, 105);
+        std::vector<T> dxn(x.size(), nan), dxa(dx0.data(), dx0.data() + dx0.size()), dx2(x.size(), nan);
+        ops::conv2d_backward_data<T>(dy.data(), w.data(), g, dxn.data(), ops::conv_algo::phase, false);
+        ops::conv2d_backward_data<T>(dy.data(), w.data(), g, dxa.data(), ops::conv_algo::phase, true);
+        const auto dx_ref = ops::ref::conv2d_backward_data<T>(dy.data(), w.data(), g);
+        std::vector<double> added(dxa.size());
+        for (std::size_t i = 0; i < dxa.size(); ++i) added[i] = double(dxa[i]) - double(dx0.data()[i]);
+        REQUIRE_ALLCLOSE(std::vector<double>(dxn.begin(), dxn.end()), dx_ref, tol, tol);
+        REQUIRE_ALLCLOSE(added, dx_ref, tol, tol);
+        // weight gradient: the same two ways
+        const auto dw0 = rand_t<T>({g.K, g.C, g.R, g.S}, 106);
+        std::vector<T> dwn(w.size(), nan), dwa(dw0.data(), dw0.data() + dw0.size()), dw2(w.size(), nan);
+        ops::conv2d_backward_weights<T>(x.data(), dy.data(), g, dwn.data(), nullptr, ops::conv_algo::phase, false);
+        ops::conv2d_backward_weights<T>(x.data(), dy.data(), g, dwa.data(), nullptr, ops::conv_algo::phase, true);
+        const auto dw_ref = ops::ref::conv2d_backward_weights<T>(x.data(), dy.data(), g);
+        std::vector<double> dadded(dwa.size());
+        for (std::size_t i = 0; i < dwa.size(); ++i) dadded[i] = double(dwa[i]) - double(dw0.data()[i]);
+        REQUIRE_ALLCLOSE(std::vector<double>(dwn.begin(), dwn.end()), dw_ref, tol, 10 * tol);  // sums of N P Q products
+        REQUIRE_ALLCLOSE(dadded, dw_ref, tol, 10 * tol);
+        {  // one thread against the default arena's two: the same bits in every pass
+            tbb::global_control one(tbb::global_control::max_allowed_parallelism, 1);
+            ops::conv2d_forward<T>(x.data(), w.data(), b.data(), g, y2.data(), ops::conv_algo::phase);
+            ops::conv2d_backward_data<T>(dy.data(), w.data(), g, dx2.data(), ops::conv_algo::phase, false);
+            ops::conv2d_backward_weights<T>(x.data(), dy.data(), g, dw2.data(), nullptr, ops::conv_algo::phase, false);
+        }
+        CHECK(y == y2);
+        CHECK(dxn == dx2);
+        CHECK(dwn == dw2);
+    }
+    // shapes it does not take are refused by name
+    ops::conv_shape s1{1, 2, 8, 8, 2, 3, 3, 1, 1}, odd{1, 2, 7, 8, 2, 3, 3, 2, 1}, k5{1, 2, 8, 8, 2, 5, 5, 2, 2};
+    for (const auto& g : {s1, odd, k5}) {
+        REQUIRE_FALSE(ops::phase_direct_applies(g));
+        std::vector<float> x(g.N * g.C * g.H * g.W), w(g.K * g.crs()), y(g.N * g.K * g.P() * g.Q());
+        REQUIRE_THROWS_WITH(ops::conv2d_forward<float>(x.data(), w.data(), nullptr, g, y.data(), ops::conv_algo::phase),
+                            Catch::Contains("phase-split"));
+    }
+}
+
 TEST_CASE("automatic convolution takes a 7 x 7 kernel's weight gradient (the implicit GEMM's stops at 5 x 5)") {
     ops::conv_shape g{2, 16, 12, 12, 8, 7, 7, 1, 3};
     const auto x = rand_t<float>({g.N, g.C, g.H, g.W}, 96), w = rand_t<float>({g.K, g.C, g.R, g.S}, 97);

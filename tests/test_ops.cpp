@@ -121,6 +121,37 @@ TEMPLATE_TEST_CASE("masked_gather reads the masked lanes' offsets and zeroes the
     }
 }
 
+TEMPLATE_TEST_CASE("deinterleave2 and interleave2 split and merge even and odd elements for every length", "", float, double) {
+    using T = TestType;
+    rng r(test::seed());
+    for (std::size_t n = 0; n <= 40; ++n) {
+        INFO("pairs " << n);
+        // one element of sentinel on each side: nothing outside [0, n) / [0, 2n) is touched
+        std::vector<T> src(2 * n + 2), even(n + 2, T(-9)), odd(n + 2, T(-9));
+        for (auto& v : src) v = T(r.normal());
+        simd::deinterleave2(src.data() + 1, n, even.data() + 1, odd.data() + 1);
+        CHECK(even[0] == T(-9));
+        CHECK(odd[n + 1] == T(-9));
+        for (std::size_t i = 0; i < n; ++i) {
+            CHECK(even[i + 1] == src[1 + 2 * i]);
+            CHECK(odd[i + 1] == src[2 + 2 * i]);
+        }
+        std::vector<T> dst(2 * n + 2, T(-9)), acc(2 * n + 2);
+        for (auto& v : acc) v = T(r.normal());
+        const std::vector<T> acc0 = acc;
+        simd::interleave2(even.data() + 1, odd.data() + 1, n, dst.data() + 1, false);
+        simd::interleave2(even.data() + 1, odd.data() + 1, n, acc.data() + 1, true);
+        CHECK(dst.front() == T(-9));
+        CHECK(dst.back() == T(-9));
+        CHECK(acc.front() == acc0.front());
+        CHECK(acc.back() == acc0.back());
+        for (std::size_t i = 0; i < 2 * n; ++i) {
+            CHECK(dst[i + 1] == src[i + 1]);
+            CHECK(acc[i + 1] == acc0[i + 1] + src[i + 1]);
+        }
+    }
+}
+
 TEMPLATE_TEST_CASE("blocked squared distances equal the brute-force double reference", "", float, double) {
     using T = TestType;
     for (auto [b, n, d] : {std::tuple{1, 1, 1}, {5, 7, 3}, {17, 33, 9}, {64, 100, 128}, {3, 513, 31}}) {

@@ -2,8 +2,9 @@
 //
 // `automatic` picks, per pass, Winograd F(2x2, 3x3) or F(4x4, 3x3) (ops/winograd.hpp) for 3x3
 // stride-1 layers where it measured faster (winograd_tile); for the others (stride 2, 1 x 1) the
-// implicit GEMM (ops/implicit_gemm.hpp: forward and weight gradient, AVX-512 only) where it
-// measured faster, and im2col + GEMM otherwise (the stems, backward-data). Winograd's transforms
+// phase-split direct convolution (ops/phase_direct.hpp: narrow stride-2 layers on large maps, all
+// passes), the implicit GEMM (ops/implicit_gemm.hpp: forward and weight gradient, AVX-512 only)
+// where they measured faster, and im2col + GEMM otherwise (the stems, most backward-data). Winograd's transforms
 // are memory-bound, so it pays off with enough channels and pixels. The choice depends only on
 // the shape, the request and the build's instruction set, so results are reproducible on one
 // machine. The direct double-precision twin is ops/ref/conv.hpp.
@@ -12,12 +13,14 @@
 #include <oneclass/core/profile.hpp>
 #include <oneclass/ops/conv.hpp>
 #include <oneclass/ops/implicit_gemm.hpp>
+#include <oneclass/ops/phase_direct.hpp>
 #include <oneclass/ops/winograd.hpp>
 
 namespace oneclass::ops {
 
-/// winograd = F(2x2, 3x3), winograd4 = F(4x4, 3x3), implicit_gemm: forward and weights (backward-data: im2col)
-enum class conv_algo { automatic, im2col, winograd, winograd4, implicit_gemm };
+/// winograd = F(2x2, 3x3), winograd4 = F(4x4, 3x3), implicit_gemm: forward and weights (backward-data: im2col),
+/// phase: the phase-split direct convolution of stride-2 layers (ops/phase_direct.hpp), all passes
+enum class conv_algo { automatic, im2col, winograd, winograd4, implicit_gemm, phase };
 
 enum class conv_pass { forward, backward_data, backward_weights };
 
@@ -52,6 +55,26 @@ inline std::size_t winograd_tile(const conv_shape& g, conv_algo a, conv_pass pas
     return 0;
 }
 
+/// Whether `automatic` takes the phase-split convolution for a pass: where bench_conv measured it
+/// faster than the implicit GEMM and im2col + OpenBLAS (one thread, batch 32). It won on 3 x 3
+/// layers with 16-32 input channels: on AVX-512 in all three passes on 16 x 16 outputs
+/// (small.down2, 1.2-1.4x), on AVX2 (no implicit GEMM there) in the forward pass from 8 x 8
+/// outputs (small.down2 / down3 1.6x / 1.2x) and the weight gradient on 16 x 16 (1.3x), while its
+/// backward-data lost to im2col (1.2x). On smaller outputs the frame's zero row and column cost
+/// more (1.27x the work on 8 x 8, 1.56x on 4 x 4); with 64 channels and more a block's framed rows
+/// leave L1 (ResNet-18's layer2.down: 1.2x slower); the 1 x 1 shortcuts lost to im2col (1.2x).
+inline bool phase_direct_preferred(const conv_shape& g, conv_pass pass) {
+    if (!phase_direct_applies(g) || g.R != 3 || g.C < 16 || g.C > 32) return false;
+    const std::size_t PQ = g.P() * g.Q();
+    constexpr bool avx512 = simd::vector_gather<float>;
+    switch (pass) {
+        case conv_pass::forward: return PQ >= (avx512 ? 256 : 64);
+        case conv_pass::backward_data: return avx512 && PQ >= 256;
+        case conv_pass::backward_weights: return PQ >= 256;
+    }
+    return false;
+}
+
 /// y = conv(x, w) (+ bias).
 template <class T>
 void conv2d_forward(const T* x, const T* w, const T* bias, const conv_shape& g, T* y, conv_algo a = conv_algo::automatic) {
@@ -59,6 +82,10 @@ void conv2d_forward(const T* x, const T* w, const T* bias, const conv_shape& g, 
     g.validate("conv2d");
     const std::size_t m = winograd_tile(g, a, conv_pass::forward);
     if (m == 0) {
+        if (a == conv_algo::phase || (a == conv_algo::automatic && phase_direct_preferred(g, conv_pass::forward))) {
+            ONECLASS_PROFILE_SCOPE("conv.phase_forward");
+            return conv2d_forward_phase(x, w, bias, g, y);
+        }
         if (a == conv_algo::implicit_gemm || (a == conv_algo::automatic && implicit_gemm_preferred<T>(g))) {
             ONECLASS_PROFILE_SCOPE("conv.implicit_gemm_forward");
             return conv2d_forward_implicit_gemm(x, w, bias, g, y);
@@ -85,6 +112,10 @@ void conv2d_backward_data(const T* dy, const T* w, const conv_shape& g, T* dx, c
     const std::size_t m = winograd_tile(g, a, conv_pass::backward_data);
     if (m == 4) return conv2d_backward_data_winograd<4>(dy, w, g, dx, accumulate);
     if (m == 2) return conv2d_backward_data_winograd<2>(dy, w, g, dx, accumulate);
+    if (a == conv_algo::phase || (a == conv_algo::automatic && phase_direct_preferred(g, conv_pass::backward_data))) {
+        ONECLASS_PROFILE_SCOPE("conv.phase_backward_data");
+        return conv2d_backward_data_phase(dy, w, g, dx, accumulate);
+    }
     ONECLASS_PROFILE_SCOPE("conv.im2col_backward_data");
     conv2d_backward_data_im2col(dy, w, g, dx, accumulate);
 }
@@ -100,6 +131,11 @@ void conv2d_backward_weights(const T* x, const T* dy, const conv_shape& g, T* dw
         if (m == 4) conv2d_backward_weights_winograd<4>(x, dy, g, dw, accumulate);
         else conv2d_backward_weights_winograd<2>(x, dy, g, dw, accumulate);
         dw = nullptr;  // only the bias is left for the im2col routine
+    }
+    if (dw && (a == conv_algo::phase || (a == conv_algo::automatic && phase_direct_preferred(g, conv_pass::backward_weights)))) {
+        ONECLASS_PROFILE_SCOPE("conv.phase_backward_weights");
+        conv2d_backward_weights_phase(x, dy, g, dw, accumulate);
+        dw = nullptr;
     }
     if (dw && (a == conv_algo::implicit_gemm || (a == conv_algo::automatic && implicit_gemm_weights_preferred<T>(g)))) {
         ONECLASS_PROFILE_SCOPE("conv.implicit_gemm_backward_weights");

@@ -17,7 +17,7 @@
 #include <cstdint>
 #include <limits>
 #include <type_traits>
-#if defined(__AVX512F__)
+#if defined(__AVX512F__) || defined(__AVX2__)
 #include <immintrin.h>
 #endif
 
@@ -326,6 +326,98 @@ inline void masked_gather(const T* base, const std::int32_t* idx, std::uint32_t 
     for (std::size_t l = 0; l < width<T>; ++l) {
         const T v = base[idx[l]];
         out[l] = (mask >> l) & 1u ? v : T(0);
+    }
+}
+
+/// even[i] = s[2 i], odd[i] = s[2 i + 1] for i < n: splits a row into its even and odd columns
+/// (the phases of a stride-2 layer's input). float on AVX-512 / AVX2 by two-source permutes,
+/// 16 / 8 pairs at a time; the rest element by element.
+template <class T>
+inline void deinterleave2(const T* s, std::size_t n, T* even, T* odd) noexcept {
+    std::size_t i = 0;
+    if constexpr (std::is_same_v<T, float>) {
+#if defined(__AVX512F__)
+        const __m512i ie = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+        const __m512i io = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+        for (; i + 16 <= n; i += 16) {
+            const __m512 a = _mm512_loadu_ps(s + 2 * i), b = _mm512_loadu_ps(s + 2 * i + 16);
+            _mm512_storeu_ps(even + i, _mm512_permutex2var_ps(a, ie, b));
+            _mm512_storeu_ps(odd + i, _mm512_permutex2var_ps(a, io, b));
+        }
+        if (i < n) {  // the last 1-15 pairs by masked loads and stores
+            const std::size_t m = n - i;
+            const __mmask16 lo = __mmask16(m >= 8 ? 0xFFFFu : (1u << (2 * m)) - 1u);
+            const __mmask16 hi = __mmask16(m > 8 ? (1u << (2 * (m - 8))) - 1u : 0u), out = __mmask16((1u << m) - 1u);
+            const __m512 a = _mm512_maskz_loadu_ps(lo, s + 2 * i), b = _mm512_maskz_loadu_ps(hi, s + 2 * i + 16);
+            _mm512_mask_storeu_ps(even + i, out, _mm512_permutex2var_ps(a, ie, b));
+            _mm512_mask_storeu_ps(odd + i, out, _mm512_permutex2var_ps(a, io, b));
+            return;
+        }
+#elif defined(__AVX2__)
+        for (; i + 8 <= n; i += 8) {
+            const __m256 a = _mm256_loadu_ps(s + 2 * i), b = _mm256_loadu_ps(s + 2 * i + 8);
+            // within 128-bit lanes: a0 a2 b0 b2 | a4 a6 b4 b6, then the 64-bit pairs in order
+            const __m256 e = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0)), o = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(3, 1, 3, 1));
+            _mm256_storeu_ps(even + i, _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(e), 0xD8)));
+            _mm256_storeu_ps(odd + i, _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(o), 0xD8)));
+        }
+#endif
+    }
+    for (; i < n; ++i) even[i] = s[2 * i], odd[i] = s[2 * i + 1];
+}
+
+/// dst[2 i] = even[i], dst[2 i + 1] = odd[i] for i < n (accumulate: +=): the inverse of
+/// deinterleave2, for writing the phases of a stride-2 layer's input gradient.
+template <class T>
+inline void interleave2(const T* even, const T* odd, std::size_t n, T* dst, bool accumulate) noexcept {
+    std::size_t i = 0;
+    if constexpr (std::is_same_v<T, float>) {
+#if defined(__AVX512F__)
+        const __m512i lo = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+        const __m512i hi = _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+        for (; i + 16 <= n; i += 16) {
+            const __m512 e = _mm512_loadu_ps(even + i), o = _mm512_loadu_ps(odd + i);
+            __m512 a = _mm512_permutex2var_ps(e, lo, o), b = _mm512_permutex2var_ps(e, hi, o);
+            if (accumulate) {
+                a = _mm512_add_ps(a, _mm512_loadu_ps(dst + 2 * i));
+                b = _mm512_add_ps(b, _mm512_loadu_ps(dst + 2 * i + 16));
+            }
+            _mm512_storeu_ps(dst + 2 * i, a);
+            _mm512_storeu_ps(dst + 2 * i + 16, b);
+        }
+        if (i < n) {  // the last 1-15 pairs by masked loads and stores
+            const std::size_t m = n - i;
+            const __mmask16 in = __mmask16((1u << m) - 1u);
+            const __mmask16 ma = __mmask16(m >= 8 ? 0xFFFFu : (1u << (2 * m)) - 1u);
+            const __mmask16 mb = __mmask16(m > 8 ? (1u << (2 * (m - 8))) - 1u : 0u);
+            const __m512 e = _mm512_maskz_loadu_ps(in, even + i), o = _mm512_maskz_loadu_ps(in, odd + i);
+            __m512 a = _mm512_permutex2var_ps(e, lo, o), b = _mm512_permutex2var_ps(e, hi, o);
+            if (accumulate) {
+                a = _mm512_add_ps(a, _mm512_maskz_loadu_ps(ma, dst + 2 * i));
+                b = _mm512_add_ps(b, _mm512_maskz_loadu_ps(mb, dst + 2 * i + 16));
+            }
+            _mm512_mask_storeu_ps(dst + 2 * i, ma, a);
+            _mm512_mask_storeu_ps(dst + 2 * i + 16, mb, b);
+            return;
+        }
+#elif defined(__AVX2__)
+        for (; i + 8 <= n; i += 8) {
+            const __m256 e = _mm256_loadu_ps(even + i), o = _mm256_loadu_ps(odd + i);
+            // within 128-bit lanes: e0 o0 e1 o1 | e4 o4 e5 o5 and e2 o2 e3 o3 | e6 o6 e7 o7
+            const __m256 l = _mm256_unpacklo_ps(e, o), h = _mm256_unpackhi_ps(e, o);
+            __m256 a = _mm256_permute2f128_ps(l, h, 0x20), b = _mm256_permute2f128_ps(l, h, 0x31);
+            if (accumulate) {
+                a = _mm256_add_ps(a, _mm256_loadu_ps(dst + 2 * i));
+                b = _mm256_add_ps(b, _mm256_loadu_ps(dst + 2 * i + 8));
+            }
+            _mm256_storeu_ps(dst + 2 * i, a);
+            _mm256_storeu_ps(dst + 2 * i + 8, b);
+        }
+#endif
+    }
+    for (; i < n; ++i) {
+        if (accumulate) dst[2 * i] += even[i], dst[2 * i + 1] += odd[i];
+        else dst[2 * i] = even[i], dst[2 * i + 1] = odd[i];
     }
 }
 

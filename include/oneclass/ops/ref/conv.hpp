@@ -1,5 +1,5 @@
-// oneclass/ops/ref/conv.hpp - direct 2-D convolution and its input gradient in double (the
-// oracles for ops/conv.hpp).
+// oneclass/ops/ref/conv.hpp - direct 2-D convolution and its input and weight gradients in double
+// (the oracles for ops/conv.hpp and the fast convolution paths).
 #pragma once
 
 #include <oneclass/ops/convolution.hpp>
@@ -45,6 +45,15 @@ std::vector<double> conv2d_backward_data(const T* dy, const T* w, const conv_sha
     std::vector<double> dx(g.N * g.C * g.H * g.W, 0.0);
     for_each_tap(g, [&](std::size_t xi, std::size_t wi, std::size_t yi) { dx[xi] += double(dy[yi]) * double(w[wi]); });
     return dx;
+}
+
+/// dw = the weight gradient of conv2d_forward applied to dy: dw[k, c, r, t] = sum of dy x over
+/// the outputs the tap reaches.
+template <class T>
+std::vector<double> conv2d_backward_weights(const T* x, const T* dy, const conv_shape& g) {
+    std::vector<double> dw(g.K * g.crs(), 0.0);
+    for_each_tap(g, [&](std::size_t xi, std::size_t wi, std::size_t yi) { dw[wi] += double(dy[yi]) * double(x[xi]); });
+    return dw;
 }
 
 }  // namespace oneclass::ops::ref
