@@ -115,10 +115,12 @@ void frame_channel(const T* src, std::size_t n0, std::size_t C, std::size_t H, s
 }
 
 /// Images per group: the group's framed rows (rows per image x F) stay within `budget` floats of
-/// L2, and there are at least min(N, min_groups) groups. Depends on the shape only.
+/// L2, and their number is a multiple of min_groups (where N allows: groups run in parallel, and
+/// 7 groups on 2 threads would leave one idle an eighth of the time). Depends on the shape only.
 inline std::size_t phase_group(std::size_t N, std::size_t rows, std::size_t F, std::size_t budget, std::size_t min_groups) {
     const std::size_t per = rows * F;
-    const std::size_t groups = std::max<std::size_t>((N * per + budget - 1) / budget, std::min(N, min_groups));
+    std::size_t groups = std::max<std::size_t>((N * per + budget - 1) / budget, 1);
+    groups = std::min(N, (groups + min_groups - 1) / min_groups * min_groups);
     return (N + groups - 1) / groups;
 }
 
