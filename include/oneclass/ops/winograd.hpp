@@ -438,6 +438,79 @@ inline void winograd_gather_quad(const float*, std::ptrdiff_t, std::ptrdiff_t, s
 
 /// V[xi][c][l] = (B^T d B)[xi] for the block's NB tiles d (lane l), at row stride ld; the taps
 /// come from tp where the vector gather is one instruction, lane by lane otherwise.
+/// Whether the input transform reads its taps by rows (winograd_input_rows) instead of gathers:
+/// AVX-512 float blocks of 32 tiles over maps of exactly 8 tiles per row, at most 32 columns wide
+/// (32 x 32 maps with F(4x4), 16 x 16 with F(2x2)).
+template <std::size_t M, class T, std::size_t NB>
+bool winograd_rows_apply(const conv_shape& g) {
+    return simd::vector_gather<T> && std::is_same_v<T, float> && NB == 32 && simd::width<T> == 16 && g.W <= 32 &&
+           (g.Q() + M - 1) / M == 8;
+}
+
+#if defined(__AVX512F__)
+/// d[e][0..32) = the a x a taps of a block's 32 tiles for one channel plane, when
+/// winograd_rows_apply: each half-vector of 8 lanes is one tile row, whose a input rows are two
+/// (masked) vector loads each, and a tap's 8 columns are one masked two-source permute of them.
+/// 2 a^2 gathers per channel become 2 a^2 (2 permutes + a blend) from 4 a row loads; the lanes
+/// get the same values (zero in the padding and for missing tiles), so the same bits.
+template <std::size_t M>
+struct winograd_input_rows {
+    static constexpr std::size_t A = M + 2;
+    __m512i idx[A];
+    __mmask16 cols[A];
+    std::size_t in[4] = {};
+    std::ptrdiff_t h0[4] = {};
+    bool ok[4] = {};
+    __mmask16 load0, load1;
+
+    winograd_input_rows(const conv_shape& g, const winograd_lane<M>* lanes) {
+        const std::ptrdiff_t Wd = std::ptrdiff_t(g.W), w0 = lanes[0].w0;  // lane 0 is always a tile, at column 0
+        for (std::size_t q = 0; q < 4; ++q) {
+            const winograd_lane<M>& L = lanes[8 * q];
+            ok[q] = L.rows > 0, in[q] = L.in, h0[q] = L.h0;
+        }
+        for (std::size_t j = 0; j < A; ++j) {
+            alignas(64) std::int32_t id[16];
+            std::uint32_t m = 0;
+            for (std::size_t l = 0; l < 16; ++l) {
+                const std::ptrdiff_t col = w0 + std::ptrdiff_t(M * (l % 8) + j);
+                const bool in_row = col >= 0 && col < Wd;
+                id[l] = in_row ? std::int32_t(col) : 0;
+                if (in_row) m |= 1u << l;
+            }
+            idx[j] = _mm512_load_si512(id);
+            cols[j] = __mmask16(m);
+        }
+        load0 = __mmask16(g.W >= 16 ? 0xFFFFu : (1u << g.W) - 1u);
+        load1 = __mmask16(g.W > 16 ? (1u << (g.W - 16)) - 1u : 0u);
+    }
+
+    void taps(const float* plane, std::size_t c, std::size_t HW, std::size_t H, std::size_t Wd, float (*d)[32]) const {
+        for (std::size_t v = 0; v < 2; ++v)
+            for (std::size_t i = 0; i < A; ++i) {
+                __m512 a[2], b[2];
+                for (std::size_t s = 0; s < 2; ++s) {
+                    const std::size_t q = 2 * v + s;
+                    const std::ptrdiff_t h = h0[q] + std::ptrdiff_t(i);
+                    if (ok[q] && h >= 0 && h < std::ptrdiff_t(H)) {
+                        const float* p = plane + in[q] + c * HW + std::size_t(h) * Wd;
+                        a[s] = _mm512_maskz_loadu_ps(load0, p);
+                        b[s] = _mm512_maskz_loadu_ps(load1, p + 16);
+                    } else {
+                        a[s] = b[s] = _mm512_setzero_ps();
+                    }
+                }
+#pragma GCC unroll 8
+                for (std::size_t j = 0; j < A; ++j) {
+                    const __m512 lo = _mm512_maskz_permutex2var_ps(__mmask16(cols[j] & 0x00FFu), a[0], idx[j], b[0]);
+                    const __m512 hi = _mm512_maskz_permutex2var_ps(__mmask16(cols[j] & 0xFF00u), a[1], idx[j], b[1]);
+                    _mm512_store_ps(d[i * A + j] + 16 * v, _mm512_mask_mov_ps(lo, __mmask16(0xFF00u), hi));
+                }
+            }
+    }
+};
+#endif
+
 template <std::size_t M, std::size_t NB, class T>
 void winograd_input_block(const T* x, const conv_shape& g, const winograd_lane<M>* lanes,
                           const winograd_taps<(M + 2) * (M + 2), NB, T>& tp, T* V, std::size_t ld) {
@@ -445,6 +518,19 @@ void winograd_input_block(const T* x, const conv_shape& g, const winograd_lane<M
     constexpr std::size_t A = W::a;
     const std::size_t C = g.C, Wd = g.W, HW = g.H * Wd;
     alignas(64) T d[A * A][NB];  // gathered taps, one lane per tile
+#if defined(__AVX512F__)
+    if constexpr (std::is_same_v<T, float> && NB == 32) {
+        if (winograd_rows_apply<M, T, NB>(g)) {
+            const winograd_input_rows<M> rows(g, lanes);
+            for (std::size_t c = 0; c < C; ++c) {
+                rows.taps(x, c, HW, g.H, Wd, d);
+                winograd_sandwich<A, A, A, A, W::BT, W::BT, NB, T>([&](std::size_t q, std::size_t j) { return d[q * A + j]; },
+                                                                  [&](std::size_t r, std::size_t s) { return V + ((r * A + s) * C + c) * ld; });
+            }
+            return;
+        }
+    }
+#endif
     const std::uint32_t quads = winograd_input_quads<M, NB, T>(lanes);
     for (std::size_t c = 0; c < C; ++c) {
         if constexpr (simd::vector_gather<T>) {
@@ -671,7 +757,8 @@ void conv2d_winograd(const T* x, const T* w, const conv_shape& g, T* y, bool acc
             detail::winograd_lanes<M, T>(g, tl, b * NB, g.N * tl.tiles(), NB, lanes);
             {
                 ONECLASS_PROFILE_SCOPE("winograd.input");
-                if constexpr (simd::vector_gather<T>) detail::winograd_input_taps<M, NB>(g, lanes, taps);
+                if constexpr (simd::vector_gather<T>)
+                    if (!detail::winograd_rows_apply<M, T, NB>(g)) detail::winograd_input_taps<M, NB>(g, lanes, taps);
                 detail::winograd_input_block<M, NB>(x, g, lanes, taps, sc.V.data(), NB);
             }
             {
@@ -733,7 +820,7 @@ void conv2d_backward_weights_winograd(const T* x, const T* dy, const conv_shape&
             for (std::size_t b = lo; b < hi; ++b) {
                 detail::winograd_lanes<M, T>(g, tl, first + b * NB, end, NB, lanes);
                 if constexpr (simd::vector_gather<T>) {
-                    detail::winograd_input_taps<M, NB>(g, lanes, in_taps);
+                    if (!detail::winograd_rows_apply<M, T, NB>(g)) detail::winograd_input_taps<M, NB>(g, lanes, in_taps);
                     detail::winograd_output_taps<M, NB>(g, lanes, out_taps);
                 }
                 detail::winograd_input_block<M, NB>(x, g, lanes, in_taps, V + b * NB, ld);
