@@ -439,43 +439,48 @@ inline void winograd_gather_quad(const float*, std::ptrdiff_t, std::ptrdiff_t, s
 /// V[xi][c][l] = (B^T d B)[xi] for the block's NB tiles d (lane l), at row stride ld; the taps
 /// come from tp where the vector gather is one instruction, lane by lane otherwise.
 /// Whether the input transform reads its taps by rows (winograd_input_rows) instead of gathers:
-/// AVX-512 float blocks of 32 tiles over maps of exactly 8 tiles per row, at most 32 columns wide
-/// (32 x 32 maps with F(4x4), 16 x 16 with F(2x2)).
+/// AVX-512 float blocks of 32 tiles over maps of exactly 8 tiles per row at most 32 columns wide
+/// (32 x 32 maps with F(4x4), 16 x 16 with F(2x2)) or 4 tiles per row at most 16 wide (16 x 16
+/// with F(4x4), 8 x 8 with F(2x2)).
 template <std::size_t M, class T, std::size_t NB>
 bool winograd_rows_apply(const conv_shape& g) {
-    return simd::vector_gather<T> && std::is_same_v<T, float> && NB == 32 && simd::width<T> == 16 && g.W <= 32 &&
-           (g.Q() + M - 1) / M == 8;
+    if (!(simd::vector_gather<T> && std::is_same_v<T, float> && NB == 32 && simd::width<T> == 16)) return false;
+    const std::size_t tw = (g.Q() + M - 1) / M;
+    return (tw == 8 && g.W <= 32) || (tw == 4 && g.W <= 16);
 }
 
 #if defined(__AVX512F__)
 /// d[e][0..32) = the a x a taps of a block's 32 tiles for one channel plane, when
-/// winograd_rows_apply: each half-vector of 8 lanes is one tile row, whose a input rows are two
-/// (masked) vector loads each, and a tap's 8 columns are one masked two-source permute of them.
-/// 2 a^2 gathers per channel become 2 a^2 (2 permutes + a blend) from 4 a row loads; the lanes
-/// get the same values (zero in the padding and for missing tiles), so the same bits.
+/// winograd_rows_apply. Each group of 8 lanes is one tile row of 8 tiles or two of 4, and the two
+/// sources of a permute hold the group's input row (two vectors, up to 32 columns) or its two
+/// input rows (one vector each, up to 16 columns); a tap's 8 lanes are one masked two-source
+/// permute of them, two groups are blended into a vector. 2 a^2 gathers per channel become
+/// 2 a^2 (2 permutes + a blend) from 4 a row loads; the lanes get the same values (zero in the
+/// padding and for missing tiles), so the same bits.
 template <std::size_t M>
 struct winograd_input_rows {
     static constexpr std::size_t A = M + 2;
     __m512i idx[A];
     __mmask16 cols[A];
-    std::size_t in[4] = {};
-    std::ptrdiff_t h0[4] = {};
-    bool ok[4] = {};
+    std::size_t tq, in[8] = {};  // tiles per row; per tile row of the block: image offset in x,
+    std::ptrdiff_t h0[8] = {};    // first input row (may lie in the padding),
+    bool ok[8] = {};              // and whether the tile row exists (not past the last tile)
     __mmask16 load0, load1;
 
-    winograd_input_rows(const conv_shape& g, const winograd_lane<M>* lanes) {
+    winograd_input_rows(const conv_shape& g, const winograd_lane<M>* lanes) : tq((g.Q() + M - 1) / M) {
         const std::ptrdiff_t Wd = std::ptrdiff_t(g.W), w0 = lanes[0].w0;  // lane 0 is always a tile, at column 0
-        for (std::size_t q = 0; q < 4; ++q) {
-            const winograd_lane<M>& L = lanes[8 * q];
-            ok[q] = L.rows > 0, in[q] = L.in, h0[q] = L.h0;
+        for (std::size_t t = 0; t < 32 / tq; ++t) {
+            const winograd_lane<M>& L = lanes[t * tq];
+            ok[t] = L.rows > 0, in[t] = L.in, h0[t] = L.h0;
         }
         for (std::size_t j = 0; j < A; ++j) {
             alignas(64) std::int32_t id[16];
             std::uint32_t m = 0;
             for (std::size_t l = 0; l < 16; ++l) {
-                const std::ptrdiff_t col = w0 + std::ptrdiff_t(M * (l % 8) + j);
+                const std::size_t sub = (l % 8) / tq, tc = l % tq;  // which of the group's rows, which tile
+                const std::ptrdiff_t col = w0 + std::ptrdiff_t(M * tc + j);
                 const bool in_row = col >= 0 && col < Wd;
-                id[l] = in_row ? std::int32_t(col) : 0;
+                id[l] = in_row ? std::int32_t(sub * 16 + std::size_t(col)) : 0;
                 if (in_row) m |= 1u << l;
             }
             idx[j] = _mm512_load_si512(id);
@@ -485,19 +490,26 @@ struct winograd_input_rows {
         load1 = __mmask16(g.W > 16 ? (1u << (g.W - 16)) - 1u : 0u);
     }
 
-    void taps(const float* plane, std::size_t c, std::size_t HW, std::size_t H, std::size_t Wd, float (*d)[32]) const {
+    /// Row i of tile row t's taps, columns [16 half, 16 half + 16), zero outside the plane.
+    __m512 row(const float* x, std::size_t c, std::size_t HW, std::size_t H, std::size_t Wd, std::size_t t, std::size_t i,
+               std::size_t half) const {
+        const std::ptrdiff_t h = h0[t] + std::ptrdiff_t(i);
+        if (!ok[t] || h < 0 || h >= std::ptrdiff_t(H)) return _mm512_setzero_ps();
+        return _mm512_maskz_loadu_ps(half ? load1 : load0, x + in[t] + c * HW + std::size_t(h) * Wd + 16 * half);
+    }
+
+    void taps(const float* x, std::size_t c, std::size_t HW, std::size_t H, std::size_t Wd, float (*d)[32]) const {
         for (std::size_t v = 0; v < 2; ++v)
             for (std::size_t i = 0; i < A; ++i) {
-                __m512 a[2], b[2];
+                __m512 a[2], b[2];  // the two sources of each of the vector's two 8-lane groups
                 for (std::size_t s = 0; s < 2; ++s) {
-                    const std::size_t q = 2 * v + s;
-                    const std::ptrdiff_t h = h0[q] + std::ptrdiff_t(i);
-                    if (ok[q] && h >= 0 && h < std::ptrdiff_t(H)) {
-                        const float* p = plane + in[q] + c * HW + std::size_t(h) * Wd;
-                        a[s] = _mm512_maskz_loadu_ps(load0, p);
-                        b[s] = _mm512_maskz_loadu_ps(load1, p + 16);
+                    const std::size_t grp = 2 * v + s;
+                    if (tq == 8) {
+                        a[s] = row(x, c, HW, H, Wd, grp, i, 0);
+                        b[s] = row(x, c, HW, H, Wd, grp, i, 1);
                     } else {
-                        a[s] = b[s] = _mm512_setzero_ps();
+                        a[s] = row(x, c, HW, H, Wd, 2 * grp, i, 0);
+                        b[s] = row(x, c, HW, H, Wd, 2 * grp + 1, i, 0);
                     }
                 }
 #pragma GCC unroll 8
