@@ -77,39 +77,61 @@ struct winograd_matrices<4> {  // interpolation points 0, 1, -1, 2, -2
     static constexpr double AT[4][6] = {{1, 1, 1, 1, 1, 0}, {0, 1, -1, 2, -2, 0}, {0, 1, 1, 4, 4, 0}, {0, 1, -1, 8, -8, 1}};
 };
 
+/// F(4x4)'s B^T and A^T have hand-factored forms (winograd_apply_f4, below), which share the sums
+/// and differences of symmetric pairs of rows (d1 +- d2, d3 +- d4): 14 operations per lane for B^T
+/// instead of 22, 10 for A^T instead of 18 (forward and backward-data 4-8% faster). The lift's
+/// factored form was measured slower in the weight gradient (its rows are far apart) and is not used.
+template <const auto& L>
+inline constexpr bool winograd_factored = false;
+template <const auto& L, std::size_t NB, class T, class In, class Out>
+void winograd_apply_f4(In&& in, Out&& out);
+
 /// Y = L X R^T on NB lanes at once (one lane per tile), for the constant matrices L (P x Q) and
-/// R (U x S): the loops unroll and the zero coefficients drop out at compile time. x(q, s) and
-/// y(p, u) give a row of NB lanes of X (Q x S) and Y (P x U). Every transform of this file is one
-/// of these: B^T d B, A^T m A, and the lift (A^T)^T e A^T of the output gradient.
+/// R (U x S): the loops unroll and the zero coefficients drop out at compile time (F(4x4)'s
+/// matrices: their factored forms). x(q, s) and y(p, u) give a row of NB lanes of X (Q x S) and
+/// Y (P x U). Every transform of this file is one of these: B^T d B, A^T m A, and the lift
+/// (A^T)^T e A^T of the output gradient.
 template <std::size_t P, std::size_t Q, std::size_t U, std::size_t S, const auto& L, const auto& R, std::size_t NB, class T,
           class In, class Out>
 void winograd_sandwich(In&& x, Out&& y) {
     alignas(64) T z[P * S][NB];  // L X
+    if constexpr (winograd_factored<L>) {
 #pragma GCC unroll 8
-    for (std::size_t p = 0; p < P; ++p)
+        for (std::size_t s = 0; s < S; ++s)
+            winograd_apply_f4<L, NB, T>([&](std::size_t q) -> const T* { return x(q, s); }, [&](std::size_t p) { return z[p * S + s]; });
+    } else {
 #pragma GCC unroll 8
-        for (std::size_t s = 0; s < S; ++s) {
-            for (std::size_t l = 0; l < NB; ++l) {
-                T acc = 0;
+        for (std::size_t p = 0; p < P; ++p)
 #pragma GCC unroll 8
-                for (std::size_t q = 0; q < Q; ++q)
-                    if (L[p][q] != 0) acc += T(L[p][q]) * x(q, s)[l];
-                z[p * S + s][l] = acc;
+            for (std::size_t s = 0; s < S; ++s) {
+                for (std::size_t l = 0; l < NB; ++l) {
+                    T acc = 0;
+#pragma GCC unroll 8
+                    for (std::size_t q = 0; q < Q; ++q)
+                        if (L[p][q] != 0) acc += T(L[p][q]) * x(q, s)[l];
+                    z[p * S + s][l] = acc;
+                }
             }
-        }
+    }
+    if constexpr (winograd_factored<R>) {
 #pragma GCC unroll 8
-    for (std::size_t p = 0; p < P; ++p)
+        for (std::size_t p = 0; p < P; ++p)
+            winograd_apply_f4<R, NB, T>([&](std::size_t s) -> const T* { return z[p * S + s]; }, [&](std::size_t u) { return y(p, u); });
+    } else {
 #pragma GCC unroll 8
-        for (std::size_t u = 0; u < U; ++u) {
-            T* out = y(p, u);
-            for (std::size_t l = 0; l < NB; ++l) {
-                T acc = 0;
+        for (std::size_t p = 0; p < P; ++p)
 #pragma GCC unroll 8
-                for (std::size_t s = 0; s < S; ++s)
-                    if (R[u][s] != 0) acc += T(R[u][s]) * z[p * S + s][l];
-                out[l] = acc;
+            for (std::size_t u = 0; u < U; ++u) {
+                T* out = y(p, u);
+                for (std::size_t l = 0; l < NB; ++l) {
+                    T acc = 0;
+#pragma GCC unroll 8
+                    for (std::size_t s = 0; s < S; ++s)
+                        if (R[u][s] != 0) acc += T(R[u][s]) * z[p * S + s][l];
+                    out[l] = acc;
+                }
             }
-        }
+    }
 }
 
 /// (A^T)^T, a x M: lifts an M x M output-gradient tile to the a x a Winograd domain.
@@ -123,6 +145,50 @@ struct winograd_lift {
         return t;
     }();
 };
+
+/// Whether two constant matrices are the same object.
+template <const auto& X, const auto& Y>
+inline constexpr bool same_matrix = static_cast<const void*>(&X) == static_cast<const void*>(&Y);
+
+/// F(4x4)'s B^T (6 x 6) and A^T (4 x 6), factored (see winograd_factored).
+template <const auto& L, std::size_t NB, class T, class In, class Out>
+void winograd_apply_f4(In&& in, Out&& out) {
+    using W = winograd_matrices<4>;
+    if constexpr (same_matrix<L, W::BT>) {
+        const T *__restrict d0 = in(0), *__restrict d1 = in(1), *__restrict d2 = in(2), *__restrict d3 = in(3),
+                *__restrict d4 = in(4), *__restrict d5 = in(5);
+        T *__restrict t0 = out(0), *__restrict t1 = out(1), *__restrict t2 = out(2), *__restrict t3 = out(3),
+          *__restrict t4 = out(4), *__restrict t5 = out(5);
+#pragma GCC ivdep
+        for (std::size_t l = 0; l < NB; ++l) {
+            const T s12 = d1[l] + d2[l], s34 = d3[l] + d4[l], m12 = d1[l] - d2[l], m43 = d4[l] - d3[l];
+            const T m13 = d1[l] - d3[l], m42 = d4[l] - d2[l];
+            t0[l] = T(4) * d0[l] + (d4[l] - T(5) * d2[l]);
+            t1[l] = s34 - T(4) * s12;
+            t2[l] = m43 + T(4) * m12;
+            t3[l] = m42 - T(2) * m13;
+            t4[l] = m42 + T(2) * m13;
+            t5[l] = T(4) * d1[l] + (d5[l] - T(5) * d3[l]);
+        }
+    } else if constexpr (same_matrix<L, W::AT>) {
+        const T *__restrict m0 = in(0), *__restrict m1 = in(1), *__restrict m2 = in(2), *__restrict m3 = in(3),
+                *__restrict m4 = in(4), *__restrict m5 = in(5);
+        T *__restrict o0 = out(0), *__restrict o1 = out(1), *__restrict o2 = out(2), *__restrict o3 = out(3);
+#pragma GCC ivdep
+        for (std::size_t l = 0; l < NB; ++l) {
+            const T s12 = m1[l] + m2[l], d12 = m1[l] - m2[l], s34 = m3[l] + m4[l], d34 = m3[l] - m4[l];
+            o0[l] = m0[l] + s12 + s34;
+            o1[l] = d12 + T(2) * d34;
+            o2[l] = s12 + T(4) * s34;
+            o3[l] = (d12 + T(8) * d34) + m5[l];
+        }
+    }
+}
+
+template <>
+inline constexpr bool winograd_factored<winograd_matrices<4>::BT> = true;
+template <>
+inline constexpr bool winograd_factored<winograd_matrices<4>::AT> = true;
 
 /// Tiles of a P x Q output: th x tw of M x M.
 template <std::size_t M>
