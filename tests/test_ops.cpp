@@ -152,6 +152,38 @@ TEMPLATE_TEST_CASE("deinterleave2 and interleave2 split and merge even and odd e
     }
 }
 
+TEMPLATE_TEST_CASE("relu_mask_mul and bn_relu_input_grad equal their scalar formulas for every tail length", "", float, double) {
+    using T = TestType;
+    rng r(test::seed());
+    const T nan = std::numeric_limits<T>::quiet_NaN();
+    for (std::size_t n = 0; n <= 40; ++n) {
+        INFO("n " << n);
+        std::vector<T> g(n), y(n), x(n), out(n), acc(n);
+        for (std::size_t i = 0; i < n; ++i) g[i] = T(r.normal()), y[i] = T(r.normal()), x[i] = T(r.normal()), acc[i] = T(r.normal());
+        if (n > 3) g[3] = nan, y[3] = T(-1);  // a NaN gradient where the mask is off stays NaN (multiplied, not selected)
+        simd::relu_mask_mul(g.data(), y.data(), n, out.data());
+        for (std::size_t i = 0; i < n; ++i) {
+            const T want = y[i] > T(0) ? g[i] : g[i] * T(0);
+            if (std::isnan(want)) CHECK(std::isnan(out[i]));
+            else CHECK(out[i] == want);
+        }
+        const T sa = T(0.7), sb = T(-0.1), a = T(1.3), b = T(-0.25), k = T(0.05);
+        std::vector<T> fresh(n, nan), added = acc;
+        simd::bn_relu_input_grad(g.data(), x.data(), sa, sb, a, b, k, n, fresh.data(), false);
+        simd::bn_relu_input_grad(g.data(), x.data(), sa, sb, a, b, k, n, added.data(), true);
+        for (std::size_t i = 0; i < n; ++i) {
+            const double m = double(simd::affine(x[i], sa, sb)) > 0 ? 1.0 : 0.0;
+            const double want = double(a) * (double(g[i]) * m) + double(b) * double(x[i]) + double(k);
+            if (std::isnan(want)) {
+                CHECK(std::isnan(fresh[i]));
+                continue;
+            }
+            CHECK(double(fresh[i]) == Approx(want).margin(1e-6));
+            CHECK(double(added[i]) == Approx(want + double(acc[i])).margin(1e-6));
+        }
+    }
+}
+
 TEMPLATE_TEST_CASE("blocked squared distances equal the brute-force double reference", "", float, double) {
     using T = TestType;
     for (auto [b, n, d] : {std::tuple{1, 1, 1}, {5, 7, 3}, {17, 33, 9}, {64, 100, 128}, {3, 513, 31}}) {

@@ -10,6 +10,7 @@
 #include <oneclass/core/profile.hpp>
 #include <oneclass/ops/gemm.hpp>
 #include <oneclass/parallel/parallel.hpp>
+#include <oneclass/simd/simd.hpp>
 
 #include <algorithm>
 #include <cmath>
@@ -70,7 +71,7 @@ variable<T> add_relu(const variable<T>& a, const variable<T>& b) {
         const T* y = o.value.data();
         T* m = masked.data();
         parallel::for_elements(masked.size(), [&](std::size_t lo, std::size_t hi) {
-            for (std::size_t i = lo; i < hi; ++i) m[i] = g[i] * T(y[i] > T(0));  // branch-free: vectorises
+            simd::relu_mask_mul(g + lo, y + lo, hi - lo, m + lo);
         });
         if (na->requires_grad) na->accumulate(masked);
         if (nb->requires_grad) {

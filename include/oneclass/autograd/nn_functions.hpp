@@ -183,13 +183,7 @@ variable<T> batch_norm_impl(const variable<T>& x, const variable<T>& gamma, cons
                     T* dxp = dx + off;
                     const T a = ka[c], b = kb[c], k = kk[c];
                     if (fuse_relu) {
-                        const T sc = scale[c], sh = shift[c];
-                        if (fresh)
-                            for (std::size_t i = 0; i < HW; ++i)
-                                dxp[i] = a * (dyp[i] * T(simd::affine(xp[i], sc, sh) > T(0))) + b * xp[i] + k;
-                        else
-                            for (std::size_t i = 0; i < HW; ++i)
-                                dxp[i] += a * (dyp[i] * T(simd::affine(xp[i], sc, sh) > T(0))) + b * xp[i] + k;
+                        simd::bn_relu_input_grad(dyp, xp, scale[c], shift[c], a, b, k, HW, dxp, !fresh);
                     } else if (fresh) {
                         for (std::size_t i = 0; i < HW; ++i) dxp[i] = a * dyp[i] + b * xp[i] + k;
                     } else {

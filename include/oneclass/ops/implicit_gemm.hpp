@@ -11,7 +11,8 @@
 // again by the GEMM) and the copy of grouped outputs back to NCHW. Every output is computed by
 // one block with a fixed summation order (c r s ascending), so results do not depend on the
 // number of threads. The weight gradient is the same product transposed (see its comment).
-// Backward-data stays on im2col: both implicit forms tried (scatter-add, polyphase) were no faster.
+// Backward-data stays on im2col: both implicit forms tried (scatter-add, polyphase) were no faster
+// (the narrow stride-2 layers on large maps take ops/phase_direct.hpp in all three passes).
 #pragma once
 
 #include <oneclass/ops/winograd.hpp>

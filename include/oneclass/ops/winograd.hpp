@@ -17,10 +17,13 @@
 // register-blocked kernel, inverse-transform while the block is in cache; see below). The weight
 // gradient works on fixed image groups through OpenBLAS, each group's products added to the sum in
 // group order, so results do not depend on the thread count. Every transform is one
-// `winograd_sandwich` with its constant matrices unrolled at compile time. The tiles' taps are
-// read with AVX-512 masked gathers through a table built once per block and used for every
-// channel (winograd_taps), lane by lane elsewhere (AVX2's gather loses to scalar loads on Zen 1);
-// four whole tiles side by side are stored (and, for the gradient, read) through SSE transposes.
+// `winograd_sandwich` with its constant matrices unrolled at compile time (F(4x4)'s B^T and A^T
+// hand-factored). On maps of 8 or 4 tiles per row (32 x 32 and 16 x 16 with F(4x4), 16 x 16 and
+// 8 x 8 with F(2x2)) the input tiles' taps are read as whole rows and spread over the lanes by
+// AVX-512 permutes (winograd_input_rows); elsewhere with AVX-512 masked gathers through a table
+// built once per block and used for every channel (winograd_taps), lane by lane without AVX-512
+// (AVX2's gather loses to scalar loads on Zen 1); four whole tiles side by side are stored (and,
+// for the gradient, read) through SSE transposes.
 #pragma once
 
 #include <oneclass/ops/conv.hpp>

@@ -186,6 +186,42 @@ void masked_sum_dot_affine(const T* g, const T* x, T a, T b, std::size_t n, T& s
     }
 }
 
+/// out[i] = g[i] [y[i] > 0]: a ReLU's gradient from its output. Multiplied rather than selected,
+/// so a NaN or infinite gradient stays visible where it is masked (as the scalar g * [y > 0]);
+/// written with explicit vectors because the bool-to-float product does not auto-vectorise on AVX2.
+template <class T>
+void relu_mask_mul(const T* g, const T* y, std::size_t n, T* out) noexcept {
+    constexpr std::size_t W = width<T>;
+    std::size_t i = 0;
+    const batch<T> zero(T(0)), one(T(1));
+    for (; i + W <= n; i += W)
+        (batch<T>::load_unaligned(g + i) * xsimd::select(batch<T>::load_unaligned(y + i) > zero, one, zero)).store_unaligned(out + i);
+    for (; i < n; ++i) out[i] = g[i] * T(y[i] > T(0));
+}
+
+/// out[i] (+)= affine(g[i] [affine(x[i], sa, sb) > 0], a, affine(x[i], b, k)): batch norm's input
+/// gradient a dz + b x + k, with the fused ReLU's mask recomputed from x (as masked_sum_dot_affine),
+/// in explicit vectors (the masked product does not auto-vectorise on AVX2); the scalar tail
+/// rounds the same way.
+template <class T>
+void bn_relu_input_grad(const T* g, const T* x, T sa, T sb, T a, T b, T k, std::size_t n, T* out, bool accumulate) noexcept {
+    constexpr std::size_t W = width<T>;
+    std::size_t i = 0;
+    const batch<T> vsa(sa), vsb(sb), va(a), vb(b), vk(k), zero(T(0)), one(T(1));
+    for (; i + W <= n; i += W) {
+        const batch<T> xv = batch<T>::load_unaligned(x + i);
+        const batch<T> dz = batch<T>::load_unaligned(g + i) * xsimd::select(affine(xv, vsa, vsb) > zero, one, zero);
+        batch<T> r = affine(dz, va, affine(xv, vb, vk));
+        if (accumulate) r += batch<T>::load_unaligned(out + i);
+        r.store_unaligned(out + i);
+    }
+    for (; i < n; ++i) {
+        const T dz = g[i] * T(affine(x[i], sa, sb) > T(0));
+        const T r = affine(dz, a, affine(x[i], b, k));
+        out[i] = accumulate ? out[i] + r : r;
+    }
+}
+
 /// sum_i (a[i] - c)^2
 template <class T>
 T sum_squared_deviation(const T* a, std::size_t n, T c) noexcept {
