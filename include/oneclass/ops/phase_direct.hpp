@@ -29,6 +29,7 @@
 
 #include <oneclass/core/scratch.hpp>
 #include <oneclass/ops/conv.hpp>
+#include <oneclass/ops/winograd.hpp>
 #include <oneclass/parallel/parallel.hpp>
 #include <oneclass/simd/simd.hpp>
 
@@ -129,29 +130,7 @@ inline std::size_t phase_group(std::size_t N, std::size_t rows, std::size_t F, s
 template <std::size_t MR, std::size_t NV, class T>
 void phase_kernel(const T* __restrict u, const T* __restrict base, const std::size_t* __restrict offs, std::size_t E,
                   T* __restrict out) {
-    using B = simd::batch<T>;
-    constexpr std::size_t W = B::size, NB = W * NV;
-    B acc[MR][NV];
-#pragma GCC unroll 16
-    for (std::size_t i = 0; i < MR; ++i)
-#pragma GCC unroll 4
-        for (std::size_t j = 0; j < NV; ++j) acc[i][j] = B(T(0));
-    for (std::size_t e = 0; e < E; ++e, u += MR) {
-        const T* v = base + offs[e];
-        B vv[NV];
-#pragma GCC unroll 4
-        for (std::size_t j = 0; j < NV; ++j) vv[j] = B::load_unaligned(v + j * W);
-#pragma GCC unroll 16
-        for (std::size_t i = 0; i < MR; ++i) {
-            const B ui(u[i]);
-#pragma GCC unroll 4
-            for (std::size_t j = 0; j < NV; ++j) acc[i][j] = xsimd::fma(ui, vv[j], acc[i][j]);
-        }
-    }
-#pragma GCC unroll 16
-    for (std::size_t i = 0; i < MR; ++i)
-#pragma GCC unroll 4
-        for (std::size_t j = 0; j < NV; ++j) acc[i][j].store_aligned(out + i * NB + j * W);
+    panel_kernel<MR, NV>(u, [base, offs](std::size_t e) { return base + offs[e]; }, E, out, MR);
 }
 
 /// A run of a block's lanes that are consecutive valid positions of one plane row.

@@ -233,8 +233,11 @@ inline constexpr std::size_t winograd_nv = 2;
 /// out[i][0..NB) = sum_c u[c][i] v[c][0..NB) for the first `rows` of MR output channels, where u
 /// is an MR-row panel of the packed filter transform and v one block of transformed tiles
 /// (NB = NV vectors). The MR x NV accumulators stay in registers for the whole channel loop.
-template <std::size_t MR, std::size_t NV, class T>
-void winograd_kernel(const T* __restrict u, const T* __restrict v, std::size_t C, T* __restrict out, std::size_t rows) {
+///
+/// The loop itself is panel_kernel: row(c) gives the NB values of step c (here the c-th row of
+/// the packed block; the phase-split convolution reads shifted rows of its framed input).
+template <std::size_t MR, std::size_t NV, class T, class Row>
+void panel_kernel(const T* __restrict u, Row&& row, std::size_t E, T* __restrict out, std::size_t rows) {
     using B = simd::batch<T>;
     constexpr std::size_t W = B::size, NB = W * NV;
     B acc[MR][NV];
@@ -242,10 +245,11 @@ void winograd_kernel(const T* __restrict u, const T* __restrict v, std::size_t C
     for (std::size_t i = 0; i < MR; ++i)
 #pragma GCC unroll 4
         for (std::size_t j = 0; j < NV; ++j) acc[i][j] = B(T(0));
-    for (std::size_t c = 0; c < C; ++c, u += MR, v += NB) {
+    for (std::size_t e = 0; e < E; ++e, u += MR) {
+        const T* v = row(e);
         B vv[NV];
 #pragma GCC unroll 4
-        for (std::size_t j = 0; j < NV; ++j) vv[j] = B::load_aligned(v + j * W);
+        for (std::size_t j = 0; j < NV; ++j) vv[j] = B::load_unaligned(v + j * W);
 #pragma GCC unroll 16
         for (std::size_t i = 0; i < MR; ++i) {
             const B ui(u[i]);
@@ -258,6 +262,12 @@ void winograd_kernel(const T* __restrict u, const T* __restrict v, std::size_t C
         if (i < rows)
 #pragma GCC unroll 4
             for (std::size_t j = 0; j < NV; ++j) acc[i][j].store_aligned(out + i * NB + j * W);
+}
+
+template <std::size_t MR, std::size_t NV, class T>
+void winograd_kernel(const T* __restrict u, const T* __restrict v, std::size_t C, T* __restrict out, std::size_t rows) {
+    constexpr std::size_t NB = simd::width<T> * NV;
+    panel_kernel<MR, NV>(u, [v](std::size_t c) { return v + c * NB; }, C, out, rows);
 }
 
 /// Up[xi][kb][c][i] = (G w_{kb MR + i, c} G^T)[xi], zero for rows past K: the filter transform in
