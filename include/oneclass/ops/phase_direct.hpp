@@ -159,6 +159,7 @@ template <class T>
 struct phase_scratch {
     scratch_vec<T> X, D, out;
     std::vector<phase_run> runs;
+    std::vector<std::size_t> offs;  // the group's offset list (its frame length varies)
 };
 /// The calling thread's: packed filter, offsets and partial sums, shared by the workers.
 template <class T>
@@ -209,7 +210,7 @@ void conv2d_forward_phase(const T* x, const T* w, const T* bias, const conv_shap
     const T* Wp = cs.Wp.data();
     parallel::for_chunks(0, groups, 1, [&](std::size_t lo, std::size_t hi) {
         auto& sc = thread_scratch<detail::phase_scratch<T>>();
-        std::vector<std::size_t> offs;
+        std::vector<std::size_t>& offs = sc.offs;
         sc.out.resize(MR * NB);
         sc.runs.resize(NB);
         for (std::size_t gi = lo; gi < hi; ++gi) {
@@ -273,7 +274,8 @@ void conv2d_backward_data_phase(const T* dy, const T* w, const conv_shape& g, T*
     const T* Wp = cs.Wp.data();
     parallel::for_chunks(0, groups, 1, [&](std::size_t lo, std::size_t hi) {
         auto& sc = thread_scratch<detail::phase_scratch<T>>();
-        std::vector<std::size_t> offs(first[4]);
+        std::vector<std::size_t>& offs = sc.offs;
+        offs.resize(first[4]);
         sc.out.resize(4 * MR * NB);
         sc.runs.resize(NB);
         T* out = sc.out.data();
