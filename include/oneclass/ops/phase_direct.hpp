@@ -252,7 +252,12 @@ void conv2d_backward_data_phase(const T* dy, const T* w, const conv_shape& g, T*
     const std::size_t G = detail::phase_group(g.N, K, (P + 1) * (Q + 1), std::size_t(96) << 10, 4), groups = (g.N + G - 1) / G;
     // each phase's taps; Wp[phase][cb][(k, tap)][i] = w[k][cb MR + i][tap]
     std::size_t first[5] = {0, 0, 0, 0, 0};
-    std::vector<std::size_t> taps[4];
+    struct tap_list {  // at most 9 taps per phase: no allocation
+        std::size_t v[9], n = 0;
+        void push_back(std::size_t x) { v[n++] = x; }
+        std::size_t size() const { return n; }
+        std::size_t operator[](std::size_t i) const { return v[i]; }
+    } taps[4];
     {
         const detail::phase_frame f0(1, P, Q, NB);
         for (std::size_t r = 0; r < R; ++r)
