@@ -365,6 +365,14 @@ inline void masked_gather(const T* base, const std::int32_t* idx, std::uint32_t 
     }
 }
 
+#if defined(__AVX512F__)
+namespace detail {
+/// The lanes of the two 16-float vectors that hold m < 16 pairs (2 m floats): the first, the second.
+inline __mmask16 pair_mask_lo(std::size_t m) noexcept { return __mmask16(m >= 8 ? 0xFFFFu : (1u << (2 * m)) - 1u); }
+inline __mmask16 pair_mask_hi(std::size_t m) noexcept { return __mmask16(m > 8 ? (1u << (2 * (m - 8))) - 1u : 0u); }
+}  // namespace detail
+#endif
+
 /// even[i] = s[2 i], odd[i] = s[2 i + 1] for i < n: splits a row into its even and odd columns
 /// (the phases of a stride-2 layer's input). float on AVX-512 / AVX2 by two-source permutes,
 /// 16 / 8 pairs at a time; the rest element by element.
@@ -382,8 +390,7 @@ inline void deinterleave2(const T* s, std::size_t n, T* even, T* odd) noexcept {
         }
         if (i < n) {  // the last 1-15 pairs by masked loads and stores
             const std::size_t m = n - i;
-            const __mmask16 lo = __mmask16(m >= 8 ? 0xFFFFu : (1u << (2 * m)) - 1u);
-            const __mmask16 hi = __mmask16(m > 8 ? (1u << (2 * (m - 8))) - 1u : 0u), out = __mmask16((1u << m) - 1u);
+            const __mmask16 lo = detail::pair_mask_lo(m), hi = detail::pair_mask_hi(m), out = __mmask16((1u << m) - 1u);
             const __m512 a = _mm512_maskz_loadu_ps(lo, s + 2 * i), b = _mm512_maskz_loadu_ps(hi, s + 2 * i + 16);
             _mm512_mask_storeu_ps(even + i, out, _mm512_permutex2var_ps(a, ie, b));
             _mm512_mask_storeu_ps(odd + i, out, _mm512_permutex2var_ps(a, io, b));
@@ -423,9 +430,7 @@ inline void interleave2(const T* even, const T* odd, std::size_t n, T* dst, bool
         }
         if (i < n) {  // the last 1-15 pairs by masked loads and stores
             const std::size_t m = n - i;
-            const __mmask16 in = __mmask16((1u << m) - 1u);
-            const __mmask16 ma = __mmask16(m >= 8 ? 0xFFFFu : (1u << (2 * m)) - 1u);
-            const __mmask16 mb = __mmask16(m > 8 ? (1u << (2 * (m - 8))) - 1u : 0u);
+            const __mmask16 in = __mmask16((1u << m) - 1u), ma = detail::pair_mask_lo(m), mb = detail::pair_mask_hi(m);
             const __m512 e = _mm512_maskz_loadu_ps(in, even + i), o = _mm512_maskz_loadu_ps(in, odd + i);
             __m512 a = _mm512_permutex2var_ps(e, lo, o), b = _mm512_permutex2var_ps(e, hi, o);
             if (accumulate) {
