@@ -1,6 +1,6 @@
 // benchmarks/bench_conv.cpp - the CNN core's convolution passes on the real ResNet-18 (CIFAR
 // stem) layer shapes at batch 32 and on the quick preset's small ResNet (width 1/4): im2col +
-// sgemm, Winograd F(2x2, 3x3) and F(4x4, 3x3), the direct reference twin
+// sgemm, Winograd F(2x2, 3x3) and F(4x4, 3x3), what `automatic` picks, the direct reference twin
 // (batch 1, it is slow), and raw sgemm throughput on the same GEMM for comparison.
 // Counter FLOP/s counts the direct convolution's 2 N K C R S P Q flops.
 //
@@ -93,15 +93,18 @@ void BM_sgemm_same_shape(benchmark::State& st) {  // the forward GEMM of one ima
 }
 
 #define LAYERS ->DenseRange(0, int(std::size(layers)) - 1)->Unit(benchmark::kMillisecond)
+BENCHMARK(BM_conv<0, ops::conv_algo::automatic>)->Name("forward/automatic") LAYERS;
 BENCHMARK(BM_conv<0, ops::conv_algo::im2col>)->Name("forward/im2col") LAYERS;
 BENCHMARK(BM_conv<0, ops::conv_algo::implicit_gemm>)->Name("forward/implicit_gemm") LAYERS;
 BENCHMARK(BM_conv<0, ops::conv_algo::phase>)->Name("forward/phase") LAYERS;
 BENCHMARK(BM_conv<0, ops::conv_algo::winograd>)->Name("forward/winograd") LAYERS;
 BENCHMARK(BM_conv<0, ops::conv_algo::winograd4>)->Name("forward/winograd4") LAYERS;
+BENCHMARK(BM_conv<1, ops::conv_algo::automatic>)->Name("backward_data/automatic") LAYERS;
 BENCHMARK(BM_conv<1, ops::conv_algo::im2col>)->Name("backward_data/im2col") LAYERS;
 BENCHMARK(BM_conv<1, ops::conv_algo::phase>)->Name("backward_data/phase") LAYERS;
 BENCHMARK(BM_conv<1, ops::conv_algo::winograd>)->Name("backward_data/winograd") LAYERS;
 BENCHMARK(BM_conv<1, ops::conv_algo::winograd4>)->Name("backward_data/winograd4") LAYERS;
+BENCHMARK(BM_conv<2, ops::conv_algo::automatic>)->Name("backward_weights/automatic") LAYERS;
 BENCHMARK(BM_conv<2, ops::conv_algo::im2col>)->Name("backward_weights/im2col") LAYERS;
 BENCHMARK(BM_conv<2, ops::conv_algo::implicit_gemm>)->Name("backward_weights/implicit_gemm") LAYERS;
 BENCHMARK(BM_conv<2, ops::conv_algo::phase>)->Name("backward_weights/phase") LAYERS;

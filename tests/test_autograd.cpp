@@ -113,6 +113,32 @@ TEST_CASE("tape: gradients accumulate, no_grad records nothing, the tape is free
     REQUIRE_THROWS_WITH(backward(c), Catch::Contains("does not depend on any parameter"));
 }
 
+TEST_CASE("tape: a gradient buffer shared by two inputs is copied before either is written (copy-on-write)") {
+    // add_relu hands one masked gradient to both inputs. b is used again by an op recorded
+    // earlier, whose backward runs later and adds to b's gradient: a's must not change with it.
+    const auto av = rand_t({3, 4}, 40), bv = rand_t({3, 4}, 41), cv = rand_t({3, 4}, 42);
+    auto a = V::parameter(av, "a"), b = V::parameter(bv, "b");
+    const auto c = V(cv);
+    auto z = fn::mul(b, c);
+    auto y = fn::add_relu(a, b);
+    auto loss = fn::add(fn::sum(y), fn::sum(z));
+    backward(loss);
+    REQUIRE_FALSE(a.grad().shares_storage(b.grad()));
+    for (std::size_t i = 0; i < av.size(); ++i) {
+        const double mask = av.data()[i] + bv.data()[i] > 0 ? 1.0 : 0.0;
+        REQUIRE(a.grad().data()[i] == mask);
+        REQUIRE(b.grad().data()[i] == mask + cv.data()[i]);
+    }
+    // the same input twice: the second accumulation adds to a private copy of the first
+    auto d = V::parameter(av, "d");
+    auto l2 = fn::sum(fn::add(d, d));
+    backward(l2);
+    for (std::size_t i = 0; i < av.size(); ++i) REQUIRE(d.grad().data()[i] == 2.0);
+    // an op's output gradient is freed once its backward ran (as PyTorch frees non-leaf ones)
+    REQUIRE_FALSE(y.grad().defined());
+    REQUIRE_FALSE(loss.grad().defined());
+}
+
 TEST_CASE("tape: a non-finite loss throws and clears the tape; shape errors name both shapes") {
     auto w = V::parameter(tensor<double>({1}, 1000.0));
     auto big = fn::exp(w);  // exp(1000) = inf

@@ -73,11 +73,10 @@ variable<T> add_relu(const variable<T>& a, const variable<T>& b) {
         parallel::for_elements(masked.size(), [&](std::size_t lo, std::size_t hi) {
             simd::relu_mask_mul(g + lo, y + lo, hi - lo, m + lo);
         });
+        // an input without a gradient yet takes the buffer itself; both may hold it at once, as a
+        // writer copies a shared gradient first (var_node::own_grad)
         if (na->requires_grad) na->accumulate(masked);
-        if (nb->requires_grad) {
-            if (nb->grad.defined()) nb->accumulate(masked);
-            else nb->grad = std::move(masked);  // the last user takes the buffer itself
-        }
+        if (nb->requires_grad) nb->accumulate(masked);
     });
 }
 

@@ -38,7 +38,7 @@ variable<T> conv2d(const variable<T>& x, const variable<T>& w, const variable<T>
         // a gradient seen for the first time is written, not added to zeros (saves a fill pass)
         if (nx->requires_grad) {
             const bool fresh = !nx->grad.defined();
-            T* dx = (fresh ? nx->grad_buffer_uninitialized() : nx->grad).data();
+            T* dx = nx->grad_buffer_uninitialized().data();  // fresh: written in full, otherwise added to
             ops::conv2d_backward_data<T>(o.grad.data(), nw->value.data(), g, dx, ops::conv_algo::automatic, !fresh);
         }
         const bool wb = nb && nb->requires_grad;

@@ -33,12 +33,14 @@ struct var_node {
     bool requires_grad = false;
     std::string name;
 
-    /// grad += g (a copy of g on first use).
+    /// grad += g. On first use grad shares g's buffer when it is contiguous in this shape
+    /// (copy-on-write, see own_grad), else a copy.
     void accumulate(const tensor<T>& g) {
         if (!grad.defined()) {
-            grad = g.clone();
+            grad = g.contiguous() && g.shape() == value.shape() ? g : g.clone();
             return;
         }
+        own_grad();
         T* d = grad.data();
         const T* s = g.data();
         parallel::for_elements(grad.size(), [&](std::size_t lo, std::size_t hi) {
@@ -52,6 +54,7 @@ struct var_node {
         const std::size_t n = value.size();
         const bool fresh = !grad.defined();  // f reads its inputs by index only: chunks are independent
         if (fresh) grad = tensor<T>(value.shape(), uninitialized);
+        else own_grad();
         T* d = grad.data();
         parallel::for_elements(n, [&](std::size_t lo, std::size_t hi) {
             if (fresh)
@@ -64,11 +67,19 @@ struct var_node {
     /// write every element (and add when it already existed: check grad.defined() first).
     tensor<T>& grad_buffer_uninitialized() {
         if (!grad.defined()) grad = tensor<T>(value.shape(), uninitialized);
+        own_grad();
         return grad;
     }
     tensor<T>& grad_buffer() {
         if (!grad.defined()) grad = tensor<T>(value.shape());
+        own_grad();
         return grad;
+    }
+    /// An op may hand one gradient buffer to several inputs (fn::add_relu: both get the same
+    /// masked gradient, no copy); every writer above first takes a private copy while the buffer is
+    /// still shared (copy-on-write), so sharing never shows.
+    void own_grad() {
+        if (grad.defined() && !grad.unique_storage()) grad = grad.clone();
     }
 };
 
@@ -150,7 +161,13 @@ variable<T> make_result_if(tensor<T> value, bool needs, Backward&& bw) {
     node->requires_grad = true;
     std::weak_ptr<var_node<T>> weak = node;  // the tape must not keep outputs alive by itself
     detail::tape_of_thread<T>().push_back([weak, bw = std::forward<Backward>(bw)]() mutable {
-        if (auto o = weak.lock(); o && o->grad.defined()) bw(*o);
+        if (auto o = weak.lock(); o && o->grad.defined()) {
+            bw(*o);
+            // tape order: nothing adds to an op's output gradient after its backward ran, so it is
+            // freed here (as PyTorch frees non-leaf gradients): the buffer goes back to the pool
+            // while it is hot, peak memory drops, and a gradient it shared becomes private again
+            o->grad = tensor<T>();
+        }
     });
     return out;
 }

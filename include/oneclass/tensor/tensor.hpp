@@ -98,6 +98,8 @@ public:
     bool contiguous() const noexcept { return strides_ == contiguous_strides(shape_); }
     /// True if both handles view the same storage.
     bool shares_storage(const tensor& o) const noexcept { return storage_ == o.storage_; }
+    /// True if no other handle views this storage (an undefined tensor counts as unique).
+    bool unique_storage() const noexcept { return storage_.use_count() <= 1; }
 
     T* data() noexcept { return storage_.get() + offset_; }
     const T* data() const noexcept { return storage_.get() + offset_; }
