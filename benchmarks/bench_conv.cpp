@@ -5,6 +5,7 @@
 // Counter FLOP/s counts the direct convolution's 2 N K C R S P Q flops.
 //
 //     OPENBLAS_NUM_THREADS=1 ./build-test/benchmarks/bench_conv --benchmark_filter=layer1
+//     ONECLASS_BENCH_THREADS=2 ...   (the convolution passes on 2 threads; default 1)
 #include <oneclass/core/rng.hpp>
 #include <oneclass/ops/convolution.hpp>
 #include <oneclass/ops/ref/conv.hpp>
@@ -12,6 +13,7 @@
 #include <benchmark/benchmark.h>
 #include <tbb/global_control.h>
 
+#include <cstdlib>
 #include <iterator>
 #include <vector>
 
@@ -44,11 +46,16 @@ std::vector<float> filled(std::size_t n, std::uint64_t seed) {
     for (auto& x : v) x = float(r.normal());
     return v;
 }
+/// One thread unless ONECLASS_BENCH_THREADS says otherwise (the convolution passes only).
+std::size_t bench_threads() {
+    const char* e = std::getenv("ONECLASS_BENCH_THREADS");
+    return e && std::atoi(e) > 0 ? std::size_t(std::atoi(e)) : 1;
+}
 double flops(const ops::conv_shape& g) { return 2.0 * double(g.N * g.K * g.crs() * g.P() * g.Q()); }
 
 template <int Pass, ops::conv_algo Algo>
 void BM_conv(benchmark::State& st) {
-    tbb::global_control one(tbb::global_control::max_allowed_parallelism, 1);
+    tbb::global_control threads(tbb::global_control::max_allowed_parallelism, bench_threads());
     const auto& L = layers[st.range(0)];
     const auto& g = L.g;
     if ((Algo == ops::conv_algo::winograd || Algo == ops::conv_algo::winograd4) && !ops::winograd_applies(g)) {

@@ -381,6 +381,33 @@ TEMPLATE_TEST_CASE_SIG("fused Winograd: many tile blocks, channel remainders, ac
     }
 }
 
+TEMPLATE_TEST_CASE_SIG("Winograd weight gradient: groups summed in slots, ragged last group, same bits on 1 and 2 threads", "",
+                       ((std::size_t M), M), 2, 4) {
+    // 43 images make 2-6 groups of tiles depending on the map (a slot takes several, the last
+    // group is short); 3 images on 4 x 4 maps make one group (transforms in parallel over blocks)
+    for (auto [N, C, H, W, K] : {std::tuple{43, 5, 8, 8, 6}, {43, 3, 16, 16, 4}, {11, 4, 9, 7, 5}, {3, 20, 4, 4, 19}}) {
+        ops::conv_shape g{std::size_t(N), std::size_t(C), std::size_t(H), std::size_t(W), std::size_t(K), 3, 3, 1, 1};
+        INFO("F(" << M << ") N C H W K = " << N << " " << C << " " << H << " " << W << " " << K);
+        const auto x = rand_t<float>({g.N, g.C, g.H, g.W}, 75), dy = rand_t<float>({g.N, g.K, g.P(), g.Q()}, 76);
+        const auto dw0 = rand_t<float>({g.K, g.C, 3, 3}, 77);
+        std::vector<float> dw(dw0.size(), std::numeric_limits<float>::quiet_NaN()), dw1 = dw;
+        std::vector<float> dwa(dw0.data(), dw0.data() + dw0.size());
+        ops::conv2d_backward_weights_winograd<M, float>(x.data(), dy.data(), g, dw.data(), false);
+        ops::conv2d_backward_weights_winograd<M, float>(x.data(), dy.data(), g, dwa.data(), true);
+        {
+            tbb::global_control one(tbb::global_control::max_allowed_parallelism, 1);
+            ops::conv2d_backward_weights_winograd<M, float>(x.data(), dy.data(), g, dw1.data(), false);
+        }
+        CHECK(dw == dw1);
+        const auto ref = ops::ref::conv2d_backward_weights<float>(x.data(), dy.data(), g);
+        std::vector<double> added(dwa.size());
+        for (std::size_t i = 0; i < dwa.size(); ++i) added[i] = double(dwa[i]) - double(dw0.data()[i]);
+        const double tol = M == 4 ? 2e-3 : 2e-4;  // sums of N P Q products
+        REQUIRE_ALLCLOSE(std::vector<double>(dw.begin(), dw.end()), ref, tol, tol);
+        REQUIRE_ALLCLOSE(added, ref, tol, tol);
+    }
+}
+
 TEST_CASE("conv2d gradients (input, weight, bias) by finite differences") {
     CHECK_GRADS([](std::vector<V>& v) { return fn::conv2d(v[0], v[1], v[2], 1, 1); }, rand_t({2, 3, 5, 4}, 4),
                 rand_t({2, 3, 3, 3}, 5), rand_t({2}, 6));

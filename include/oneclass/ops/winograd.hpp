@@ -881,9 +881,13 @@ void conv2d_backward_data_winograd(const T* dy, const T* w, const conv_shape& g,
 /// tiles E[xi] V[xi]^T is a^2 products (K x tiles) by (tiles x C), and dw = G^T dU G.
 ///
 /// Images are taken in fixed groups of at least 128 tiles (padded with zero tiles to whole
-/// blocks; smaller groups keep V and E nearer the cache: 128 measured 5-15% faster than 512). Within a group the transforms run in parallel over blocks of tiles and the products
-/// in parallel over xi, each dU element summed by one task and added to the previous groups' sum
-/// in group order: the result is the same on any number of threads.
+/// blocks; smaller groups keep V and E nearer the cache: 128 measured 5-15% faster than 512).
+/// With several groups, a fixed number of slots (up to 4) each own a partial dU: slot s
+/// transforms and multiplies groups s, s + slots, ... in its own L2 (no synchronisation between
+/// groups; parallel within each group, on 32 x 32 maps of 16 channels, it ran slower on 2 threads
+/// than on 1), and the partials are added in slot order. A single group runs its transforms in
+/// parallel over blocks of tiles and its products in parallel over xi. Either way each sum has a
+/// fixed order that depends on the shape only: the result is the same on any number of threads.
 template <std::size_t M = 2, class T>
 void conv2d_backward_weights_winograd(const T* x, const T* dy, const conv_shape& g, T* dw, bool accumulate = true) {
     using W = detail::winograd_matrices<M>;
@@ -892,40 +896,68 @@ void conv2d_backward_weights_winograd(const T* x, const T* dy, const conv_shape&
     const detail::winograd_tiling<M> tl(g);
     const std::size_t K = g.K, C = g.C, KC = K * C, tiles = tl.tiles();
     const std::size_t G = detail::winograd_group(tiles, g.N, 128), groups = (g.N + G - 1) / G;
+    const std::size_t slots = std::min<std::size_t>(groups, 4);
     struct scratch {  // the calling thread's: shared by the workers, kept between calls
-        scratch_vec<T> V, E, dU;
+        scratch_vec<T> dU;
+    };
+    struct group_scratch {  // one group's transforms: the caller's (one group) or each slot's thread's
+        scratch_vec<T> V, E;
     };
     scratch& sc = thread_scratch<scratch>();
-    sc.dU.resize(A2 * KC);
-    for (std::size_t gi = 0; gi < groups; ++gi) {
-        const std::size_t n0 = gi * G, nb = std::min(g.N, n0 + G) - n0, first = n0 * tiles, end = first + nb * tiles;
-        const std::size_t blocks = (nb * tiles + NB - 1) / NB, ld = blocks * NB;
-        sc.V.resize(A2 * C * ld);
-        sc.E.resize(A2 * K * ld);
-        T *V = sc.V.data(), *E = sc.E.data(), *dU = sc.dU.data();
-        parallel::for_chunks(0, blocks, 1, [&](std::size_t lo, std::size_t hi) {
-            ONECLASS_PROFILE_SCOPE("winograd.weights_transforms");
-            detail::winograd_lane<M> lanes[NB];
-            detail::winograd_taps<A2, NB, T> in_taps;
-            detail::winograd_taps<M * M, NB, T> out_taps;
-            for (std::size_t b = lo; b < hi; ++b) {
-                detail::winograd_lanes<M, T>(g, tl, first + b * NB, end, NB, lanes);
-                if constexpr (simd::vector_gather<T>) {
-                    if (!detail::winograd_rows_apply<M, T, NB>(g)) detail::winograd_input_taps<M, NB>(g, lanes, in_taps);
-                    detail::winograd_output_taps<M, NB>(g, lanes, out_taps);
-                }
-                detail::winograd_input_block<M, NB>(x, g, lanes, in_taps, V + b * NB, ld);
-                detail::winograd_gradient_block<M, NB>(dy, g, lanes, out_taps, E + b * NB, ld);
+    sc.dU.resize(slots * A2 * KC);
+    // the transforms of blocks [lo, hi) of group gi, and its a^2 products into dU (added to it
+    // unless first), each through OpenBLAS on one thread
+    const auto transforms = [&](std::size_t gi, T* V, T* E, std::size_t ld, std::size_t lo, std::size_t hi) {
+        ONECLASS_PROFILE_SCOPE("winograd.weights_transforms");
+        const std::size_t first = gi * G * tiles, end = std::min(g.N, (gi + 1) * G) * tiles;
+        detail::winograd_lane<M> lanes[NB];
+        detail::winograd_taps<A2, NB, T> in_taps;
+        detail::winograd_taps<M * M, NB, T> out_taps;
+        for (std::size_t b = lo; b < hi; ++b) {
+            detail::winograd_lanes<M, T>(g, tl, first + b * NB, end, NB, lanes);
+            if constexpr (simd::vector_gather<T>) {
+                if (!detail::winograd_rows_apply<M, T, NB>(g)) detail::winograd_input_taps<M, NB>(g, lanes, in_taps);
+                detail::winograd_output_taps<M, NB>(g, lanes, out_taps);
             }
+            detail::winograd_input_block<M, NB>(x, g, lanes, in_taps, V + b * NB, ld);
+            detail::winograd_gradient_block<M, NB>(dy, g, lanes, out_taps, E + b * NB, ld);
+        }
+    };
+    const auto products = [&](const T* V, const T* E, std::size_t ld, T* dU, bool first, std::size_t lo, std::size_t hi) {
+        ONECLASS_PROFILE_SCOPE("winograd.weights_products");
+        for (std::size_t xi = lo; xi < hi; ++xi)
+            gemm_nt<T>(matrix_view<const T>(E + xi * K * ld, K, ld), matrix_view<const T>(V + xi * C * ld, C, ld),
+                       matrix_view<T>(dU + xi * KC, K, C), T(1), first ? T(0) : T(1));
+    };
+    const auto group_blocks = [&](std::size_t gi) { return ((std::min(g.N, (gi + 1) * G) - gi * G) * tiles + NB - 1) / NB; };
+    if (slots == 1) {
+        group_scratch& gs = thread_scratch<group_scratch>();
+        const std::size_t blocks = group_blocks(0), ld = blocks * NB;
+        gs.V.resize(A2 * C * ld);
+        gs.E.resize(A2 * K * ld);
+        T *V = gs.V.data(), *E = gs.E.data();
+        parallel::for_chunks(0, blocks, 1, [&](std::size_t lo, std::size_t hi) { transforms(0, V, E, ld, lo, hi); });
+        // a^2 independent products, each summed by one task: a measured alternative, our own
+        // dot-product kernel over the tiles, lost on short tile counts (4 x 4 maps)
+        parallel::for_chunks(0, A2, 1, [&](std::size_t lo, std::size_t hi) { products(V, E, ld, sc.dU.data(), true, lo, hi); });
+    } else {
+        parallel::for_chunks(0, slots, 1, [&](std::size_t slo, std::size_t shi) {
+            group_scratch& gs = thread_scratch<group_scratch>();
+            for (std::size_t s = slo; s < shi; ++s)
+                for (std::size_t gi = s; gi < groups; gi += slots) {
+                    const std::size_t blocks = group_blocks(gi), ld = blocks * NB;
+                    gs.V.resize(A2 * C * ld);
+                    gs.E.resize(A2 * K * ld);
+                    transforms(gi, gs.V.data(), gs.E.data(), ld, 0, blocks);
+                    products(gs.V.data(), gs.E.data(), ld, sc.dU.data() + s * A2 * KC, gi == s, 0, A2);
+                }
         });
-        // a^2 independent products, each summed by one task in OpenBLAS (single-threaded, so in a
-        // fixed order) and added to the earlier groups' sum (beta = 1): a measured alternative,
-        // our own dot-product kernel over the tiles, lost on short tile counts (4 x 4 maps)
-        parallel::for_chunks(0, A2, 1, [&](std::size_t lo, std::size_t hi) {
-            ONECLASS_PROFILE_SCOPE("winograd.weights_products");
-            for (std::size_t xi = lo; xi < hi; ++xi)
-                gemm_nt<T>(matrix_view<const T>(E + xi * K * ld, K, ld), matrix_view<const T>(V + xi * C * ld, C, ld),
-                           matrix_view<T>(dU + xi * KC, K, C), T(1), gi > 0 ? T(1) : T(0));
+        T* dU0 = sc.dU.data();  // dU = slot 0 + slot 1 + ..., in that order
+        parallel::for_elements(A2 * KC, [&](std::size_t lo, std::size_t hi) {
+            for (std::size_t s = 1; s < slots; ++s) {
+                const T* p = dU0 + s * A2 * KC;
+                for (std::size_t i = lo; i < hi; ++i) dU0[i] += p[i];
+            }
         });
     }
     const T* dU = sc.dU.data();
