@@ -38,9 +38,13 @@ public:
         }
     }
     variable<T> forward(const variable<T>& x) override {
+        // the shortcut first: backward runs in reverse, so conv1's input gradient (which covers
+        // every pixel) is written fresh and the 1 x 1 stride-2 shortcut then adds to a quarter
+        // of the pixels, instead of writing zeros over the other three quarters first
+        const variable<T> shortcut = down_ ? down_->forward(x) : x;
         auto h = bn1_->forward_relu(conv1_->forward(x));
         h = bn2_->forward(conv2_->forward(h));
-        return fn::add_relu(h, down_ ? down_->forward(x) : x);
+        return fn::add_relu(h, shortcut);
     }
     std::string name() const override { return "basic_block"; }
 
