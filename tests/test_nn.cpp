@@ -114,6 +114,12 @@ TEST_CASE("sgd follows torch.optim.SGD (momentum, Nesterov, weight decay, BN exc
     REQUIRE_ALLCLOSE(run({.lr = 0.1, .momentum = 0.9, .weight_decay = 0.01, .nesterov = true, .decay_batch_norm = false},
                          true),
                      ref, 1e-15, 0);
+    p = 1, ref.clear();  // no momentum: p -= lr (g + wd p)
+    for (int t = 0; t < 3; ++t) {
+        p -= 0.1 * (gs[t] + 0.01 * p);
+        ref.push_back(p);
+    }
+    REQUIRE_ALLCLOSE(run({.lr = 0.1, .momentum = 0.0, .weight_decay = 0.01}, false), ref, 1e-15, 0);
     REQUIRE_THROWS_AS(nn::sgd<double>({.lr = 0.1, .momentum = 0.0, .nesterov = true}), invalid_input);
 }
 

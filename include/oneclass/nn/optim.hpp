@@ -57,16 +57,23 @@ public:
             if (fresh) buf.assign(n, T(0));
             require(buf.size() == n, "sgd::step", "parameter '", np.id, "' changed size");
             T* b = buf.data();
-            const bool first = fresh;
+            // the settings as local constants and one branch-free loop per case, so that each
+            // vectorises (read through p_ inside the loop, they were reloaded per element)
+            const T decay = T(wd), mu = T(p_.momentum), lr = T(p_.lr);
+            const bool momentum = p_.momentum > 0, nesterov = p_.nesterov, first = fresh;
             parallel::for_elements(n, [&](std::size_t lo, std::size_t hi) {  // elementwise: any thread count
-                for (std::size_t i = lo; i < hi; ++i) {
-                    T g = g0[i] + T(wd) * w[i];
-                    if (p_.momentum > 0) {
-                        b[i] = first ? g : T(p_.momentum) * b[i] + g;
-                        g = p_.nesterov ? g + T(p_.momentum) * b[i] : b[i];
-                    }
-                    w[i] -= T(p_.lr) * g;
+                if (!momentum) {
+                    for (std::size_t i = lo; i < hi; ++i) w[i] -= lr * (g0[i] + decay * w[i]);
+                    return;
                 }
+                if (first)
+                    for (std::size_t i = lo; i < hi; ++i) b[i] = g0[i] + decay * w[i];
+                else
+                    for (std::size_t i = lo; i < hi; ++i) b[i] = mu * b[i] + (g0[i] + decay * w[i]);
+                if (nesterov)
+                    for (std::size_t i = lo; i < hi; ++i) w[i] -= lr * ((g0[i] + decay * w[i]) + mu * b[i]);
+                else
+                    for (std::size_t i = lo; i < hi; ++i) w[i] -= lr * b[i];
             });
         }
     }
