@@ -6,6 +6,7 @@
 //
 //     OPENBLAS_NUM_THREADS=1 ./build-test/benchmarks/bench_conv --benchmark_filter=layer1
 //     ONECLASS_BENCH_THREADS=2 ...   (the convolution passes on 2 threads; default 1)
+//     ONECLASS_BENCH_COLD=1 ...      (inputs and outputs out of L2, as inside a network)
 #include <oneclass/core/rng.hpp>
 #include <oneclass/ops/convolution.hpp>
 #include <oneclass/ops/ref/conv.hpp>
@@ -66,9 +67,23 @@ void BM_conv(benchmark::State& st) {
         st.SkipWithError("the phase-split convolution does not apply (stride 1)");
         return;
     }
-    const auto x = filled(g.N * g.C * g.H * g.W, 1), w = filled(g.K * g.crs(), 2), dy = filled(g.N * g.K * g.P() * g.Q(), 3);
-    std::vector<float> y(dy.size()), dx(x.size()), dw(w.size());
+    // ONECLASS_BENCH_COLD=1: each iteration works on the next of 8 copies of the tensors (the
+    // last layer's data has left L2, as inside a network); default: one copy, warm in cache
+    const std::size_t copies = std::getenv("ONECLASS_BENCH_COLD") ? 8 : 1;
+    std::vector<std::vector<float>> xs, dys, ys, dxs;
+    for (std::size_t i = 0; i < copies; ++i) {
+        xs.push_back(filled(g.N * g.C * g.H * g.W, 1 + 10 * i));
+        dys.push_back(filled(g.N * g.K * g.P() * g.Q(), 3 + 10 * i));
+        ys.emplace_back(dys.back().size());
+        dxs.emplace_back(xs.back().size());
+    }
+    const auto w = filled(g.K * g.crs(), 2);
+    std::vector<float> dw(w.size());
+    std::size_t it = 0;
     for (auto _ : st) {
+        const std::size_t i = it++ % copies;
+        const auto &x = xs[i], &dy = dys[i];
+        auto &y = ys[i], &dx = dxs[i];
         if (Pass == 0) ops::conv2d_forward<float>(x.data(), w.data(), nullptr, g, y.data(), Algo);
         if (Pass == 1) ops::conv2d_backward_data<float>(dy.data(), w.data(), g, dx.data(), Algo);
         if (Pass == 2) ops::conv2d_backward_weights<float>(x.data(), dy.data(), g, dw.data(), nullptr, Algo);
