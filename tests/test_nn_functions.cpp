@@ -446,22 +446,31 @@ TEST_CASE("conv2d weight gradient is bit-identical on 1 and 2 threads") {
 }
 
 TEST_CASE("batch norm: training normalises and updates running stats as PyTorch; eval uses them") {
+    // 3 x 3 planes are summed plane by plane; 4 x 4 ones vertically (bn_vertical), here over 11
+    // images (flushed after 8 and at the end) and 18 channels (a block of 16 and a rest)
+    for (auto [N, C, H] : {std::tuple{4, 2, 3}, {11, 18, 4}}) {
+        const std::size_t HW = std::size_t(H * H), M = std::size_t(N) * HW;
+        INFO("N C H = " << N << " " << C << " " << H);
+        batch_norm_state<double> st{std::size_t(C)};
+        const auto x = rand_t({std::size_t(N), std::size_t(C), std::size_t(H), std::size_t(H)}, 13, 2.0);
+        auto y = fn::batch_norm(V(x), V(tensor<double>({std::size_t(C)}, 1.0)), V(tensor<double>({std::size_t(C)}, 0.0)), st, true);
+        for (std::size_t c = 0; c < std::size_t(C); ++c) {
+            double s = 0, ss = 0, xs = 0, xss = 0;
+            for (std::size_t n = 0; n < std::size_t(N); ++n)
+                for (std::size_t i = 0; i < HW; ++i) {
+                    const double v = y.value().data()[(n * C + c) * HW + i], u = x.data()[(n * C + c) * HW + i];
+                    s += v, ss += v * v, xs += u, xss += u * u;
+                }
+            REQUIRE(std::abs(s / double(M)) < 1e-12);
+            const double var = xss / double(M) - (xs / double(M)) * (xs / double(M));
+            REQUIRE(ss / double(M) == Approx(var / (var + 1e-5)).epsilon(1e-9));
+            REQUIRE(st.running_mean[c] == Approx(0.1 * xs / double(M)).epsilon(1e-12));
+            REQUIRE(st.running_var[c] == Approx(0.9 + 0.1 * var * double(M) / double(M - 1)).epsilon(1e-12));  // unbiased
+        }
+    }
     batch_norm_state<double> st(2);
     const auto x = rand_t({4, 2, 3, 3}, 13, 2.0);
     auto y = fn::batch_norm(V(x), V(tensor<double>({2}, 1.0)), V(tensor<double>({2}, 0.0)), st, true);
-    for (std::size_t c = 0; c < 2; ++c) {
-        double s = 0, ss = 0, xs = 0, xss = 0;
-        for (std::size_t n = 0; n < 4; ++n)
-            for (std::size_t i = 0; i < 9; ++i) {
-                const double v = y.value()(n, c, i / 3, i % 3), u = x(n, c, i / 3, i % 3);
-                s += v, ss += v * v, xs += u, xss += u * u;
-            }
-        REQUIRE(std::abs(s / 36) < 1e-12);
-        const double var = xss / 36 - (xs / 36) * (xs / 36);
-        REQUIRE(ss / 36 == Approx(var / (var + 1e-5)).epsilon(1e-9));
-        REQUIRE(st.running_mean[c] == Approx(0.1 * xs / 36).epsilon(1e-12));
-        REQUIRE(st.running_var[c] == Approx(0.9 + 0.1 * var * 36 / 35).epsilon(1e-12));  // unbiased
-    }
     auto e = fn::batch_norm(V(x), V(tensor<double>({2}, 2.0)), V(tensor<double>({2}, 0.5)), st, false);
     REQUIRE(e.value()(1, 1, 2, 2) ==
             Approx((x(1, 1, 2, 2) - st.running_mean[1]) / std::sqrt(st.running_var[1] + 1e-5) * 2.0 + 0.5));
@@ -492,6 +501,18 @@ TEST_CASE("batch norm gradients in training and eval mode, 4-D and 2-D") {
                 return fn::batch_norm_relu(v[0], v[1], v[2], st, training);
             },
             rand_t({3, 3, 2, 3}, 20), rand_t({3}, 21), rand_t({3}, 22));
+        for (bool relu : {false, true}) {  // 4 x 4 planes: summed vertically, over 11 images and 18 channels
+            INFO("relu " << relu);
+            // 2816 outputs in the projected sum: its rounding, divided by eps, is ~1e-8 (atol 1e-7)
+            const auto rep = testing::check_gradients(
+                [training, relu](std::vector<V>& v) {
+                    batch_norm_state<double> st(18);
+                    return relu ? fn::batch_norm_relu(v[0], v[1], v[2], st, training) : fn::batch_norm(v[0], v[1], v[2], st, training);
+                },
+                {rand_t({11, 18, 4, 4}, 23), rand_t({18}, 24), rand_t({18}, 25)}, 1e-6, 1e-5, 1e-7);
+            INFO(rep.worst);
+            REQUIRE(rep.ok);
+        }
     }
 }
 

@@ -8,6 +8,7 @@
 #include <oneclass/ops/convolution.hpp>
 #include <oneclass/simd/simd.hpp>
 
+#include <array>
 #include <cmath>
 #include <limits>
 #include <vector>
@@ -78,6 +79,39 @@ void for_channel_blocks(std::size_t N, std::size_t C, std::size_t HW, F&& f) {
     });
 }
 
+/// Whether batch norm sums a channel's planes vertically (bn_vertical_sums): small planes of
+/// whole SIMD vectors (the 4 x 4 to 16 x 16 maps of late stages), where one horizontal reduction
+/// per plane cost more than the plane's loads.
+template <class T>
+bool bn_vertical(std::size_t HW) {
+    return HW % simd::width<T> == 0 && HW <= 256;
+}
+
+/// Per-channel sums over the images for channels [clo, chi): plane(n, c, acc) adds plane (n, c)
+/// into the channel's A vector accumulators, which are reduced to scalars and added in double
+/// once per 8 images (so each float accumulator sums at most 8 planes). The order is fixed by the
+/// shape: the same bits on any number of threads.
+template <std::size_t A, class T, class F>
+void bn_vertical_sums(std::size_t N, std::size_t clo, std::size_t chi, const std::array<double*, A>& out, F&& plane) {
+    using B = simd::batch<T>;
+    constexpr std::size_t CB = 16, flush = 8;
+    for (std::size_t c0 = clo; c0 < chi; c0 += CB) {
+        const std::size_t c1 = std::min(chi, c0 + CB);
+        B acc[CB][A];
+        for (auto& row : acc)
+            for (auto& v : row) v = B(T(0));
+        for (std::size_t n = 0; n < N; ++n) {
+            for (std::size_t c = c0; c < c1; ++c) plane(n, c, acc[c - c0]);
+            if ((n + 1) % flush != 0 && n + 1 != N) continue;
+            for (std::size_t c = c0; c < c1; ++c)
+                for (std::size_t a = 0; a < A; ++a) {
+                    out[a][c] += double(simd::detail::lanes_sum(acc[c - c0][a]));
+                    acc[c - c0][a] = B(T(0));
+                }
+        }
+    }
+}
+
 /// batch_norm, optionally followed by ReLU in the same pass (fuse_relu): the pre-activation is
 /// never stored; the backward pass recomputes the ReLU mask from x with the same rounding
 /// (simd::affine) instead of reading the saved output, a third fewer bytes in a memory-bound pass.
@@ -98,6 +132,9 @@ variable<T> batch_norm_impl(const variable<T>& x, const variable<T>& gamma, cons
     const T* gm = gamma.value().data();
     const T* bt = beta.value().data();
     std::vector<double> sums(C, 0.0), dmean(C, 0.0);
+    using B = simd::batch<T>;
+    constexpr std::size_t W = simd::width<T>;
+    const bool vertical = bn_vertical<T>(HW);
     // channels are independent: blocks of channels in parallel, each channel's sums in a fixed
     // order (its planes' SIMD sums added in double, n = 0, 1, ...) whatever the blocking
     for_channel_blocks<T>(N, C, HW, [&](std::size_t clo, std::size_t chi) {
@@ -105,12 +142,30 @@ variable<T> batch_norm_impl(const variable<T>& x, const variable<T>& gamma, cons
         if (training) {
             // two passes (mean, then squared deviations: no E[x^2] - E[x]^2 cancellation), each
             // sweeping the block's memory in order, n outermost
-            for (std::size_t n = 0; n < N; ++n)
-                for (std::size_t c = clo; c < chi; ++c) sums[c] += double(simd::sum(plane(n, c), HW));
+            if (vertical) {
+                bn_vertical_sums<1, T>(N, clo, chi, {sums.data()}, [&](std::size_t n, std::size_t c, B* acc) {
+                    const T* p = plane(n, c);
+                    for (std::size_t i = 0; i < HW; i += W) acc[0] += B::load_unaligned(p + i);
+                });
+            } else {
+                for (std::size_t n = 0; n < N; ++n)
+                    for (std::size_t c = clo; c < chi; ++c) sums[c] += double(simd::sum(plane(n, c), HW));
+            }
             for (std::size_t c = clo; c < chi; ++c) dmean[c] = sums[c] / double(M), mean[c] = T(dmean[c]), sums[c] = 0;
-            for (std::size_t n = 0; n < N; ++n)
-                for (std::size_t c = clo; c < chi; ++c)
-                    sums[c] += double(simd::sum_squared_deviation(plane(n, c), HW, mean[c]));
+            if (vertical) {
+                bn_vertical_sums<1, T>(N, clo, chi, {sums.data()}, [&](std::size_t n, std::size_t c, B* acc) {
+                    const T* p = plane(n, c);
+                    const B m(mean[c]);
+                    for (std::size_t i = 0; i < HW; i += W) {
+                        const B d = B::load_unaligned(p + i) - m;
+                        acc[0] = xsimd::fma(d, d, acc[0]);
+                    }
+                });
+            } else {
+                for (std::size_t n = 0; n < N; ++n)
+                    for (std::size_t c = clo; c < chi; ++c)
+                        sums[c] += double(simd::sum_squared_deviation(plane(n, c), HW, mean[c]));
+            }
         }
         for (std::size_t c = clo; c < chi; ++c) {
             if (training) {
@@ -155,15 +210,31 @@ variable<T> batch_norm_impl(const variable<T>& x, const variable<T>& gamma, cons
         std::vector<double> sdy(C, 0.0), sdyxr(C, 0.0);  // per channel: sum dz, sum dz * x
         std::vector<T> ka(C), kb(C), kk(C);
         for_channel_blocks<T>(N, C, HW, [&](std::size_t clo, std::size_t chi) {
-            for (std::size_t n = 0; n < N; ++n)
-                for (std::size_t c = clo; c < chi; ++c) {
+            if (bn_vertical<T>(HW)) {
+                using B = simd::batch<T>;
+                constexpr std::size_t W = simd::width<T>;
+                bn_vertical_sums<2, T>(N, clo, chi, {sdy.data(), sdyxr.data()}, [&](std::size_t n, std::size_t c, B* acc) {
                     const std::size_t off = (n * C + c) * HW;
-                    T s, d;
-                    if (fuse_relu) simd::masked_sum_dot_affine(dy + off, xd2 + off, scale[c], shift[c], HW, s, d);
-                    else simd::masked_sum_dot(dy + off, static_cast<const T*>(nullptr), xd2 + off, HW, s, d);
-                    sdy[c] += double(s);
-                    sdyxr[c] += double(d);
-                }
+                    const B sa(scale[c]), sb(shift[c]), zero(T(0)), one(T(1));
+                    for (std::size_t i = 0; i < HW; i += W) {
+                        const B xv = B::load_unaligned(xd2 + off + i);
+                        B gv = B::load_unaligned(dy + off + i);
+                        if (fuse_relu) gv = gv * xsimd::select(simd::affine(xv, sa, sb) > zero, one, zero);
+                        acc[0] += gv;
+                        acc[1] = xsimd::fma(gv, xv, acc[1]);
+                    }
+                });
+            } else {
+                for (std::size_t n = 0; n < N; ++n)
+                    for (std::size_t c = clo; c < chi; ++c) {
+                        const std::size_t off = (n * C + c) * HW;
+                        T s, d;
+                        if (fuse_relu) simd::masked_sum_dot_affine(dy + off, xd2 + off, scale[c], shift[c], HW, s, d);
+                        else simd::masked_sum_dot(dy + off, static_cast<const T*>(nullptr), xd2 + off, HW, s, d);
+                        sdy[c] += double(s);
+                        sdyxr[c] += double(d);
+                    }
+            }
             for (std::size_t c = clo; c < chi; ++c) {
                 const double sdyx = double(inv_std[c]) * (sdyxr[c] - double(mean[c]) * sdy[c]);  // sum dz * xhat
                 if (dgamma) dgamma[c] += T(sdyx);
