@@ -516,6 +516,46 @@ TEST_CASE("batch norm gradients in training and eval mode, 4-D and 2-D") {
     }
 }
 
+TEST_CASE("batch_norm_add_relu equals relu(batch_norm(x) + r): values, gradients of all four inputs, shape errors") {
+    for (bool training : {true, false}) {
+        INFO("training " << training);
+        CHECK_GRADS(
+            [training](std::vector<V>& v) {
+                batch_norm_state<double> st(3);
+                st.running_mean = {0.1, -0.2, 0.3};
+                st.running_var = {1.5, 0.7, 2.0};
+                return fn::batch_norm_add_relu(v[0], v[1], v[2], st, training, v[3]);
+            },
+            rand_t({3, 3, 2, 3}, 60), rand_t({3}, 61), rand_t({3}, 62), rand_t({3, 3, 2, 3}, 63));
+        // against the composition in float, on 4 x 4 planes (summed vertically) and 5 x 5 ones
+        for (auto [N, C, H] : {std::tuple{4, 3, 5}, {11, 18, 4}}) {
+            const shape_t sh{std::size_t(N), std::size_t(C), std::size_t(H), std::size_t(H)};
+            const auto x = rand_t<float>(sh, 64), r = rand_t<float>(sh, 65), dy = rand_t<float>(sh, 66);
+            const auto g = rand_t<float>({std::size_t(C)}, 67), b = rand_t<float>({std::size_t(C)}, 68);
+            fn::batch_norm_state<float> s1{std::size_t(C)}, s2{std::size_t(C)};
+            using P = variable<float>;
+            auto x1 = P::parameter(x), g1 = P::parameter(g), b1 = P::parameter(b), r1 = P::parameter(r);
+            auto x2 = P::parameter(x.clone()), g2 = P::parameter(g.clone()), b2 = P::parameter(b.clone()), r2 = P::parameter(r.clone());
+            auto y1 = fn::batch_norm_add_relu(x1, g1, b1, s1, training, r1);
+            const tensor<float> v1 = y1.value().clone();
+            auto l1 = fn::sum(fn::mul(y1, variable<float>(dy)));
+            backward(l1);
+            auto y2 = fn::add_relu(fn::batch_norm(x2, g2, b2, s2, training), r2);
+            REQUIRE(std::equal(v1.data(), v1.data() + v1.size(), y2.value().data()));
+            REQUIRE(s1.running_mean == s2.running_mean);
+            auto l2 = fn::sum(fn::mul(y2, variable<float>(dy)));
+            backward(l2);
+            for (auto [p, q] : {std::pair{&x1, &x2}, {&g1, &g2}, {&b1, &b2}, {&r1, &r2}})
+                REQUIRE_ALLCLOSE(std::vector<double>(p->grad().data(), p->grad().data() + p->grad().size()),
+                                 std::vector<double>(q->grad().data(), q->grad().data() + q->grad().size()), 1e-6, 1e-6);
+        }
+    }
+    batch_norm_state<double> st(3);
+    REQUIRE_THROWS_WITH(fn::batch_norm_add_relu(V(rand_t({2, 3, 4, 4}, 69)), V(tensor<double>({3}, 1.0)), V(tensor<double>({3})), st,
+                                                true, V(rand_t({2, 3, 4, 5}, 70))),
+                        Catch::Contains("fn::batch_norm_add_relu") && Catch::Contains("[2, 3, 4, 4]") && Catch::Contains("[2, 3, 4, 5]"));
+}
+
 TEST_CASE("fused batch_norm_relu and add_relu equal their unfused compositions, values and gradients") {
     for (bool training : {true, false}) {
         const auto x = rand_t<float>({4, 3, 5, 5}, 23), g = rand_t<float>({3}, 24), b = rand_t<float>({3}, 25);

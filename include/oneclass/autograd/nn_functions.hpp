@@ -117,7 +117,7 @@ void bn_vertical_sums(std::size_t N, std::size_t clo, std::size_t chi, const std
 /// (simd::affine) instead of reading the saved output, a third fewer bytes in a memory-bound pass.
 template <class T>
 variable<T> batch_norm_impl(const variable<T>& x, const variable<T>& gamma, const variable<T>& beta,
-                            batch_norm_state<T>& st, bool training, bool fuse_relu) {
+                            batch_norm_state<T>& st, bool training, bool fuse_relu, const variable<T>* residual = nullptr) {
     require(x.value().ndim() >= 2, "fn::batch_norm", "expects N x C (x H x W), got ", to_string(x.shape()));
     const std::size_t N = x.shape()[0], C = x.shape()[1], HW = x.value().size() / std::max<std::size_t>(1, N * C);
     require(gamma.value().size() == C && beta.value().size() == C && st.running_mean.size() == C, "fn::batch_norm",
@@ -125,8 +125,10 @@ variable<T> batch_norm_impl(const variable<T>& x, const variable<T>& gamma, cons
     ONECLASS_PROFILE_SCOPE("batch_norm.forward");
     const std::size_t M = N * HW;
     if (training) require(M > 1, "fn::batch_norm", "training needs more than one value per channel, got input ", to_string(x.shape()));
+    if (residual) require_same_shape(x, *residual, "fn::batch_norm_add_relu");
     const tensor<T> xc = x.value().contiguous_copy();
     const T* xd = xc.data();
+    const tensor<T> rc = residual ? residual->value().contiguous_copy() : tensor<T>();
     std::vector<T> mean(C), inv_std(C), scale(C), shift(C);
     tensor<T> y(x.shape(), uninitialized);
     const T* gm = gamma.value().data();
@@ -184,7 +186,13 @@ variable<T> batch_norm_impl(const variable<T>& x, const variable<T>& gamma, cons
                 const T* xp = plane(n, c);
                 T* yp = y.data() + (n * C + c) * HW;
                 const T sc = scale[c], sh = shift[c];
-                if (fuse_relu)
+                if (residual) {
+                    const T* rp = rc.data() + (n * C + c) * HW;
+                    for (std::size_t i = 0; i < HW; ++i) {
+                        const T v = simd::affine(xp[i], sc, sh) + rp[i];
+                        yp[i] = v < T(0) ? T(0) : v;  // NaN propagates, as in fn::relu
+                    }
+                } else if (fuse_relu)
                     for (std::size_t i = 0; i < HW; ++i) {
                         const T v = simd::affine(xp[i], sc, sh);
                         yp[i] = v < T(0) ? T(0) : v;  // NaN propagates, as in fn::relu
@@ -194,14 +202,27 @@ variable<T> batch_norm_impl(const variable<T>& x, const variable<T>& gamma, cons
             }
     });
     auto nx = x.node(), ng = gamma.node(), nb = beta.node();
-    return make_result<T>(std::move(y), {&x, &gamma, &beta}, [nx, ng, nb, mean, inv_std, scale, shift, N, C, HW, M,
+    auto nr = residual ? residual->node() : nullptr;
+    const variable<T> none;
+    return make_result<T>(std::move(y), {&x, &gamma, &beta, residual ? residual : &none}, [nx, ng, nb, nr, mean, inv_std, scale, shift, N, C, HW, M,
                                                              training, fuse_relu](var_node<T>& o) {
         ONECLASS_PROFILE_SCOPE("batch_norm.backward");
         const tensor<T> xin = nx->value.contiguous_copy();
         const T* xd2 = xin.data();
         // with a fused ReLU the incoming gradient is masked, dz = dy [x scale + shift > 0], on the
-        // fly in both passes (no masked copy, and the saved output is not read)
-        const T* dy = o.grad.data();
+        // fly in both passes (no masked copy, and the saved output is not read). After an added
+        // residual the mask comes from the output: dz is computed once, and the residual's
+        // gradient is dz itself (shared, see var_node::own_grad)
+        tensor<T> masked;
+        if (nr) {
+            masked = tensor<T>(o.grad.shape(), uninitialized);
+            const T* g = o.grad.data();
+            const T* yv = o.value.data();
+            T* m = masked.data();
+            parallel::for_elements(masked.size(), [&](std::size_t lo, std::size_t hi) { simd::relu_mask_mul(g + lo, yv + lo, hi - lo, m + lo); });
+            if (nr->requires_grad) nr->accumulate(masked);
+        }
+        const T* dy = nr ? masked.data() : o.grad.data();
         const bool fresh = nx->requires_grad && !nx->grad.defined();
         T* dx = nx->requires_grad ? nx->grad_buffer_uninitialized().data() : nullptr;
         T* dgamma = ng->requires_grad ? ng->grad_buffer().data() : nullptr;  // allocated here, before the workers
@@ -281,6 +302,14 @@ template <class T>
 variable<T> batch_norm_relu(const variable<T>& x, const variable<T>& gamma, const variable<T>& beta,
                             batch_norm_state<T>& st, bool training) {
     return detail::batch_norm_impl(x, gamma, beta, st, training, true);
+}
+
+/// relu(batch_norm(x, ...) + residual): the end of a residual block in one pass over x and the
+/// residual and one output tensor (neither the normalised x nor the sum is stored).
+template <class T>
+variable<T> batch_norm_add_relu(const variable<T>& x, const variable<T>& gamma, const variable<T>& beta,
+                                batch_norm_state<T>& st, bool training, const variable<T>& residual) {
+    return detail::batch_norm_impl(x, gamma, beta, st, training, false, &residual);
 }
 
 namespace detail {

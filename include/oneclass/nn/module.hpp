@@ -175,6 +175,10 @@ public:
     variable<T> forward(const variable<T>& x) override { return fn::batch_norm(x, gamma_, beta_, st_, this->training()); }
     /// relu(forward(x)) fused into one pass (fn::batch_norm_relu).
     variable<T> forward_relu(const variable<T>& x) { return fn::batch_norm_relu(x, gamma_, beta_, st_, this->training()); }
+    /// relu(forward(x) + residual) fused into one pass (fn::batch_norm_add_relu).
+    variable<T> forward_add_relu(const variable<T>& x, const variable<T>& residual) {
+        return fn::batch_norm_add_relu(x, gamma_, beta_, st_, this->training(), residual);
+    }
     std::string name() const override { return "batch_norm"; }
     fn::batch_norm_state<T>& state() { return st_; }
 

@@ -43,8 +43,7 @@ public:
         // of the pixels, instead of writing zeros over the other three quarters first
         const variable<T> shortcut = down_ ? down_->forward(x) : x;
         auto h = bn1_->forward_relu(conv1_->forward(x));
-        h = bn2_->forward(conv2_->forward(h));
-        return fn::add_relu(h, shortcut);
+        return bn2_->forward_add_relu(conv2_->forward(h), shortcut);
     }
     std::string name() const override { return "basic_block"; }
 
