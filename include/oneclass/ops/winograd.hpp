@@ -535,7 +535,7 @@ bool winograd_rows_apply(const conv_shape& g) {
 /// input rows (one vector each, up to 16 columns); a tap's 8 lanes are one masked two-source
 /// permute of them, two groups are blended into a vector. 2 a^2 gathers per channel become
 /// 2 a^2 (2 permutes + a blend) from 4 a row loads; the lanes get the same values (zero in the
-/// padding and for missing tiles), so the same bits.
+/// padding and for missing tiles), and transform() applies B^T d B to them in registers.
 template <std::size_t M>
 struct winograd_input_rows {
     static constexpr std::size_t A = M + 2;
@@ -577,10 +577,39 @@ struct winograd_input_rows {
         return _mm512_maskz_loadu_ps(half ? load1 : load0, x + in[t] + c * HW + std::size_t(h) * Wd + 16 * half);
     }
 
-    void taps(const float* x, std::size_t c, std::size_t HW, std::size_t H, std::size_t Wd, float (*d)[32]) const {
-        for (std::size_t v = 0; v < 2; ++v)
+    /// B^T d B on registers: one row or column of a x a taps (rows of 16 lanes) to its transform.
+    static void bt(const __m512 (&d)[A], __m512 (&t)[A]) {
+        if constexpr (M == 4) {  // the factored form of winograd_apply_f4
+            const __m512 s12 = _mm512_add_ps(d[1], d[2]), s34 = _mm512_add_ps(d[3], d[4]);
+            const __m512 m12 = _mm512_sub_ps(d[1], d[2]), m43 = _mm512_sub_ps(d[4], d[3]);
+            const __m512 m13 = _mm512_sub_ps(d[1], d[3]), m42 = _mm512_sub_ps(d[4], d[2]);
+            const __m512 four = _mm512_set1_ps(4.0f), five = _mm512_set1_ps(5.0f), two = _mm512_set1_ps(2.0f);
+            t[0] = _mm512_fmadd_ps(four, d[0], _mm512_fnmadd_ps(five, d[2], d[4]));
+            t[1] = _mm512_fnmadd_ps(four, s12, s34);
+            t[2] = _mm512_fmadd_ps(four, m12, m43);
+            t[3] = _mm512_fnmadd_ps(two, m13, m42);
+            t[4] = _mm512_fmadd_ps(two, m13, m42);
+            t[5] = _mm512_fmadd_ps(four, d[1], _mm512_fnmadd_ps(five, d[3], d[5]));
+        } else {  // F(2x2): rows {1, 0, -1, 0}, {0, 1, 1, 0}, {0, -1, 1, 0}, {0, 1, 0, -1}
+            t[0] = _mm512_sub_ps(d[0], d[2]);
+            t[1] = _mm512_add_ps(d[1], d[2]);
+            t[2] = _mm512_sub_ps(d[2], d[1]);
+            t[3] = _mm512_sub_ps(d[1], d[3]);
+        }
+    }
+
+    /// V[(r a + s) C + c][0..32) = (B^T d B)[r][s] of channel c's 32 tiles straight from the loaded
+    /// rows: each input row's a taps are permuted out into registers and transformed along the
+    /// row (d B), the a rows' results are staged once in L1, then transformed down the columns
+    /// (B^T .). Against taps() + winograd_sandwich this skips the store and reload of the taps
+    /// (the store port bounded the input transform); the rounding differs from the column-first
+    /// sandwich only in the order of the two passes.
+    void transform(const float* x, std::size_t c, std::size_t HW, std::size_t H, std::size_t Wd, float* V, std::size_t C,
+                   std::size_t ld) const {
+        alignas(64) float z[A][A][16];
+        for (std::size_t v = 0; v < 2; ++v) {
             for (std::size_t i = 0; i < A; ++i) {
-                __m512 a[2], b[2];  // the two sources of each of the vector's two 8-lane groups
+                __m512 a[2], b[2];
                 for (std::size_t s = 0; s < 2; ++s) {
                     const std::size_t grp = 2 * v + s;
                     if (tq == 8) {
@@ -591,13 +620,27 @@ struct winograd_input_rows {
                         b[s] = row(x, c, HW, H, Wd, 2 * grp + 1, i, 0);
                     }
                 }
+                __m512 d[A], t[A];
 #pragma GCC unroll 8
                 for (std::size_t j = 0; j < A; ++j) {
                     const __m512 lo = _mm512_maskz_permutex2var_ps(__mmask16(cols[j] & 0x00FFu), a[0], idx[j], b[0]);
                     const __m512 hi = _mm512_maskz_permutex2var_ps(__mmask16(cols[j] & 0xFF00u), a[1], idx[j], b[1]);
-                    _mm512_store_ps(d[i * A + j] + 16 * v, _mm512_mask_mov_ps(lo, __mmask16(0xFF00u), hi));
+                    d[j] = _mm512_mask_mov_ps(lo, __mmask16(0xFF00u), hi);
                 }
+                bt(d, t);
+#pragma GCC unroll 8
+                for (std::size_t u = 0; u < A; ++u) _mm512_store_ps(z[i][u], t[u]);
             }
+#pragma GCC unroll 8
+            for (std::size_t u = 0; u < A; ++u) {
+                __m512 d[A], t[A];
+#pragma GCC unroll 8
+                for (std::size_t i = 0; i < A; ++i) d[i] = _mm512_load_ps(z[i][u]);
+                bt(d, t);
+#pragma GCC unroll 8
+                for (std::size_t r = 0; r < A; ++r) _mm512_store_ps(V + ((r * A + u) * C + c) * ld + 16 * v, t[r]);
+            }
+        }
     }
 };
 #endif
@@ -613,11 +656,7 @@ void winograd_input_block(const T* x, const conv_shape& g, const winograd_lane<M
     if constexpr (std::is_same_v<T, float> && NB == 32) {
         if (winograd_rows_apply<M, T, NB>(g)) {
             const winograd_input_rows<M> rows(g, lanes);
-            for (std::size_t c = 0; c < C; ++c) {
-                rows.taps(x, c, HW, g.H, Wd, d);
-                winograd_sandwich<A, A, A, A, W::BT, W::BT, NB, T>([&](std::size_t q, std::size_t j) { return d[q * A + j]; },
-                                                                  [&](std::size_t r, std::size_t s) { return V + ((r * A + s) * C + c) * ld; });
-            }
+            for (std::size_t c = 0; c < C; ++c) rows.transform(x, c, HW, g.H, Wd, V, C, ld);
             return;
         }
     }
