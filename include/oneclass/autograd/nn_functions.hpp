@@ -105,7 +105,7 @@ void bn_vertical_sums(std::size_t N, std::size_t clo, std::size_t chi, const std
             if ((n + 1) % flush != 0 && n + 1 != N) continue;
             for (std::size_t c = c0; c < c1; ++c)
                 for (std::size_t a = 0; a < A; ++a) {
-                    out[a][c] += double(simd::detail::lanes_sum(acc[c - c0][a]));
+                    out[a][c] += double(simd::lanes_sum(acc[c - c0][a]));
                     acc[c - c0][a] = B(T(0));
                 }
         }

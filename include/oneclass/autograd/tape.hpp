@@ -3,7 +3,10 @@
 // Every differentiable op appends one closure to the current thread's tape as it runs forward,
 // so tape order is a topological order of the graph; `backward(loss)` seeds d loss / d loss = 1
 // and runs the tape in reverse (no recursive graph walk), accumulating gradients with +=, then
-// frees the tape. Inside a `no_grad` scope nothing is recorded (inference, feature extraction).
+// frees the tape. An op's output gradient is freed as soon as its backward has run (leaves, i.e.
+// parameters and inputs made with variable::parameter, keep theirs); gradient buffers may be
+// shared between inputs and are copied before any write while shared (var_node::own_grad).
+// Inside a `no_grad` scope nothing is recorded (inference, feature extraction).
 //
 //     auto w = oneclass::variable<double>::parameter(tensor<double>({3, 2}), "w");
 //     auto y = ops::mean(ops::relu(ops::matmul(x, w)));

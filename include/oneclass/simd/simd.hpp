@@ -48,6 +48,12 @@ T lanes_max(const batch<T>& b) noexcept {
 }
 }  // namespace detail
 
+/// The sum of a vector's lanes, added in lane order (the reductions below end with it).
+template <class T>
+T lanes_sum(const batch<T>& b) noexcept {
+    return detail::lanes_sum(b);
+}
+
 /// sum_i a[i] * b[i]
 template <class T>
 T dot(const T* a, const T* b, std::size_t n) noexcept {
