@@ -184,6 +184,43 @@ TEMPLATE_TEST_CASE("relu_mask_mul and bn_relu_input_grad equal their scalar form
     }
 }
 
+TEMPLATE_TEST_CASE("bn_input_grad and affine_relu equal their scalar formulas for every tail length", "", float, double) {
+    using T = TestType;
+    rng r(test::seed() + 7);
+    const T nan = std::numeric_limits<T>::quiet_NaN();
+    const T a = T(1.3), b = T(-0.25), k = T(0.05);
+    for (std::size_t n = 0; n <= 40; ++n) {
+        INFO("n " << n);
+        std::vector<T> g(n), x(n), res(n), acc(n);
+        for (std::size_t i = 0; i < n; ++i) g[i] = T(r.normal()), x[i] = T(r.normal()), res[i] = T(r.normal()), acc[i] = T(r.normal());
+        if (n > 5) x[5] = nan;  // NaN passes through the normalisation and its ReLU
+        std::vector<T> fresh(n, nan), added = acc;
+        simd::bn_input_grad(g.data(), x.data(), a, b, k, n, fresh.data(), false);
+        simd::bn_input_grad(g.data(), x.data(), a, b, k, n, added.data(), true);
+        std::vector<T> plain(n, nan), relu(n, nan), withres(n, nan);
+        simd::affine_relu(x.data(), static_cast<const T*>(nullptr), n, a, b, false, plain.data());
+        simd::affine_relu(x.data(), static_cast<const T*>(nullptr), n, a, b, true, relu.data());
+        simd::affine_relu(x.data(), res.data(), n, a, b, true, withres.data());
+        for (std::size_t i = 0; i < n; ++i) {
+            const double want = double(a) * double(g[i]) + double(b) * double(x[i]) + double(k);
+            const double v = double(x[i]) * double(a) + double(b), vr = v + double(res[i]);
+            if (std::isnan(double(x[i]))) {
+                CHECK(std::isnan(fresh[i]));
+                CHECK(std::isnan(plain[i]));
+                CHECK(std::isnan(relu[i]));
+                CHECK(std::isnan(withres[i]));
+                continue;
+            }
+            CHECK(double(fresh[i]) == Approx(want).margin(1e-6));
+            CHECK(double(added[i]) == Approx(want + double(acc[i])).margin(1e-6));
+            CHECK(plain[i] == simd::affine(x[i], a, b));  // the scalar form's rounding, bit for bit
+            CHECK(double(relu[i]) == Approx(std::max(0.0, v)).margin(1e-6));
+            CHECK(double(withres[i]) == Approx(std::max(0.0, vr)).margin(1e-6));
+            if (v < 0) CHECK(relu[i] == T(0));
+        }
+    }
+}
+
 TEMPLATE_TEST_CASE("blocked squared distances equal the brute-force double reference", "", float, double) {
     using T = TestType;
     for (auto [b, n, d] : {std::tuple{1, 1, 1}, {5, 7, 3}, {17, 33, 9}, {64, 100, 128}, {3, 513, 31}}) {

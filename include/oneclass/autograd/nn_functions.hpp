@@ -185,20 +185,8 @@ variable<T> batch_norm_impl(const variable<T>& x, const variable<T>& gamma, cons
             for (std::size_t c = clo; c < chi; ++c) {
                 const T* xp = plane(n, c);
                 T* yp = y.data() + (n * C + c) * HW;
-                const T sc = scale[c], sh = shift[c];
-                if (residual) {
-                    const T* rp = rc.data() + (n * C + c) * HW;
-                    for (std::size_t i = 0; i < HW; ++i) {
-                        const T v = simd::affine(xp[i], sc, sh) + rp[i];
-                        yp[i] = v < T(0) ? T(0) : v;  // NaN propagates, as in fn::relu
-                    }
-                } else if (fuse_relu)
-                    for (std::size_t i = 0; i < HW; ++i) {
-                        const T v = simd::affine(xp[i], sc, sh);
-                        yp[i] = v < T(0) ? T(0) : v;  // NaN propagates, as in fn::relu
-                    }
-                else
-                    for (std::size_t i = 0; i < HW; ++i) yp[i] = simd::affine(xp[i], sc, sh);
+                const T* rp = residual ? rc.data() + (n * C + c) * HW : nullptr;
+                simd::affine_relu(xp, rp, HW, scale[c], shift[c], fuse_relu || residual, yp);
             }
     });
     auto nx = x.node(), ng = gamma.node(), nb = beta.node();
@@ -274,13 +262,8 @@ variable<T> batch_norm_impl(const variable<T>& x, const variable<T>& gamma, cons
                     const T* xp = xd2 + off;
                     T* dxp = dx + off;
                     const T a = ka[c], b = kb[c], k = kk[c];
-                    if (fuse_relu) {
-                        simd::bn_relu_input_grad(dyp, xp, scale[c], shift[c], a, b, k, HW, dxp, !fresh);
-                    } else if (fresh) {
-                        for (std::size_t i = 0; i < HW; ++i) dxp[i] = a * dyp[i] + b * xp[i] + k;
-                    } else {
-                        for (std::size_t i = 0; i < HW; ++i) dxp[i] += a * dyp[i] + b * xp[i] + k;
-                    }
+                    if (fuse_relu) simd::bn_relu_input_grad(dyp, xp, scale[c], shift[c], a, b, k, HW, dxp, !fresh);
+                    else simd::bn_input_grad(dyp, xp, a, b, k, HW, dxp, !fresh);
                 }
         });
     });

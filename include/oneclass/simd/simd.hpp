@@ -228,6 +228,45 @@ void bn_relu_input_grad(const T* g, const T* x, T sa, T sb, T a, T b, T k, std::
     }
 }
 
+/// out[i] (+)= affine(g[i], a, affine(x[i], b, k)): batch norm's input gradient a dz + b x + k
+/// without a ReLU (bn_relu_input_grad's arithmetic with the mask all ones).
+template <class T>
+void bn_input_grad(const T* g, const T* x, T a, T b, T k, std::size_t n, T* out, bool accumulate) noexcept {
+    constexpr std::size_t W = width<T>;
+    std::size_t i = 0;
+    const batch<T> va(a), vb(b), vk(k);
+    for (; i + W <= n; i += W) {
+        batch<T> r = affine(batch<T>::load_unaligned(g + i), va, affine(batch<T>::load_unaligned(x + i), vb, vk));
+        if (accumulate) r += batch<T>::load_unaligned(out + i);
+        r.store_unaligned(out + i);
+    }
+    for (; i < n; ++i) {
+        const T r = affine(g[i], a, affine(x[i], b, k));
+        out[i] = accumulate ? out[i] + r : r;
+    }
+}
+
+/// y[i] = affine(x[i], a, b) (+ r[i] when r is given), then max(0, .) when relu, NaN kept (as
+/// fn::relu): batch norm's normalisation, with its fused ReLU or residual add + ReLU, in full-width
+/// vectors (auto-vectorised, these loops took half-width vectors on AVX-512).
+template <class T>
+void affine_relu(const T* x, const T* r, std::size_t n, T a, T b, bool relu, T* y) noexcept {
+    constexpr std::size_t W = width<T>;
+    std::size_t i = 0;
+    const batch<T> va(a), vb(b), zero(T(0));
+    for (; i + W <= n; i += W) {
+        batch<T> v = affine(batch<T>::load_unaligned(x + i), va, vb);
+        if (r) v += batch<T>::load_unaligned(r + i);
+        if (relu) v = xsimd::select(v < zero, zero, v);
+        v.store_unaligned(y + i);
+    }
+    for (; i < n; ++i) {
+        T v = affine(x[i], a, b);
+        if (r) v += r[i];
+        y[i] = relu && v < T(0) ? T(0) : v;
+    }
+}
+
 /// sum_i (a[i] - c)^2
 template <class T>
 T sum_squared_deviation(const T* a, std::size_t n, T c) noexcept {
