@@ -1,6 +1,9 @@
 // tests/test_ops.cpp - simd/ and ops/ against scalar double references, over shapes with SIMD tails.
 #include "test_util.hpp"
 
+#include <sys/mman.h>
+#include <unistd.h>
+
 #include <oneclass/ops/distance.hpp>
 #include <oneclass/ops/gemm.hpp>
 #include <oneclass/ops/ref/distance.hpp>
@@ -119,6 +122,27 @@ TEMPLATE_TEST_CASE("masked_gather reads the masked lanes' offsets and zeroes the
             CHECK(out[l] == ((mask >> l) & 1u ? base[std::size_t(idx[l])] : T(0)));
         }
     }
+}
+
+TEMPLATE_TEST_CASE("take_even reads the even elements for every length, and nothing past the last one", "", float, double) {
+    using T = TestType;
+    // the source ends at element 2 n - 2, the last one of a page whose next page is protected:
+    // a read of the odd element after it would fault
+    const std::size_t page = std::size_t(sysconf(_SC_PAGESIZE));
+    void* mem = mmap(nullptr, 2 * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    REQUIRE(mem != MAP_FAILED);
+    REQUIRE(mprotect(static_cast<char*>(mem) + page, page, PROT_NONE) == 0);
+    T* end = reinterpret_cast<T*>(static_cast<char*>(mem) + page);
+    for (std::size_t n = 1; n <= 50; ++n) {
+        INFO("n " << n);
+        T* src = end - (2 * n - 1);
+        for (std::size_t i = 0; i + 1 < 2 * n; ++i) src[i] = T(i) + T(0.5);
+        std::vector<T> out(n + 1, T(-7));
+        simd::take_even(src, n, out.data());
+        for (std::size_t i = 0; i < n; ++i) CHECK(out[i] == T(2 * i) + T(0.5));
+        CHECK(out[n] == T(-7));  // nothing written past n
+    }
+    munmap(mem, 2 * page);
 }
 
 TEMPLATE_TEST_CASE("deinterleave2 and interleave2 split and merge even and odd elements for every length", "", float, double) {

@@ -12,6 +12,7 @@
 #include <oneclass/core/scratch.hpp>
 #include <oneclass/ops/gemm.hpp>
 #include <oneclass/parallel/parallel.hpp>
+#include <oneclass/simd/simd.hpp>
 
 
 
@@ -68,6 +69,8 @@ void im2col(const T* x, const conv_shape& g, T* col, std::size_t ld) {
                     std::fill(out, out + q0, T(0));
                     if (g.stride == 1) {
                         std::copy(xin + (std::ptrdiff_t(q0) + off), xin + (std::ptrdiff_t(q1) + off), out + q0);
+                    } else if (g.stride == 2) {
+                        if (q1 > q0) simd::take_even(xin + (std::ptrdiff_t(2 * q0) + off), q1 - q0, out + q0);
                     } else {
                         for (std::size_t q = q0; q < q1; ++q) out[q] = xin[std::ptrdiff_t(q * g.stride) + off];
                     }

@@ -418,6 +418,28 @@ inline __mmask16 pair_mask_hi(std::size_t m) noexcept { return __mmask16(m > 8 ?
 }  // namespace detail
 #endif
 
+/// out[i] = s[2 i] for i < n, reading s[0 .. 2 n - 2] only (not the odd element after the last):
+/// the columns a stride-2 layer's patch rows take. float on AVX-512 by a two-source permute of
+/// two loads (masked at the end), 16 at a time; otherwise element by element.
+template <class T>
+inline void take_even(const T* s, std::size_t n, T* out) noexcept {
+    std::size_t i = 0;
+    if constexpr (std::is_same_v<T, float>) {
+#if defined(__AVX512F__)
+        const __m512i ie = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+        for (; i < n; i += 16) {
+            const std::size_t m = 2 * std::min<std::size_t>(16, n - i) - 1;  // elements to read
+            const __mmask16 ma = __mmask16(m >= 16 ? 0xFFFFu : (1u << m) - 1u), mb = __mmask16(m > 16 ? (1u << (m - 16)) - 1u : 0u);
+            const __m512 a = _mm512_maskz_loadu_ps(ma, s + 2 * i), b = _mm512_maskz_loadu_ps(mb, s + 2 * i + 16);
+            const std::size_t k = std::min<std::size_t>(16, n - i);
+            _mm512_mask_storeu_ps(out + i, __mmask16(k >= 16 ? 0xFFFFu : (1u << k) - 1u), _mm512_permutex2var_ps(a, ie, b));
+        }
+        return;
+#endif
+    }
+    for (; i < n; ++i) out[i] = s[2 * i];
+}
+
 /// even[i] = s[2 i], odd[i] = s[2 i + 1] for i < n: splits a row into its even and odd columns
 /// (the phases of a stride-2 layer's input). float on AVX-512 / AVX2 by two-source permutes,
 /// 16 / 8 pairs at a time; the rest element by element.
