@@ -56,6 +56,15 @@ TEMPLATE_TEST_CASE("masked_sum_dot equals sum and dot of the masked gradient, bi
         simd::masked_sum_dot(g.data(), y.data(), x.data(), n, s, d);
         CHECK(s == simd::sum(gm.data(), n));
         CHECK(d == simd::dot(gm.data(), x.data(), n));
+        // with an output: the masked gradient itself (relu_mask_mul's), the sums unchanged
+        std::vector<T> out(n + 1, T(-3)), want(n);
+        T s2, d2;
+        simd::masked_sum_dot(g.data(), y.data(), x.data(), n, s2, d2, out.data());
+        simd::relu_mask_mul(g.data(), y.data(), n, want.data());
+        CHECK(s2 == s);
+        CHECK(d2 == d);
+        CHECK(std::equal(want.begin(), want.end(), out.begin()));
+        CHECK(out[n] == T(-3));
         simd::masked_sum_dot(g.data(), static_cast<const T*>(nullptr), x.data(), n, s, d);  // no mask
         CHECK(s == simd::sum(g.data(), n));
         CHECK(d == simd::dot(g.data(), x.data(), n));

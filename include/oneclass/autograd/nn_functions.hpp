@@ -199,18 +199,13 @@ variable<T> batch_norm_impl(const variable<T>& x, const variable<T>& gamma, cons
         const T* xd2 = xin.data();
         // with a fused ReLU the incoming gradient is masked, dz = dy [x scale + shift > 0], on the
         // fly in both passes (no masked copy, and the saved output is not read). After an added
-        // residual the mask comes from the output: dz is computed once, and the residual's
-        // gradient is dz itself (shared, see var_node::own_grad)
-        tensor<T> masked;
-        if (nr) {
-            masked = tensor<T>(o.grad.shape(), uninitialized);
-            const T* g = o.grad.data();
-            const T* yv = o.value.data();
-            T* m = masked.data();
-            parallel::for_elements(masked.size(), [&](std::size_t lo, std::size_t hi) { simd::relu_mask_mul(g + lo, yv + lo, hi - lo, m + lo); });
-            if (nr->requires_grad) nr->accumulate(masked);
-        }
-        const T* dy = nr ? masked.data() : o.grad.data();
+        // residual the mask comes from the output: dz is written once, by the first pass with
+        // its sums, and becomes the residual's gradient itself (shared, see var_node::own_grad)
+        const T* g_in = o.grad.data();
+        const T* y_out = o.value.data();
+        tensor<T> masked = nr ? tensor<T>(o.grad.shape(), uninitialized) : tensor<T>();
+        T* m = nr ? masked.data() : nullptr;
+        const T* dy = nr ? m : g_in;  // dz, read by the second pass
         const bool fresh = nx->requires_grad && !nx->grad.defined();
         T* dx = nx->requires_grad ? nx->grad_buffer_uninitialized().data() : nullptr;
         T* dgamma = ng->requires_grad ? ng->grad_buffer().data() : nullptr;  // allocated here, before the workers
@@ -227,8 +222,12 @@ variable<T> batch_norm_impl(const variable<T>& x, const variable<T>& gamma, cons
                     const B sa(scale[c]), sb(shift[c]), zero(T(0)), one(T(1));
                     for (std::size_t i = 0; i < HW; i += W) {
                         const B xv = B::load_unaligned(xd2 + off + i);
-                        B gv = B::load_unaligned(dy + off + i);
+                        B gv = B::load_unaligned(g_in + off + i);
                         if (fuse_relu) gv = gv * xsimd::select(simd::affine(xv, sa, sb) > zero, one, zero);
+                        if (m) {
+                            gv = gv * xsimd::select(B::load_unaligned(y_out + off + i) > zero, one, zero);
+                            gv.store_unaligned(m + off + i);
+                        }
                         acc[0] += gv;
                         acc[1] = xsimd::fma(gv, xv, acc[1]);
                     }
@@ -238,8 +237,9 @@ variable<T> batch_norm_impl(const variable<T>& x, const variable<T>& gamma, cons
                     for (std::size_t c = clo; c < chi; ++c) {
                         const std::size_t off = (n * C + c) * HW;
                         T s, d;
-                        if (fuse_relu) simd::masked_sum_dot_affine(dy + off, xd2 + off, scale[c], shift[c], HW, s, d);
-                        else simd::masked_sum_dot(dy + off, static_cast<const T*>(nullptr), xd2 + off, HW, s, d);
+                        if (fuse_relu) simd::masked_sum_dot_affine(g_in + off, xd2 + off, scale[c], shift[c], HW, s, d);
+                        else if (m) simd::masked_sum_dot(g_in + off, y_out + off, xd2 + off, HW, s, d, m + off);
+                        else simd::masked_sum_dot(g_in + off, static_cast<const T*>(nullptr), xd2 + off, HW, s, d);
                         sdy[c] += double(s);
                         sdyxr[c] += double(d);
                     }
@@ -266,6 +266,7 @@ variable<T> batch_norm_impl(const variable<T>& x, const variable<T>& gamma, cons
                     else simd::bn_input_grad(dyp, xp, a, b, k, HW, dxp, !fresh);
                 }
         });
+        if (nr && nr->requires_grad) nr->accumulate(masked);  // every plane of dz is written by now
     });
 }
 

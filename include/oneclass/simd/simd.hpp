@@ -99,10 +99,11 @@ T sum(const T* a, std::size_t n) noexcept {
 }
 
 /// s = sum_i g[i] m[i] and d = sum_i g[i] m[i] x[i] in one pass, with m[i] = [y[i] > 0] when y is
-/// given (the gradient of a fused ReLU, masked on the fly) and 1 otherwise. Same lane grouping as
-/// sum() and dot(), so the results equal sum(g m) and dot(g m, x) bit for bit.
+/// given (the gradient of a fused ReLU, masked on the fly) and 1 otherwise; out, when given,
+/// receives g[i] m[i] (as relu_mask_mul). Same lane grouping as sum() and dot(), so the results
+/// equal sum(g m) and dot(g m, x) bit for bit.
 template <class T>
-void masked_sum_dot(const T* g, const T* y, const T* x, std::size_t n, T& s, T& d) noexcept {
+void masked_sum_dot(const T* g, const T* y, const T* x, std::size_t n, T& s, T& d, T* out = nullptr) noexcept {
     constexpr std::size_t W = width<T>;
     std::size_t i = 0;
     s = 0;
@@ -116,6 +117,7 @@ void masked_sum_dot(const T* g, const T* y, const T* x, std::size_t n, T& s, T& 
         batch<T> s0(T(0)), s1(T(0)), d0(T(0)), d1(T(0));
         for (; i + 2 * W <= n; i += 2 * W) {
             const batch<T> a0 = gm(i), a1 = gm(i + W);
+            if (out) a0.store_unaligned(out + i), a1.store_unaligned(out + i + W);
             s0 += a0;
             s1 += a1;
             d0 = xsimd::fma(a0, batch<T>::load_unaligned(x + i), d0);
@@ -123,6 +125,7 @@ void masked_sum_dot(const T* g, const T* y, const T* x, std::size_t n, T& s, T& 
         }
         if (i + W <= n) {
             const batch<T> a0 = gm(i);
+            if (out) a0.store_unaligned(out + i);
             s0 += a0;
             d0 = xsimd::fma(a0, batch<T>::load_unaligned(x + i), d0);
             i += W;
@@ -132,6 +135,7 @@ void masked_sum_dot(const T* g, const T* y, const T* x, std::size_t n, T& s, T& 
     }
     for (; i < n; ++i) {
         const T a = y ? g[i] * T(y[i] > T(0)) : g[i];
+        if (out) out[i] = a;
         s += a;
         d += a * x[i];
     }
