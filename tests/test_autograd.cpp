@@ -134,9 +134,20 @@ TEST_CASE("tape: a gradient buffer shared by two inputs is copied before either 
     auto l2 = fn::sum(fn::add(d, d));
     backward(l2);
     for (std::size_t i = 0; i < av.size(); ++i) REQUIRE(d.grad().data()[i] == 2.0);
-    // an op's output gradient is freed once its backward ran (as PyTorch frees non-leaf ones)
+    // an op's output gradient is freed once its backward ran (as PyTorch frees non-leaf ones),
+    // unless it was marked to be kept
     REQUIRE_FALSE(y.grad().defined());
     REQUIRE_FALSE(loss.grad().defined());
+    auto e = V::parameter(av, "e");
+    auto h = fn::mul(e, e);
+    h.retain_grad();
+    auto l3 = fn::sum(fn::mul(h, V(cv)));
+    backward(l3);
+    REQUIRE(h.grad().defined());
+    for (std::size_t i = 0; i < av.size(); ++i) {
+        REQUIRE(h.grad().data()[i] == cv.data()[i]);  // d sum(h c) / d h = c
+        REQUIRE(e.grad().data()[i] == Approx(2 * av.data()[i] * cv.data()[i]));
+    }
 }
 
 TEST_CASE("tape: a non-finite loss throws and clears the tape; shape errors name both shapes") {

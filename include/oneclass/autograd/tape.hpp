@@ -4,7 +4,8 @@
 // so tape order is a topological order of the graph; `backward(loss)` seeds d loss / d loss = 1
 // and runs the tape in reverse (no recursive graph walk), accumulating gradients with +=, then
 // frees the tape. An op's output gradient is freed as soon as its backward has run (leaves, i.e.
-// parameters and inputs made with variable::parameter, keep theirs); gradient buffers may be
+// parameters and inputs made with variable::parameter, keep theirs, and so does an output marked
+// with variable::retain_grad); gradient buffers may be
 // shared between inputs and are copied before any write while shared (var_node::own_grad).
 // Inside a `no_grad` scope nothing is recorded (inference, feature extraction).
 //
@@ -34,6 +35,7 @@ struct var_node {
     tensor<T> value;
     tensor<T> grad;  ///< allocated (zeros) on first accumulation
     bool requires_grad = false;
+    bool retain_grad = false;  ///< an op output that keeps its gradient after backward (variable::retain_grad)
     std::string name;
 
     /// grad += g. On first use grad shares g's buffer when it is contiguous in this shape
@@ -108,6 +110,9 @@ public:
     const shape_t& shape() const { return n_->value.shape(); }
     const std::string& name() const { return n_->name; }
     void zero_grad() { n_->grad = tensor<T>(); }
+    /// Keeps this op output's gradient after backward (by default it is freed once used), e.g.
+    /// the gradient of a feature map for a saliency map; leaves keep theirs anyway.
+    void retain_grad() { n_->retain_grad = true; }
     std::shared_ptr<var_node<T>> node() const { return n_; }
     bool defined() const { return n_ != nullptr; }
 
@@ -169,7 +174,7 @@ variable<T> make_result_if(tensor<T> value, bool needs, Backward&& bw) {
             // tape order: nothing adds to an op's output gradient after its backward ran, so it is
             // freed here (as PyTorch frees non-leaf gradients): the buffer goes back to the pool
             // while it is hot, peak memory drops, and a gradient it shared becomes private again
-            o->grad = tensor<T>();
+            if (!o->retain_grad) o->grad = tensor<T>();
         }
     });
     return out;
