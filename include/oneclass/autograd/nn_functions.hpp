@@ -1,5 +1,6 @@
 // oneclass/autograd/nn_functions.hpp - differentiable CNN functions on NCHW tensors: conv2d and
-// transposed conv2d, batch norm (training statistics or running statistics), max / average /
+// transposed conv2d, batch norm (training statistics or running statistics; fused with a
+// following ReLU, or with a residual add and ReLU at the end of a ResNet block), max / average /
 // global average pooling, nearest and bilinear upsampling, flatten, concatenation and slicing
 // along the batch axis.
 #pragma once
