@@ -126,10 +126,10 @@ void conv2d_forward_implicit_gemm(const T* x, const T* w, const T* bias, const c
 /// gathered straight from x (one vector gather per 16 consecutive (c r s) of a pixel), then
 /// dw[k][(c r s)] += sum over the group's pixels dy[k][pixel] colT[pixel][(c r s)], MR x NB
 /// blocks of dw held in registers over all of the group's pixels. With several groups, up to 4
-/// fixed slots each own a partial dw: slot s gathers and multiplies groups s, s + slots, ... on
-/// one thread (two fork-joins per group scaled 1.2-1.3x on 2 threads), slot 0 into dw itself,
-/// and the other partials are added to it in slot order. Each sum has a fixed order that depends on the shape only: the same bits
-/// on any number of threads.
+/// fixed slots (parallel::for_slots) each own a partial dw: slot s gathers and multiplies groups
+/// s, s + slots, ... on one thread (two fork-joins per group scaled 1.2-1.3x on 2 threads), slot
+/// 0 into dw itself, and the other partials are added to it in slot order. Each sum has a fixed
+/// order that depends on the shape only: the same bits on any number of threads.
 template <class T>
 void conv2d_backward_weights_implicit_gemm(const T* x, const T* dy, const conv_shape& g, T* dw, bool accumulate = true) {
     require(implicit_gemm_applies<T>(g), "conv2d", "the implicit GEMM needs AVX-512 gathers and tensors under 2^31 values");
@@ -226,7 +226,7 @@ void conv2d_backward_weights_implicit_gemm(const T* x, const T* dy, const conv_s
             }
         }
     };
-    const std::size_t slots = std::min<std::size_t>(groups, 4), KCRS = K * CRS;
+    const std::size_t slots = parallel::slot_count(groups), KCRS = K * CRS;
     const auto images = [&](std::size_t gi) { return std::min(g.N, (gi + 1) * G) - gi * G; };
     if (slots == 1) {
         scratch_vec<T>& colT = thread_scratch<group_scratch>().colT;
@@ -239,24 +239,15 @@ void conv2d_backward_weights_implicit_gemm(const T* x, const T* dy, const conv_s
     // slot 0 sums into dw itself (onto its values when accumulating), the others into partials
     scratch_vec<T>& partial = thread_scratch<scratch>().partial;
     partial.resize((slots - 1) * KCRS);
-    parallel::for_chunks(0, slots, 1, [&](std::size_t slo, std::size_t shi) {
+    parallel::for_slots(groups, [&](std::size_t s, std::size_t gi) {
         scratch_vec<T>& colT = thread_scratch<group_scratch>().colT;
-        for (std::size_t s = slo; s < shi; ++s)
-            for (std::size_t gi = s; gi < groups; gi += slots) {
-                const std::size_t n0 = gi * G, nb = images(gi);
-                colT.resize(nb * PQ * CRSp);
-                gather(n0, colT.data(), 0, nb * PQ);
-                T* dst = s == 0 ? dw : partial.data() + (s - 1) * KCRS;
-                product(n0, nb, colT.data(), dst, gi != s || (s == 0 && accumulate), 0, KB * CBN);
-            }
+        const std::size_t n0 = gi * G, nb = images(gi);
+        colT.resize(nb * PQ * CRSp);
+        gather(n0, colT.data(), 0, nb * PQ);
+        T* dst = s == 0 ? dw : partial.data() + (s - 1) * KCRS;
+        product(n0, nb, colT.data(), dst, gi != s || (s == 0 && accumulate), 0, KB * CBN);
     });
-    const T* pp = partial.data();  // dw += slot 1 + slot 2 + ..., in that order
-    parallel::for_elements(KCRS, [&](std::size_t lo, std::size_t hi) {
-        for (std::size_t s = 1; s < slots; ++s) {
-            const T* p = pp + (s - 1) * KCRS;
-            for (std::size_t i = lo; i < hi; ++i) dw[i] += p[i];
-        }
-    });
+    parallel::add_in_order(dw, partial.data(), slots - 1, KCRS);  // dw += slot 1 + slot 2 + ..., in that order
 }
 
 }  // namespace oneclass::ops

@@ -922,8 +922,8 @@ void conv2d_backward_data_winograd(const T* dy, const T* w, const conv_shape& g,
 /// Images are taken in fixed groups of at least 128 tiles, 64 on small maps of few channels
 /// (padded with zero tiles to whole blocks; smaller groups keep V and E nearer the cache: 128
 /// measured 5-15% faster than 512).
-/// With several groups, a fixed number of slots (up to 4) each own a partial dU: slot s
-/// transforms and multiplies groups s, s + slots, ... in its own L2 (no synchronisation between
+/// With several groups, a fixed number of slots (parallel::for_slots, up to 4) each own a partial
+/// dU: slot s transforms and multiplies groups s, s + slots, ... in its own L2 (no synchronisation between
 /// groups; parallel within each group, on 32 x 32 maps of 16 channels, it ran slower on 2 threads
 /// than on 1), and the partials are added in slot order. A single group runs its transforms in
 /// parallel over blocks of tiles and its products in parallel over xi. Either way each sum has a
@@ -941,7 +941,7 @@ void conv2d_backward_weights_winograd(const T* x, const T* dy, const conv_shape&
     // ResNet-18's 128-channel layer2 10% faster on 1); >= 128 tiles elsewhere
     const std::size_t min_cols = C * K <= 128 * 128 && tiles < 64 ? 64 : 128;
     const std::size_t G = detail::winograd_group(tiles, g.N, min_cols), groups = (g.N + G - 1) / G;
-    const std::size_t slots = std::min<std::size_t>(groups, 4);
+    const std::size_t slots = parallel::slot_count(groups);
     struct scratch {  // the calling thread's: shared by the workers, kept between calls
         scratch_vec<T> dU;
     };
@@ -986,24 +986,16 @@ void conv2d_backward_weights_winograd(const T* x, const T* dy, const conv_shape&
         // dot-product kernel over the tiles, lost on short tile counts (4 x 4 maps)
         parallel::for_chunks(0, A2, 1, [&](std::size_t lo, std::size_t hi) { products(V, E, ld, sc.dU.data(), true, lo, hi); });
     } else {
-        parallel::for_chunks(0, slots, 1, [&](std::size_t slo, std::size_t shi) {
+        parallel::for_slots(groups, [&](std::size_t s, std::size_t gi) {
             group_scratch& gs = thread_scratch<group_scratch>();
-            for (std::size_t s = slo; s < shi; ++s)
-                for (std::size_t gi = s; gi < groups; gi += slots) {
-                    const std::size_t blocks = group_blocks(gi), ld = blocks * NB;
-                    gs.V.resize(A2 * C * ld);
-                    gs.E.resize(A2 * K * ld);
-                    transforms(gi, gs.V.data(), gs.E.data(), ld, 0, blocks);
-                    products(gs.V.data(), gs.E.data(), ld, sc.dU.data() + s * A2 * KC, gi == s, 0, A2);
-                }
+            const std::size_t blocks = group_blocks(gi), ld = blocks * NB;
+            gs.V.resize(A2 * C * ld);
+            gs.E.resize(A2 * K * ld);
+            transforms(gi, gs.V.data(), gs.E.data(), ld, 0, blocks);
+            products(gs.V.data(), gs.E.data(), ld, sc.dU.data() + s * A2 * KC, gi == s, 0, A2);
         });
-        T* dU0 = sc.dU.data();  // dU = slot 0 + slot 1 + ..., in that order
-        parallel::for_elements(A2 * KC, [&](std::size_t lo, std::size_t hi) {
-            for (std::size_t s = 1; s < slots; ++s) {
-                const T* p = dU0 + s * A2 * KC;
-                for (std::size_t i = lo; i < hi; ++i) dU0[i] += p[i];
-            }
-        });
+        // dU = slot 0 + slot 1 + ..., in that order
+        parallel::add_in_order(sc.dU.data(), sc.dU.data() + A2 * KC, slots - 1, A2 * KC);
     }
     const T* dU = sc.dU.data();
     // dw = G^T dU G, vectorised over runs of input channels (dU[xi][k][c] is contiguous in c; one

@@ -10,6 +10,7 @@
 #include <tbb/parallel_for.h>
 #include <tbb/parallel_reduce.h>
 
+#include <algorithm>
 #include <cstddef>
 #include <utility>
 
@@ -48,6 +49,35 @@ V deterministic_reduce(std::size_t begin, std::size_t end, std::size_t grain, V 
         tbb::blocked_range<std::size_t>(begin, end, grain),
         identity, [&](const tbb::blocked_range<std::size_t>& r, V acc) { return combine(acc, f(r.begin(), r.end())); },
         combine, tbb::simple_partitioner());
+}
+
+/// Deterministic sums over many groups (the image groups of a weight gradient): at most
+/// `max_slots` fixed slots, slot s taking groups s, s + slots, ... in order on one thread, each
+/// into its own partial, which the caller then adds in slot order (add_in_order). The split
+/// depends on the number of groups only, never on the number of threads.
+inline constexpr std::size_t max_slots = 4;
+inline std::size_t slot_count(std::size_t groups) { return std::min(groups, max_slots); }
+
+/// f(slot, group) for every group, slot by slot in parallel (slot_count(groups) slots).
+template <class F>
+void for_slots(std::size_t groups, F&& f) {
+    const std::size_t slots = slot_count(groups);
+    for_chunks(0, slots, 1, [&](std::size_t slo, std::size_t shi) {
+        for (std::size_t s = slo; s < shi; ++s)
+            for (std::size_t gi = s; gi < groups; gi += slots) f(s, gi);
+    });
+}
+
+/// dst[i] += parts[0][i] + parts[1][i] + ... (count parts of n values each, one after the other),
+/// added in that order for every i: the same bits on any number of threads.
+template <class T>
+void add_in_order(T* dst, const T* parts, std::size_t count, std::size_t n) {
+    for_elements(n, [&](std::size_t lo, std::size_t hi) {
+        for (std::size_t s = 0; s < count; ++s) {
+            const T* p = parts + s * n;
+            for (std::size_t i = lo; i < hi; ++i) dst[i] += p[i];
+        }
+    });
 }
 
 }  // namespace oneclass::parallel
