@@ -201,6 +201,16 @@ struct winograd_tiling {
     std::size_t tiles() const { return th * tw; }
 };
 
+/// The stride between the a^2 planes of a Winograd-domain buffer of `rows` rows of ld values: one
+/// cache line more than rows * ld. A transform writes (or reads) one row in each of the a^2 planes
+/// per channel; when rows * ld floats are a multiple of 2-4 KB (16 channels and more at 32 tiles)
+/// those a^2 rows all fell into one or two L1 sets and evicted each other (the 16-channel input
+/// transform ran 20-25% faster with the extra line).
+template <class T>
+constexpr std::size_t winograd_plane(std::size_t rows, std::size_t ld) {
+    return rows * ld + 64 / sizeof(T);
+}
+
 /// Images per group: enough that a group's GEMMs see at least `min_cols` tile columns.
 inline std::size_t winograd_group(std::size_t tiles, std::size_t N, std::size_t min_cols) {
     return std::clamp<std::size_t>((min_cols + tiles - 1) / tiles, 1, std::max<std::size_t>(N, 1));
@@ -515,7 +525,7 @@ inline void winograd_gather_quad(const float*, std::ptrdiff_t, std::ptrdiff_t, s
                                  std::size_t) {}
 #endif
 
-/// V[xi][c][l] = (B^T d B)[xi] for the block's NB tiles d (lane l), at row stride ld; the taps
+/// V[xi plane + c ld][l] = (B^T d B)[xi] for the block's NB tiles d (lane l) (plane: winograd_plane); the taps
 /// come from tp where the vector gather is one instruction, lane by lane otherwise.
 /// Whether the input transform reads its taps by rows (winograd_input_rows) instead of gathers:
 /// AVX-512 float blocks of 32 tiles over maps of exactly 8 tiles per row at most 32 columns wide
@@ -598,13 +608,13 @@ struct winograd_input_rows {
         }
     }
 
-    /// V[(r a + s) C + c][0..32) = (B^T d B)[r][s] of channel c's 32 tiles straight from the loaded
+    /// V[(r a + s) plane + c ld][0..32) = (B^T d B)[r][s] of channel c's 32 tiles straight from the loaded
     /// rows: each input row's a taps are permuted out into registers and transformed along the
     /// row (d B), the a rows' results are staged once in L1, then transformed down the columns
     /// (B^T .). Against taps() + winograd_sandwich this skips the store and reload of the taps
     /// (the store port bounded the input transform); the rounding differs from the column-first
     /// sandwich only in the order of the two passes.
-    void transform(const float* x, std::size_t c, std::size_t HW, std::size_t H, std::size_t Wd, float* V, std::size_t C,
+    void transform(const float* x, std::size_t c, std::size_t HW, std::size_t H, std::size_t Wd, float* V, std::size_t plane,
                    std::size_t ld) const {
         alignas(64) float z[A][A][16];
         for (std::size_t v = 0; v < 2; ++v) {
@@ -638,7 +648,7 @@ struct winograd_input_rows {
                 for (std::size_t i = 0; i < A; ++i) d[i] = _mm512_load_ps(z[i][u]);
                 bt(d, t);
 #pragma GCC unroll 8
-                for (std::size_t r = 0; r < A; ++r) _mm512_store_ps(V + ((r * A + u) * C + c) * ld + 16 * v, t[r]);
+                for (std::size_t r = 0; r < A; ++r) _mm512_store_ps(V + (r * A + u) * plane + c * ld + 16 * v, t[r]);
             }
         }
     }
@@ -647,7 +657,7 @@ struct winograd_input_rows {
 
 template <std::size_t M, std::size_t NB, class T>
 void winograd_input_block(const T* x, const conv_shape& g, const winograd_lane<M>* lanes,
-                          const winograd_taps<(M + 2) * (M + 2), NB, T>& tp, T* V, std::size_t ld) {
+                          const winograd_taps<(M + 2) * (M + 2), NB, T>& tp, T* V, std::size_t plane, std::size_t ld) {
     using W = winograd_matrices<M>;
     constexpr std::size_t A = W::a;
     const std::size_t C = g.C, Wd = g.W, HW = g.H * Wd;
@@ -656,7 +666,7 @@ void winograd_input_block(const T* x, const conv_shape& g, const winograd_lane<M
     if constexpr (std::is_same_v<T, float> && NB == 32) {
         if (winograd_rows_apply<M, T, NB>(g)) {
             const winograd_input_rows<M> rows(g, lanes);
-            for (std::size_t c = 0; c < C; ++c) rows.transform(x, c, HW, g.H, Wd, V, C, ld);
+            for (std::size_t c = 0; c < C; ++c) rows.transform(x, c, HW, g.H, Wd, V, plane, ld);
             return;
         }
     }
@@ -692,7 +702,7 @@ void winograd_input_block(const T* x, const conv_shape& g, const winograd_lane<M
             }
         }
         winograd_sandwich<A, A, A, A, W::BT, W::BT, NB, T>([&](std::size_t q, std::size_t j) { return d[q * A + j]; },
-                                                          [&](std::size_t r, std::size_t s) { return V + ((r * A + s) * C + c) * ld; });
+                                                          [&](std::size_t r, std::size_t s) { return V + (r * A + s) * plane + c * ld; });
     }
 }
 
@@ -758,11 +768,11 @@ std::uint32_t winograd_quads(const winograd_lane<M>* lanes) {
 /// y (+)= A^T m A for output channels [k0, k1) of the block's tiles, m[xi] = Mb[xi][k][0..NB),
 /// cropped to P x Q. (AVX-512's masked scatter was measured slower here than these stores.)
 template <std::size_t M, std::size_t NB, class T>
-void winograd_output_block(const T* Mb, const conv_shape& g, const winograd_lane<M>* lanes, std::size_t k0, std::size_t k1,
-                           T* y, bool accumulate) {
+void winograd_output_block(const T* Mb, std::size_t plane, const conv_shape& g, const winograd_lane<M>* lanes, std::size_t k0,
+                           std::size_t k1, T* y, bool accumulate) {
     using W = winograd_matrices<M>;
     constexpr std::size_t A = W::a;
-    const std::size_t K = g.K, Q = g.Q(), PQ = g.P() * Q;
+    const std::size_t Q = g.Q(), PQ = g.P() * Q;
     alignas(64) T o[M * M][NB];  // A^T m A
     // groups of 4 lanes that are 4 whole tiles side by side in one tile row: their M output rows
     // are 4 M contiguous values each, stored from a 4 x 4 (or 2 x 4) transpose instead of value by
@@ -770,7 +780,7 @@ void winograd_output_block(const T* Mb, const conv_shape& g, const winograd_lane
     const std::uint32_t quads = winograd_quads<M, NB, T>(lanes);
     for (std::size_t k = k0; k < k1; ++k) {
         winograd_sandwich<M, A, M, A, W::AT, W::AT, NB, T>(
-            [&](std::size_t r, std::size_t s) { return Mb + ((r * A + s) * K + k) * NB; },
+            [&](std::size_t r, std::size_t s) { return Mb + (r * A + s) * plane + k * NB; },
             [&](std::size_t rp, std::size_t qp) { return o[rp * M + qp]; });
         for (std::size_t l = 0; l < NB; ++l) {
             if ((quads >> (l / 4)) & 1) {
@@ -805,7 +815,7 @@ void winograd_output_block(const T* Mb, const conv_shape& g, const winograd_lane
 /// at row stride ld: the gradient lifted to the a x a Winograd domain (taps as in the input block).
 template <std::size_t M, std::size_t NB, class T>
 void winograd_gradient_block(const T* dy, const conv_shape& g, const winograd_lane<M>* lanes, const winograd_taps<M * M, NB, T>& tp,
-                             T* E, std::size_t ld) {
+                             T* E, std::size_t plane, std::size_t ld) {
     using W = winograd_matrices<M>;
     constexpr std::size_t A = W::a;
     const std::size_t K = g.K, Q = g.Q(), PQ = g.P() * Q;
@@ -841,7 +851,7 @@ void winograd_gradient_block(const T* dy, const conv_shape& g, const winograd_la
         }
         winograd_sandwich<A, M, A, M, winograd_lift<M>::A, winograd_lift<M>::A, NB, T>(
             [&](std::size_t rp, std::size_t qp) { return e[rp * M + qp]; },
-            [&](std::size_t r, std::size_t s2) { return E + ((r * A + s2) * K + k) * ld; });
+            [&](std::size_t r, std::size_t s2) { return E + (r * A + s2) * plane + k * ld; });
     }
 }
 }  // namespace detail
@@ -874,10 +884,11 @@ void conv2d_winograd(const T* x, const T* w, const conv_shape& g, T* y, bool acc
     struct scratch {
         scratch_vec<T> V, Mb;
     };
+    const std::size_t vplane = detail::winograd_plane<T>(C, NB), mplane = detail::winograd_plane<T>(K, NB);
     parallel::for_chunks(0, blocks * kchunks, 1, [&](std::size_t lo, std::size_t hi) {
         scratch& sc = thread_scratch<scratch>();  // kept between calls, never zero-filled
-        sc.V.resize(A2 * C * NB);
-        sc.Mb.resize(A2 * K * NB);
+        sc.V.resize(A2 * vplane);
+        sc.Mb.resize(A2 * mplane);
         detail::winograd_lane<M> lanes[NB];
         detail::winograd_taps<A2, NB, T> taps;
         for (std::size_t unit = lo; unit < hi; ++unit) {
@@ -889,19 +900,19 @@ void conv2d_winograd(const T* x, const T* w, const conv_shape& g, T* y, bool acc
                 ONECLASS_PROFILE_SCOPE("winograd.input");
                 if constexpr (simd::vector_gather<T>)
                     if (!detail::winograd_rows_apply<M, T, NB>(g)) detail::winograd_input_taps<M, NB>(g, lanes, taps);
-                detail::winograd_input_block<M, NB>(x, g, lanes, taps, sc.V.data(), NB);
+                detail::winograd_input_block<M, NB>(x, g, lanes, taps, sc.V.data(), vplane, NB);
             }
             {
                 ONECLASS_PROFILE_SCOPE("winograd.gemm");
                 for (std::size_t xi = 0; xi < A2; ++xi)
                     for (std::size_t kb = kb0; kb < kb1; ++kb)
                         detail::winograd_kernel<MR, detail::winograd_nv>(Up.data() + (xi * KB + kb) * C * MR,
-                                                                         sc.V.data() + xi * C * NB, C,
-                                                                         sc.Mb.data() + (xi * K + kb * MR) * NB,
+                                                                         sc.V.data() + xi * vplane, C,
+                                                                         sc.Mb.data() + xi * mplane + kb * MR * NB,
                                                                          std::min(MR, K - kb * MR));
             }
             ONECLASS_PROFILE_SCOPE("winograd.output");
-            detail::winograd_output_block<M, NB>(sc.Mb.data(), g, lanes, kb0 * MR, std::min(K, kb1 * MR), y, accumulate);
+            detail::winograd_output_block<M, NB>(sc.Mb.data(), mplane, g, lanes, kb0 * MR, std::min(K, kb1 * MR), y, accumulate);
         }
     });
 }
@@ -964,22 +975,23 @@ void conv2d_backward_weights_winograd(const T* x, const T* dy, const conv_shape&
                 if (!detail::winograd_rows_apply<M, T, NB>(g)) detail::winograd_input_taps<M, NB>(g, lanes, in_taps);
                 detail::winograd_output_taps<M, NB>(g, lanes, out_taps);
             }
-            detail::winograd_input_block<M, NB>(x, g, lanes, in_taps, V + b * NB, ld);
-            detail::winograd_gradient_block<M, NB>(dy, g, lanes, out_taps, E + b * NB, ld);
+            detail::winograd_input_block<M, NB>(x, g, lanes, in_taps, V + b * NB, detail::winograd_plane<T>(C, ld), ld);
+            detail::winograd_gradient_block<M, NB>(dy, g, lanes, out_taps, E + b * NB, detail::winograd_plane<T>(K, ld), ld);
         }
     };
     const auto products = [&](const T* V, const T* E, std::size_t ld, T* dU, bool first, std::size_t lo, std::size_t hi) {
         ONECLASS_PROFILE_SCOPE("winograd.weights_products");
         for (std::size_t xi = lo; xi < hi; ++xi)
-            gemm_nt<T>(matrix_view<const T>(E + xi * K * ld, K, ld), matrix_view<const T>(V + xi * C * ld, C, ld),
+            gemm_nt<T>(matrix_view<const T>(E + xi * detail::winograd_plane<T>(K, ld), K, ld),
+                       matrix_view<const T>(V + xi * detail::winograd_plane<T>(C, ld), C, ld),
                        matrix_view<T>(dU + xi * KC, K, C), T(1), first ? T(0) : T(1));
     };
     const auto group_blocks = [&](std::size_t gi) { return ((std::min(g.N, (gi + 1) * G) - gi * G) * tiles + NB - 1) / NB; };
     if (slots == 1) {
         group_scratch& gs = thread_scratch<group_scratch>();
         const std::size_t blocks = group_blocks(0), ld = blocks * NB;
-        gs.V.resize(A2 * C * ld);
-        gs.E.resize(A2 * K * ld);
+        gs.V.resize(A2 * detail::winograd_plane<T>(C, ld));
+        gs.E.resize(A2 * detail::winograd_plane<T>(K, ld));
         T *V = gs.V.data(), *E = gs.E.data();
         parallel::for_chunks(0, blocks, 1, [&](std::size_t lo, std::size_t hi) { transforms(0, V, E, ld, lo, hi); });
         // a^2 independent products, each summed by one task: a measured alternative, our own
@@ -989,8 +1001,8 @@ void conv2d_backward_weights_winograd(const T* x, const T* dy, const conv_shape&
         parallel::for_slots(groups, [&](std::size_t s, std::size_t gi) {
             group_scratch& gs = thread_scratch<group_scratch>();
             const std::size_t blocks = group_blocks(gi), ld = blocks * NB;
-            gs.V.resize(A2 * C * ld);
-            gs.E.resize(A2 * K * ld);
+            gs.V.resize(A2 * detail::winograd_plane<T>(C, ld));
+            gs.E.resize(A2 * detail::winograd_plane<T>(K, ld));
             transforms(gi, gs.V.data(), gs.E.data(), ld, 0, blocks);
             products(gs.V.data(), gs.E.data(), ld, sc.dU.data() + s * A2 * KC, gi == s, 0, A2);
         });
