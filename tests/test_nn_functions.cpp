@@ -59,7 +59,12 @@ TEMPLATE_TEST_CASE("im2col backward-data equals the direct reference (strides 1-
                                                  {1, 2, 8, 8, 2, 2, 3, 0}, {2, 3, 6, 5, 2, 3, 1, 1}, {1, 2, 7, 9, 3, 5, 1, 2},
                                                  // even maps: the stride-2 rows written once (3 x 3 / pad 1 and 1 x 1)
                                                  {2, 3, 8, 6, 4, 3, 2, 1}, {1, 2, 2, 2, 3, 3, 2, 1}, {2, 2, 6, 10, 3, 1, 2, 0},
-                                                 {1, 2, 4, 8, 3, 2, 2, 0}}) {
+                                                 {1, 2, 4, 8, 3, 2, 2, 0},
+                                                 // AVX-512's 16 positions at a time across output rows (P Q % 16 == 0 and
+                                                 // Q = 4, 8 or a multiple of 16; several images per patch matrix)
+                                                 {3, 2, 8, 8, 3, 3, 2, 1}, {3, 2, 16, 16, 2, 3, 2, 1}, {2, 3, 4, 16, 2, 3, 2, 1},
+                                                 {2, 2, 8, 32, 3, 3, 2, 1}, {2, 2, 4, 64, 2, 3, 2, 1}, {2, 2, 2, 32, 2, 3, 2, 1},
+                                                 {3, 2, 8, 8, 3, 1, 2, 0}, {2, 2, 16, 16, 2, 1, 2, 0}, {2, 2, 4, 64, 3, 1, 2, 0}}) {
         ops::conv_shape g{std::size_t(N), std::size_t(C), std::size_t(H), std::size_t(W), std::size_t(K), std::size_t(R),
                           std::size_t(R), std::size_t(stride), std::size_t(pad)};
         INFO("N C H W K R stride pad = " << N << " " << C << " " << H << " " << W << " " << K << " " << R << " " << stride << " " << pad);
