@@ -169,8 +169,8 @@ void conv2d_backward_weights_implicit_gemm(const T* x, const T* dy, const conv_s
     struct scratch {  // the calling thread's: shared by the workers, kept between calls
         scratch_vec<T> partial;
     };
-    struct group_scratch {  // one group's patch matrix: the caller's (one group) or each slot's thread's
-        scratch_vec<T> colT;
+    struct group_scratch {  // one group's patch matrix and output gradient: the caller's (one group) or each slot's thread's
+        scratch_vec<T> colT, dy;
     };
     // colT rows [lo, hi) of group gi (its pixels, from image n0)
     const auto gather = [&](std::size_t n0, T* ct, std::size_t lo, std::size_t hi) {
@@ -193,28 +193,29 @@ void conv2d_backward_weights_implicit_gemm(const T* x, const T* dy, const conv_s
             for (std::size_t ch = 0; ch < chunks; ++ch) simd::masked_gather(base, cidx.data() + ch * VW, pm[ch], row + ch * VW);
         }
     };
-    // dst (K x CRS) = or += the products of MR x NB blocks u in [lo, hi) over images [n0, n0 + nb)
-    const auto product = [&](std::size_t n0, std::size_t nb, const T* ct, T* dst_base, bool add, std::size_t lo, std::size_t hi) {
+    // dst (K x CRS) = or += the products of MR x NB blocks u in [lo, hi) over a group's npix
+    // pixels: dyg is the group's output gradient as one K x npix matrix (detail::gather_dy), so
+    // the pixel loop runs over the whole group (per image, 4 x 4 maps gave it 16 steps between
+    // recomputed row addresses)
+    const auto product = [&](const T* dyg, std::size_t npix, const T* ct, T* dst_base, bool add, std::size_t lo, std::size_t hi) {
         for (std::size_t u = lo; u < hi; ++u) {
             // column-slice major: consecutive tasks reuse one slice of colT (pixels x NB) from cache
             const std::size_t cb = u / KB, kb = u % KB, rows = std::min(MR, K - kb * MR);
             B acc[MR][NV];
             for (std::size_t i = 0; i < MR; ++i)
                 for (std::size_t j = 0; j < NV; ++j) acc[i][j] = B(T(0));
-            for (std::size_t n = 0; n < nb; ++n) {
-                const T* dyr[MR];
-                for (std::size_t i = 0; i < MR; ++i) dyr[i] = dy + ((n0 + n) * K + kb * MR + std::min(i, rows - 1)) * PQ;
-                const T* cr = ct + n * PQ * CRSp + cb * NB;
-                for (std::size_t pq = 0; pq < PQ; ++pq, cr += CRSp) {
-                    B v[NV];
+            const T* dyr[MR];
+            for (std::size_t i = 0; i < MR; ++i) dyr[i] = dyg + (kb * MR + std::min(i, rows - 1)) * npix;
+            const T* cr = ct + cb * NB;
+            for (std::size_t t = 0; t < npix; ++t, cr += CRSp) {
+                B v[NV];
 #pragma GCC unroll 4
-                    for (std::size_t j = 0; j < NV; ++j) v[j] = B::load_aligned(cr + j * VW);
+                for (std::size_t j = 0; j < NV; ++j) v[j] = B::load_aligned(cr + j * VW);
 #pragma GCC unroll 16
-                    for (std::size_t i = 0; i < MR; ++i) {
-                        const B d(dyr[i][pq]);
+                for (std::size_t i = 0; i < MR; ++i) {
+                    const B d(dyr[i][t]);
 #pragma GCC unroll 4
-                        for (std::size_t j = 0; j < NV; ++j) acc[i][j] = xsimd::fma(d, v[j], acc[i][j]);
-                    }
+                    for (std::size_t j = 0; j < NV; ++j) acc[i][j] = xsimd::fma(d, v[j], acc[i][j]);
                 }
             }
             for (std::size_t i = 0; i < rows; ++i) {
@@ -229,23 +230,25 @@ void conv2d_backward_weights_implicit_gemm(const T* x, const T* dy, const conv_s
     const std::size_t slots = parallel::slot_count(groups), KCRS = K * CRS;
     const auto images = [&](std::size_t gi) { return std::min(g.N, (gi + 1) * G) - gi * G; };
     if (slots == 1) {
-        scratch_vec<T>& colT = thread_scratch<group_scratch>().colT;
-        colT.resize(images(0) * PQ * CRSp);
-        T* ct = colT.data();
+        group_scratch& gs = thread_scratch<group_scratch>();
+        gs.colT.resize(images(0) * PQ * CRSp);
+        T* ct = gs.colT.data();
         parallel::for_chunks(0, images(0) * PQ, 16, [&](std::size_t lo, std::size_t hi) { gather(0, ct, lo, hi); });
-        parallel::for_chunks(0, KB * CBN, 1, [&](std::size_t lo, std::size_t hi) { product(0, images(0), ct, dw, accumulate, lo, hi); });
+        const T* dyg = detail::gather_dy(dy, g, 0, images(0), gs.dy);
+        parallel::for_chunks(0, KB * CBN, 1, [&](std::size_t lo, std::size_t hi) { product(dyg, images(0) * PQ, ct, dw, accumulate, lo, hi); });
         return;
     }
     // slot 0 sums into dw itself (onto its values when accumulating), the others into partials
     scratch_vec<T>& partial = thread_scratch<scratch>().partial;
     partial.resize((slots - 1) * KCRS);
     parallel::for_slots(groups, [&](std::size_t s, std::size_t gi) {
-        scratch_vec<T>& colT = thread_scratch<group_scratch>().colT;
+        group_scratch& gs = thread_scratch<group_scratch>();
         const std::size_t n0 = gi * G, nb = images(gi);
-        colT.resize(nb * PQ * CRSp);
-        gather(n0, colT.data(), 0, nb * PQ);
+        gs.colT.resize(nb * PQ * CRSp);
+        gather(n0, gs.colT.data(), 0, nb * PQ);
+        const T* dyg = detail::gather_dy(dy, g, n0, nb, gs.dy);
         T* dst = s == 0 ? dw : partial.data() + (s - 1) * KCRS;
-        product(n0, nb, colT.data(), dst, gi != s || (s == 0 && accumulate), 0, KB * CBN);
+        product(dyg, nb * PQ, gs.colT.data(), dst, gi != s || (s == 0 && accumulate), 0, KB * CBN);
     });
     parallel::add_in_order(dw, partial.data(), slots - 1, KCRS);  // dw += slot 1 + slot 2 + ..., in that order
 }
