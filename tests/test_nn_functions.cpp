@@ -165,7 +165,9 @@ TEMPLATE_TEST_CASE_SIG("Winograd on maps of 8 or 4 tiles per row (the AVX-512 ro
         std::size_t ran = 0;
         for (auto [N, C, H, W, K, pad] : {std::tuple{std::size_t(3), std::size_t(5), std::size_t(9), wmax, std::size_t(7), std::size_t(1)},
                                           {2, 3, 2 * M + 1, wmax - 1, 4, 1}, {1, 17, wmax, wmax, 9, 1}, {2, 4, 7, wmax, 3, 0},
-                                          {2, 4, 6, wmax - 2, 5, 2}, {1, 2, 3, wmax - 3, 2, 1}, {5, 3, 3, wmax, 2, 1}}) {
+                                          {2, 4, 6, wmax - 2, 5, 2}, {1, 2, 3, wmax - 3, 2, 1}, {5, 3, 3, wmax, 2, 1},
+                                          // whole blocks of whole tile rows: F(4x4)'s output transform in registers
+                                          {2, 3, wmax, wmax, 5, 1}, {3, 2, wmax, wmax, 4, 1}}) {
             ops::conv_shape g{N, C, H, W, K, 3, 3, 1, pad};
             INFO("F(" << M << ") N C H W K pad = " << N << " " << C << " " << H << " " << W << " " << K << " " << pad);
             if ((g.Q() + M - 1) / M != tq) continue;  // e.g. F(2x2) without padding: 16 columns give 7 tiles
@@ -359,7 +361,9 @@ TEMPLATE_TEST_CASE_SIG("fused Winograd: many tile blocks, channel remainders, ac
     // 5 x 9 x 11 gives tile blocks that span images and a ragged last block; K = 13 and 19 are not
     // multiples of the kernel's row panel; 4 x 4 maps give fewer blocks than threads (the output
     // channels are split instead)
-    for (auto [N, C, H, W, K, pad] : {std::tuple{5, 7, 9, 11, 13, 1}, {3, 20, 4, 4, 19, 1}, {2, 17, 8, 8, 33, 0}}) {
+    // 16 x 16 and 32 x 32 maps: whole blocks of whole tile rows (F(4x4)'s output transform in registers)
+    for (auto [N, C, H, W, K, pad] : {std::tuple{5, 7, 9, 11, 13, 1}, {3, 20, 4, 4, 19, 1}, {2, 17, 8, 8, 33, 0}, {2, 5, 16, 16, 6, 1},
+                                      {2, 3, 32, 32, 4, 1}}) {
         ops::conv_shape g{std::size_t(N), std::size_t(C), std::size_t(H), std::size_t(W), std::size_t(K), 3, 3, 1, std::size_t(pad)};
         INFO("F(" << M << ") N C H W K pad = " << N << " " << C << " " << H << " " << W << " " << K << " " << pad);
         const auto x = rand_t<float>({g.N, g.C, g.H, g.W}, 71), w = rand_t<float>({g.K, g.C, 3, 3}, 72);

@@ -765,6 +765,94 @@ std::uint32_t winograd_quads(const winograd_lane<M>* lanes) {
     return quads;
 }
 
+#if defined(__AVX512F__)
+/// F(4x4)'s output transform in registers, for blocks of 32 whole tiles in whole tile rows of 8
+/// (32 x 32 maps) or 4 (16 x 16 maps), AVX-512 float: per output channel and 16 lanes, A^T down
+/// the columns of m (6 rows of loads to 4 rows in registers), A^T along the rows, then an in-lane
+/// 4 x 4 transpose and 128-bit block shuffles turn the 4 column vectors of an output row into the
+/// tiles' contiguous output rows, stored whole. Against winograd_sandwich (which stages L m and
+/// the result in L1) and the 4 x 4 SSE transposes of winograd_store_quad, no value goes through
+/// memory between the products and y.
+struct winograd_output_rows {
+    std::size_t tq;              // tiles per row: 8 or 4
+    std::size_t out[8] = {};     // offset in y of each tile row's first output (channel 0)
+
+    /// Whether the block qualifies (and then the row offsets): 32 lanes of whole tiles, each run
+    /// of tq lanes one whole tile row (consecutive tiles of one image).
+    static bool build(const conv_shape& g, const winograd_lane<4>* lanes, winograd_output_rows& r) {
+        const std::size_t Q = g.Q(), tq = (Q + 3) / 4;
+        if (!((tq == 8 && Q == 32) || (tq == 4 && Q == 16)) || g.P() % 4 != 0) return false;
+        r.tq = tq;
+        for (std::size_t t = 0; t < 32 / tq; ++t) {
+            const winograd_lane<4>& L0 = lanes[t * tq];
+            if (L0.rows != 4 || L0.w0 != lanes[0].w0) return false;
+            for (std::size_t j = 1; j < tq; ++j)
+                if (lanes[t * tq + j].rows != 4 || lanes[t * tq + j].out != L0.out + 4 * j) return false;
+            r.out[t] = L0.out;
+        }
+        return true;
+    }
+
+    static void at(const __m512 (&m)[6], __m512 (&o)[4]) {  // the factored A^T of winograd_apply_f4
+        const __m512 s12 = _mm512_add_ps(m[1], m[2]), d12 = _mm512_sub_ps(m[1], m[2]);
+        const __m512 s34 = _mm512_add_ps(m[3], m[4]), d34 = _mm512_sub_ps(m[3], m[4]);
+        o[0] = _mm512_add_ps(_mm512_add_ps(m[0], s12), s34);
+        o[1] = _mm512_fmadd_ps(_mm512_set1_ps(2.0f), d34, d12);
+        o[2] = _mm512_fmadd_ps(_mm512_set1_ps(4.0f), s34, s12);
+        o[3] = _mm512_add_ps(_mm512_fmadd_ps(_mm512_set1_ps(8.0f), d34, d12), m[5]);
+    }
+
+    void store(float* d, __m512 v, bool accumulate) const {
+        _mm512_storeu_ps(d, accumulate ? _mm512_add_ps(v, _mm512_loadu_ps(d)) : v);
+    }
+
+    /// y (+)= A^T m A for output channels [k0, k1): m[xi] = Mb[xi plane + k 32 .. + 32).
+    void apply(const float* Mb, std::size_t plane, std::size_t k0, std::size_t k1, std::size_t Q, std::size_t PQ, float* y,
+               bool accumulate) const {
+        for (std::size_t k = k0; k < k1; ++k)
+            for (std::size_t v = 0; v < 2; ++v) {
+                const float* src = Mb + k * 32 + 16 * v;
+                __m512 z[4][6];  // A^T m, down the columns
+#pragma GCC unroll 6
+                for (std::size_t s = 0; s < 6; ++s) {
+                    __m512 m[6], o[4];
+#pragma GCC unroll 6
+                    for (std::size_t r = 0; r < 6; ++r) m[r] = _mm512_load_ps(src + (r * 6 + s) * plane);
+                    at(m, o);
+#pragma GCC unroll 4
+                    for (std::size_t p = 0; p < 4; ++p) z[p][s] = o[p];
+                }
+#pragma GCC unroll 4
+                for (std::size_t p = 0; p < 4; ++p) {
+                    __m512 o[4];
+                    at(z[p], o);  // row p of the 16 tiles' outputs, one vector per column
+                    // in each 128-bit lane j, T_c = tile 4 j + c's four values of this row
+                    const __m512 a01 = _mm512_unpacklo_ps(o[0], o[1]), b01 = _mm512_unpackhi_ps(o[0], o[1]);
+                    const __m512 a23 = _mm512_unpacklo_ps(o[2], o[3]), b23 = _mm512_unpackhi_ps(o[2], o[3]);
+                    const __m512 t0 = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(a01), _mm512_castps_pd(a23)));
+                    const __m512 t1 = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(a01), _mm512_castps_pd(a23)));
+                    const __m512 t2 = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(b01), _mm512_castps_pd(b23)));
+                    const __m512 t3 = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(b01), _mm512_castps_pd(b23)));
+                    // tiles 4 j .. 4 j + 3 side by side: lane j of t0, t1, t2, t3
+                    const __m512 p01 = _mm512_shuffle_f32x4(t0, t1, 0x44), q23 = _mm512_shuffle_f32x4(t2, t3, 0x44);  // lanes 0, 1
+                    const __m512 p01h = _mm512_shuffle_f32x4(t0, t1, 0xEE), q23h = _mm512_shuffle_f32x4(t2, t3, 0xEE);  // lanes 2, 3
+                    const __m512 r0 = _mm512_shuffle_f32x4(p01, q23, 0x88), r1 = _mm512_shuffle_f32x4(p01, q23, 0xDD);
+                    const __m512 r2 = _mm512_shuffle_f32x4(p01h, q23h, 0x88), r3 = _mm512_shuffle_f32x4(p01h, q23h, 0xDD);
+                    // r_j: the 16 outputs of tiles 4 j .. 4 j + 3 (16 v + ...) in row p
+                    float* base = y + k * PQ + p * Q;
+                    if (tq == 8) {  // two tile rows of 8 per vector: r0 r1 one row, r2 r3 the next
+                        store(base + out[2 * v], r0, accumulate), store(base + out[2 * v] + 16, r1, accumulate);
+                        store(base + out[2 * v + 1], r2, accumulate), store(base + out[2 * v + 1] + 16, r3, accumulate);
+                    } else {  // four tile rows of 4
+                        store(base + out[4 * v], r0, accumulate), store(base + out[4 * v + 1], r1, accumulate);
+                        store(base + out[4 * v + 2], r2, accumulate), store(base + out[4 * v + 3], r3, accumulate);
+                    }
+                }
+            }
+    }
+};
+#endif
+
 /// y (+)= A^T m A for output channels [k0, k1) of the block's tiles, m[xi] = Mb[xi][k][0..NB),
 /// cropped to P x Q. (AVX-512's masked scatter was measured slower here than these stores.)
 template <std::size_t M, std::size_t NB, class T>
@@ -773,6 +861,12 @@ void winograd_output_block(const T* Mb, std::size_t plane, const conv_shape& g, 
     using W = winograd_matrices<M>;
     constexpr std::size_t A = W::a;
     const std::size_t Q = g.Q(), PQ = g.P() * Q;
+#if defined(__AVX512F__)
+    if constexpr (M == 4 && NB == 32 && std::is_same_v<T, float>) {
+        winograd_output_rows rows;
+        if (winograd_output_rows::build(g, lanes, rows)) return rows.apply(Mb, plane, k0, k1, Q, PQ, y, accumulate);
+    }
+#endif
     alignas(64) T o[M * M][NB];  // A^T m A
     // groups of 4 lanes that are 4 whole tiles side by side in one tile row: their M output rows
     // are 4 M contiguous values each, stored from a 4 x 4 (or 2 x 4) transpose instead of value by
