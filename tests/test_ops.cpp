@@ -133,6 +133,20 @@ TEMPLATE_TEST_CASE("masked_gather reads the masked lanes' offsets and zeroes the
     }
 }
 
+#if defined(__AVX512F__)
+TEST_CASE("transpose16 transposes a 16 x 16 float matrix in registers") {
+    alignas(64) float a[16][16], b[16][16];
+    for (std::size_t i = 0; i < 16; ++i)
+        for (std::size_t j = 0; j < 16; ++j) a[i][j] = float(i * 16 + j);
+    __m512 r[16];
+    for (std::size_t i = 0; i < 16; ++i) r[i] = _mm512_load_ps(a[i]);
+    simd::transpose16(r);
+    for (std::size_t i = 0; i < 16; ++i) _mm512_store_ps(b[i], r[i]);
+    for (std::size_t i = 0; i < 16; ++i)
+        for (std::size_t j = 0; j < 16; ++j) REQUIRE(b[i][j] == a[j][i]);
+}
+#endif
+
 TEMPLATE_TEST_CASE("take_even reads the even elements for every length, and nothing past the last one", "", float, double) {
     using T = TestType;
     // the source ends at element 2 n - 2, the last one of a page whose next page is protected:

@@ -970,21 +970,88 @@ void winograd_gradient_channels(const float* dy, const conv_shape& g, const wino
     alignas(64) std::int32_t idx[16];
     for (std::size_t l = 0; l < 16; ++l) idx[l] = std::int32_t(l * PQ);
     const __m512i vi = _mm512_load_si512(idx);
-    alignas(64) float e[M * M][16];
+    constexpr auto& L = winograd_lift<M>::A;
+    // y[i] = sum_j L[i][j] x[j] in registers; the zero and unit coefficients fold away
+    const auto lift = [](const __m512 (&x)[M], __m512 (&y)[A]) {
+#pragma GCC unroll 6
+        for (std::size_t i = 0; i < A; ++i) {
+            __m512 acc = _mm512_setzero_ps();
+            bool any = false;
+#pragma GCC unroll 4
+            for (std::size_t j = 0; j < M; ++j) {
+                const float c = float(L[i][j]);
+                if (c == 0) continue;
+                acc = !any ? (c == 1 ? x[j] : _mm512_mul_ps(_mm512_set1_ps(c), x[j]))
+                           : (c == 1 ? _mm512_add_ps(acc, x[j]) : c == -1 ? _mm512_sub_ps(acc, x[j]) : _mm512_fmadd_ps(_mm512_set1_ps(c), x[j], acc));
+                any = true;
+            }
+            y[i] = acc;
+        }
+    };
+    // the lift of tap rows x[rp][qp] (16 channels each) of tile t into E'
+    const auto lift_tile = [&](const __m512 (&x)[M][M], std::size_t t, std::size_t k0) {
+        __m512 z[A][M];  // the lift down the columns
+#pragma GCC unroll 4
+        for (std::size_t qp = 0; qp < M; ++qp) {
+            __m512 c[M], y[A];
+#pragma GCC unroll 4
+            for (std::size_t rp = 0; rp < M; ++rp) c[rp] = x[rp][qp];
+            lift(c, y);
+#pragma GCC unroll 6
+            for (std::size_t r = 0; r < A; ++r) z[r][qp] = y[r];
+        }
+#pragma GCC unroll 6
+        for (std::size_t r = 0; r < A; ++r) {  // and along the rows, stored
+            __m512 y[A];
+            lift(z[r], y);
+#pragma GCC unroll 6
+            for (std::size_t s2 = 0; s2 < A; ++s2) _mm512_store_ps(Ep + (r * A + s2) * plane + t * ldk + k0, y[s2]);
+        }
+    };
     for (std::size_t t = 0; t < nt; ++t) {
         const std::size_t tt = first + t, n = tt / tiles, ta = (tt % tiles) / tl.tw, tb = (tt % tiles) % tl.tw;
         const std::size_t rows = std::min(M, P - M * ta), cols = std::min(M, Q - M * tb);
         const float* base = dy + n * K * PQ + M * ta * Q + M * tb;
+        if constexpr (M == 4) {
+            // four whole tiles side by side (F(4x4)): each tap row of the four is one 16-float row
+            // of dy per channel; 16 channels' rows are transposed in registers (64 shuffles for
+            // 256 values) instead of 64 gathers across 16 planes
+            if (t + 4 <= nt && tb + 4 <= tl.tw && rows == 4 && 4 * (tb + 4) <= Q) {
+                for (std::size_t k0 = 0; k0 < Kp; k0 += 16) {
+                    alignas(64) float e[4][4][4][16];  // [tile][rp][qp][channel]
+                    for (std::size_t rp = 0; rp < 4; ++rp) {
+                        __m512 r[16];
+#pragma GCC unroll 16
+                        for (std::size_t i = 0; i < 16; ++i)
+                            r[i] = k0 + i < K ? _mm512_loadu_ps(base + (k0 + i) * PQ + rp * Q) : _mm512_setzero_ps();
+                        simd::transpose16(r);  // r[4 tile + qp][channel]
+#pragma GCC unroll 16
+                        for (std::size_t j = 0; j < 16; ++j) _mm512_store_ps(e[j / 4][rp][j % 4], r[j]);
+                    }
+                    for (std::size_t q = 0; q < 4; ++q) {
+                        __m512 x[M][M];
+#pragma GCC unroll 4
+                        for (std::size_t rp = 0; rp < 4; ++rp)
+#pragma GCC unroll 4
+                            for (std::size_t qp = 0; qp < 4; ++qp) x[rp][qp] = _mm512_load_ps(e[q][rp][qp]);
+                        lift_tile(x, t + q, k0);
+                    }
+                }
+                t += 3;
+                continue;
+            }
+        }
         for (std::size_t k0 = 0; k0 < Kp; k0 += 16) {
             const __mmask16 lanes = __mmask16(K - k0 >= 16 ? 0xFFFFu : (1u << (K - k0)) - 1u);
             const float* b = base + k0 * PQ;
+            __m512 x[M][M];
+#pragma GCC unroll 4
             for (std::size_t rp = 0; rp < M; ++rp)
+#pragma GCC unroll 4
                 for (std::size_t qp = 0; qp < M; ++qp)
-                    _mm512_store_ps(e[rp * M + qp], rp < rows && qp < cols ? _mm512_mask_i32gather_ps(_mm512_setzero_ps(), lanes, vi, b + rp * Q + qp, 4)
-                                                                          : _mm512_setzero_ps());
-            winograd_sandwich<A, M, A, M, winograd_lift<M>::A, winograd_lift<M>::A, 16, float>(
-                [&](std::size_t rp, std::size_t qp) { return e[rp * M + qp]; },
-                [&](std::size_t r, std::size_t s2) { return Ep + (r * A + s2) * plane + t * ldk + k0; });
+                    x[rp][qp] = rp < rows && qp < cols ? _mm512_mask_i32gather_ps(_mm512_setzero_ps(), lanes, vi, b + rp * Q + qp, 4)
+                                                       : _mm512_setzero_ps();
+            lift_tile(x, t, k0);
         }
     }
 }

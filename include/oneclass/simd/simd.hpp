@@ -422,6 +422,34 @@ inline __mmask16 pair_mask_hi(std::size_t m) noexcept { return __mmask16(m > 8 ?
 }  // namespace detail
 #endif
 
+#if defined(__AVX512F__)
+/// Transposes a 16 x 16 float matrix held as 16 rows in registers (r[i][j] -> r[j][i]): in-lane
+/// unpacks of pairs, then of 64-bit pairs, then two rounds of 128-bit block shuffles, 64 ops.
+inline void transpose16(__m512 (&r)[16]) noexcept {
+    __m512 t[16], u[16];
+    for (std::size_t i = 0; i < 8; ++i) {
+        t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+        t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+    }
+    for (std::size_t i = 0; i < 4; ++i) {  // u[4 i + c], 128-bit lane L: rows 4 i .. 4 i + 3 of column 4 L + c
+        const __m512d a = _mm512_castps_pd(t[4 * i]), b = _mm512_castps_pd(t[4 * i + 1]);
+        const __m512d c = _mm512_castps_pd(t[4 * i + 2]), d = _mm512_castps_pd(t[4 * i + 3]);
+        u[4 * i] = _mm512_castpd_ps(_mm512_unpacklo_pd(a, c));
+        u[4 * i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(a, c));
+        u[4 * i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(b, d));
+        u[4 * i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(b, d));
+    }
+    for (std::size_t c = 0; c < 4; ++c) {  // column 4 L + c = lane L of u[c], u[4 + c], u[8 + c], u[12 + c]
+        const __m512 v0 = _mm512_shuffle_f32x4(u[c], u[4 + c], 0x44), v1 = _mm512_shuffle_f32x4(u[c], u[4 + c], 0xEE);
+        const __m512 w0 = _mm512_shuffle_f32x4(u[8 + c], u[12 + c], 0x44), w1 = _mm512_shuffle_f32x4(u[8 + c], u[12 + c], 0xEE);
+        r[c] = _mm512_shuffle_f32x4(v0, w0, 0x88);
+        r[4 + c] = _mm512_shuffle_f32x4(v0, w0, 0xDD);
+        r[8 + c] = _mm512_shuffle_f32x4(v1, w1, 0x88);
+        r[12 + c] = _mm512_shuffle_f32x4(v1, w1, 0xDD);
+    }
+}
+#endif
+
 /// out[i] = s[2 i] for i < n, reading s[0 .. 2 n - 2] only (not the odd element after the last):
 /// the columns a stride-2 layer's patch rows take. float on AVX-512 by a two-source permute of
 /// two loads (masked at the end), 16 at a time; otherwise element by element.
