@@ -183,6 +183,16 @@ TEST_CASE("buffer_pool reuses large blocks by exact size, respects its capacity;
     pool.deallocate(small, 100);
     REQUIRE(pool.idle_bytes() == (1u << 20));
     pool.release();
+    // blocks of 1 MB and more start on a 2 MB boundary (whole transparent huge pages) and take all
+    // of their bytes
+    for (std::size_t bytes : {std::size_t(1) << 20, (std::size_t(3) << 20) + 64}) {
+        auto* h = static_cast<unsigned char*>(pool.allocate(bytes));
+        REQUIRE(reinterpret_cast<std::uintptr_t>(h) % buffer_pool::huge_alignment == 0);
+        for (std::size_t i = 0; i < bytes; i += 4096) h[i] = 1;
+        h[bytes - 1] = 1;
+        pool.deallocate(h, bytes);
+    }
+    pool.release();
     // a training step's buffers come back: the second of two equal-shaped tensors reuses the first's
     const std::size_t before = buffer_pool::global().reuses();
     const float* first = nullptr;
