@@ -1,7 +1,8 @@
 // benchmarks/bench_conv.cpp - the CNN core's convolution passes on the real ResNet-18 (CIFAR
 // stem) layer shapes at batch 32 and on the quick preset's small ResNet (width 1/4): im2col +
 // sgemm, Winograd F(2x2, 3x3) and F(4x4, 3x3), what `automatic` picks, the direct reference twin
-// (batch 1, it is slow), and raw sgemm throughput on the same GEMM for comparison.
+// (batch 1, it is slow), raw sgemm throughput on the same GEMM for comparison, and for scale one
+// core's FMA peak and streaming bandwidth.
 // Counter FLOP/s counts the direct convolution's 2 N K C R S P Q flops.
 //
 //     OPENBLAS_NUM_THREADS=1 ./build-test/benchmarks/bench_conv --benchmark_filter=layer1
@@ -10,6 +11,7 @@
 #include <oneclass/core/rng.hpp>
 #include <oneclass/ops/convolution.hpp>
 #include <oneclass/ops/ref/conv.hpp>
+#include <oneclass/simd/simd.hpp>
 
 #include <benchmark/benchmark.h>
 #include <tbb/global_control.h>
@@ -134,6 +136,40 @@ BENCHMARK(BM_conv<2, ops::conv_algo::winograd>)->Name("backward_weights/winograd
 BENCHMARK(BM_conv<2, ops::conv_algo::winograd4>)->Name("backward_weights/winograd4") LAYERS;
 BENCHMARK(BM_conv_reference)->Name("forward/reference_batch1") LAYERS;
 BENCHMARK(BM_sgemm_same_shape)->Name("sgemm/forward_shape_batch32") LAYERS;
+
+/// One core's bandwidth past L2 for the streaming passes (batch norm's): y = 2 x over
+/// range(0) MB, 8 rotating copies; counter bytes_per_second counts the bytes read and written.
+void BM_stream(benchmark::State& st) {
+    const std::size_t n = std::size_t(st.range(0)) << 18, copies = 8;  // floats
+    std::vector<std::vector<float>> x(copies, std::vector<float>(n, 1.0f)), y(copies, std::vector<float>(n));
+    std::size_t i = 0;
+    for (auto _ : st) {
+        const float* a = x[i % copies].data();
+        float* b = y[i % copies].data();
+        for (std::size_t j = 0; j < n; ++j) b[j] = 2.0f * a[j];
+        benchmark::DoNotOptimize(b);
+        ++i;
+    }
+    st.SetBytesProcessed(std::int64_t(st.iterations()) * std::int64_t(2 * n * sizeof(float)));
+}
+BENCHMARK(BM_stream)->Name("memory/stream_scale_MB")->Arg(1)->Arg(4)->Arg(16);
+
+/// The FP32 FMA peak of one core at the build's vector width: 12 independent chains of fused
+/// multiply-adds on registers (counter FLOP/s, 2 per lane and FMA).
+void BM_fma_peak(benchmark::State& st) {
+    using B = simd::batch<float>;
+    B a[12];
+    for (std::size_t i = 0; i < 12; ++i) a[i] = B(1.0f + 1e-3f * float(i));
+    const B m(0.999999f), c(1e-7f);
+    constexpr std::int64_t inner = 1 << 16;
+    for (auto _ : st) {
+        for (std::int64_t it = 0; it < inner; ++it)
+            for (auto& v : a) v = xsimd::fma(v, m, c);
+        for (auto& v : a) benchmark::DoNotOptimize(v);
+    }
+    st.counters["FLOP/s"] = benchmark::Counter(double(st.iterations()) * inner * 12 * 2 * double(B::size), benchmark::Counter::kIsRate);
+}
+BENCHMARK(BM_fma_peak)->Name("cpu/fma_peak");
 }  // namespace
 
 BENCHMARK_MAIN();
