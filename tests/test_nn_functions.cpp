@@ -362,7 +362,7 @@ TEMPLATE_TEST_CASE_SIG("fused Winograd: many tile blocks, channel remainders, ac
     // multiples of the kernel's row panel; 4 x 4 maps give fewer blocks than threads (the output
     // channels are split instead)
     // 16 x 16 and 32 x 32 maps: whole blocks of whole tile rows (F(4x4)'s output transform in registers)
-    for (auto [N, C, H, W, K, pad] : {std::tuple{5, 7, 9, 11, 13, 1}, {3, 20, 4, 4, 19, 1}, {2, 17, 8, 8, 33, 0}, {2, 5, 16, 16, 6, 1},
+    for (auto [N, C, H, W, K, pad] : {std::tuple{5, 7, 9, 11, 13, 1}, {3, 20, 4, 4, 19, 1}, {2, 17, 8, 8, 33, 0}, {2, 4, 8, 8, 5, 1}, {2, 5, 16, 16, 6, 1},
                                       {2, 3, 32, 32, 4, 1}}) {
         ops::conv_shape g{std::size_t(N), std::size_t(C), std::size_t(H), std::size_t(W), std::size_t(K), 3, 3, 1, std::size_t(pad)};
         INFO("F(" << M << ") N C H W K pad = " << N << " " << C << " " << H << " " << W << " " << K << " " << pad);

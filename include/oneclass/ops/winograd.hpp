@@ -851,6 +851,70 @@ struct winograd_output_rows {
             }
     }
 };
+
+/// The same for F(2x2) on 16 x 16 and 8 x 8 maps (tile rows of 8 or 4 tiles of 2 x 2 outputs):
+/// A^T down the columns and along the rows in registers, then one two-source permute interleaves
+/// the two column vectors of an output row into whole tile rows (16 or 8 values).
+struct winograd_output_rows2 {
+    std::size_t tq;
+    std::size_t out[8] = {};
+
+    static bool build(const conv_shape& g, const winograd_lane<2>* lanes, winograd_output_rows2& r) {
+        const std::size_t Q = g.Q(), tq = (Q + 1) / 2;
+        if (!((tq == 8 && Q == 16) || (tq == 4 && Q == 8)) || g.P() % 2 != 0) return false;
+        r.tq = tq;
+        for (std::size_t t = 0; t < 32 / tq; ++t) {
+            const winograd_lane<2>& L0 = lanes[t * tq];
+            if (L0.rows != 2 || L0.w0 != lanes[0].w0) return false;
+            for (std::size_t j = 1; j < tq; ++j)
+                if (lanes[t * tq + j].rows != 2 || lanes[t * tq + j].out != L0.out + 2 * j) return false;
+            r.out[t] = L0.out;
+        }
+        return true;
+    }
+
+    static void at(const __m512 (&m)[4], __m512 (&o)[2]) {  // A^T = {1, 1, 1, 0}, {0, 1, -1, -1}
+        o[0] = _mm512_add_ps(_mm512_add_ps(m[0], m[1]), m[2]);
+        o[1] = _mm512_sub_ps(_mm512_sub_ps(m[1], m[2]), m[3]);
+    }
+
+    void apply(const float* Mb, std::size_t plane, std::size_t k0, std::size_t k1, std::size_t Q, std::size_t PQ, float* y,
+               bool accumulate) const {
+        const __m512i lo = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+        const __m512i hi = _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+        const auto store16 = [&](float* d, __m512 v) { _mm512_storeu_ps(d, accumulate ? _mm512_add_ps(v, _mm512_loadu_ps(d)) : v); };
+        const auto store8 = [&](float* d, __m256 v) { _mm256_storeu_ps(d, accumulate ? _mm256_add_ps(v, _mm256_loadu_ps(d)) : v); };
+        const auto half = [](__m512 v, int h) {
+            return h == 0 ? _mm512_castps512_ps256(v) : _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1));
+        };
+        for (std::size_t k = k0; k < k1; ++k)
+            for (std::size_t v = 0; v < 2; ++v) {
+                const float* src = Mb + k * 32 + 16 * v;
+                __m512 z[2][4];
+#pragma GCC unroll 4
+                for (std::size_t s = 0; s < 4; ++s) {
+                    __m512 m[4], o[2];
+#pragma GCC unroll 4
+                    for (std::size_t r = 0; r < 4; ++r) m[r] = _mm512_load_ps(src + (r * 4 + s) * plane);
+                    at(m, o);
+                    z[0][s] = o[0], z[1][s] = o[1];
+                }
+#pragma GCC unroll 2
+                for (std::size_t p = 0; p < 2; ++p) {
+                    __m512 o[2];
+                    at(z[p], o);
+                    const __m512 a = _mm512_permutex2var_ps(o[0], lo, o[1]), b = _mm512_permutex2var_ps(o[0], hi, o[1]);
+                    float* base = y + k * PQ + p * Q;
+                    if (tq == 8) {  // lanes 0-7 / 8-15: tile rows 2 v, 2 v + 1
+                        store16(base + out[2 * v], a), store16(base + out[2 * v + 1], b);
+                    } else {  // lanes 4 j .. 4 j + 3: tile row 4 v + j
+                        store8(base + out[4 * v], half(a, 0)), store8(base + out[4 * v + 1], half(a, 1));
+                        store8(base + out[4 * v + 2], half(b, 0)), store8(base + out[4 * v + 3], half(b, 1));
+                    }
+                }
+            }
+    }
+};
 #endif
 
 /// y (+)= A^T m A for output channels [k0, k1) of the block's tiles, m[xi] = Mb[xi][k][0..NB),
@@ -865,6 +929,10 @@ void winograd_output_block(const T* Mb, std::size_t plane, const conv_shape& g, 
     if constexpr (M == 4 && NB == 32 && std::is_same_v<T, float>) {
         winograd_output_rows rows;
         if (winograd_output_rows::build(g, lanes, rows)) return rows.apply(Mb, plane, k0, k1, Q, PQ, y, accumulate);
+    }
+    if constexpr (M == 2 && NB == 32 && std::is_same_v<T, float>) {
+        winograd_output_rows2 rows;
+        if (winograd_output_rows2::build(g, lanes, rows)) return rows.apply(Mb, plane, k0, k1, Q, PQ, y, accumulate);
     }
 #endif
     alignas(64) T o[M * M][NB];  // A^T m A
