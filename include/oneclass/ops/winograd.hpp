@@ -773,25 +773,27 @@ std::uint32_t winograd_quads(const winograd_lane<M>* lanes) {
 /// tiles' contiguous output rows, stored whole. Against winograd_sandwich (which stages L m and
 /// the result in L1) and the 4 x 4 SSE transposes of winograd_store_quad, no value goes through
 /// memory between the products and y.
+/// Whether a block of 32 lanes is whole tile rows for the output transforms in registers: maps of
+/// exactly 8 or 4 tiles of M x M per row, every lane a whole tile, each run of tq lanes one tile
+/// row (consecutive tiles of one image); then tq and each tile row's first output offset in y.
+template <std::size_t M>
+bool winograd_whole_rows(const conv_shape& g, const winograd_lane<M>* lanes, std::size_t& tq, std::size_t (&out)[8]) {
+    const std::size_t Q = g.Q();
+    tq = (Q + M - 1) / M;
+    if (!((tq == 8 || tq == 4) && Q == tq * M) || g.P() % M != 0) return false;
+    for (std::size_t t = 0; t < 32 / tq; ++t) {
+        const winograd_lane<M>& L0 = lanes[t * tq];
+        if (L0.rows != M || L0.w0 != lanes[0].w0) return false;
+        for (std::size_t j = 1; j < tq; ++j)
+            if (lanes[t * tq + j].rows != M || lanes[t * tq + j].out != L0.out + M * j) return false;
+        out[t] = L0.out;
+    }
+    return true;
+}
+
 struct winograd_output_rows {
     std::size_t tq;              // tiles per row: 8 or 4
     std::size_t out[8] = {};     // offset in y of each tile row's first output (channel 0)
-
-    /// Whether the block qualifies (and then the row offsets): 32 lanes of whole tiles, each run
-    /// of tq lanes one whole tile row (consecutive tiles of one image).
-    static bool build(const conv_shape& g, const winograd_lane<4>* lanes, winograd_output_rows& r) {
-        const std::size_t Q = g.Q(), tq = (Q + 3) / 4;
-        if (!((tq == 8 && Q == 32) || (tq == 4 && Q == 16)) || g.P() % 4 != 0) return false;
-        r.tq = tq;
-        for (std::size_t t = 0; t < 32 / tq; ++t) {
-            const winograd_lane<4>& L0 = lanes[t * tq];
-            if (L0.rows != 4 || L0.w0 != lanes[0].w0) return false;
-            for (std::size_t j = 1; j < tq; ++j)
-                if (lanes[t * tq + j].rows != 4 || lanes[t * tq + j].out != L0.out + 4 * j) return false;
-            r.out[t] = L0.out;
-        }
-        return true;
-    }
 
     static void at(const __m512 (&m)[6], __m512 (&o)[4]) {  // the factored A^T of winograd_apply_f4
         const __m512 s12 = _mm512_add_ps(m[1], m[2]), d12 = _mm512_sub_ps(m[1], m[2]);
@@ -859,20 +861,6 @@ struct winograd_output_rows2 {
     std::size_t tq;
     std::size_t out[8] = {};
 
-    static bool build(const conv_shape& g, const winograd_lane<2>* lanes, winograd_output_rows2& r) {
-        const std::size_t Q = g.Q(), tq = (Q + 1) / 2;
-        if (!((tq == 8 && Q == 16) || (tq == 4 && Q == 8)) || g.P() % 2 != 0) return false;
-        r.tq = tq;
-        for (std::size_t t = 0; t < 32 / tq; ++t) {
-            const winograd_lane<2>& L0 = lanes[t * tq];
-            if (L0.rows != 2 || L0.w0 != lanes[0].w0) return false;
-            for (std::size_t j = 1; j < tq; ++j)
-                if (lanes[t * tq + j].rows != 2 || lanes[t * tq + j].out != L0.out + 2 * j) return false;
-            r.out[t] = L0.out;
-        }
-        return true;
-    }
-
     static void at(const __m512 (&m)[4], __m512 (&o)[2]) {  // A^T = {1, 1, 1, 0}, {0, 1, -1, -1}
         o[0] = _mm512_add_ps(_mm512_add_ps(m[0], m[1]), m[2]);
         o[1] = _mm512_sub_ps(_mm512_sub_ps(m[1], m[2]), m[3]);
@@ -928,11 +916,11 @@ void winograd_output_block(const T* Mb, std::size_t plane, const conv_shape& g, 
 #if defined(__AVX512F__)
     if constexpr (M == 4 && NB == 32 && std::is_same_v<T, float>) {
         winograd_output_rows rows;
-        if (winograd_output_rows::build(g, lanes, rows)) return rows.apply(Mb, plane, k0, k1, Q, PQ, y, accumulate);
+        if (winograd_whole_rows<4>(g, lanes, rows.tq, rows.out)) return rows.apply(Mb, plane, k0, k1, Q, PQ, y, accumulate);
     }
     if constexpr (M == 2 && NB == 32 && std::is_same_v<T, float>) {
         winograd_output_rows2 rows;
-        if (winograd_output_rows2::build(g, lanes, rows)) return rows.apply(Mb, plane, k0, k1, Q, PQ, y, accumulate);
+        if (winograd_whole_rows<2>(g, lanes, rows.tq, rows.out)) return rows.apply(Mb, plane, k0, k1, Q, PQ, y, accumulate);
     }
 #endif
     alignas(64) T o[M * M][NB];  // A^T m A
