@@ -131,8 +131,7 @@ inline bool col2im_stride2_vector_applies(const conv_shape& g) {
 }
 inline void col2im_stride2_avx512(const float* col, const conv_shape& g, float* dx, std::size_t ld, bool accumulate) {
     const std::size_t P = g.P(), Q = g.Q(), PQ = P * Q, W = g.W;
-    const __m512i lo = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
-    const __m512i hi = _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+    const __m512i lo = simd::detail::zip_lo_index(), hi = simd::detail::zip_hi_index();
     // lanes whose position q + 1 is still in the row (Q <= 16: the same pattern in every vector)
     std::uint32_t qmask = 0xFFFFu;
     if (Q <= 16)

@@ -15,15 +15,17 @@
 //
 // Forward and backward-data are fused per block of tiles (transform, multiply in our own
 // register-blocked kernel, inverse-transform while the block is in cache; see below). The weight
-// gradient works on fixed image groups through OpenBLAS, each group's products added to the sum in
-// group order, so results do not depend on the thread count. Every transform is one
-// `winograd_sandwich` with its constant matrices unrolled at compile time (F(4x4)'s B^T and A^T
-// hand-factored). On maps of 8 or 4 tiles per row (32 x 32 and 16 x 16 with F(4x4), 16 x 16 and
-// 8 x 8 with F(2x2)) the input tiles' taps are read as whole rows and spread over the lanes by
-// AVX-512 permutes (winograd_input_rows); elsewhere with AVX-512 masked gathers through a table
-// built once per block and used for every channel (winograd_taps), lane by lane without AVX-512
-// (AVX2's gather loses to scalar loads on Zen 1); four whole tiles side by side are stored (and,
-// for the gradient, read) through SSE transposes.
+// gradient works on fixed image groups, each group's products added to the sum in group order, so
+// results do not depend on the thread count; its products are our outer-product kernel with the
+// output channels in the lanes (AVX-512, up to 128 x 128 channels) or OpenBLAS. Every transform
+// is one `winograd_sandwich` with its constant matrices unrolled at compile time (F(4x4)'s B^T
+// and A^T hand-factored), or on AVX-512 the same arithmetic in registers. On maps of 8 or 4 tiles
+// per row (32 x 32 and 16 x 16 with F(4x4), 16 x 16 and 8 x 8 with F(2x2)) the input tiles' taps
+// are read as whole rows and spread over the lanes by AVX-512 permutes (winograd_input_rows), and
+// the outputs are stored as whole rows (winograd_output_rows); elsewhere with AVX-512 masked
+// gathers through a table built once per block and used for every channel (winograd_taps), lane
+// by lane without AVX-512 (AVX2's gather loses to scalar loads on Zen 1); four whole tiles side
+// by side are stored (and, for the gradient, read) through SSE transposes.
 #pragma once
 
 #include <oneclass/ops/conv.hpp>
@@ -766,13 +768,6 @@ std::uint32_t winograd_quads(const winograd_lane<M>* lanes) {
 }
 
 #if defined(__AVX512F__)
-/// F(4x4)'s output transform in registers, for blocks of 32 whole tiles in whole tile rows of 8
-/// (32 x 32 maps) or 4 (16 x 16 maps), AVX-512 float: per output channel and 16 lanes, A^T down
-/// the columns of m (6 rows of loads to 4 rows in registers), A^T along the rows, then an in-lane
-/// 4 x 4 transpose and 128-bit block shuffles turn the 4 column vectors of an output row into the
-/// tiles' contiguous output rows, stored whole. Against winograd_sandwich (which stages L m and
-/// the result in L1) and the 4 x 4 SSE transposes of winograd_store_quad, no value goes through
-/// memory between the products and y.
 /// Whether a block of 32 lanes is whole tile rows for the output transforms in registers: maps of
 /// exactly 8 or 4 tiles of M x M per row, every lane a whole tile, each run of tq lanes one tile
 /// row (consecutive tiles of one image); then tq and each tile row's first output offset in y.
@@ -791,6 +786,13 @@ bool winograd_whole_rows(const conv_shape& g, const winograd_lane<M>* lanes, std
     return true;
 }
 
+/// F(4x4)'s output transform in registers, for blocks of 32 whole tiles in whole tile rows of 8
+/// (32 x 32 maps) or 4 (16 x 16 maps), AVX-512 float: per output channel and 16 lanes, A^T down
+/// the columns of m (6 rows of loads to 4 rows in registers), A^T along the rows, then an in-lane
+/// 4 x 4 transpose and 128-bit block shuffles turn the 4 column vectors of an output row into the
+/// tiles' contiguous output rows, stored whole. Against winograd_sandwich (which stages L m and
+/// the result in L1) and the 4 x 4 SSE transposes of winograd_store_quad, no value goes through
+/// memory between the products and y.
 struct winograd_output_rows {
     std::size_t tq;              // tiles per row: 8 or 4
     std::size_t out[8] = {};     // offset in y of each tile row's first output (channel 0)
@@ -868,8 +870,7 @@ struct winograd_output_rows2 {
 
     void apply(const float* Mb, std::size_t plane, std::size_t k0, std::size_t k1, std::size_t Q, std::size_t PQ, float* y,
                bool accumulate) const {
-        const __m512i lo = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
-        const __m512i hi = _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+        const __m512i lo = simd::detail::zip_lo_index(), hi = simd::detail::zip_hi_index();
         const auto store16 = [&](float* d, __m512 v) { _mm512_storeu_ps(d, accumulate ? _mm512_add_ps(v, _mm512_loadu_ps(d)) : v); };
         const auto store8 = [&](float* d, __m256 v) { _mm256_storeu_ps(d, accumulate ? _mm256_add_ps(v, _mm256_loadu_ps(d)) : v); };
         const auto half = [](__m512 v, int h) {
@@ -1010,8 +1011,8 @@ void winograd_gradient_block(const T* dy, const conv_shape& g, const winograd_la
 //
 // dU[xi] = E[xi] V[xi]^T sums over the tiles, which are the lanes of both V and E. OpenBLAS ran
 // these a^2 small products (16-128 channels by 64-128 tiles) at 70-100 GFLOP/s. With the output
-// gradient lifted with 16 output channels in the lanes instead, E'[xi][t][k] (one gather per
-// tap), dU[xi]^T = V[xi] E'[xi] is an outer-product sum: a broadcast of V[c][t] times a vector of
+// gradient lifted with 16 output channels in the lanes instead, E'[xi][t][k] (four whole tiles
+// side by side: their rows transposed in registers; other tiles: one gather per tap), dU[xi]^T = V[xi] E'[xi] is an outer-product sum: a broadcast of V[c][t] times a vector of
 // E' per step, MR x NV accumulators held over all tiles, no packing and no horizontal sums
 // (small.layer1's products 0.48 -> 0.25 ms; the lift costs about 10% more than lanes of tiles).
 

@@ -416,6 +416,9 @@ inline void masked_gather(const T* base, const std::int32_t* idx, std::uint32_t 
 
 #if defined(__AVX512F__)
 namespace detail {
+/// Two-source permute indices that interleave a and b: [a0 b0 a1 b1 .. a7 b7], [a8 b8 .. a15 b15].
+inline __m512i zip_lo_index() noexcept { return _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23); }
+inline __m512i zip_hi_index() noexcept { return _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31); }
 /// The lanes of the two 16-float vectors that hold m < 16 pairs (2 m floats): the first, the second.
 inline __mmask16 pair_mask_lo(std::size_t m) noexcept { return __mmask16(m >= 8 ? 0xFFFFu : (1u << (2 * m)) - 1u); }
 inline __mmask16 pair_mask_hi(std::size_t m) noexcept { return __mmask16(m > 8 ? (1u << (2 * (m - 8))) - 1u : 0u); }
@@ -515,8 +518,7 @@ inline void interleave2(const T* even, const T* odd, std::size_t n, T* dst, bool
     std::size_t i = 0;
     if constexpr (std::is_same_v<T, float>) {
 #if defined(__AVX512F__)
-        const __m512i lo = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
-        const __m512i hi = _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+        const __m512i lo = detail::zip_lo_index(), hi = detail::zip_hi_index();
         for (; i + 16 <= n; i += 16) {
             const __m512 e = _mm512_loadu_ps(even + i), o = _mm512_loadu_ps(odd + i);
             __m512 a = _mm512_permutex2var_ps(e, lo, o), b = _mm512_permutex2var_ps(e, hi, o);
