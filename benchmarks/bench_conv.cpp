@@ -65,6 +65,10 @@ void BM_conv(benchmark::State& st) {
         st.SkipWithError("Winograd does not apply (stride 2)");
         return;
     }
+    if (Algo == ops::conv_algo::winograd_s2 && !ops::winograd_s2_applies(g)) {
+        st.SkipWithError("the stride-2 Winograd path does not apply");
+        return;
+    }
     if (Algo == ops::conv_algo::phase && !ops::phase_direct_applies(g)) {
         st.SkipWithError("the phase-split convolution does not apply (stride 1)");
         return;
@@ -121,6 +125,7 @@ BENCHMARK(BM_conv<0, ops::conv_algo::automatic>)->Name("forward/automatic") LAYE
 BENCHMARK(BM_conv<0, ops::conv_algo::im2col>)->Name("forward/im2col") LAYERS;
 BENCHMARK(BM_conv<0, ops::conv_algo::implicit_gemm>)->Name("forward/implicit_gemm") LAYERS;
 BENCHMARK(BM_conv<0, ops::conv_algo::phase>)->Name("forward/phase") LAYERS;
+BENCHMARK(BM_conv<0, ops::conv_algo::winograd_s2>)->Name("forward/winograd_s2") LAYERS;
 BENCHMARK(BM_conv<0, ops::conv_algo::winograd>)->Name("forward/winograd") LAYERS;
 BENCHMARK(BM_conv<0, ops::conv_algo::winograd4>)->Name("forward/winograd4") LAYERS;
 BENCHMARK(BM_conv<1, ops::conv_algo::automatic>)->Name("backward_data/automatic") LAYERS;
@@ -132,6 +137,7 @@ BENCHMARK(BM_conv<2, ops::conv_algo::automatic>)->Name("backward_weights/automat
 BENCHMARK(BM_conv<2, ops::conv_algo::im2col>)->Name("backward_weights/im2col") LAYERS;
 BENCHMARK(BM_conv<2, ops::conv_algo::implicit_gemm>)->Name("backward_weights/implicit_gemm") LAYERS;
 BENCHMARK(BM_conv<2, ops::conv_algo::phase>)->Name("backward_weights/phase") LAYERS;
+BENCHMARK(BM_conv<2, ops::conv_algo::winograd_s2>)->Name("backward_weights/winograd_s2") LAYERS;
 BENCHMARK(BM_conv<2, ops::conv_algo::winograd>)->Name("backward_weights/winograd") LAYERS;
 BENCHMARK(BM_conv<2, ops::conv_algo::winograd4>)->Name("backward_weights/winograd4") LAYERS;
 BENCHMARK(BM_conv_reference)->Name("forward/reference_batch1") LAYERS;

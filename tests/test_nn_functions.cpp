@@ -319,6 +319,56 @@ TEMPLATE_TEST_CASE("phase-split stride-2 convolution: all three passes equal the
     }
 }
 
+TEMPLATE_TEST_CASE("stride-2 Winograd convolution: forward and weight gradient equal the direct references", "", float, double) {
+    using T = TestType;
+    const T nan = std::numeric_limits<T>::quiet_NaN();
+    const double tol = std::is_same_v<T, float> ? 1e-4 : 1e-11;
+    // one output, odd maps (cropped tiles, patches past the border), blocks spanning images and
+    // ending ragged, channel counts off the register panels, the small ResNet's down-sampling shapes
+    for (auto [N, C, H, W, K] : {std::tuple{1, 1, 2, 2, 1}, {2, 5, 7, 9, 6}, {3, 16, 8, 8, 17}, {5, 20, 4, 4, 19}, {2, 9, 10, 14, 13},
+                                 {1, 3, 1, 5, 2}, {4, 16, 32, 32, 32}, {3, 32, 16, 16, 64}, {2, 64, 8, 8, 128}, {1, 130, 4, 4, 129}}) {
+        ops::conv_shape g{std::size_t(N), std::size_t(C), std::size_t(H), std::size_t(W), std::size_t(K), 3, 3, 2, 1};
+        INFO("N C H W K = " << N << " " << C << " " << H << " " << W << " " << K);
+        REQUIRE(ops::winograd_s2_applies(g));
+        const auto x = rand_t<T>({g.N, g.C, g.H, g.W}, 111), w = rand_t<T>({g.K, g.C, g.R, g.S}, 112);
+        const auto b = rand_t<T>({g.K}, 113), y0 = rand_t<T>({g.N, g.K, g.P(), g.Q()}, 114);
+        std::vector<T> y(y0.size(), nan), ya(y0.data(), y0.data() + y0.size()), y2(y0.size(), nan);
+        ops::conv2d_forward<T>(x.data(), w.data(), b.data(), g, y.data(), ops::conv_algo::winograd_s2);
+        const auto want = ops::ref::conv2d_forward<T>(x.data(), w.data(), b.data(), g);
+        REQUIRE_ALLCLOSE(std::vector<double>(y.begin(), y.end()), want, tol, tol);
+        ops::conv2d_winograd_s2<T>(x.data(), w.data(), g, ya.data(), true);  // accumulating (no bias)
+        const auto plain = ops::ref::conv2d_forward<T>(x.data(), w.data(), nullptr, g);
+        std::vector<double> added(ya.size());
+        for (std::size_t i = 0; i < ya.size(); ++i) added[i] = double(ya[i]) - double(y0.data()[i]);
+        REQUIRE_ALLCLOSE(added, plain, tol, tol);
+        // weight gradient: written over NaN, and added onto existing values
+        const auto dy = rand_t<T>({g.N, g.K, g.P(), g.Q()}, 115), dw0 = rand_t<T>({g.K, g.C, g.R, g.S}, 116);
+        std::vector<T> dwn(w.size(), nan), dwa(dw0.data(), dw0.data() + dw0.size()), dw2(w.size(), nan);
+        ops::conv2d_backward_weights<T>(x.data(), dy.data(), g, dwn.data(), nullptr, ops::conv_algo::winograd_s2, false);
+        ops::conv2d_backward_weights<T>(x.data(), dy.data(), g, dwa.data(), nullptr, ops::conv_algo::winograd_s2, true);
+        const auto dw_ref = ops::ref::conv2d_backward_weights<T>(x.data(), dy.data(), g);
+        std::vector<double> dadded(dwa.size());
+        for (std::size_t i = 0; i < dwa.size(); ++i) dadded[i] = double(dwa[i]) - double(dw0.data()[i]);
+        REQUIRE_ALLCLOSE(std::vector<double>(dwn.begin(), dwn.end()), dw_ref, tol, 10 * tol);  // sums of N P Q products
+        REQUIRE_ALLCLOSE(dadded, dw_ref, tol, 10 * tol);
+        {  // one thread against the default arena's two: the same bits
+            tbb::global_control one(tbb::global_control::max_allowed_parallelism, 1);
+            ops::conv2d_forward<T>(x.data(), w.data(), b.data(), g, y2.data(), ops::conv_algo::winograd_s2);
+            ops::conv2d_backward_weights<T>(x.data(), dy.data(), g, dw2.data(), nullptr, ops::conv_algo::winograd_s2, false);
+        }
+        CHECK(y == y2);
+        CHECK(dwn == dw2);
+    }
+    // shapes it does not take are refused by name
+    ops::conv_shape s1{1, 2, 8, 8, 2, 3, 3, 1, 1}, p0{1, 2, 8, 8, 2, 3, 3, 2, 0}, k1{1, 2, 8, 8, 2, 1, 1, 2, 0};
+    for (const auto& g : {s1, p0, k1}) {
+        REQUIRE_FALSE(ops::winograd_s2_applies(g));
+        std::vector<float> x(g.N * g.C * g.H * g.W), w(g.K * g.crs()), y(g.N * g.K * g.P() * g.Q());
+        REQUIRE_THROWS_WITH(ops::conv2d_forward<float>(x.data(), w.data(), nullptr, g, y.data(), ops::conv_algo::winograd_s2),
+                            Catch::Contains("stride-2 Winograd"));
+    }
+}
+
 TEST_CASE("automatic convolution takes a 7 x 7 kernel's weight gradient (the implicit GEMM's stops at 5 x 5)") {
     ops::conv_shape g{2, 16, 12, 12, 8, 7, 7, 1, 3};
     const auto x = rand_t<float>({g.N, g.C, g.H, g.W}, 96), w = rand_t<float>({g.K, g.C, g.R, g.S}, 97);

@@ -2,8 +2,9 @@
 //
 // `automatic` picks, per pass, Winograd F(2x2, 3x3) or F(4x4, 3x3) (ops/winograd.hpp) for 3x3
 // stride-1 layers where it measured faster (winograd_tile); for the others (stride 2, 1 x 1) the
-// phase-split direct convolution (ops/phase_direct.hpp: narrow stride-2 layers on large maps, all
-// passes), the implicit GEMM (ops/implicit_gemm.hpp: forward and weight gradient, AVX-512 only)
+// stride-2 Winograd F_s2(2x2, 3x3) (ops/winograd_s2.hpp: the 3x3 down-sampling layers' forward
+// pass), the phase-split direct convolution (ops/phase_direct.hpp: narrow stride-2 layers on large
+// maps, the other passes), the implicit GEMM (ops/implicit_gemm.hpp: forward and weight gradient, AVX-512 only)
 // where they measured faster, and im2col + GEMM otherwise (the stems, most backward-data). Winograd's transforms
 // are memory-bound, so it pays off with enough channels and pixels. The choice depends only on
 // the shape, the request and the build's instruction set, so results are reproducible on one
@@ -15,12 +16,15 @@
 #include <oneclass/ops/implicit_gemm.hpp>
 #include <oneclass/ops/phase_direct.hpp>
 #include <oneclass/ops/winograd.hpp>
+#include <oneclass/ops/winograd_s2.hpp>
 
 namespace oneclass::ops {
 
 /// winograd = F(2x2, 3x3), winograd4 = F(4x4, 3x3), implicit_gemm: forward and weights (backward-data: im2col),
-/// phase: the phase-split direct convolution of stride-2 layers (ops/phase_direct.hpp), all passes
-enum class conv_algo { automatic, im2col, winograd, winograd4, implicit_gemm, phase };
+/// phase: the phase-split direct convolution of stride-2 layers (ops/phase_direct.hpp), all passes;
+/// winograd_s2: F_s2(2x2, 3x3) for 3x3 stride-2 padding-1 layers (ops/winograd_s2.hpp), forward and
+/// weights (backward-data: im2col)
+enum class conv_algo { automatic, im2col, winograd, winograd4, implicit_gemm, phase, winograd_s2 };
 
 enum class conv_pass { forward, backward_data, backward_weights };
 
@@ -48,9 +52,11 @@ inline std::size_t winograd_tile(const conv_shape& g, conv_algo a, conv_pass pas
             // with F(2x2) (measured)
             if (C < 16 || g.K < 16 || HW < 16) return 0;
             return HW >= 64 ? 4 : 2;
-        case conv_pass::backward_weights:  // from 4 x 4 and 16 channels; F(4x4) from 8 x 8
+        case conv_pass::backward_weights:  // from 4 x 4 and 16 channels; F(4x4) from 8 x 8, and on
+            // 4 x 4 maps (one tile per image) where the channel-lane products run: small.layer4
+            // (128 channels) 0.97 -> 0.82 ms; with OpenBLAS's products F(2x2) stays faster there
             if (C < 16 || g.K < 16 || HW < 16) return 0;
-            return HW >= 64 ? 4 : 2;
+            return HW >= 64 || winograd_channel_lanes(C, g.K) ? 4 : 2;
     }
     return 0;
 }
@@ -75,6 +81,27 @@ inline bool phase_direct_preferred(const conv_shape& g, conv_pass pass) {
     return false;
 }
 
+/// Whether `automatic` takes the stride-2 Winograd path: the forward pass on AVX-512 from 16
+/// input channels. bench_conv (one thread, batch 32, ms) measured it against the implicit GEMM
+/// and the phase-split convolution: small.down3 0.52-0.61 against 0.71-0.77, small.down4
+/// 0.55-0.60 against 0.59-0.73, ResNet-18's layer2.down 8.0 against 11.5, layer3.down 6.8-7.5
+/// against 8.5-8.9; small.down2 (16 channels) tied with the phase split there (0.84-0.87 /
+/// 0.86-0.88) and won inside the training step (A/B +2%, no framing copy of its input). Its
+/// weight gradient was 5-12% faster in bench_conv but 2.5% slower over the small-ResNet step
+/// (A/B of the whole step, alternating runs), so `automatic` does not take it (conv_algo::winograd_s2 does).
+inline bool winograd_s2_preferred(const conv_shape& g, conv_pass pass) {
+    return simd::vector_gather<float> && pass == conv_pass::forward && winograd_s2_applies(g) && g.C >= 16 && g.K >= 16;
+}
+
+/// y[n][k] += bias[k] over the output planes.
+template <class T>
+void add_bias(const T* bias, const conv_shape& g, T* y) {
+    const std::size_t PQ = g.P() * g.Q();
+    for (std::size_t n = 0; n < g.N; ++n)
+        for (std::size_t k = 0; k < g.K; ++k)
+            for (std::size_t i = 0; i < PQ; ++i) y[(n * g.K + k) * PQ + i] += bias[k];
+}
+
 /// y = conv(x, w) (+ bias).
 template <class T>
 void conv2d_forward(const T* x, const T* w, const T* bias, const conv_shape& g, T* y, conv_algo a = conv_algo::automatic) {
@@ -82,6 +109,12 @@ void conv2d_forward(const T* x, const T* w, const T* bias, const conv_shape& g, 
     g.validate("conv2d");
     const std::size_t m = winograd_tile(g, a, conv_pass::forward);
     if (m == 0) {
+        if (a == conv_algo::winograd_s2 || (a == conv_algo::automatic && winograd_s2_preferred(g, conv_pass::forward))) {
+            ONECLASS_PROFILE_SCOPE("conv.winograd_s2_forward");
+            conv2d_winograd_s2(x, w, g, y, false);
+            if (bias) add_bias(bias, g, y);
+            return;
+        }
         if (a == conv_algo::phase || (a == conv_algo::automatic && phase_direct_preferred(g, conv_pass::forward))) {
             ONECLASS_PROFILE_SCOPE("conv.phase_forward");
             return conv2d_forward_phase(x, w, bias, g, y);
@@ -95,12 +128,7 @@ void conv2d_forward(const T* x, const T* w, const T* bias, const conv_shape& g, 
     }
     if (m == 4) conv2d_winograd<4>(x, w, g, y, false);
     else conv2d_winograd<2>(x, w, g, y, false);
-    if (bias) {
-        const std::size_t PQ = g.P() * g.Q();
-        for (std::size_t n = 0; n < g.N; ++n)
-            for (std::size_t k = 0; k < g.K; ++k)
-                for (std::size_t i = 0; i < PQ; ++i) y[(n * g.K + k) * PQ + i] += bias[k];
-    }
+    if (bias) add_bias(bias, g, y);
 }
 
 /// dx += d conv / d x applied to dy (accumulate = false: dx = ..., into memory that need not be
@@ -131,6 +159,11 @@ void conv2d_backward_weights(const T* x, const T* dy, const conv_shape& g, T* dw
         if (m == 4) conv2d_backward_weights_winograd<4>(x, dy, g, dw, accumulate);
         else conv2d_backward_weights_winograd<2>(x, dy, g, dw, accumulate);
         dw = nullptr;  // only the bias is left for the im2col routine
+    }
+    if (dw && (a == conv_algo::winograd_s2 || (a == conv_algo::automatic && winograd_s2_preferred(g, conv_pass::backward_weights)))) {
+        ONECLASS_PROFILE_SCOPE("conv.winograd_s2_backward_weights");
+        conv2d_backward_weights_winograd_s2(x, dy, g, dw, accumulate);
+        dw = nullptr;
     }
     if (dw && (a == conv_algo::phase || (a == conv_algo::automatic && phase_direct_preferred(g, conv_pass::backward_weights)))) {
         ONECLASS_PROFILE_SCOPE("conv.phase_backward_weights");

@@ -548,9 +548,11 @@ bool winograd_rows_apply(const conv_shape& g) {
 /// permute of them, two groups are blended into a vector. 2 a^2 gathers per channel become
 /// 2 a^2 (2 permutes + a blend) from 4 a row loads; the lanes get the same values (zero in the
 /// padding and for missing tiles), and transform() applies B^T d B to them in registers.
-template <std::size_t M>
+/// S2: the 5 x 5 patches of the stride-2 algorithm (ops/winograd_s2.hpp), 4 apart as F(4x4)'s
+/// (M = 4), with its B^T; tiles_per_row then gives the tile grid (0: F(M x M)'s over the output).
+template <std::size_t M, bool S2 = false>
 struct winograd_input_rows {
-    static constexpr std::size_t A = M + 2;
+    static constexpr std::size_t A = S2 ? 5 : M + 2;
     __m512i idx[A];
     __mmask16 cols[A];
     std::size_t tq, in[8] = {};  // tiles per row; per tile row of the block: image offset in x,
@@ -558,10 +560,12 @@ struct winograd_input_rows {
     bool ok[8] = {};              // and whether the tile row exists (not past the last tile)
     __mmask16 load0, load1;
 
-    winograd_input_rows(const conv_shape& g, const winograd_lane<M>* lanes) : tq((g.Q() + M - 1) / M) {
+    template <class Lane>
+    winograd_input_rows(const conv_shape& g, const Lane* lanes, std::size_t tiles_per_row = 0)
+        : tq(tiles_per_row ? tiles_per_row : (g.Q() + M - 1) / M) {
         const std::ptrdiff_t Wd = std::ptrdiff_t(g.W), w0 = lanes[0].w0;  // lane 0 is always a tile, at column 0
         for (std::size_t t = 0; t < 32 / tq; ++t) {
-            const winograd_lane<M>& L = lanes[t * tq];
+            const Lane& L = lanes[t * tq];
             ok[t] = L.rows > 0, in[t] = L.in, h0[t] = L.h0;
         }
         for (std::size_t j = 0; j < A; ++j) {
@@ -591,7 +595,13 @@ struct winograd_input_rows {
 
     /// B^T d B on registers: one row or column of a x a taps (rows of 16 lanes) to its transform.
     static void bt(const __m512 (&d)[A], __m512 (&t)[A]) {
-        if constexpr (M == 4) {  // the factored form of winograd_apply_f4
+        if constexpr (S2) {  // rows {0 1 0 0 0}, {0 0 0 1 0}, {1 0 -1 0 0}, {0 0 1 0 0}, {0 0 -1 0 1}
+            t[0] = d[1];
+            t[1] = d[3];
+            t[2] = _mm512_sub_ps(d[0], d[2]);
+            t[3] = d[2];
+            t[4] = _mm512_sub_ps(d[4], d[2]);
+        } else if constexpr (M == 4) {  // the factored form of winograd_apply_f4
             const __m512 s12 = _mm512_add_ps(d[1], d[2]), s34 = _mm512_add_ps(d[3], d[4]);
             const __m512 m12 = _mm512_sub_ps(d[1], d[2]), m43 = _mm512_sub_ps(d[4], d[3]);
             const __m512 m13 = _mm512_sub_ps(d[1], d[3]), m42 = _mm512_sub_ps(d[4], d[2]);
@@ -1018,16 +1028,15 @@ void winograd_gradient_block(const T* dy, const conv_shape& g, const winograd_la
 
 /// E'[(r a + s) plane + t ldk + k] = (A e A^T)[r][s] of tile `first + t` of the batch (t < nt)
 /// for output channels k < K (zero up to the next multiple of 16, <= ldk): the output-gradient
-/// tiles e, zero beyond P x Q, gathered 16 channels at a time.
-template <std::size_t M>
+/// tiles e, zero beyond P x Q, gathered 16 channels at a time. A and L: the lift (a x M) of
+/// another algorithm on the same M x M output tiles (ops/winograd_s2.hpp).
+template <std::size_t M, std::size_t A = M + 2, const auto& L = winograd_lift<M>::A>
 void winograd_gradient_channels(const float* dy, const conv_shape& g, const winograd_tiling<M>& tl, std::size_t first,
                                 std::size_t nt, float* Ep, std::size_t plane, std::size_t ldk) {
-    constexpr std::size_t A = M + 2;
     const std::size_t K = g.K, Kp = (K + 15) / 16 * 16, P = g.P(), Q = g.Q(), PQ = P * Q, tiles = tl.tiles();
     alignas(64) std::int32_t idx[16];
     for (std::size_t l = 0; l < 16; ++l) idx[l] = std::int32_t(l * PQ);
     const __m512i vi = _mm512_load_si512(idx);
-    constexpr auto& L = winograd_lift<M>::A;
     // y[i] = sum_j L[i][j] x[j] in registers; the zero and unit coefficients fold away
     const auto lift = [](const __m512 (&x)[M], __m512 (&y)[A]) {
 #pragma GCC unroll 6
@@ -1168,6 +1177,46 @@ void winograd_channel_products(const float* V, std::size_t vplane, std::size_t l
     }
 }
 #endif
+/// dw (+)= G^T dU G for every (u, v) filter of an a x a domain gradient dU[xi][u][v] (the
+/// contiguous axis v; xi planes of KC values), filter (u, v) at dw + u su + v sv. Vectorised over
+/// runs of v: one filter at a time, this scalar loop was a fifth of the pass on 64-128 channels.
+template <std::size_t A, const auto& G, class T>
+void winograd_weights_from_dU(const T* dU, std::size_t U, std::size_t Vn, std::size_t KC, std::size_t su, std::size_t sv, T* dw,
+                              bool accumulate) {
+    parallel::for_chunks(0, U, 16, [&](std::size_t ulo, std::size_t uhi) {
+        constexpr std::size_t CB = 64;
+        alignas(64) T t[3][A][CB];  // G^T dU
+        alignas(64) T o[9][CB];
+        for (std::size_t u = ulo; u < uhi; ++u)
+            for (std::size_t c0 = 0; c0 < Vn; c0 += CB) {
+                const std::size_t cn = std::min(CB, Vn - c0);
+                for (std::size_t i = 0; i < 3; ++i)
+                    for (std::size_t b = 0; b < A; ++b) {
+                        T* ti = t[i][b];
+                        for (std::size_t c = 0; c < cn; ++c) ti[c] = 0;
+                        for (std::size_t a = 0; a < A; ++a) {
+                            const T ga = T(G[a][i]);
+                            if (ga == T(0)) continue;
+                            const T* src = dU + (a * A + b) * KC + u * Vn + c0;
+                            for (std::size_t c = 0; c < cn; ++c) ti[c] += ga * src[c];
+                        }
+                    }
+                for (std::size_t i = 0; i < 3; ++i)
+                    for (std::size_t j = 0; j < 3; ++j) {
+                        T* oij = o[i * 3 + j];
+                        for (std::size_t c = 0; c < cn; ++c) oij[c] = 0;
+                        for (std::size_t b = 0; b < A; ++b) {
+                            const T gb = T(G[b][j]);
+                            if (gb == T(0)) continue;
+                            for (std::size_t c = 0; c < cn; ++c) oij[c] += t[i][b][c] * gb;
+                        }
+                    }
+                T* out = dw + u * su + c0 * sv;
+                for (std::size_t c = 0; c < cn; ++c)
+                    for (std::size_t e = 0; e < 9; ++e) out[c * sv + e] = accumulate ? out[c * sv + e] + o[e][c] : o[e][c];
+            }
+    });
+}
 }  // namespace detail
 
 /// y = conv(x, w) (+= into y when accumulate) for 3x3 stride-1 convolutions with any padding,
@@ -1252,6 +1301,17 @@ void conv2d_backward_data_winograd(const T* dy, const T* w, const conv_shape& g,
 /// groups; parallel within each group, on 32 x 32 maps of 16 channels, it ran slower on 2 threads
 /// than on 1), and the partials are added in slot order. A single group runs its transforms in
 /// parallel over blocks of tiles and its products in parallel over xi. Either way each sum has a
+/// Whether the float weight gradient runs with output channels in the lanes (AVX-512 builds, up to
+/// 128 x 128 channels; see conv2d_backward_weights_winograd).
+constexpr bool winograd_channel_lanes(std::size_t C, std::size_t K) {
+#if defined(__AVX512F__)
+    return C * K <= 128 * 128;
+#else
+    (void)C, (void)K;
+    return false;
+#endif
+}
+
 /// fixed order that depends on the shape only: the result is the same on any number of threads.
 template <std::size_t M = 2, class T>
 void conv2d_backward_weights_winograd(const T* x, const T* dy, const conv_shape& g, T* dw, bool accumulate = true) {
@@ -1279,11 +1339,7 @@ void conv2d_backward_weights_winograd(const T* x, const T* dy, const conv_shape&
     // winograd_gradient_channels; dU is then stored transposed, dU[xi][c][k]) up to 128 x 128
     // channels: on ResNet-18's 512-channel layer4 OpenBLAS's blocked product won (13 vs 18 ms),
     // on 256 channels they tied
-#if defined(__AVX512F__)
-    const bool channel_lanes = std::is_same_v<T, float> && C * K <= 128 * 128;
-#else
-    const bool channel_lanes = false;
-#endif
+    const bool channel_lanes = std::is_same_v<T, float> && winograd_channel_lanes(C, K);
     // E' rows of ldk: one cache line more than the padded channels beyond 32 (rows of 512 B and
     // more a power of two apart shared a few L1 sets: ResNet-18's layer4 ran 1.45x slower)
     const std::size_t Kp = (K + 15) / 16 * 16, ldk = Kp > 32 ? Kp + 16 : Kp;
@@ -1355,43 +1411,9 @@ void conv2d_backward_weights_winograd(const T* x, const T* dy, const conv_shape&
         // dU = slot 0 + slot 1 + ..., in that order
         parallel::add_in_order(sc.dU.data(), sc.dU.data() + A2 * KC, slots - 1, A2 * KC);
     }
-    const T* dU = sc.dU.data();
-    // dw = G^T dU G, vectorised over runs of the contiguous axis of dU (c of dU[xi][k][c], k of
-    // the channel-lane dU[xi][c][k]; one (k, c) at a time, this scalar loop was a fifth of the
-    // pass on 64-128 channels). Outer index u (k or c), runs over the other, v.
-    const std::size_t U = channel_lanes ? C : K, Vn = channel_lanes ? K : C;
-    const std::size_t su = channel_lanes ? 9 : C * 9, sv = channel_lanes ? C * 9 : 9;  // dw strides of u and v
-    parallel::for_chunks(0, U, 16, [&](std::size_t ulo, std::size_t uhi) {
-        constexpr std::size_t CB = 64;
-        alignas(64) T t[3][A][CB];  // G^T dU
-        alignas(64) T o[9][CB];
-        for (std::size_t u = ulo; u < uhi; ++u)
-            for (std::size_t c0 = 0; c0 < Vn; c0 += CB) {
-                const std::size_t cn = std::min(CB, Vn - c0);
-                for (std::size_t i = 0; i < 3; ++i)
-                    for (std::size_t b = 0; b < A; ++b) {
-                        T* ti = t[i][b];
-                        for (std::size_t c = 0; c < cn; ++c) ti[c] = 0;
-                        for (std::size_t a = 0; a < A; ++a) {
-                            const T ga = T(W::G[a][i]);
-                            const T* src = dU + (a * A + b) * KC + u * Vn + c0;
-                            for (std::size_t c = 0; c < cn; ++c) ti[c] += ga * src[c];
-                        }
-                    }
-                for (std::size_t i = 0; i < 3; ++i)
-                    for (std::size_t j = 0; j < 3; ++j) {
-                        T* oij = o[i * 3 + j];
-                        for (std::size_t c = 0; c < cn; ++c) oij[c] = 0;
-                        for (std::size_t b = 0; b < A; ++b) {
-                            const T gb = T(W::G[b][j]);
-                            for (std::size_t c = 0; c < cn; ++c) oij[c] += t[i][b][c] * gb;
-                        }
-                    }
-                T* out = dw + u * su + c0 * sv;
-                for (std::size_t c = 0; c < cn; ++c)
-                    for (std::size_t e = 0; e < 9; ++e) out[c * sv + e] = accumulate ? out[c * sv + e] + o[e][c] : o[e][c];
-            }
-    });
+    // dU[xi][k][c] (channel lanes: dU[xi][c][k]); outer index u (k or c), runs over the other
+    if (channel_lanes) detail::winograd_weights_from_dU<A, W::G>(sc.dU.data(), C, K, K * C, 9, C * 9, dw, accumulate);
+    else detail::winograd_weights_from_dU<A, W::G>(sc.dU.data(), K, C, K * C, C * 9, 9, dw, accumulate);
 }
 
 }  // namespace oneclass::ops

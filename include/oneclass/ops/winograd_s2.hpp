@@ -1,0 +1,418 @@
+// oneclass/ops/winograd_s2.hpp - Winograd convolution for 3x3 stride-2 layers (padding 1): the
+// down-sampling convolutions of a ResNet, which the stride-1 algorithms of ops/winograd.hpp do
+// not take.
+//
+// In one dimension a stride-2 output reads y[p] = w0 x[2p-1] + w1 x[2p] + w2 x[2p+1]: the middle
+// tap sees the even inputs, the outer two taps the odd ones, a 2-tap stride-1 convolution of the
+// odd sequence. Two outputs from the five inputs d = x[2p-1 .. 2p+3] then take the even part
+// directly (w1 d1, w1 d3: two multiplies) and the odd part by Winograd's F(2, 2) (three: w0 (d0 -
+// d2), (w0 + w2) d2, w2 (d4 - d2)): five multiplies instead of six,
+//   B^T = [0 1 0 0 0; 0 0 0 1 0; 1 0 -1 0 0; 0 0 1 0 0; 0 0 -1 0 1]   (input, 5 x 5)
+//   G   = [0 1 0; 0 1 0; 1 0 0; 1 0 1; 0 0 1]                         (filter, 5 x 3)
+//   A^T = [1 0 1 1 0; 0 1 0 1 1]                                      (output, 2 x 5)
+// (the decomposable Winograd method; Huang et al., "DWM: A Decomposable Winograd Method for
+// Convolution Acceleration", AAAI 2020). Nested in two dimensions, a 2 x 2 output tile is
+// Y = A^T [ (G g G^T) .* (B^T d B) ] A over its 5 x 5 input patch (patches 4 apart, one row and
+// column shared with the next): 25 multiplies per tile and channel pair instead of 36. Every
+// coefficient is 0 or +-1, so the transforms round no worse than the direct sum.
+//
+// The forward pass is the fused block scheme of ops/winograd.hpp (blocks of NB tiles across the
+// batch: input transform, our register-blocked kernel per Winograd coordinate, output transform
+// while the block is in L2); the weight gradient is dU = sum over tiles (A e A^T) .* (B^T d B)
+// in fixed image groups, then dw = G^T dU G. Every output is summed by one task in an order that
+// depends on the shape only, so results do not depend on the number of threads. The direct
+// double-precision twin is ops/ref/conv.hpp.
+#pragma once
+
+#include <oneclass/core/profile.hpp>
+#include <oneclass/core/scratch.hpp>
+#include <oneclass/ops/winograd.hpp>
+#include <oneclass/parallel/parallel.hpp>
+
+namespace oneclass::ops {
+
+/// Whether the stride-2 Winograd path applies: 3x3, stride 2, padding 1, tensors under 2^31
+/// values (32-bit gather offsets, with room for the masked taps of border patches).
+inline bool winograd_s2_applies(const conv_shape& g) {
+    const std::size_t limit = (std::size_t(1) << 31) - 8 * (g.W + g.Q() + 8);
+    return g.R == 3 && g.S == 3 && g.stride == 2 && g.pad == 1 && g.N * g.C * g.H * g.W < limit && g.N * g.K * g.P() * g.Q() < limit;
+}
+
+namespace detail {
+
+struct winograd_s2_matrices {
+    static constexpr std::size_t m = 2, a = 5;
+    static constexpr double BT[5][5] = {{0, 1, 0, 0, 0}, {0, 0, 0, 1, 0}, {1, 0, -1, 0, 0}, {0, 0, 1, 0, 0}, {0, 0, -1, 0, 1}};
+    static constexpr double G[5][3] = {{0, 1, 0}, {0, 1, 0}, {1, 0, 0}, {1, 0, 1}, {0, 0, 1}};
+    static constexpr double AT[2][5] = {{1, 0, 1, 1, 0}, {0, 1, 0, 1, 1}};
+    static constexpr double LT[5][2] = {{1, 0}, {0, 1}, {1, 0}, {1, 1}, {0, 1}};  // (A^T)^T: lifts a 2 x 2 output-gradient tile
+};
+
+/// One tile of a block: its image's input offset, the patch's top-left input coordinate (may lie
+/// in the padding), its first output's offset and its extent after cropping (rows == 0: no tile).
+struct winograd_s2_lane {
+    std::size_t in = 0, out = 0, rows = 0, cols = 0;
+    std::ptrdiff_t h0 = 0, w0 = 0;
+};
+
+/// Tiles of 2 x 2 outputs over the batch, in (image, tile row, tile column) order.
+struct winograd_s2_tiling {
+    std::size_t th, tw;
+    explicit winograd_s2_tiling(const conv_shape& g) : th((g.P() + 1) / 2), tw((g.Q() + 1) / 2) {}
+    std::size_t tiles() const { return th * tw; }
+    /// lanes[0..nb) = tiles first, first + 1, ... (past `end` or the batch: empty lanes)
+    void lanes(const conv_shape& g, std::size_t first, std::size_t end, std::size_t nb, winograd_s2_lane* out) const {
+        const std::size_t per = tiles(), total = std::min(end, g.N * per), P = g.P(), Q = g.Q();
+        for (std::size_t l = 0; l < nb; ++l) {
+            winograd_s2_lane& L = out[l];
+            L = winograd_s2_lane{};
+            const std::size_t t = first + l;
+            if (t >= total) continue;
+            const std::size_t n = t / per, ta = (t % per) / tw, tb = (t % per) % tw;
+            L.in = n * g.C * g.H * g.W;
+            L.out = n * g.K * P * Q + 2 * ta * Q + 2 * tb;
+            L.h0 = std::ptrdiff_t(4 * ta) - 1;
+            L.w0 = std::ptrdiff_t(4 * tb) - 1;
+            L.rows = std::min<std::size_t>(2, P - 2 * ta);
+            L.cols = std::min<std::size_t>(2, Q - 2 * tb);
+        }
+    }
+};
+
+/// d[i 5 + j][l] = tap (i, j) of lane l's 5 x 5 input patch of channel plane xc (relative to the
+/// lane's image), zero in the padding and for empty lanes: through the block's gather table
+/// where the machine has a vector gather, lane by lane otherwise.
+template <std::size_t NB, class T>
+struct winograd_s2_input {
+    winograd_taps<25, NB, T> taps;
+    void build(const conv_shape& g, const winograd_s2_lane* lanes) {
+        if constexpr (simd::vector_gather<T>) {
+            alignas(64) std::int32_t base[NB];
+            std::uint64_t rowok[5] = {}, colok[5] = {};
+            const std::ptrdiff_t H = std::ptrdiff_t(g.H), Wd = std::ptrdiff_t(g.W);
+            for (std::size_t l = 0; l < NB; ++l) {
+                const winograd_s2_lane& L = lanes[l];
+                base[l] = std::int32_t(std::ptrdiff_t(L.in) + L.h0 * Wd + L.w0);  // only taps inside are read
+                if (L.rows == 0) continue;
+                for (std::size_t i = 0; i < 5; ++i) {
+                    const std::ptrdiff_t h = L.h0 + std::ptrdiff_t(i), w = L.w0 + std::ptrdiff_t(i);
+                    if (h >= 0 && h < H) rowok[i] |= std::uint64_t(1) << l;
+                    if (w >= 0 && w < Wd) colok[i] |= std::uint64_t(1) << l;
+                }
+            }
+            taps.grid(base, rowok, colok, 5, 5, std::int32_t(Wd));
+        }
+    }
+    void gather(const T* x, std::size_t c, const conv_shape& g, const winograd_s2_lane* lanes, T (*d)[NB]) const {
+        const std::size_t HW = g.H * g.W;
+        if constexpr (simd::vector_gather<T>) {
+            taps.gather(x + c * HW, d);
+        } else {
+            const std::ptrdiff_t H = std::ptrdiff_t(g.H), Wd = std::ptrdiff_t(g.W);
+            for (std::size_t l = 0; l < NB; ++l) {
+                const winograd_s2_lane& L = lanes[l];
+                const T* xc = x + L.in + c * HW;
+                for (std::size_t i = 0; i < 5; ++i)
+                    for (std::size_t j = 0; j < 5; ++j) {
+                        const std::ptrdiff_t h = L.h0 + std::ptrdiff_t(i), w = L.w0 + std::ptrdiff_t(j);
+                        const bool in = L.rows != 0 && h >= 0 && h < H && w >= 0 && w < Wd;
+                        d[i * 5 + j][l] = in ? xc[h * Wd + w] : T(0);
+                    }
+            }
+        }
+    }
+};
+
+/// A run of a block's lanes that are consecutive tiles of one tile row: their outputs are
+/// `len` consecutive values of each of `rows` output rows.
+struct winograd_s2_run {
+    std::size_t lane, len, rows, out;
+};
+inline std::size_t winograd_s2_runs(const winograd_s2_lane* lanes, std::size_t nb, winograd_s2_run* runs) {
+    std::size_t m = 0;
+    for (std::size_t l = 0; l < nb;) {
+        const winograd_s2_lane& L = lanes[l];
+        if (L.rows == 0) break;  // empty lanes come last
+        std::size_t e = l + 1, len = L.cols;
+        while (e < nb && lanes[e].rows == L.rows && lanes[e].in == L.in && lanes[e].out == L.out + 2 * (e - l) && lanes[e - 1].cols == 2) {
+            len += lanes[e].cols;
+            ++e;
+        }
+        runs[m++] = {l, len, L.rows, L.out};
+        l = e;
+    }
+    return m;
+}
+
+/// z[r][2 l + s] = o[2 r + s][l]: a block's 2 x 2 output tiles interleaved into its output rows.
+template <std::size_t NB, class T>
+void winograd_s2_interleave(const T (&o)[4][NB], T (&z)[2][2 * NB]) {
+#if defined(__AVX512F__)
+    if constexpr (std::is_same_v<T, float> && NB % 16 == 0) {
+        const __m512i lo = simd::detail::zip_lo_index(), hi = simd::detail::zip_hi_index();
+        for (std::size_t r = 0; r < 2; ++r)
+            for (std::size_t v = 0; v < NB; v += 16) {
+                const __m512 a = _mm512_load_ps(o[2 * r] + v), b = _mm512_load_ps(o[2 * r + 1] + v);
+                _mm512_store_ps(z[r] + 2 * v, _mm512_permutex2var_ps(a, lo, b));
+                _mm512_store_ps(z[r] + 2 * v + 16, _mm512_permutex2var_ps(a, hi, b));
+            }
+        return;
+    }
+#endif
+    for (std::size_t r = 0; r < 2; ++r)
+        for (std::size_t l = 0; l < NB; ++l) z[r][2 * l] = o[2 * r][l], z[r][2 * l + 1] = o[2 * r + 1][l];
+}
+
+/// Whether the input patches are read by rows (F(4x4)'s winograd_input_rows, whose patches are
+/// 4 apart too) instead of gathered: AVX-512 float blocks of 32 tiles, 8 tiles per row of at most
+/// 32 input columns (32 x 32 inputs) or 4 of at most 16 (16 x 16).
+template <class T, std::size_t NB>
+bool winograd_s2_rows_apply(const conv_shape& g, const winograd_s2_tiling& tl) {
+    if (!(simd::vector_gather<T> && std::is_same_v<T, float> && NB == 32 && simd::width<T> == 16)) return false;
+    return (tl.tw == 8 && g.W <= 32) || (tl.tw == 4 && g.W <= 16);
+}
+
+/// Up[xi][kb][c][i] = (G w_{kb MR + i, c} G^T)[xi] (zero rows past K): the filter transform in the
+/// kernel's panel order. G's coefficients are 0 and 1, so each value is a sum of 1-4 taps.
+template <std::size_t MR, class T>
+void winograd_s2_filter_pack(const T* w, std::size_t K, std::size_t C, T* Up) {
+    using W = winograd_s2_matrices;
+    const std::size_t KB = (K + MR - 1) / MR;
+    parallel::for_chunks(0, KB, 1, [&](std::size_t lo, std::size_t hi) {
+        for (std::size_t kb = lo; kb < hi; ++kb)
+            for (std::size_t c = 0; c < C; ++c) {
+                T gq[9][MR];
+                for (std::size_t i = 0; i < MR; ++i) {
+                    const std::size_t k = kb * MR + i;
+                    for (std::size_t e = 0; e < 9; ++e) gq[e][i] = k < K ? w[(k * C + c) * 9 + e] : T(0);
+                }
+                winograd_sandwich<5, 3, 5, 3, W::G, W::G, MR, T>([&](std::size_t q, std::size_t j) { return gq[q * 3 + j]; },
+                                                                [&](std::size_t a, std::size_t b) {
+                                                                    return Up + (((a * 5 + b) * KB + kb) * C + c) * MR;
+                                                                });
+            }
+    });
+}
+
+}  // namespace detail
+
+/// y = conv(x, w) for 3x3 stride-2 padding-1 convolutions (winograd_s2_applies, checked), by
+/// F_s2(2x2, 3x3), fused per block of tiles; accumulate: y +=.
+template <class T>
+void conv2d_winograd_s2(const T* x, const T* w, const conv_shape& g, T* y, bool accumulate) {
+    require(winograd_s2_applies(g), "conv2d", "the stride-2 Winograd path needs a 3x3 kernel, stride 2, padding 1 and tensors under 2^31 values");
+    using W = detail::winograd_s2_matrices;
+    constexpr std::size_t A2 = 25, MR = detail::winograd_mr, NV = detail::winograd_nv, NB = simd::width<T> * NV;
+    const detail::winograd_s2_tiling tl(g);
+    const std::size_t K = g.K, C = g.C, KB = (K + MR - 1) / MR, Q = g.Q(), PQ = g.P() * Q;
+    const std::size_t total = g.N * tl.tiles(), blocks = (total + NB - 1) / NB;
+    struct filter_scratch {
+        scratch_vec<T> Up;
+    };
+    scratch_vec<T>& Up = thread_scratch<filter_scratch>().Up;  // the caller's: shared by the workers
+    Up.resize(A2 * KB * C * MR);
+    {
+        ONECLASS_PROFILE_SCOPE("winograd.filter");
+        detail::winograd_s2_filter_pack<MR>(w, K, C, Up.data());
+    }
+    // with fewer blocks than threads (small maps), split the output channels too; the split
+    // changes who computes an output, never how
+    const std::size_t threads = std::size_t(std::max(1, tbb::this_task_arena::max_concurrency()));
+    const std::size_t kchunks = blocks >= 2 * threads || threads == 1 ? 1 : std::min(KB, (2 * threads + blocks - 1) / blocks);
+    struct scratch {
+        scratch_vec<T> V, Mb;
+    };
+    const bool by_rows = detail::winograd_s2_rows_apply<T, NB>(g, tl);
+    const std::size_t vplane = detail::winograd_plane<T>(C, NB), mplane = detail::winograd_plane<T>(K, NB);
+    parallel::for_chunks(0, blocks * kchunks, 1, [&](std::size_t lo, std::size_t hi) {
+        scratch& sc = thread_scratch<scratch>();
+        sc.V.resize(A2 * vplane);
+        sc.Mb.resize(A2 * mplane);
+        detail::winograd_s2_lane lanes[NB];
+        detail::winograd_s2_run runs[NB];
+        detail::winograd_s2_input<NB, T> in;
+        alignas(64) T d[A2][NB];
+        alignas(64) T o[4][NB];
+        alignas(64) T z[2][2 * NB];
+        for (std::size_t unit = lo; unit < hi; ++unit) {
+            ONECLASS_PROFILE_SCOPE("winograd.block");
+            const std::size_t b = unit / kchunks, kc = unit % kchunks;
+            const std::size_t kb0 = KB * kc / kchunks, kb1 = KB * (kc + 1) / kchunks;
+            tl.lanes(g, b * NB, total, NB, lanes);
+            {
+                ONECLASS_PROFILE_SCOPE("winograd.input");
+                T* V = sc.V.data();
+                if (by_rows) {
+#if defined(__AVX512F__)
+                    if constexpr (std::is_same_v<T, float> && NB == 32) {
+                        const detail::winograd_input_rows<4, true> rows(g, lanes, tl.tw);
+                        for (std::size_t c = 0; c < C; ++c) rows.transform(x, c, g.H * g.W, g.H, g.W, V, vplane, NB);
+                    }
+#endif
+                } else {
+                    in.build(g, lanes);
+                    for (std::size_t c = 0; c < C; ++c) {
+                        in.gather(x, c, g, lanes, d);
+                        detail::winograd_sandwich<5, 5, 5, 5, W::BT, W::BT, NB, T>(
+                            [&](std::size_t i, std::size_t j) { return d[i * 5 + j]; },
+                            [&](std::size_t i, std::size_t j) { return V + (i * 5 + j) * vplane + c * NB; });
+                    }
+                }
+            }
+            {
+                ONECLASS_PROFILE_SCOPE("winograd.gemm");
+                for (std::size_t xi = 0; xi < A2; ++xi)
+                    for (std::size_t kb = kb0; kb < kb1; ++kb)
+                        detail::winograd_kernel<MR, NV>(Up.data() + (xi * KB + kb) * C * MR, sc.V.data() + xi * vplane, C,
+                                                        sc.Mb.data() + xi * mplane + kb * MR * NB, std::min(MR, K - kb * MR));
+            }
+            ONECLASS_PROFILE_SCOPE("winograd.output");
+            const T* Mb = sc.Mb.data();
+            const std::size_t nruns = detail::winograd_s2_runs(lanes, NB, runs);
+            for (std::size_t k = kb0 * MR; k < std::min(K, kb1 * MR); ++k) {
+                detail::winograd_sandwich<2, 5, 2, 5, W::AT, W::AT, NB, T>(
+                    [&](std::size_t r, std::size_t s) { return Mb + (r * 5 + s) * mplane + k * NB; },
+                    [&](std::size_t r, std::size_t s) { return o[r * 2 + s]; });
+                detail::winograd_s2_interleave<NB, T>(o, z);
+                for (std::size_t u = 0; u < nruns; ++u) {  // each run's output rows, stored whole
+                    const detail::winograd_s2_run& R = runs[u];
+                    for (std::size_t r = 0; r < R.rows; ++r) {
+                        const T* src = z[r] + 2 * R.lane;
+                        T* dst = y + R.out + k * PQ + r * Q;
+                        if (accumulate)
+                            for (std::size_t i = 0; i < R.len; ++i) dst[i] += src[i];
+                        else
+                            for (std::size_t i = 0; i < R.len; ++i) dst[i] = src[i];
+                    }
+                }
+            }
+        }
+    });
+}
+
+/// dw += d conv / d w (accumulate = false: dw = ...) for winograd_s2_applies shapes (checked):
+/// with V = B^T d B the input patches and E = A e A^T the 2 x 2 output-gradient tiles lifted to
+/// 5 x 5, dU[xi] = sum over tiles E[xi] V[xi]^T, then dw = G^T dU G. As the stride-1 weight
+/// gradient (ops/winograd.hpp): fixed image groups, up to 4 slots each owning a partial dU added
+/// in slot order, and with AVX-512 (up to 128 x 128 channels) the output channels in the lanes
+/// of E and of the products; the sums' order depends on the shape only.
+template <class T>
+void conv2d_backward_weights_winograd_s2(const T* x, const T* dy, const conv_shape& g, T* dw, bool accumulate = true) {
+    require(winograd_s2_applies(g), "conv2d", "the stride-2 Winograd path needs a 3x3 kernel, stride 2, padding 1 and tensors under 2^31 values");
+    using W = detail::winograd_s2_matrices;
+    constexpr std::size_t A2 = 25, NB = simd::width<T> * detail::winograd_nv;
+    const detail::winograd_s2_tiling tl(g);
+    const detail::winograd_tiling<2> out_tiles(g);  // the same 2 x 2 output tiles
+    const std::size_t K = g.K, C = g.C, KC = K * C, tiles = tl.tiles(), Q = g.Q(), PQ = g.P() * Q;
+    const bool channel_lanes = std::is_same_v<T, float> && winograd_channel_lanes(C, K);
+    const std::size_t min_cols = channel_lanes && tiles < 64 ? 64 : 128;
+    const std::size_t G = detail::winograd_group(tiles, g.N, min_cols), groups = (g.N + G - 1) / G;
+    const std::size_t slots = parallel::slot_count(groups);
+    struct scratch {
+        scratch_vec<T> dU;
+    };
+    struct group_scratch {
+        scratch_vec<T> V, E;
+    };
+    scratch& sc = thread_scratch<scratch>();
+    sc.dU.resize(slots * A2 * KC);
+    const std::size_t Kp = (K + 15) / 16 * 16, ldk = Kp > 32 ? Kp + 16 : Kp;
+    const auto vplane = [&](std::size_t ld) { return detail::winograd_plane<T>(C, ld); };
+    const auto eplane = [&](std::size_t ld) { return channel_lanes ? detail::winograd_plane<T>(ld, ldk) : detail::winograd_plane<T>(K, ld); };
+    const auto group_tiles = [&](std::size_t gi) { return (std::min(g.N, (gi + 1) * G) - gi * G) * tiles; };
+    const bool by_rows = detail::winograd_s2_rows_apply<T, NB>(g, tl);
+    // the transforms of blocks [lo, hi) of group gi
+    const auto transforms = [&](std::size_t gi, T* V, T* E, std::size_t ld, std::size_t lo, std::size_t hi) {
+        ONECLASS_PROFILE_SCOPE("winograd.weights_transforms");
+        const std::size_t first = gi * G * tiles, end = std::min(g.N, (gi + 1) * G) * tiles;
+        detail::winograd_s2_lane lanes[NB];
+        detail::winograd_s2_input<NB, T> in;
+        alignas(64) T d[A2][NB];
+        alignas(64) T e[4][NB];
+        for (std::size_t b = lo; b < hi; ++b) {
+            tl.lanes(g, first + b * NB, end, NB, lanes);
+            T* Vb = V + b * NB;
+            if (by_rows) {
+#if defined(__AVX512F__)
+                if constexpr (std::is_same_v<T, float> && NB == 32) {
+                    const detail::winograd_input_rows<4, true> rows(g, lanes, tl.tw);
+                    for (std::size_t c = 0; c < C; ++c) rows.transform(x, c, g.H * g.W, g.H, g.W, Vb, vplane(ld), ld);
+                }
+#endif
+            } else {
+                in.build(g, lanes);
+                for (std::size_t c = 0; c < C; ++c) {
+                    in.gather(x, c, g, lanes, d);
+                    detail::winograd_sandwich<5, 5, 5, 5, W::BT, W::BT, NB, T>([&](std::size_t i, std::size_t j) { return d[i * 5 + j]; },
+                                                                             [&](std::size_t i, std::size_t j) {
+                                                                                 return Vb + (i * 5 + j) * vplane(ld) + c * ld;
+                                                                             });
+                }
+            }
+            if (channel_lanes) continue;
+            for (std::size_t k = 0; k < K; ++k) {  // E[xi][k][tile], lane by lane
+                for (std::size_t l = 0; l < NB; ++l) {
+                    const detail::winograd_s2_lane& L = lanes[l];
+                    for (std::size_t r = 0; r < 2; ++r)
+                        for (std::size_t q = 0; q < 2; ++q)
+                            e[r * 2 + q][l] = r < L.rows && q < L.cols ? dy[L.out + k * PQ + r * Q + q] : T(0);
+                }
+                detail::winograd_sandwich<5, 2, 5, 2, W::LT, W::LT, NB, T>([&](std::size_t r, std::size_t q) { return e[r * 2 + q]; },
+                                                                         [&](std::size_t i, std::size_t j) {
+                                                                             return E + (i * 5 + j) * eplane(ld) + k * ld + b * NB;
+                                                                         });
+            }
+        }
+#if defined(__AVX512F__)
+        if constexpr (std::is_same_v<T, float>)
+            if (channel_lanes) {
+                const std::size_t t0 = lo * NB, t1 = std::min(hi * NB, group_tiles(gi));
+                if (t1 > t0)
+                    detail::winograd_gradient_channels<2, 5, W::LT>(dy, g, out_tiles, first + t0, t1 - t0, E + t0 * ldk, eplane(ld), ldk);
+            }
+#endif
+    };
+    // the products [lo, hi) of a group into dU (added to it unless first)
+    const auto products = [&](std::size_t gi, const T* V, const T* E, std::size_t ld, T* dU, bool first, std::size_t lo, std::size_t hi) {
+        ONECLASS_PROFILE_SCOPE("winograd.weights_products");
+#if defined(__AVX512F__)
+        if constexpr (std::is_same_v<T, float>)
+            if (channel_lanes) {
+                const std::size_t nt = group_tiles(gi);
+                if (ld == 64) detail::winograd_channel_products<64>(V, vplane(ld), ld, E, eplane(ld), ldk, C, K, nt, dU, first, lo, hi);
+                else if (ld == 128) detail::winograd_channel_products<128>(V, vplane(ld), ld, E, eplane(ld), ldk, C, K, nt, dU, first, lo, hi);
+                else detail::winograd_channel_products<0>(V, vplane(ld), ld, E, eplane(ld), ldk, C, K, nt, dU, first, lo, hi);
+                return;
+            }
+#endif
+        (void)gi;
+        for (std::size_t xi = lo; xi < hi; ++xi)
+            gemm_nt<T>(matrix_view<const T>(E + xi * eplane(ld), K, ld), matrix_view<const T>(V + xi * vplane(ld), C, ld),
+                       matrix_view<T>(dU + xi * KC, K, C), T(1), first ? T(0) : T(1));
+    };
+    const auto group_blocks = [&](std::size_t gi) { return (group_tiles(gi) + NB - 1) / NB; };
+    if (slots == 1) {
+        group_scratch& gs = thread_scratch<group_scratch>();
+        const std::size_t blocks = group_blocks(0), ld = blocks * NB;
+        gs.V.resize(A2 * vplane(ld));
+        gs.E.resize(A2 * eplane(ld));
+        T *V = gs.V.data(), *E = gs.E.data();
+        parallel::for_chunks(0, blocks, 1, [&](std::size_t lo, std::size_t hi) { transforms(0, V, E, ld, lo, hi); });
+        parallel::for_chunks(0, A2, 1, [&](std::size_t lo, std::size_t hi) { products(0, V, E, ld, sc.dU.data(), true, lo, hi); });
+    } else {
+        parallel::for_slots(groups, [&](std::size_t s, std::size_t gi) {
+            group_scratch& gs = thread_scratch<group_scratch>();
+            const std::size_t blocks = group_blocks(gi), ld = blocks * NB;
+            gs.V.resize(A2 * vplane(ld));
+            gs.E.resize(A2 * eplane(ld));
+            transforms(gi, gs.V.data(), gs.E.data(), ld, 0, blocks);
+            products(gi, gs.V.data(), gs.E.data(), ld, sc.dU.data() + s * A2 * KC, gi == s, 0, A2);
+        });
+        parallel::add_in_order(sc.dU.data(), sc.dU.data() + A2 * KC, slots - 1, A2 * KC);  // slot 0 + slot 1 + ...
+    }
+    // dU[xi][k][c] (channel lanes: dU[xi][c][k]) to dw
+    if (channel_lanes) detail::winograd_weights_from_dU<5, W::G>(sc.dU.data(), C, K, KC, 9, C * 9, dw, accumulate);
+    else detail::winograd_weights_from_dU<5, W::G>(sc.dU.data(), K, C, KC, C * 9, 9, dw, accumulate);
+}
+
+}  // namespace oneclass::ops
