@@ -1176,59 +1176,76 @@ void winograd_channel_products(const float* V, std::size_t vplane, std::size_t l
                                                    std::min<std::size_t>(16, C - c0), K - k0, first);
     }
 }
+
+/// winograd_channel_products with V's row stride fixed at compile time for the common group
+/// sizes (32, 64 and 128 tiles: the MR row addresses then need no registers of their own).
+inline void winograd_channel_products_ld(const float* V, std::size_t vplane, std::size_t ld, const float* Ep, std::size_t eplane,
+                                         std::size_t ldk, std::size_t C, std::size_t K, std::size_t nt, float* dUT, bool first,
+                                         std::size_t lo, std::size_t hi) {
+    if (ld == 32) winograd_channel_products<32>(V, vplane, ld, Ep, eplane, ldk, C, K, nt, dUT, first, lo, hi);
+    else if (ld == 64) winograd_channel_products<64>(V, vplane, ld, Ep, eplane, ldk, C, K, nt, dUT, first, lo, hi);
+    else if (ld == 128) winograd_channel_products<128>(V, vplane, ld, Ep, eplane, ldk, C, K, nt, dUT, first, lo, hi);
+    else winograd_channel_products<0>(V, vplane, ld, Ep, eplane, ldk, C, K, nt, dUT, first, lo, hi);
+}
 #endif
+/// out[l sv + e] (+)= (G^T dU G)[e] for the n <= one SIMD vector of filters whose a x a domain
+/// gradients start at d (lane l at d + l, plane x at d + x plane): the a^2 values in registers.
+template <std::size_t A, const auto& G, class T>
+void winograd_filters_from_dU(const T* d, std::size_t plane, std::size_t n, T* out, std::size_t sv, bool accumulate) {
+    using B = simd::batch<T>;
+    constexpr std::size_t W = B::size;
+    B v[A * A];
+    alignas(64) T part[W];
+#pragma GCC unroll 36
+    for (std::size_t x = 0; x < A * A; ++x) {
+        const T* src = d + x * plane;
+        if (n == W) {
+            v[x] = B::load_unaligned(src);
+        } else {  // a partial vector: its missing lanes are zero and not stored
+            for (std::size_t l = 0; l < W; ++l) part[l] = l < n ? src[l] : T(0);
+            v[x] = B::load_aligned(part);
+        }
+    }
+    B t[3][A];  // G^T dU
+#pragma GCC unroll 3
+    for (std::size_t i = 0; i < 3; ++i)
+#pragma GCC unroll 8
+        for (std::size_t b = 0; b < A; ++b) {
+            B acc(T(0));
+#pragma GCC unroll 8
+            for (std::size_t a = 0; a < A; ++a)
+                if (G[a][i] != 0) acc = xsimd::fma(B(T(G[a][i])), v[a * A + b], acc);
+            t[i][b] = acc;
+        }
+    alignas(64) T o[9][W];  // (G^T dU) G
+#pragma GCC unroll 3
+    for (std::size_t i = 0; i < 3; ++i)
+#pragma GCC unroll 3
+        for (std::size_t j = 0; j < 3; ++j) {
+            B acc(T(0));
+#pragma GCC unroll 8
+            for (std::size_t b = 0; b < A; ++b)
+                if (G[b][j] != 0) acc = xsimd::fma(t[i][b], B(T(G[b][j])), acc);
+            acc.store_aligned(o[i * 3 + j]);
+        }
+    for (std::size_t l = 0; l < n; ++l)
+        for (std::size_t e = 0; e < 9; ++e) out[l * sv + e] = accumulate ? out[l * sv + e] + o[e][l] : o[e][l];
+}
+
 /// dw (+)= G^T dU G for every (u, v) filter of an a x a domain gradient dU[xi][u][v] (the
-/// contiguous axis v; xi planes of KC values), filter (u, v) at dw + u su + v sv. One SIMD vector
-/// of v at a time, the a^2 values in registers. When the v filters lie far apart in dw (sv > su:
-/// the channel-lane dU[xi][c][k], dw[k][c]), u runs innermost, so that each of a vector's filter
-/// rows dw[k][.] is written in order; one filter at a time, scattered, this pass took 14% of the
-/// small ResNet's stride-1 weight gradients.
+/// contiguous axis v; xi planes of KC values), filter (u, v) at dw + u su + v sv, a SIMD vector
+/// of v at a time. When the v filters lie far apart in dw (sv > su: the channel-lane
+/// dU[xi][c][k], dw[k][c]), u runs innermost, so that each of a vector's filter rows dw[k][.] is
+/// written in order; one filter at a time, scattered, this pass took 14% of the small ResNet's
+/// stride-1 weight gradients.
 template <std::size_t A, const auto& G, class T>
 void winograd_weights_from_dU(const T* dU, std::size_t U, std::size_t Vn, std::size_t KC, std::size_t su, std::size_t sv, T* dw,
                               bool accumulate) {
-    using B = simd::batch<T>;
-    constexpr std::size_t W = B::size;
+    constexpr std::size_t W = simd::width<T>;
     const std::size_t VB = (Vn + W - 1) / W;
     const auto filters = [&](std::size_t u, std::size_t vb) {
-        const std::size_t v0 = vb * W, n = std::min(W, Vn - v0);
-        B d[A * A];
-        alignas(64) T part[W];
-#pragma GCC unroll 36
-        for (std::size_t x = 0; x < A * A; ++x) {
-            const T* src = dU + x * KC + u * Vn + v0;
-            if (n == W) {
-                d[x] = B::load_unaligned(src);
-            } else {  // the last, partial vector: its missing lanes are zero and not stored
-                for (std::size_t l = 0; l < W; ++l) part[l] = l < n ? src[l] : T(0);
-                d[x] = B::load_aligned(part);
-            }
-        }
-        B t[3][A];  // G^T dU
-#pragma GCC unroll 3
-        for (std::size_t i = 0; i < 3; ++i)
-#pragma GCC unroll 8
-            for (std::size_t b = 0; b < A; ++b) {
-                B acc(T(0));
-#pragma GCC unroll 8
-                for (std::size_t a = 0; a < A; ++a)
-                    if (G[a][i] != 0) acc = xsimd::fma(B(T(G[a][i])), d[a * A + b], acc);
-                t[i][b] = acc;
-            }
-        alignas(64) T o[9][W];  // (G^T dU) G
-#pragma GCC unroll 3
-        for (std::size_t i = 0; i < 3; ++i)
-#pragma GCC unroll 3
-            for (std::size_t j = 0; j < 3; ++j) {
-                B acc(T(0));
-#pragma GCC unroll 8
-                for (std::size_t b = 0; b < A; ++b)
-                    if (G[b][j] != 0) acc = xsimd::fma(t[i][b], B(T(G[b][j])), acc);
-                acc.store_aligned(o[i * 3 + j]);
-            }
-        for (std::size_t l = 0; l < n; ++l) {
-            T* out = dw + u * su + (v0 + l) * sv;
-            for (std::size_t e = 0; e < 9; ++e) out[e] = accumulate ? out[e] + o[e][l] : o[e][l];
-        }
+        const std::size_t v0 = vb * W;
+        winograd_filters_from_dU<A, G>(dU + u * Vn + v0, KC, std::min(W, Vn - v0), dw + u * su + v0 * sv, sv, accumulate);
     };
     if (sv > su)
         parallel::for_chunks(0, VB, 1, [&](std::size_t lo, std::size_t hi) {
@@ -1241,6 +1258,42 @@ void winograd_weights_from_dU(const T* dU, std::size_t U, std::size_t Vn, std::s
                 for (std::size_t vb = 0; vb < VB; ++vb) filters(u, vb);
         });
 }
+
+#if defined(__AVX512F__)
+/// The channel-lane products and G^T dU G of a single image group in one pass: per block of
+/// 32 output x 8 input channels, the a^2 products dU[xi] (over all nt tiles) go to an L1 buffer
+/// and are turned into the block's filters at once, so dU (36 K C floats for F(4x4), 2.4 MB on
+/// 128 channels) is never written out and read back. Each filter is summed by one task, in the
+/// same order as the separate passes.
+template <std::size_t A, const auto& G, std::size_t LD>
+void winograd_channel_filters_impl(const float* V, std::size_t vplane, std::size_t ld, const float* Ep, std::size_t eplane,
+                                   std::size_t ldk, std::size_t C, std::size_t K, std::size_t nt, float* dw, bool accumulate) {
+    const std::size_t KB = (K + 31) / 32, CB = (C + 7) / 8;
+    parallel::for_chunks(0, KB * CB, 1, [&](std::size_t lo, std::size_t hi) {
+        alignas(64) float blk[A * A][8][32];  // dU[xi][c][k] of the block
+        for (std::size_t bi = lo; bi < hi; ++bi) {
+            const std::size_t k0 = (bi / CB) * 32, c0 = (bi % CB) * 8;
+            const std::size_t kn = std::min<std::size_t>(32, K - k0), cn = std::min<std::size_t>(8, C - c0);
+            for (std::size_t xi = 0; xi < A * A; ++xi)
+                winograd_channel_kernel<8, 2, LD>(V + xi * vplane + c0 * ld, ld, Ep + xi * eplane + k0, ldk, nt, &blk[xi][0][0], 32, cn, kn,
+                                                  true);
+            for (std::size_t c = 0; c < cn; ++c)
+                for (std::size_t kv = 0; kv < kn; kv += 16)
+                    winograd_filters_from_dU<A, G>(&blk[0][c][kv], 8 * 32, std::min<std::size_t>(16, kn - kv), dw + ((k0 + kv) * C + c0 + c) * 9,
+                                                   C * 9, accumulate);
+        }
+    });
+}
+
+template <std::size_t A, const auto& G>
+void winograd_channel_filters(const float* V, std::size_t vplane, std::size_t ld, const float* Ep, std::size_t eplane, std::size_t ldk,
+                              std::size_t C, std::size_t K, std::size_t nt, float* dw, bool accumulate) {
+    if (ld == 32) winograd_channel_filters_impl<A, G, 32>(V, vplane, ld, Ep, eplane, ldk, C, K, nt, dw, accumulate);
+    else if (ld == 64) winograd_channel_filters_impl<A, G, 64>(V, vplane, ld, Ep, eplane, ldk, C, K, nt, dw, accumulate);
+    else if (ld == 128) winograd_channel_filters_impl<A, G, 128>(V, vplane, ld, Ep, eplane, ldk, C, K, nt, dw, accumulate);
+    else winograd_channel_filters_impl<A, G, 0>(V, vplane, ld, Ep, eplane, ldk, C, K, nt, dw, accumulate);
+}
+#endif
 }  // namespace detail
 
 /// y = conv(x, w) (+= into y when accumulate) for 3x3 stride-1 convolutions with any padding,
@@ -1399,11 +1452,8 @@ void conv2d_backward_weights_winograd(const T* x, const T* dy, const conv_shape&
         ONECLASS_PROFILE_SCOPE("winograd.weights_products");
 #if defined(__AVX512F__)
         if constexpr (std::is_same_v<T, float>)
-            if (channel_lanes) {  // a fixed row stride for the common group sizes
-                const std::size_t nt = group_tiles(gi);
-                if (ld == 64) detail::winograd_channel_products<64>(V, vplane(ld), ld, E, eplane(ld), ldk, C, K, nt, dU, first, lo, hi);
-                else if (ld == 128) detail::winograd_channel_products<128>(V, vplane(ld), ld, E, eplane(ld), ldk, C, K, nt, dU, first, lo, hi);
-                else detail::winograd_channel_products<0>(V, vplane(ld), ld, E, eplane(ld), ldk, C, K, nt, dU, first, lo, hi);
+            if (channel_lanes) {
+                detail::winograd_channel_products_ld(V, vplane(ld), ld, E, eplane(ld), ldk, C, K, group_tiles(gi), dU, first, lo, hi);
                 return;
             }
 #endif
@@ -1420,6 +1470,13 @@ void conv2d_backward_weights_winograd(const T* x, const T* dy, const conv_shape&
         gs.E.resize(A2 * eplane(ld));
         T *V = gs.V.data(), *E = gs.E.data();
         parallel::for_chunks(0, blocks, 1, [&](std::size_t lo, std::size_t hi) { transforms(0, V, E, ld, lo, hi); });
+#if defined(__AVX512F__)
+        if constexpr (std::is_same_v<T, float>)
+            if (channel_lanes) {  // products and G^T dU G in one pass (small.layer4 0.69 -> 0.5 ms)
+                ONECLASS_PROFILE_SCOPE("winograd.weights_products");
+                return detail::winograd_channel_filters<A, W::G>(V, vplane(ld), ld, E, eplane(ld), ldk, C, K, group_tiles(0), dw, accumulate);
+            }
+#endif
         // a^2 independent products, each summed by one task: a measured alternative, our own
         // dot-product kernel over the tiles, lost on short tile counts (4 x 4 maps)
         parallel::for_chunks(0, A2, 1, [&](std::size_t lo, std::size_t hi) { products(0, V, E, ld, sc.dU.data(), true, lo, hi); });

@@ -378,10 +378,7 @@ void conv2d_backward_weights_winograd_s2(const T* x, const T* dy, const conv_sha
 #if defined(__AVX512F__)
         if constexpr (std::is_same_v<T, float>)
             if (channel_lanes) {
-                const std::size_t nt = group_tiles(gi);
-                if (ld == 64) detail::winograd_channel_products<64>(V, vplane(ld), ld, E, eplane(ld), ldk, C, K, nt, dU, first, lo, hi);
-                else if (ld == 128) detail::winograd_channel_products<128>(V, vplane(ld), ld, E, eplane(ld), ldk, C, K, nt, dU, first, lo, hi);
-                else detail::winograd_channel_products<0>(V, vplane(ld), ld, E, eplane(ld), ldk, C, K, nt, dU, first, lo, hi);
+                detail::winograd_channel_products_ld(V, vplane(ld), ld, E, eplane(ld), ldk, C, K, group_tiles(gi), dU, first, lo, hi);
                 return;
             }
 #endif
