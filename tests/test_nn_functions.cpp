@@ -448,8 +448,11 @@ TEMPLATE_TEST_CASE_SIG("Winograd weight gradient: groups summed in slots, ragged
     // 43 images make 2-6 groups of tiles depending on the map (a slot takes several, the last
     // group is short); 3 images on 4 x 4 maps make one group (transforms in parallel over blocks);
     // 70 input channels: the final G^T dU G runs over 64 channels at a time and a rest; 40 output
-    // channels: the channel-lane products (AVX-512) take blocks of 32 and of 16 (masked)
-    for (auto [N, C, H, W, K] : {std::tuple{43, 5, 8, 8, 6}, {43, 3, 16, 16, 4}, {11, 4, 9, 7, 5}, {3, 20, 4, 4, 19}, {2, 70, 4, 4, 3}, {9, 6, 8, 8, 40}}) {
+    // channels: the channel-lane products (AVX-512) take blocks of 32 and of 16 (masked); one
+    // group of at most 64 tiles and 64 output channels or more: products and G^T dU G fused per
+    // 32 x 8 channel block (ragged in both, and the small ResNet's layer4)
+    for (auto [N, C, H, W, K] : {std::tuple{43, 5, 8, 8, 6}, {43, 3, 16, 16, 4}, {11, 4, 9, 7, 5}, {3, 20, 4, 4, 19}, {2, 70, 4, 4, 3}, {9, 6, 8, 8, 40},
+                                 {3, 20, 8, 8, 70}, {32, 128, 4, 4, 128}}) {
         ops::conv_shape g{std::size_t(N), std::size_t(C), std::size_t(H), std::size_t(W), std::size_t(K), 3, 3, 1, 1};
         INFO("F(" << M << ") N C H W K = " << N << " " << C << " " << H << " " << W << " " << K);
         const auto x = rand_t<float>({g.N, g.C, g.H, g.W}, 75), dy = rand_t<float>({g.N, g.K, g.P(), g.Q()}, 76);

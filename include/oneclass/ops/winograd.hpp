@@ -1472,7 +1472,12 @@ void conv2d_backward_weights_winograd(const T* x, const T* dy, const conv_shape&
         parallel::for_chunks(0, blocks, 1, [&](std::size_t lo, std::size_t hi) { transforms(0, V, E, ld, lo, hi); });
 #if defined(__AVX512F__)
         if constexpr (std::is_same_v<T, float>)
-            if (channel_lanes) {  // products and G^T dU G in one pass (small.layer4 0.69 -> 0.5 ms)
+            // products and G^T dU G in one pass: small.layer4 (32 tiles, 128 channels) 0.69 -> 0.5
+            // ms. Kept to what was measured, from 64 output channels (its blocks of 32 are half
+            // empty on 16) and up to 64 tiles (each block reads all of E'); the same fusion per
+            // image group into per-slot partial filters was no faster on small.layer3 and slower
+            // on ResNet-18's layer2 (7.5 -> 8.5 ms), so several groups keep the separate passes
+            if (channel_lanes && K >= 64 && group_tiles(0) <= 64) {
                 ONECLASS_PROFILE_SCOPE("winograd.weights_products");
                 return detail::winograd_channel_filters<A, W::G>(V, vplane(ld), ld, E, eplane(ld), ldk, C, K, group_tiles(0), dw, accumulate);
             }
