@@ -87,8 +87,8 @@ inline bool phase_direct_preferred(const conv_shape& g, conv_pass pass) {
 /// 0.55-0.60 against 0.59-0.73, ResNet-18's layer2.down 8.0 against 11.5, layer3.down 6.8-7.5
 /// against 8.5-8.9; small.down2 (16 channels) tied with the phase split there (0.84-0.87 /
 /// 0.86-0.88) and won inside the training step (A/B +2%, no framing copy of its input). Its
-/// weight gradient was 5-12% faster in bench_conv but no faster over the small-ResNet step (two
-/// A/Bs of the whole step, alternating runs: 2.5% slower, then equal medians), so `automatic`
+/// weight gradient was 5-12% faster in bench_conv but no faster over the small-ResNet step (A/Bs
+/// of the whole step, alternating runs: 2-2.5% slower twice, then equal medians), so `automatic`
 /// does not take it (conv_algo::winograd_s2 does).
 inline bool winograd_s2_preferred(const conv_shape& g, conv_pass pass) {
     return simd::vector_gather<float> && pass == conv_pass::forward && winograd_s2_applies(g) && g.C >= 16 && g.K >= 16;
