@@ -262,6 +262,17 @@ TEST_CASE("implicit-GEMM forward and weight gradient equal the references (strid
     }
 }
 
+/// Each shape is outside `applies`, and conv2d_forward asked for `algo` on it throws a message
+/// containing `what`.
+static void require_refused(ops::conv_algo algo, std::initializer_list<ops::conv_shape> shapes, bool (*applies)(const ops::conv_shape&),
+                     const char* what) {
+    for (const auto& g : shapes) {
+        REQUIRE_FALSE(applies(g));
+        std::vector<float> x(g.N * g.C * g.H * g.W), w(g.K * g.crs()), y(g.N * g.K * g.P() * g.Q());
+        REQUIRE_THROWS_WITH(ops::conv2d_forward<float>(x.data(), w.data(), nullptr, g, y.data(), algo), Catch::Contains(what));
+    }
+}
+
 TEMPLATE_TEST_CASE("phase-split stride-2 convolution: all three passes equal the direct references", "", float, double) {
     using T = TestType;
     const T nan = std::numeric_limits<T>::quiet_NaN();
@@ -310,13 +321,8 @@ TEMPLATE_TEST_CASE("phase-split stride-2 convolution: all three passes equal the
         CHECK(dwn == dw2);
     }
     // shapes it does not take are refused by name
-    ops::conv_shape s1{1, 2, 8, 8, 2, 3, 3, 1, 1}, odd{1, 2, 7, 8, 2, 3, 3, 2, 1}, k5{1, 2, 8, 8, 2, 5, 5, 2, 2};
-    for (const auto& g : {s1, odd, k5}) {
-        REQUIRE_FALSE(ops::phase_direct_applies(g));
-        std::vector<float> x(g.N * g.C * g.H * g.W), w(g.K * g.crs()), y(g.N * g.K * g.P() * g.Q());
-        REQUIRE_THROWS_WITH(ops::conv2d_forward<float>(x.data(), w.data(), nullptr, g, y.data(), ops::conv_algo::phase),
-                            Catch::Contains("phase-split"));
-    }
+    require_refused(ops::conv_algo::phase, {{1, 2, 8, 8, 2, 3, 3, 1, 1}, {1, 2, 7, 8, 2, 3, 3, 2, 1}, {1, 2, 8, 8, 2, 5, 5, 2, 2}},
+                    ops::phase_direct_applies, "phase-split");
 }
 
 TEMPLATE_TEST_CASE("stride-2 Winograd convolution: forward and weight gradient equal the direct references", "", float, double) {
@@ -360,13 +366,8 @@ TEMPLATE_TEST_CASE("stride-2 Winograd convolution: forward and weight gradient e
         CHECK(dwn == dw2);
     }
     // shapes it does not take are refused by name
-    ops::conv_shape s1{1, 2, 8, 8, 2, 3, 3, 1, 1}, p0{1, 2, 8, 8, 2, 3, 3, 2, 0}, k1{1, 2, 8, 8, 2, 1, 1, 2, 0};
-    for (const auto& g : {s1, p0, k1}) {
-        REQUIRE_FALSE(ops::winograd_s2_applies(g));
-        std::vector<float> x(g.N * g.C * g.H * g.W), w(g.K * g.crs()), y(g.N * g.K * g.P() * g.Q());
-        REQUIRE_THROWS_WITH(ops::conv2d_forward<float>(x.data(), w.data(), nullptr, g, y.data(), ops::conv_algo::winograd_s2),
-                            Catch::Contains("stride-2 Winograd"));
-    }
+    require_refused(ops::conv_algo::winograd_s2, {{1, 2, 8, 8, 2, 3, 3, 1, 1}, {1, 2, 8, 8, 2, 3, 3, 2, 0}, {1, 2, 8, 8, 2, 1, 1, 2, 0}},
+                    ops::winograd_s2_applies, "stride-2 Winograd");
 }
 
 TEST_CASE("automatic convolution takes a 7 x 7 kernel's weight gradient (the implicit GEMM's stops at 5 x 5)") {

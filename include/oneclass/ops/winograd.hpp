@@ -54,6 +54,17 @@ inline bool winograd_applies(const conv_shape& g) {
            g.N * g.K * g.P() * g.Q() < limit;
 }
 
+/// Whether the float weight gradient runs with output channels in the lanes (AVX-512 builds, up to
+/// 128 x 128 channels; see conv2d_backward_weights_winograd).
+constexpr bool winograd_channel_lanes(std::size_t C, std::size_t K) {
+#if defined(__AVX512F__)
+    return C * K <= 128 * 128;
+#else
+    (void)C, (void)K;
+    return false;
+#endif
+}
+
 namespace detail {
 
 /// The transform matrices of F(M x M, 3 x 3): BT (a x a), G (a x 3), AT (M x a), a = M + 2.
@@ -1366,44 +1377,51 @@ void conv2d_backward_data_winograd(const T* dy, const T* w, const conv_shape& g,
     conv2d_winograd<M, T>(dy, w, gt, dx, accumulate, true);
 }
 
-/// dw += d conv / d w (accumulate = false: dw = ...) for 3x3 stride-1 convolutions, in the Winograd domain: with V = B^T d B
-/// the input tiles and E = A e A^T the output-gradient tiles lifted to a x a, dU[xi] = sum over
-/// tiles E[xi] V[xi]^T is a^2 products (K x tiles) by (tiles x C), and dw = G^T dU G.
-///
-/// Images are taken in fixed groups of at least 128 tiles, 64 on small maps of few channels
-/// (padded with zero tiles to whole blocks; smaller groups keep V and E nearer the cache: 128
-/// measured 5-15% faster than 512).
-/// With several groups, a fixed number of slots (parallel::for_slots, up to 4) each own a partial
-/// dU: slot s transforms and multiplies groups s, s + slots, ... in its own L2 (no synchronisation between
-/// groups; parallel within each group, on 32 x 32 maps of 16 channels, it ran slower on 2 threads
-/// than on 1), and the partials are added in slot order. A single group runs its transforms in
-/// parallel over blocks of tiles and its products in parallel over xi. Either way each sum has a
-/// Whether the float weight gradient runs with output channels in the lanes (AVX-512 builds, up to
-/// 128 x 128 channels; see conv2d_backward_weights_winograd).
-constexpr bool winograd_channel_lanes(std::size_t C, std::size_t K) {
-#if defined(__AVX512F__)
-    return C * K <= 128 * 128;
-#else
-    (void)C, (void)K;
-    return false;
-#endif
-}
+namespace detail {
+/// The image groups and buffer layout of a Winograd weight gradient, shared by F(m x m) and
+/// F_s2(2x2) (ops/winograd_s2.hpp), for `tiles` tiles per image.
+template <class T>
+struct winograd_wgrad_plan {
+    std::size_t N, C, K, KC, tiles, G, groups, slots, ldk;
+    bool channel_lanes;
+    winograd_wgrad_plan(const conv_shape& g, std::size_t tiles_per_image) : N(g.N), C(g.C), K(g.K), KC(g.K * g.C), tiles(tiles_per_image) {
+        // groups of >= 64 tiles on small maps (under 64 tiles per image) of up to 128 x 128
+        // channels: the batch then makes several groups, which the slots run in parallel
+        // (measured: the small ResNet's 64- and 128-channel layers 6-22% faster on 2 threads,
+        // equal or better on 1, ResNet-18's 128-channel layer2 10% faster on 1); >= 128 tiles elsewhere
+        const std::size_t min_cols = C * K <= 128 * 128 && tiles < 64 ? 64 : 128;
+        G = winograd_group(tiles, N, min_cols), groups = (N + G - 1) / G;
+        slots = parallel::slot_count(groups);
+        // output channels in the lanes of the lifted gradient and in the products (see
+        // winograd_gradient_channels; dU is then stored transposed, dU[xi][c][k]) up to 128 x 128
+        // channels: on ResNet-18's 512-channel layer4 OpenBLAS's blocked product won (13 vs 18
+        // ms), on 256 channels they tied
+        channel_lanes = std::is_same_v<T, float> && winograd_channel_lanes(C, K);
+        // E' rows of ldk: one cache line more than the padded channels beyond 32 (rows of 512 B
+        // and more a power of two apart shared a few L1 sets: ResNet-18's layer4 ran 1.45x slower)
+        const std::size_t Kp = (K + 15) / 16 * 16;
+        ldk = Kp > 32 ? Kp + 16 : Kp;
+    }
+    std::size_t vplane(std::size_t ld) const { return winograd_plane<T>(C, ld); }
+    std::size_t eplane(std::size_t ld) const { return channel_lanes ? winograd_plane<T>(ld, ldk) : winograd_plane<T>(K, ld); }
+    std::size_t group_tiles(std::size_t gi) const { return (std::min(N, (gi + 1) * G) - gi * G) * tiles; }
+};
 
-/// fixed order that depends on the shape only: the result is the same on any number of threads.
-template <std::size_t M = 2, class T>
-void conv2d_backward_weights_winograd(const T* x, const T* dy, const conv_shape& g, T* dw, bool accumulate = true) {
-    using W = detail::winograd_matrices<M>;
-    constexpr std::size_t A = W::a, A2 = A * A;
-    constexpr std::size_t NB = simd::width<T> * detail::winograd_nv;
-    const detail::winograd_tiling<M> tl(g);
-    const std::size_t K = g.K, C = g.C, KC = K * C, tiles = tl.tiles();
-    // groups of >= 64 tiles on small maps (under 64 tiles per image) of up to 128 x 128 channels:
-    // the batch then makes several groups, which the slots below run in parallel (measured: the
-    // small ResNet's 64- and 128-channel layers 6-22% faster on 2 threads, equal or better on 1,
-    // ResNet-18's 128-channel layer2 10% faster on 1); >= 128 tiles elsewhere
-    const std::size_t min_cols = C * K <= 128 * 128 && tiles < 64 ? 64 : 128;
-    const std::size_t G = detail::winograd_group(tiles, g.N, min_cols), groups = (g.N + G - 1) / G;
-    const std::size_t slots = parallel::slot_count(groups);
+/// The products and the final G^T dU G of a Winograd weight gradient (a x a domain, filter
+/// transform Gm), shared by F(m x m) and F_s2(2x2): transforms(gi, V, E, ld, lo, hi) fills blocks
+/// [lo, hi) of group gi's V and E' (ld tiles per row, whole blocks); dU[xi] = E[xi] V[xi]^T sums
+/// over the groups, one group on the calling thread's buffers or fixed slots (parallel::for_slots,
+/// up to 4) each owning a partial dU, added in slot order; dw (+)= G^T dU G. Every sum has an
+/// order that depends on the shape only.
+template <std::size_t A, const auto& Gm, class T, class Transforms>
+void winograd_wgrad_products(const winograd_wgrad_plan<T>& p, Transforms&& transforms, T* dw, bool accumulate) {
+    constexpr std::size_t A2 = A * A, NB = simd::width<T> * winograd_nv;
+    const std::size_t C = p.C, K = p.K, KC = p.KC, groups = p.groups, slots = p.slots;
+    [[maybe_unused]] const std::size_t ldk = p.ldk;  // AVX-512 only
+    const bool channel_lanes = p.channel_lanes;
+    const auto vplane = [&](std::size_t ld) { return p.vplane(ld); };
+    const auto eplane = [&](std::size_t ld) { return p.eplane(ld); };
+    const auto group_tiles = [&](std::size_t gi) { return p.group_tiles(gi); };
     struct scratch {  // the calling thread's: shared by the workers, kept between calls
         scratch_vec<T> dU;
     };
@@ -1412,48 +1430,13 @@ void conv2d_backward_weights_winograd(const T* x, const T* dy, const conv_shape&
     };
     scratch& sc = thread_scratch<scratch>();
     sc.dU.resize(slots * A2 * KC);
-    // output channels in the lanes of the lifted gradient and in the products (see
-    // winograd_gradient_channels; dU is then stored transposed, dU[xi][c][k]) up to 128 x 128
-    // channels: on ResNet-18's 512-channel layer4 OpenBLAS's blocked product won (13 vs 18 ms),
-    // on 256 channels they tied
-    const bool channel_lanes = std::is_same_v<T, float> && winograd_channel_lanes(C, K);
-    // E' rows of ldk: one cache line more than the padded channels beyond 32 (rows of 512 B and
-    // more a power of two apart shared a few L1 sets: ResNet-18's layer4 ran 1.45x slower)
-    const std::size_t Kp = (K + 15) / 16 * 16, ldk = Kp > 32 ? Kp + 16 : Kp;
-    const auto vplane = [&](std::size_t ld) { return detail::winograd_plane<T>(C, ld); };
-    const auto eplane = [&](std::size_t ld) { return channel_lanes ? detail::winograd_plane<T>(ld, ldk) : detail::winograd_plane<T>(K, ld); };
-    const auto group_tiles = [&](std::size_t gi) { return (std::min(g.N, (gi + 1) * G) - gi * G) * tiles; };
-    // the transforms of blocks [lo, hi) of group gi
-    const auto transforms = [&](std::size_t gi, T* V, T* E, std::size_t ld, std::size_t lo, std::size_t hi) {
-        ONECLASS_PROFILE_SCOPE("winograd.weights_transforms");
-        const std::size_t first = gi * G * tiles, end = std::min(g.N, (gi + 1) * G) * tiles;
-        detail::winograd_lane<M> lanes[NB];
-        detail::winograd_taps<A2, NB, T> in_taps;
-        detail::winograd_taps<M * M, NB, T> out_taps;
-        for (std::size_t b = lo; b < hi; ++b) {
-            detail::winograd_lanes<M, T>(g, tl, first + b * NB, end, NB, lanes);
-            if constexpr (simd::vector_gather<T>) {
-                if (!detail::winograd_rows_apply<M, T, NB>(g)) detail::winograd_input_taps<M, NB>(g, lanes, in_taps);
-                if (!channel_lanes) detail::winograd_output_taps<M, NB>(g, lanes, out_taps);
-            }
-            detail::winograd_input_block<M, NB>(x, g, lanes, in_taps, V + b * NB, vplane(ld), ld);
-            if (!channel_lanes) detail::winograd_gradient_block<M, NB>(dy, g, lanes, out_taps, E + b * NB, eplane(ld), ld);
-        }
-#if defined(__AVX512F__)
-        if constexpr (std::is_same_v<T, float>)
-            if (channel_lanes) {
-                const std::size_t t0 = lo * NB, t1 = std::min(hi * NB, group_tiles(gi));
-                if (t1 > t0) detail::winograd_gradient_channels<M>(dy, g, tl, first + t0, t1 - t0, E + t0 * ldk, eplane(ld), ldk);
-            }
-#endif
-    };
     // the a^2 products [lo, hi) of a group into dU (added to it unless first), each on one thread
     const auto products = [&](std::size_t gi, const T* V, const T* E, std::size_t ld, T* dU, bool first, std::size_t lo, std::size_t hi) {
         ONECLASS_PROFILE_SCOPE("winograd.weights_products");
 #if defined(__AVX512F__)
         if constexpr (std::is_same_v<T, float>)
             if (channel_lanes) {
-                detail::winograd_channel_products_ld(V, vplane(ld), ld, E, eplane(ld), ldk, C, K, group_tiles(gi), dU, first, lo, hi);
+                winograd_channel_products_ld(V, vplane(ld), ld, E, eplane(ld), ldk, C, K, group_tiles(gi), dU, first, lo, hi);
                 return;
             }
 #endif
@@ -1479,7 +1462,7 @@ void conv2d_backward_weights_winograd(const T* x, const T* dy, const conv_shape&
             // on ResNet-18's layer2 (7.5 -> 8.5 ms), so several groups keep the separate passes
             if (channel_lanes && K >= 64 && group_tiles(0) <= 64) {
                 ONECLASS_PROFILE_SCOPE("winograd.weights_products");
-                return detail::winograd_channel_filters<A, W::G>(V, vplane(ld), ld, E, eplane(ld), ldk, C, K, group_tiles(0), dw, accumulate);
+                return winograd_channel_filters<A, Gm>(V, vplane(ld), ld, E, eplane(ld), ldk, C, K, group_tiles(0), dw, accumulate);
             }
 #endif
         // a^2 independent products, each summed by one task: a measured alternative, our own
@@ -1498,8 +1481,63 @@ void conv2d_backward_weights_winograd(const T* x, const T* dy, const conv_shape&
         parallel::add_in_order(sc.dU.data(), sc.dU.data() + A2 * KC, slots - 1, A2 * KC);
     }
     // dU[xi][k][c] (channel lanes: dU[xi][c][k]); outer index u (k or c), runs over the other
-    if (channel_lanes) detail::winograd_weights_from_dU<A, W::G>(sc.dU.data(), C, K, K * C, 9, C * 9, dw, accumulate);
-    else detail::winograd_weights_from_dU<A, W::G>(sc.dU.data(), K, C, K * C, C * 9, 9, dw, accumulate);
+    if (channel_lanes) winograd_weights_from_dU<A, Gm>(sc.dU.data(), C, K, K * C, 9, C * 9, dw, accumulate);
+    else winograd_weights_from_dU<A, Gm>(sc.dU.data(), K, C, K * C, C * 9, 9, dw, accumulate);
+}
+}  // namespace detail
+
+/// dw += d conv / d w (accumulate = false: dw = ...) for 3x3 stride-1 convolutions, in the Winograd domain: with V = B^T d B
+/// the input tiles and E = A e A^T the output-gradient tiles lifted to a x a, dU[xi] = sum over
+/// tiles E[xi] V[xi]^T is a^2 products (K x tiles) by (tiles x C), and dw = G^T dU G.
+///
+/// Images are taken in fixed groups of at least 128 tiles, 64 on small maps of few channels
+/// (padded with zero tiles to whole blocks; smaller groups keep V and E nearer the cache: 128
+/// measured 5-15% faster than 512).
+/// With several groups, a fixed number of slots (parallel::for_slots, up to 4) each own a partial
+/// dU: slot s transforms and multiplies groups s, s + slots, ... in its own L2 (no synchronisation between
+/// groups; parallel within each group, on 32 x 32 maps of 16 channels, it ran slower on 2 threads
+/// than on 1), and the partials are added in slot order. A single group runs its transforms in
+/// parallel over blocks of tiles and its products in parallel over xi. Either way each sum has a
+
+/// fixed order that depends on the shape only: the result is the same on any number of threads.
+template <std::size_t M = 2, class T>
+void conv2d_backward_weights_winograd(const T* x, const T* dy, const conv_shape& g, T* dw, bool accumulate = true) {
+    using W = detail::winograd_matrices<M>;
+    constexpr std::size_t A = W::a, A2 = A * A;
+    constexpr std::size_t NB = simd::width<T> * detail::winograd_nv;
+    const detail::winograd_tiling<M> tl(g);
+    const detail::winograd_wgrad_plan<T> p(g, tl.tiles());
+    const std::size_t G = p.G, tiles = p.tiles;
+    [[maybe_unused]] const std::size_t ldk = p.ldk;  // AVX-512 only
+    const bool channel_lanes = p.channel_lanes;
+    const auto vplane = [&](std::size_t ld) { return p.vplane(ld); };
+    const auto eplane = [&](std::size_t ld) { return p.eplane(ld); };
+    const auto group_tiles = [&](std::size_t gi) { return p.group_tiles(gi); };
+    // the transforms of blocks [lo, hi) of group gi
+    const auto transforms = [&](std::size_t gi, T* V, T* E, std::size_t ld, std::size_t lo, std::size_t hi) {
+        ONECLASS_PROFILE_SCOPE("winograd.weights_transforms");
+        const std::size_t first = gi * G * tiles, end = std::min(g.N, (gi + 1) * G) * tiles;
+        detail::winograd_lane<M> lanes[NB];
+        detail::winograd_taps<A2, NB, T> in_taps;
+        detail::winograd_taps<M * M, NB, T> out_taps;
+        for (std::size_t b = lo; b < hi; ++b) {
+            detail::winograd_lanes<M, T>(g, tl, first + b * NB, end, NB, lanes);
+            if constexpr (simd::vector_gather<T>) {
+                if (!detail::winograd_rows_apply<M, T, NB>(g)) detail::winograd_input_taps<M, NB>(g, lanes, in_taps);
+                if (!channel_lanes) detail::winograd_output_taps<M, NB>(g, lanes, out_taps);
+            }
+            detail::winograd_input_block<M, NB>(x, g, lanes, in_taps, V + b * NB, vplane(ld), ld);
+            if (!channel_lanes) detail::winograd_gradient_block<M, NB>(dy, g, lanes, out_taps, E + b * NB, eplane(ld), ld);
+        }
+#if defined(__AVX512F__)
+        if constexpr (std::is_same_v<T, float>)
+            if (channel_lanes) {
+                const std::size_t t0 = lo * NB, t1 = std::min(hi * NB, group_tiles(gi));
+                if (t1 > t0) detail::winograd_gradient_channels<M>(dy, g, tl, first + t0, t1 - t0, E + t0 * ldk, eplane(ld), ldk);
+            }
+#endif
+    };
+    detail::winograd_wgrad_products<A, W::G>(p, transforms, dw, accumulate);
 }
 
 }  // namespace oneclass::ops

@@ -292,10 +292,10 @@ void conv2d_winograd_s2(const T* x, const T* w, const conv_shape& g, T* y, bool 
 
 /// dw += d conv / d w (accumulate = false: dw = ...) for winograd_s2_applies shapes (checked):
 /// with V = B^T d B the input patches and E = A e A^T the 2 x 2 output-gradient tiles lifted to
-/// 5 x 5, dU[xi] = sum over tiles E[xi] V[xi]^T, then dw = G^T dU G. As the stride-1 weight
-/// gradient (ops/winograd.hpp): fixed image groups, up to 4 slots each owning a partial dU added
-/// in slot order, and with AVX-512 (up to 128 x 128 channels) the output channels in the lanes
-/// of E and of the products; the sums' order depends on the shape only.
+/// 5 x 5, dU[xi] = sum over tiles E[xi] V[xi]^T, then dw = G^T dU G: the stride-1 weight
+/// gradient's groups, slots and products (detail::winograd_wgrad_products, ops/winograd.hpp),
+/// with AVX-512 (up to 128 x 128 channels) the output channels in the lanes of E and of the
+/// products; the sums' order depends on the shape only.
 template <class T>
 void conv2d_backward_weights_winograd_s2(const T* x, const T* dy, const conv_shape& g, T* dw, bool accumulate = true) {
     require(winograd_s2_applies(g), "conv2d", "the stride-2 Winograd path needs a 3x3 kernel, stride 2, padding 1 and tensors under 2^31 values");
@@ -303,23 +303,14 @@ void conv2d_backward_weights_winograd_s2(const T* x, const T* dy, const conv_sha
     constexpr std::size_t A2 = 25, NB = simd::width<T> * detail::winograd_nv;
     const detail::winograd_s2_tiling tl(g);
     const detail::winograd_tiling<2> out_tiles(g);  // the same 2 x 2 output tiles
-    const std::size_t K = g.K, C = g.C, KC = K * C, tiles = tl.tiles(), Q = g.Q(), PQ = g.P() * Q;
-    const bool channel_lanes = std::is_same_v<T, float> && winograd_channel_lanes(C, K);
-    const std::size_t min_cols = channel_lanes && tiles < 64 ? 64 : 128;
-    const std::size_t G = detail::winograd_group(tiles, g.N, min_cols), groups = (g.N + G - 1) / G;
-    const std::size_t slots = parallel::slot_count(groups);
-    struct scratch {
-        scratch_vec<T> dU;
-    };
-    struct group_scratch {
-        scratch_vec<T> V, E;
-    };
-    scratch& sc = thread_scratch<scratch>();
-    sc.dU.resize(slots * A2 * KC);
-    const std::size_t Kp = (K + 15) / 16 * 16, ldk = Kp > 32 ? Kp + 16 : Kp;
-    const auto vplane = [&](std::size_t ld) { return detail::winograd_plane<T>(C, ld); };
-    const auto eplane = [&](std::size_t ld) { return channel_lanes ? detail::winograd_plane<T>(ld, ldk) : detail::winograd_plane<T>(K, ld); };
-    const auto group_tiles = [&](std::size_t gi) { return (std::min(g.N, (gi + 1) * G) - gi * G) * tiles; };
+    const std::size_t K = g.K, C = g.C, tiles = tl.tiles(), Q = g.Q(), PQ = g.P() * Q;
+    const detail::winograd_wgrad_plan<T> p(g, tiles);
+    const std::size_t G = p.G;
+    [[maybe_unused]] const std::size_t ldk = p.ldk;  // AVX-512 only
+    const bool channel_lanes = p.channel_lanes;
+    const auto vplane = [&](std::size_t ld) { return p.vplane(ld); };
+    const auto eplane = [&](std::size_t ld) { return p.eplane(ld); };
+    const auto group_tiles = [&](std::size_t gi) { return p.group_tiles(gi); };
     const bool by_rows = detail::winograd_s2_rows_apply<T, NB>(g, tl);
     // the transforms of blocks [lo, hi) of group gi
     const auto transforms = [&](std::size_t gi, T* V, T* E, std::size_t ld, std::size_t lo, std::size_t hi) {
@@ -372,44 +363,7 @@ void conv2d_backward_weights_winograd_s2(const T* x, const T* dy, const conv_sha
             }
 #endif
     };
-    // the products [lo, hi) of a group into dU (added to it unless first)
-    const auto products = [&](std::size_t gi, const T* V, const T* E, std::size_t ld, T* dU, bool first, std::size_t lo, std::size_t hi) {
-        ONECLASS_PROFILE_SCOPE("winograd.weights_products");
-#if defined(__AVX512F__)
-        if constexpr (std::is_same_v<T, float>)
-            if (channel_lanes) {
-                detail::winograd_channel_products_ld(V, vplane(ld), ld, E, eplane(ld), ldk, C, K, group_tiles(gi), dU, first, lo, hi);
-                return;
-            }
-#endif
-        (void)gi;
-        for (std::size_t xi = lo; xi < hi; ++xi)
-            gemm_nt<T>(matrix_view<const T>(E + xi * eplane(ld), K, ld), matrix_view<const T>(V + xi * vplane(ld), C, ld),
-                       matrix_view<T>(dU + xi * KC, K, C), T(1), first ? T(0) : T(1));
-    };
-    const auto group_blocks = [&](std::size_t gi) { return (group_tiles(gi) + NB - 1) / NB; };
-    if (slots == 1) {
-        group_scratch& gs = thread_scratch<group_scratch>();
-        const std::size_t blocks = group_blocks(0), ld = blocks * NB;
-        gs.V.resize(A2 * vplane(ld));
-        gs.E.resize(A2 * eplane(ld));
-        T *V = gs.V.data(), *E = gs.E.data();
-        parallel::for_chunks(0, blocks, 1, [&](std::size_t lo, std::size_t hi) { transforms(0, V, E, ld, lo, hi); });
-        parallel::for_chunks(0, A2, 1, [&](std::size_t lo, std::size_t hi) { products(0, V, E, ld, sc.dU.data(), true, lo, hi); });
-    } else {
-        parallel::for_slots(groups, [&](std::size_t s, std::size_t gi) {
-            group_scratch& gs = thread_scratch<group_scratch>();
-            const std::size_t blocks = group_blocks(gi), ld = blocks * NB;
-            gs.V.resize(A2 * vplane(ld));
-            gs.E.resize(A2 * eplane(ld));
-            transforms(gi, gs.V.data(), gs.E.data(), ld, 0, blocks);
-            products(gi, gs.V.data(), gs.E.data(), ld, sc.dU.data() + s * A2 * KC, gi == s, 0, A2);
-        });
-        parallel::add_in_order(sc.dU.data(), sc.dU.data() + A2 * KC, slots - 1, A2 * KC);  // slot 0 + slot 1 + ...
-    }
-    // dU[xi][k][c] (channel lanes: dU[xi][c][k]) to dw
-    if (channel_lanes) detail::winograd_weights_from_dU<5, W::G>(sc.dU.data(), C, K, KC, 9, C * 9, dw, accumulate);
-    else detail::winograd_weights_from_dU<5, W::G>(sc.dU.data(), K, C, KC, C * 9, 9, dw, accumulate);
+    detail::winograd_wgrad_products<5, W::G>(p, transforms, dw, accumulate);
 }
 
 }  // namespace oneclass::ops
