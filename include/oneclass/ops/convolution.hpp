@@ -81,7 +81,7 @@ inline bool phase_direct_preferred(const conv_shape& g, conv_pass pass) {
     return false;
 }
 
-/// Whether `automatic` takes the stride-2 Winograd path: the forward pass on AVX-512 from 16
+/// Whether `automatic` takes the stride-2 Winograd path: the forward pass, on AVX-512 from 16
 /// input channels. bench_conv (one thread, batch 32, ms) measured it against the implicit GEMM
 /// and the phase-split convolution: small.down3 0.52-0.61 against 0.71-0.77, small.down4
 /// 0.55-0.60 against 0.59-0.73, ResNet-18's layer2.down 8.0 against 11.5, layer3.down 6.8-7.5
@@ -90,8 +90,17 @@ inline bool phase_direct_preferred(const conv_shape& g, conv_pass pass) {
 /// weight gradient was 5-12% faster in bench_conv but no faster over the small-ResNet step (A/Bs
 /// of the whole step, alternating runs: 2-2.5% slower twice, then equal medians), so `automatic`
 /// does not take it (conv_algo::winograd_s2 does).
+///
+/// Without a vector gather (AVX2: the patches are read lane by lane) it won on the small
+/// ResNet's 32-64-channel layers with 8 x 8 and 4 x 4 outputs (forward small.down3 1.05 against
+/// 1.11-1.13, small.down4 0.82 against 1.02-1.06; the AVX2 step +2.9%, A/B medians of 12 pairs,
+/// 10 won) and lost on 16 channels (small.down2 1.85 against 1.37) and on ResNet-18's wider
+/// layers (layer2.down 13-14 against 12). Its weight gradient there, with the forward pass, left
+/// the step's A/B even (equal medians over 8 pairs).
 inline bool winograd_s2_preferred(const conv_shape& g, conv_pass pass) {
-    return simd::vector_gather<float> && pass == conv_pass::forward && winograd_s2_applies(g) && g.C >= 16 && g.K >= 16;
+    if (pass != conv_pass::forward || !winograd_s2_applies(g) || g.K < 16) return false;
+    if constexpr (simd::vector_gather<float>) return g.C >= 16;
+    return g.C >= 32 && g.C * g.K <= 128 * 128 && g.P() * g.Q() <= 64;
 }
 
 /// y[n][k] += bias[k] over the output planes.
