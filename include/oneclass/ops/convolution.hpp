@@ -95,8 +95,9 @@ inline bool phase_direct_preferred(const conv_shape& g, conv_pass pass) {
 /// ResNet's 32-64-channel layers with 8 x 8 and 4 x 4 outputs (forward small.down3 1.05 against
 /// 1.11-1.13, small.down4 0.82 against 1.02-1.06; the AVX2 step +2.9%, A/B medians of 12 pairs,
 /// 10 won) and lost on 16 channels (small.down2 1.85 against 1.37) and on ResNet-18's wider
-/// layers (layer2.down 13-14 against 12). Its weight gradient there, with the forward pass, left
-/// the step's A/B even (equal medians over 8 pairs).
+/// layers (layer2.down 13-14 against 12). Its weight gradient there (small.down4 0.89-0.94
+/// against 1.07-1.09 in bench_conv) slowed the step: 808 -> 793 img/s on top of the forward pass
+/// (A/B medians of 12 pairs), as on AVX-512.
 inline bool winograd_s2_preferred(const conv_shape& g, conv_pass pass) {
     if (pass != conv_pass::forward || !winograd_s2_applies(g) || g.K < 16) return false;
     if constexpr (simd::vector_gather<float>) return g.C >= 16;
