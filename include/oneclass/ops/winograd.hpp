@@ -224,6 +224,14 @@ constexpr std::size_t winograd_plane(std::size_t rows, std::size_t ld) {
     return rows * ld + 64 / sizeof(T);
 }
 
+/// Into how many chunks of output-channel panels (of KB) a fused pass over `blocks` tile blocks
+/// splits each block: with fewer blocks than twice the threads (small maps) the channels are
+/// split too. The split changes who computes an output, never how.
+inline std::size_t winograd_kchunks(std::size_t blocks, std::size_t KB) {
+    const std::size_t threads = std::size_t(std::max(1, tbb::this_task_arena::max_concurrency()));
+    return blocks >= 2 * threads || threads == 1 ? 1 : std::min(KB, (2 * threads + blocks - 1) / blocks);
+}
+
 /// Images per group: enough that a group's GEMMs see at least `min_cols` tile columns.
 inline std::size_t winograd_group(std::size_t tiles, std::size_t N, std::size_t min_cols) {
     return std::clamp<std::size_t>((min_cols + tiles - 1) / tiles, 1, std::max<std::size_t>(N, 1));
@@ -436,15 +444,15 @@ void winograd_lanes(const conv_shape& g, const winograd_tiling<M>& tl, std::size
     }
 }
 
-/// The a x a input taps of the block's tiles, zero in the padding.
-template <std::size_t M, std::size_t NB, class T>
-void winograd_input_taps(const conv_shape& g, const winograd_lane<M>* lanes, winograd_taps<(M + 2) * (M + 2), NB, T>& tp) {
-    constexpr std::size_t A = M + 2;
+/// The A x A input taps of the block's tiles (lanes with in, h0, w0, rows: winograd_lane or
+/// F_s2's winograd_s2_lane), zero in the padding and for empty lanes.
+template <std::size_t A, std::size_t NB, class T, class Lane>
+void winograd_patch_taps(const conv_shape& g, const Lane* lanes, winograd_taps<A * A, NB, T>& tp) {
     alignas(64) std::int32_t base[NB];
     std::uint64_t rowok[A] = {}, colok[A] = {};
     const std::ptrdiff_t H = std::ptrdiff_t(g.H), Wd = std::ptrdiff_t(g.W);
     for (std::size_t l = 0; l < NB; ++l) {
-        const winograd_lane<M>& L = lanes[l];
+        const Lane& L = lanes[l];
         base[l] = std::int32_t(std::ptrdiff_t(L.in) + L.h0 * Wd + L.w0);  // may be negative: only taps inside are read
         if (L.rows == 0) continue;
         for (std::size_t i = 0; i < A; ++i) {
@@ -454,6 +462,12 @@ void winograd_input_taps(const conv_shape& g, const winograd_lane<M>* lanes, win
         }
     }
     tp.grid(base, rowok, colok, A, A, std::int32_t(Wd));
+}
+
+/// The a x a input taps of the block's tiles, zero in the padding.
+template <std::size_t M, std::size_t NB, class T>
+void winograd_input_taps(const conv_shape& g, const winograd_lane<M>* lanes, winograd_taps<(M + 2) * (M + 2), NB, T>& tp) {
+    winograd_patch_taps<M + 2, NB>(g, lanes, tp);
 }
 
 /// The M x M output taps of the block's tiles (relative to output channel 0), zero beyond P x Q.
@@ -1328,10 +1342,7 @@ void conv2d_winograd(const T* x, const T* w, const conv_shape& g, T* y, bool acc
         ONECLASS_PROFILE_SCOPE("winograd.filter");
         detail::winograd_filter_pack<M, MR>(w, K, C, transposed_filter, Up.data());
     }
-    // with fewer blocks than threads (small maps), split the output channels too; the split
-    // changes who computes an output, never how
-    const std::size_t threads = std::size_t(std::max(1, tbb::this_task_arena::max_concurrency()));
-    const std::size_t kchunks = blocks >= 2 * threads || threads == 1 ? 1 : std::min(KB, (2 * threads + blocks - 1) / blocks);
+    const std::size_t kchunks = detail::winograd_kchunks(blocks, KB);
     struct scratch {
         scratch_vec<T> V, Mb;
     };
@@ -1512,7 +1523,6 @@ void conv2d_backward_weights_winograd(const T* x, const T* dy, const conv_shape&
     const bool channel_lanes = p.channel_lanes;
     const auto vplane = [&](std::size_t ld) { return p.vplane(ld); };
     const auto eplane = [&](std::size_t ld) { return p.eplane(ld); };
-    const auto group_tiles = [&](std::size_t gi) { return p.group_tiles(gi); };
     // the transforms of blocks [lo, hi) of group gi
     const auto transforms = [&](std::size_t gi, T* V, T* E, std::size_t ld, std::size_t lo, std::size_t hi) {
         ONECLASS_PROFILE_SCOPE("winograd.weights_transforms");
@@ -1532,7 +1542,7 @@ void conv2d_backward_weights_winograd(const T* x, const T* dy, const conv_shape&
 #if defined(__AVX512F__)
         if constexpr (std::is_same_v<T, float>)
             if (channel_lanes) {
-                const std::size_t t0 = lo * NB, t1 = std::min(hi * NB, group_tiles(gi));
+                const std::size_t t0 = lo * NB, t1 = std::min(hi * NB, p.group_tiles(gi));
                 if (t1 > t0) detail::winograd_gradient_channels<M>(dy, g, tl, first + t0, t1 - t0, E + t0 * ldk, eplane(ld), ldk);
             }
 #endif

@@ -86,22 +86,7 @@ template <std::size_t NB, class T>
 struct winograd_s2_input {
     winograd_taps<25, NB, T> taps;
     void build(const conv_shape& g, const winograd_s2_lane* lanes) {
-        if constexpr (simd::vector_gather<T>) {
-            alignas(64) std::int32_t base[NB];
-            std::uint64_t rowok[5] = {}, colok[5] = {};
-            const std::ptrdiff_t H = std::ptrdiff_t(g.H), Wd = std::ptrdiff_t(g.W);
-            for (std::size_t l = 0; l < NB; ++l) {
-                const winograd_s2_lane& L = lanes[l];
-                base[l] = std::int32_t(std::ptrdiff_t(L.in) + L.h0 * Wd + L.w0);  // only taps inside are read
-                if (L.rows == 0) continue;
-                for (std::size_t i = 0; i < 5; ++i) {
-                    const std::ptrdiff_t h = L.h0 + std::ptrdiff_t(i), w = L.w0 + std::ptrdiff_t(i);
-                    if (h >= 0 && h < H) rowok[i] |= std::uint64_t(1) << l;
-                    if (w >= 0 && w < Wd) colok[i] |= std::uint64_t(1) << l;
-                }
-            }
-            taps.grid(base, rowok, colok, 5, 5, std::int32_t(Wd));
-        }
+        if constexpr (simd::vector_gather<T>) winograd_patch_taps<5, NB>(g, lanes, taps);
     }
     void gather(const T* x, std::size_t c, const conv_shape& g, const winograd_s2_lane* lanes, T (*d)[NB]) const {
         const std::size_t HW = g.H * g.W;
@@ -119,6 +104,29 @@ struct winograd_s2_input {
                         d[i * 5 + j][l] = in ? xc[h * Wd + w] : T(0);
                     }
             }
+        }
+    }
+    /// V[(i 5 + j) plane + c ld][0..NB) = (B^T d B)[i][j] of the block's patches for every input
+    /// channel c: by rows through F(4x4)'s permutes (by_rows: winograd_s2_rows_apply), otherwise
+    /// gathered and transformed by winograd_sandwich.
+    void transform(const T* x, const conv_shape& g, const winograd_s2_tiling& tl, const winograd_s2_lane* lanes, bool by_rows, T* V,
+                   std::size_t plane, std::size_t ld) {
+        using W = winograd_s2_matrices;
+#if defined(__AVX512F__)
+        if constexpr (std::is_same_v<T, float> && NB == 32)
+            if (by_rows) {
+                const winograd_input_rows<4, true> rows(g, lanes, tl.tw);
+                for (std::size_t c = 0; c < g.C; ++c) rows.transform(x, c, g.H * g.W, g.H, g.W, V, plane, ld);
+                return;
+            }
+#endif
+        (void)tl, (void)by_rows;
+        build(g, lanes);
+        alignas(64) T d[25][NB];
+        for (std::size_t c = 0; c < g.C; ++c) {
+            gather(x, c, g, lanes, d);
+            winograd_sandwich<5, 5, 5, 5, W::BT, W::BT, NB, T>([&](std::size_t i, std::size_t j) { return d[i * 5 + j]; },
+                                                             [&](std::size_t i, std::size_t j) { return V + (i * 5 + j) * plane + c * ld; });
         }
     }
 };
@@ -215,10 +223,7 @@ void conv2d_winograd_s2(const T* x, const T* w, const conv_shape& g, T* y, bool 
         ONECLASS_PROFILE_SCOPE("winograd.filter");
         detail::winograd_s2_filter_pack<MR>(w, K, C, Up.data());
     }
-    // with fewer blocks than threads (small maps), split the output channels too; the split
-    // changes who computes an output, never how
-    const std::size_t threads = std::size_t(std::max(1, tbb::this_task_arena::max_concurrency()));
-    const std::size_t kchunks = blocks >= 2 * threads || threads == 1 ? 1 : std::min(KB, (2 * threads + blocks - 1) / blocks);
+    const std::size_t kchunks = detail::winograd_kchunks(blocks, KB);
     struct scratch {
         scratch_vec<T> V, Mb;
     };
@@ -231,7 +236,6 @@ void conv2d_winograd_s2(const T* x, const T* w, const conv_shape& g, T* y, bool 
         detail::winograd_s2_lane lanes[NB];
         detail::winograd_s2_run runs[NB];
         detail::winograd_s2_input<NB, T> in;
-        alignas(64) T d[A2][NB];
         alignas(64) T o[4][NB];
         alignas(64) T z[2][2 * NB];
         for (std::size_t unit = lo; unit < hi; ++unit) {
@@ -241,23 +245,7 @@ void conv2d_winograd_s2(const T* x, const T* w, const conv_shape& g, T* y, bool 
             tl.lanes(g, b * NB, total, NB, lanes);
             {
                 ONECLASS_PROFILE_SCOPE("winograd.input");
-                T* V = sc.V.data();
-                if (by_rows) {
-#if defined(__AVX512F__)
-                    if constexpr (std::is_same_v<T, float> && NB == 32) {
-                        const detail::winograd_input_rows<4, true> rows(g, lanes, tl.tw);
-                        for (std::size_t c = 0; c < C; ++c) rows.transform(x, c, g.H * g.W, g.H, g.W, V, vplane, NB);
-                    }
-#endif
-                } else {
-                    in.build(g, lanes);
-                    for (std::size_t c = 0; c < C; ++c) {
-                        in.gather(x, c, g, lanes, d);
-                        detail::winograd_sandwich<5, 5, 5, 5, W::BT, W::BT, NB, T>(
-                            [&](std::size_t i, std::size_t j) { return d[i * 5 + j]; },
-                            [&](std::size_t i, std::size_t j) { return V + (i * 5 + j) * vplane + c * NB; });
-                    }
-                }
+                in.transform(x, g, tl, lanes, by_rows, sc.V.data(), vplane, NB);
             }
             {
                 ONECLASS_PROFILE_SCOPE("winograd.gemm");
@@ -300,17 +288,16 @@ template <class T>
 void conv2d_backward_weights_winograd_s2(const T* x, const T* dy, const conv_shape& g, T* dw, bool accumulate = true) {
     require(winograd_s2_applies(g), "conv2d", "the stride-2 Winograd path needs a 3x3 kernel, stride 2, padding 1 and tensors under 2^31 values");
     using W = detail::winograd_s2_matrices;
-    constexpr std::size_t A2 = 25, NB = simd::width<T> * detail::winograd_nv;
+    constexpr std::size_t NB = simd::width<T> * detail::winograd_nv;
     const detail::winograd_s2_tiling tl(g);
     const detail::winograd_tiling<2> out_tiles(g);  // the same 2 x 2 output tiles
-    const std::size_t K = g.K, C = g.C, tiles = tl.tiles(), Q = g.Q(), PQ = g.P() * Q;
+    const std::size_t K = g.K, tiles = tl.tiles(), Q = g.Q(), PQ = g.P() * Q;
     const detail::winograd_wgrad_plan<T> p(g, tiles);
     const std::size_t G = p.G;
     [[maybe_unused]] const std::size_t ldk = p.ldk;  // AVX-512 only
     const bool channel_lanes = p.channel_lanes;
     const auto vplane = [&](std::size_t ld) { return p.vplane(ld); };
     const auto eplane = [&](std::size_t ld) { return p.eplane(ld); };
-    const auto group_tiles = [&](std::size_t gi) { return p.group_tiles(gi); };
     const bool by_rows = detail::winograd_s2_rows_apply<T, NB>(g, tl);
     // the transforms of blocks [lo, hi) of group gi
     const auto transforms = [&](std::size_t gi, T* V, T* E, std::size_t ld, std::size_t lo, std::size_t hi) {
@@ -318,28 +305,10 @@ void conv2d_backward_weights_winograd_s2(const T* x, const T* dy, const conv_sha
         const std::size_t first = gi * G * tiles, end = std::min(g.N, (gi + 1) * G) * tiles;
         detail::winograd_s2_lane lanes[NB];
         detail::winograd_s2_input<NB, T> in;
-        alignas(64) T d[A2][NB];
         alignas(64) T e[4][NB];
         for (std::size_t b = lo; b < hi; ++b) {
             tl.lanes(g, first + b * NB, end, NB, lanes);
-            T* Vb = V + b * NB;
-            if (by_rows) {
-#if defined(__AVX512F__)
-                if constexpr (std::is_same_v<T, float> && NB == 32) {
-                    const detail::winograd_input_rows<4, true> rows(g, lanes, tl.tw);
-                    for (std::size_t c = 0; c < C; ++c) rows.transform(x, c, g.H * g.W, g.H, g.W, Vb, vplane(ld), ld);
-                }
-#endif
-            } else {
-                in.build(g, lanes);
-                for (std::size_t c = 0; c < C; ++c) {
-                    in.gather(x, c, g, lanes, d);
-                    detail::winograd_sandwich<5, 5, 5, 5, W::BT, W::BT, NB, T>([&](std::size_t i, std::size_t j) { return d[i * 5 + j]; },
-                                                                             [&](std::size_t i, std::size_t j) {
-                                                                                 return Vb + (i * 5 + j) * vplane(ld) + c * ld;
-                                                                             });
-                }
-            }
+            in.transform(x, g, tl, lanes, by_rows, V + b * NB, vplane(ld), ld);
             if (channel_lanes) continue;
             for (std::size_t k = 0; k < K; ++k) {  // E[xi][k][tile], lane by lane
                 for (std::size_t l = 0; l < NB; ++l) {
@@ -357,7 +326,7 @@ void conv2d_backward_weights_winograd_s2(const T* x, const T* dy, const conv_sha
 #if defined(__AVX512F__)
         if constexpr (std::is_same_v<T, float>)
             if (channel_lanes) {
-                const std::size_t t0 = lo * NB, t1 = std::min(hi * NB, group_tiles(gi));
+                const std::size_t t0 = lo * NB, t1 = std::min(hi * NB, p.group_tiles(gi));
                 if (t1 > t0)
                     detail::winograd_gradient_channels<2, 5, W::LT>(dy, g, out_tiles, first + t0, t1 - t0, E + t0 * ldk, eplane(ld), ldk);
             }
