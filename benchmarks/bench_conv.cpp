@@ -131,6 +131,7 @@ BENCHMARK(BM_conv<0, ops::conv_algo::winograd4>)->Name("forward/winograd4") LAYE
 BENCHMARK(BM_conv<1, ops::conv_algo::automatic>)->Name("backward_data/automatic") LAYERS;
 BENCHMARK(BM_conv<1, ops::conv_algo::im2col>)->Name("backward_data/im2col") LAYERS;
 BENCHMARK(BM_conv<1, ops::conv_algo::phase>)->Name("backward_data/phase") LAYERS;
+BENCHMARK(BM_conv<1, ops::conv_algo::winograd_s2>)->Name("backward_data/winograd_s2") LAYERS;
 BENCHMARK(BM_conv<1, ops::conv_algo::winograd>)->Name("backward_data/winograd") LAYERS;
 BENCHMARK(BM_conv<1, ops::conv_algo::winograd4>)->Name("backward_data/winograd4") LAYERS;
 BENCHMARK(BM_conv<2, ops::conv_algo::automatic>)->Name("backward_weights/automatic") LAYERS;

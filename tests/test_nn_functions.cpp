@@ -270,6 +270,7 @@ static void require_refused(ops::conv_algo algo, std::initializer_list<ops::conv
         REQUIRE_FALSE(applies(g));
         std::vector<float> x(g.N * g.C * g.H * g.W), w(g.K * g.crs()), y(g.N * g.K * g.P() * g.Q());
         REQUIRE_THROWS_WITH(ops::conv2d_forward<float>(x.data(), w.data(), nullptr, g, y.data(), algo), Catch::Contains(what));
+        REQUIRE_THROWS_WITH(ops::conv2d_backward_data<float>(y.data(), w.data(), g, x.data(), algo), Catch::Contains(what));
     }
 }
 
@@ -325,7 +326,7 @@ TEMPLATE_TEST_CASE("phase-split stride-2 convolution: all three passes equal the
                     ops::phase_direct_applies, "phase-split");
 }
 
-TEMPLATE_TEST_CASE("stride-2 Winograd convolution: forward and weight gradient equal the direct references", "", float, double) {
+TEMPLATE_TEST_CASE("stride-2 Winograd convolution: forward, backward data and weight gradient equal the direct references", "", float, double) {
     using T = TestType;
     const T nan = std::numeric_limits<T>::quiet_NaN();
     const double tol = std::is_same_v<T, float> ? 1e-4 : 1e-11;
@@ -357,12 +358,24 @@ TEMPLATE_TEST_CASE("stride-2 Winograd convolution: forward and weight gradient e
         for (std::size_t i = 0; i < dwa.size(); ++i) dadded[i] = double(dwa[i]) - double(dw0.data()[i]);
         REQUIRE_ALLCLOSE(std::vector<double>(dwn.begin(), dwn.end()), dw_ref, tol, 10 * tol);  // sums of N P Q products
         REQUIRE_ALLCLOSE(dadded, dw_ref, tol, 10 * tol);
+        // backward data: written over NaN, and added onto existing values
+        const auto dx0 = rand_t<T>({g.N, g.C, g.H, g.W}, 117);
+        std::vector<T> dxn(x.size(), nan), dxa(dx0.data(), dx0.data() + dx0.size()), dx2(x.size(), nan);
+        ops::conv2d_backward_data<T>(dy.data(), w.data(), g, dxn.data(), ops::conv_algo::winograd_s2, false);
+        ops::conv2d_backward_data<T>(dy.data(), w.data(), g, dxa.data(), ops::conv_algo::winograd_s2, true);
+        const auto dx_ref = ops::ref::conv2d_backward_data<T>(dy.data(), w.data(), g);
+        std::vector<double> xadded(dxa.size());
+        for (std::size_t i = 0; i < dxa.size(); ++i) xadded[i] = double(dxa[i]) - double(dx0.data()[i]);
+        REQUIRE_ALLCLOSE(std::vector<double>(dxn.begin(), dxn.end()), dx_ref, tol, tol);
+        REQUIRE_ALLCLOSE(xadded, dx_ref, tol, tol);
         {  // one thread against the default arena's two: the same bits
             tbb::global_control one(tbb::global_control::max_allowed_parallelism, 1);
             ops::conv2d_forward<T>(x.data(), w.data(), b.data(), g, y2.data(), ops::conv_algo::winograd_s2);
+            ops::conv2d_backward_data<T>(dy.data(), w.data(), g, dx2.data(), ops::conv_algo::winograd_s2, false);
             ops::conv2d_backward_weights<T>(x.data(), dy.data(), g, dw2.data(), nullptr, ops::conv_algo::winograd_s2, false);
         }
         CHECK(y == y2);
+        CHECK(dxn == dx2);
         CHECK(dwn == dw2);
     }
     // shapes it does not take are refused by name

@@ -98,8 +98,16 @@ inline bool phase_direct_preferred(const conv_shape& g, conv_pass pass) {
 /// layers (layer2.down 13-14 against 12). Its weight gradient there (small.down4 0.89-0.94
 /// against 1.07-1.09 in bench_conv) slowed the step: 808 -> 793 img/s on top of the forward pass
 /// (A/B medians of 12 pairs), as on AVX-512.
+///
+/// Its backward-data pass (4 x 4 tiles of dx from 3 x 3 patches of dy) is taken on AVX-512 from
+/// 32 input channels: bench_conv (one thread, inputs out of L2, ms, against im2col, which
+/// `automatic` ran there) small.down3 0.79 against 1.05, small.down4 0.83 against 0.88,
+/// ResNet-18's layer2.down 11.7 against 13.6, layer3.down 10.0 against 14.6, layer4.down 14.7
+/// against 15.6 (AMD Zen 4); small.down2 (16 channels) lost, 1.45 against 1.38. Without a vector
+/// gather it lost on all but small.down4 (0.85 against 0.97) and layer3.down (12.0 against 13.4).
 inline bool winograd_s2_preferred(const conv_shape& g, conv_pass pass) {
-    if (pass != conv_pass::forward || !winograd_s2_applies(g) || g.K < 16) return false;
+    if (!winograd_s2_applies(g) || g.K < 16 || pass == conv_pass::backward_weights) return false;
+    if (pass == conv_pass::backward_data) return simd::vector_gather<float> && g.C >= 32;
     if constexpr (simd::vector_gather<float>) return g.C >= 16;
     return g.C >= 32 && g.C * g.K <= 128 * 128 && g.P() * g.Q() <= 64;
 }
@@ -151,6 +159,10 @@ void conv2d_backward_data(const T* dy, const T* w, const conv_shape& g, T* dx, c
     const std::size_t m = winograd_tile(g, a, conv_pass::backward_data);
     if (m == 4) return conv2d_backward_data_winograd<4>(dy, w, g, dx, accumulate);
     if (m == 2) return conv2d_backward_data_winograd<2>(dy, w, g, dx, accumulate);
+    if (a == conv_algo::winograd_s2 || (a == conv_algo::automatic && winograd_s2_preferred(g, conv_pass::backward_data))) {
+        ONECLASS_PROFILE_SCOPE("conv.winograd_s2_backward_data");
+        return conv2d_backward_data_winograd_s2(dy, w, g, dx, accumulate);
+    }
     if (a == conv_algo::phase || (a == conv_algo::automatic && phase_direct_preferred(g, conv_pass::backward_data))) {
         ONECLASS_PROFILE_SCOPE("conv.phase_backward_data");
         return conv2d_backward_data_phase(dy, w, g, dx, accumulate);

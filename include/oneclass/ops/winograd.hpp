@@ -942,19 +942,19 @@ struct winograd_output_rows2 {
 #endif
 
 /// y (+)= A^T m A for output channels [k0, k1) of the block's tiles, m[xi] = Mb[xi][k][0..NB),
-/// cropped to P x Q. (AVX-512's masked scatter was measured slower here than these stores.)
-template <std::size_t M, std::size_t NB, class T>
+/// cropped to P x Q. (AVX-512's masked scatter was measured slower here than these stores.) AT:
+/// the M x A output transform of another algorithm with M x M output tiles (the stride-2
+/// Winograd's backward-data pass, ops/winograd_s2.hpp).
+template <std::size_t M, std::size_t NB, class T, std::size_t A = M + 2, const auto& AT = winograd_matrices<M>::AT>
 void winograd_output_block(const T* Mb, std::size_t plane, const conv_shape& g, const winograd_lane<M>* lanes, std::size_t k0,
                            std::size_t k1, T* y, bool accumulate) {
-    using W = winograd_matrices<M>;
-    constexpr std::size_t A = W::a;
     const std::size_t Q = g.Q(), PQ = g.P() * Q;
 #if defined(__AVX512F__)
-    if constexpr (M == 4 && NB == 32 && std::is_same_v<T, float>) {
+    if constexpr (same_matrix<AT, winograd_matrices<M>::AT> && M == 4 && NB == 32 && std::is_same_v<T, float>) {
         winograd_output_rows rows;
         if (winograd_whole_rows<4>(g, lanes, rows.tq, rows.out)) return rows.apply(Mb, plane, k0, k1, Q, PQ, y, accumulate);
     }
-    if constexpr (M == 2 && NB == 32 && std::is_same_v<T, float>) {
+    if constexpr (same_matrix<AT, winograd_matrices<M>::AT> && M == 2 && NB == 32 && std::is_same_v<T, float>) {
         winograd_output_rows2 rows;
         if (winograd_whole_rows<2>(g, lanes, rows.tq, rows.out)) return rows.apply(Mb, plane, k0, k1, Q, PQ, y, accumulate);
     }
@@ -965,7 +965,7 @@ void winograd_output_block(const T* Mb, std::size_t plane, const conv_shape& g, 
     // value (float, x86)
     const std::uint32_t quads = winograd_quads<M, NB, T>(lanes);
     for (std::size_t k = k0; k < k1; ++k) {
-        winograd_sandwich<M, A, M, A, W::AT, W::AT, NB, T>(
+        winograd_sandwich<M, A, M, A, AT, AT, NB, T>(
             [&](std::size_t r, std::size_t s) { return Mb + (r * A + s) * plane + k * NB; },
             [&](std::size_t rp, std::size_t qp) { return o[rp * M + qp]; });
         for (std::size_t l = 0; l < NB; ++l) {

@@ -19,7 +19,9 @@
 // The forward pass is the fused block scheme of ops/winograd.hpp (blocks of NB tiles across the
 // batch: input transform, our register-blocked kernel per Winograd coordinate, output transform
 // while the block is in L2); the weight gradient is dU = sum over tiles (A e A^T) .* (B^T d B)
-// in fixed image groups, then dw = G^T dU G. Every output is summed by one task in an order that
+// in fixed image groups, then dw = G^T dU G. The backward-data pass is the same decomposition
+// run backwards (winograd_s2_backward_matrices): a 4 x 4 tile of dx from a 3 x 3 patch of dy,
+// 25 multiplies instead of 36, fused per block as the forward pass. Every output is summed by one task in an order that
 // depends on the shape only, so results do not depend on the number of threads. The direct
 // double-precision twin is ops/ref/conv.hpp.
 #pragma once
@@ -182,24 +184,96 @@ bool winograd_s2_rows_apply(const conv_shape& g, const winograd_s2_tiling& tl) {
 
 /// Up[xi][kb][c][i] = (G w_{kb MR + i, c} G^T)[xi] (zero rows past K): the filter transform in the
 /// kernel's panel order. G's coefficients are 0 and 1, so each value is a sum of 1-4 taps.
-template <std::size_t MR, class T>
+/// `transposed` (the backward-data pass, G its F): the panels run over the input channels and the
+/// sum over the output channels, Up[xi][cb][k][i] = (F w_{k, cb MR + i} F^T)[xi].
+template <std::size_t MR, const auto& Gm = winograd_s2_matrices::G, bool transposed = false, class T>
 void winograd_s2_filter_pack(const T* w, std::size_t K, std::size_t C, T* Up) {
-    using W = winograd_s2_matrices;
-    const std::size_t KB = (K + MR - 1) / MR;
-    parallel::for_chunks(0, KB, 1, [&](std::size_t lo, std::size_t hi) {
-        for (std::size_t kb = lo; kb < hi; ++kb)
-            for (std::size_t c = 0; c < C; ++c) {
+    const std::size_t rows = transposed ? C : K, inner = transposed ? K : C, RB = (rows + MR - 1) / MR;
+    parallel::for_chunks(0, RB, 1, [&](std::size_t lo, std::size_t hi) {
+        for (std::size_t rb = lo; rb < hi; ++rb)
+            for (std::size_t c = 0; c < inner; ++c) {
                 T gq[9][MR];
                 for (std::size_t i = 0; i < MR; ++i) {
-                    const std::size_t k = kb * MR + i;
-                    for (std::size_t e = 0; e < 9; ++e) gq[e][i] = k < K ? w[(k * C + c) * 9 + e] : T(0);
+                    const std::size_t r = rb * MR + i, wi = transposed ? c * C + r : r * C + c;
+                    for (std::size_t e = 0; e < 9; ++e) gq[e][i] = r < rows ? w[wi * 9 + e] : T(0);
                 }
-                winograd_sandwich<5, 3, 5, 3, W::G, W::G, MR, T>([&](std::size_t q, std::size_t j) { return gq[q * 3 + j]; },
-                                                                [&](std::size_t a, std::size_t b) {
-                                                                    return Up + (((a * 5 + b) * KB + kb) * C + c) * MR;
-                                                                });
+                winograd_sandwich<5, 3, 5, 3, Gm, Gm, MR, T>([&](std::size_t q, std::size_t j) { return gq[q * 3 + j]; },
+                                                           [&](std::size_t a, std::size_t b) {
+                                                               return Up + (((a * 5 + b) * RB + rb) * inner + c) * MR;
+                                                           });
             }
     });
+}
+
+// ---- backward data ----
+//
+// dx[i] = sum_p w[i - 2 p + 1] dy[p]: an even input takes the middle tap alone, dx[2m] = w1 dy[m],
+// an odd one the outer two, dx[2m+1] = w2 dy[m] + w0 dy[m+1], a 2-tap stride-1 convolution of dy.
+// Four outputs dx[2m .. 2m+3] from the three gradients e = dy[m .. m+2] then take the even pair
+// directly (w1 e0, w1 e1) and the odd pair by F(2, 2) (w2 (e0 - e1), (w0 + w2) e1, w0 (e2 - e1)):
+// five multiplies instead of six, every coefficient 0 or +-1. Nested: a 4 x 4 tile of dx from a
+// 3 x 3 patch of dy (patches 2 apart), 25 multiplies per tile and channel pair instead of 36, and
+// the tiles of dx do not overlap, so each value is written once by one block.
+struct winograd_s2_backward_matrices {
+    // D^T's rows e0, e1, e0 - e1, e1, e2 - e1: the second and fourth are equal, so only the four
+    // distinct ones (D4) are transformed and stored, 16 planes instead of 25 (plane_of)
+    static constexpr double D4[4][3] = {{1, 0, 0}, {0, 1, 0}, {1, -1, 0}, {0, -1, 1}};
+    static constexpr std::size_t row_of[5] = {0, 1, 2, 1, 3};
+    static constexpr double F[5][3] = {{0, 1, 0}, {0, 1, 0}, {0, 0, 1}, {1, 0, 1}, {1, 0, 0}};
+    static constexpr double OT[4][5] = {{1, 0, 0, 0, 0}, {0, 0, 1, 1, 0}, {0, 1, 0, 0, 0}, {0, 0, 0, 1, 1}};
+    static constexpr std::size_t plane_of(std::size_t xi) { return row_of[xi / 5] * 4 + row_of[xi % 5]; }
+};
+
+/// The block's tiles of dx: 4 x 4 values each, read from the 3 x 3 patch of dy at (2 ta, 2 tb).
+/// in: the image's offset in dy; h0, w0: the patch's coordinates in dy; out, rows, cols: the
+/// tile's first value in dx and its extent after cropping to H x W (rows == 0: no tile).
+template <class T>
+void winograd_s2_backward_lanes(const conv_shape& g, const winograd_tiling<4>& tl, std::size_t first, std::size_t nb,
+                                winograd_lane<4>* lanes) {
+    const std::size_t tiles = tl.tiles(), total = g.N * tiles, PQ = g.P() * g.Q();
+    for (std::size_t l = 0; l < nb; ++l) {
+        winograd_lane<4>& L = lanes[l];
+        L = winograd_lane<4>{};
+        const std::size_t t = first + l;
+        if (t >= total) continue;
+        const std::size_t n = t / tiles, ta = (t % tiles) / tl.tw, tb = (t % tiles) % tl.tw;
+        L.in = n * g.K * PQ;
+        L.out = n * g.C * g.H * g.W + 4 * ta * g.W + 4 * tb;
+        L.h0 = std::ptrdiff_t(2 * ta);
+        L.w0 = std::ptrdiff_t(2 * tb);
+        L.rows = std::min<std::size_t>(4, g.H - 4 * ta);
+        L.cols = std::min<std::size_t>(4, g.W - 4 * tb);
+    }
+}
+
+/// V[plane_of(xi) plane + k ld][0..NB) = (D^T e D)[xi] for every output-gradient channel k: the
+/// 3 x 3 patches e of dy (zero past P x Q), through the block's gather table where the machine
+/// has a vector gather, lane by lane otherwise.
+template <std::size_t NB, class T>
+void winograd_s2_backward_input(const T* dy, const conv_shape& g, const winograd_lane<4>* lanes, T* V, std::size_t plane) {
+    using W = winograd_s2_backward_matrices;
+    const conv_shape gy{g.N, g.K, g.P(), g.Q(), g.C, 3, 3, 1, 0};  // dy as the input: H x W = P x Q
+    const std::size_t P = g.P(), Q = g.Q(), PQ = P * Q;
+    [[maybe_unused]] winograd_taps<9, NB, T> taps;
+    if constexpr (simd::vector_gather<T>) winograd_patch_taps<3, NB>(gy, lanes, taps);
+    alignas(64) T e[9][NB];
+    for (std::size_t k = 0; k < g.K; ++k) {
+        if constexpr (simd::vector_gather<T>) {
+            taps.gather(dy + k * PQ, e);
+        } else {
+            for (std::size_t l = 0; l < NB; ++l) {
+                const winograd_lane<4>& L = lanes[l];
+                const T* src = dy + L.in + k * PQ;
+                for (std::size_t i = 0; i < 3; ++i)
+                    for (std::size_t j = 0; j < 3; ++j) {
+                        const std::size_t h = std::size_t(L.h0) + i, w = std::size_t(L.w0) + j;
+                        e[i * 3 + j][l] = L.rows != 0 && h < P && w < Q ? src[h * Q + w] : T(0);
+                    }
+            }
+        }
+        winograd_sandwich<4, 3, 4, 3, W::D4, W::D4, NB, T>([&](std::size_t i, std::size_t j) { return e[i * 3 + j]; },
+                                                         [&](std::size_t i, std::size_t j) { return V + (i * 4 + j) * plane + k * NB; });
+    }
 }
 
 }  // namespace detail
@@ -274,6 +348,60 @@ void conv2d_winograd_s2(const T* x, const T* w, const conv_shape& g, T* y, bool 
                     }
                 }
             }
+        }
+    });
+}
+
+/// dx += d conv / d x applied to dy (accumulate = false: dx = ...) for winograd_s2_applies shapes
+/// (checked): 4 x 4 tiles of dx from 3 x 3 patches of dy (winograd_s2_backward_matrices), fused
+/// per block of tiles as the forward pass, each value of dx written once by one task.
+template <class T>
+void conv2d_backward_data_winograd_s2(const T* dy, const T* w, const conv_shape& g, T* dx, bool accumulate = true) {
+    require(winograd_s2_applies(g), "conv2d", "the stride-2 Winograd path needs a 3x3 kernel, stride 2, padding 1 and tensors under 2^31 values");
+    using W = detail::winograd_s2_backward_matrices;
+    constexpr std::size_t A2 = 25, MR = detail::winograd_mr, NV = detail::winograd_nv, NB = simd::width<T> * NV;
+    const conv_shape gx{g.N, g.K, g.H, g.W, g.C, 1, 1, 1, 0};  // dx as the output: P x Q = H x W, C channels
+    const detail::winograd_tiling<4> tl(gx);
+    const std::size_t K = g.K, C = g.C, CB = (C + MR - 1) / MR;
+    const std::size_t total = g.N * tl.tiles(), blocks = (total + NB - 1) / NB;
+    struct filter_scratch {
+        scratch_vec<T> Up;
+    };
+    scratch_vec<T>& Up = thread_scratch<filter_scratch>().Up;  // the caller's: shared by the workers
+    Up.resize(A2 * CB * K * MR);
+    {
+        ONECLASS_PROFILE_SCOPE("winograd.filter");
+        detail::winograd_s2_filter_pack<MR, W::F, true>(w, K, C, Up.data());
+    }
+    const std::size_t cchunks = detail::winograd_kchunks(blocks, CB);
+    struct scratch {
+        scratch_vec<T> V, Mb;
+    };
+    const std::size_t vplane = detail::winograd_plane<T>(K, NB), mplane = detail::winograd_plane<T>(C, NB);
+    parallel::for_chunks(0, blocks * cchunks, 1, [&](std::size_t lo, std::size_t hi) {
+        scratch& sc = thread_scratch<scratch>();
+        sc.V.resize(16 * vplane);
+        sc.Mb.resize(A2 * mplane);
+        detail::winograd_lane<4> lanes[NB];
+        for (std::size_t unit = lo; unit < hi; ++unit) {
+            ONECLASS_PROFILE_SCOPE("winograd.block");
+            const std::size_t b = unit / cchunks, cc = unit % cchunks;
+            const std::size_t cb0 = CB * cc / cchunks, cb1 = CB * (cc + 1) / cchunks;
+            detail::winograd_s2_backward_lanes<T>(g, tl, b * NB, NB, lanes);
+            {
+                ONECLASS_PROFILE_SCOPE("winograd.input");
+                detail::winograd_s2_backward_input<NB>(dy, g, lanes, sc.V.data(), vplane);
+            }
+            {
+                ONECLASS_PROFILE_SCOPE("winograd.gemm");
+                for (std::size_t xi = 0; xi < A2; ++xi)
+                    for (std::size_t cb = cb0; cb < cb1; ++cb)
+                        detail::winograd_kernel<MR, NV>(Up.data() + (xi * CB + cb) * K * MR, sc.V.data() + W::plane_of(xi) * vplane, K,
+                                                        sc.Mb.data() + xi * mplane + cb * MR * NB, std::min(MR, C - cb * MR));
+            }
+            ONECLASS_PROFILE_SCOPE("winograd.output");
+            detail::winograd_output_block<4, NB, T, 5, W::OT>(sc.Mb.data(), mplane, gx, lanes, cb0 * MR, std::min(C, cb1 * MR), dx,
+                                                              accumulate);
         }
     });
 }

@@ -54,6 +54,23 @@ T lanes_sum(const batch<T>& b) noexcept {
     return detail::lanes_sum(b);
 }
 
+/// x a + b, rounded once where the machine has FMA (as xsimd::fma on a batch) and twice where it
+/// has not (as xsimd::fma's emulation): the scalar and vector forms agree bit for bit, so a value
+/// computed by one can be recomputed by the other (batch norm's ReLU mask, see below), and the
+/// scalar tails of the dot products below round alike whatever the compiler contracts.
+template <class T>
+inline T affine(T x, T a, T b) noexcept {
+#if defined(__FMA__)
+    return std::fma(x, a, b);
+#else
+    return x * a + b;
+#endif
+}
+template <class T>
+inline batch<T> affine(const batch<T>& x, const batch<T>& a, const batch<T>& b) noexcept {
+    return xsimd::fma(x, a, b);
+}
+
 /// sum_i a[i] * b[i]
 template <class T>
 T dot(const T* a, const T* b, std::size_t n) noexcept {
@@ -72,7 +89,7 @@ T dot(const T* a, const T* b, std::size_t n) noexcept {
         }
         s = detail::lanes_sum(acc0 + acc1);
     }
-    for (; i < n; ++i) s += a[i] * b[i];
+    for (; i < n; ++i) s = affine(a[i], b[i], s);
     return s;
 }
 
@@ -137,24 +154,8 @@ void masked_sum_dot(const T* g, const T* y, const T* x, std::size_t n, T& s, T& 
         const T a = y ? g[i] * T(y[i] > T(0)) : g[i];
         if (out) out[i] = a;
         s += a;
-        d += a * x[i];
+        d = affine(a, x[i], d);
     }
-}
-
-/// x a + b, rounded once where the machine has FMA (as xsimd::fma on a batch) and twice where it
-/// has not (as xsimd::fma's emulation): the scalar and vector forms agree bit for bit, so a value
-/// computed by one can be recomputed by the other (batch norm's ReLU mask, see below).
-template <class T>
-inline T affine(T x, T a, T b) noexcept {
-#if defined(__FMA__)
-    return std::fma(x, a, b);
-#else
-    return x * a + b;
-#endif
-}
-template <class T>
-inline batch<T> affine(const batch<T>& x, const batch<T>& a, const batch<T>& b) noexcept {
-    return xsimd::fma(x, a, b);
 }
 
 /// masked_sum_dot with the mask recomputed from x: m[i] = [affine(x[i], a, b) > 0], i.e. the
@@ -192,7 +193,7 @@ void masked_sum_dot_affine(const T* g, const T* x, T a, T b, std::size_t n, T& s
     for (; i < n; ++i) {
         const T v = g[i] * T(affine(x[i], a, b) > T(0));
         s += v;
-        d += v * x[i];
+        d = affine(v, x[i], d);
     }
 }
 
