@@ -5,7 +5,10 @@ batch and thread count; prints images/s of both, peak RSS of both, and our/PyTor
 Usage (from the project root, after building build-test/tools/oneclass-bench):
     /usr/bin/python3 benchmarks/compare_torch.py --arch resnet18 --input 32x32x3 --batch 32 --threads 1 --steps 5
     /usr/bin/python3 benchmarks/compare_torch.py --arch resnet10 --width 0.25 --input 32x32x1 ...
-PyTorch runs in a child process per mode so that each peak RSS is its own.
+PyTorch runs in a child process per mode so that each peak RSS is its own. --rounds R runs both
+sides R times per mode, alternating which goes first, and reports each side's median rate and the
+median (and range) of the per-round ratios: on a host whose speed drifts, neighbouring runs of
+the two see the same phase, so the ratio of a round is steadier than either rate.
 """
 import argparse, os, re, resource, statistics, subprocess, sys, time
 
@@ -20,6 +23,8 @@ ap.add_argument("--head-depth", type=int, default=8)
 ap.add_argument("--head-width", type=int, default=512)
 ap.add_argument("--head-out", type=int, default=128)
 ap.add_argument("--bench", default="build-test/tools/oneclass-bench")
+ap.add_argument("--rounds", type=int, default=1)
+ap.add_argument("--modes", default="train-step,infer")
 ap.add_argument("--torch-child", default="")
 a = ap.parse_args()
 H, W, C = (int(v) for v in a.input.split("x"))
@@ -68,10 +73,17 @@ common = ["--arch", a.arch, "--input", a.input, "--batch", str(a.batch), "--thre
           "--head-width", str(a.head_width), "--head-out", str(a.head_out)]
 print("| mode | arch | input | batch | threads | oneclass img/s | PyTorch img/s | speed ratio | oneclass RSS MB | PyTorch RSS MB | RSS ratio |")
 print("|---|---|---|---|---|---|---|---|---|---|---|")
-for mode in ("train-step", "infer"):
-    ours = run([a.bench, mode] + common)
-    peer = run([sys.executable, os.path.abspath(__file__), "--torch-child", mode] + common)
-    print("| %s | %s x%g | %s | %d | %d | %.2f | %.2f | %.2fx | %.0f | %.0f | %.2f |" % (
-        mode, a.arch, a.width, a.input, a.batch, a.threads, ours["images_per_s"], peer["images_per_s"],
-        ours["images_per_s"] / peer["images_per_s"], ours["peak_rss_mb"], peer["peak_rss_mb"],
-        ours["peak_rss_mb"] / peer["peak_rss_mb"]), flush=True)
+for mode in a.modes.split(","):
+    ours, peer = [], []
+    for r in range(max(1, a.rounds)):
+        sides = [lambda: ours.append(run([a.bench, mode] + common)),
+                 lambda: peer.append(run([sys.executable, os.path.abspath(__file__), "--torch-child", mode] + common))]
+        for side in (sides if r % 2 == 0 else sides[::-1]):
+            side()
+    med = lambda runs, k: statistics.median(x[k] for x in runs)
+    ratios = sorted(o["images_per_s"] / p["images_per_s"] for o, p in zip(ours, peer))
+    spread = "" if len(ratios) == 1 else " (median of %d rounds, %.2f-%.2f)" % (len(ratios), ratios[0], ratios[-1])
+    print("| %s | %s x%g | %s | %d | %d | %.2f | %.2f | %.2fx%s | %.0f | %.0f | %.2f |" % (
+        mode, a.arch, a.width, a.input, a.batch, a.threads, med(ours, "images_per_s"), med(peer, "images_per_s"),
+        statistics.median(ratios), spread, med(ours, "peak_rss_mb"), med(peer, "peak_rss_mb"),
+        med(ours, "peak_rss_mb") / med(peer, "peak_rss_mb")), flush=True)
