@@ -102,6 +102,18 @@ inline constexpr bool winograd_factored = false;
 template <const auto& L, std::size_t NB, class T, class In, class Out>
 void winograd_apply_f4(In&& in, Out&& out);
 
+/// acc + c v for a constant coefficient c, the first term of a sum taken as it is (0 + v is not
+/// folded to v without -ffast-math: it would turn -0 into +0) and +-1 as an add or a subtract:
+/// the transforms' coefficients are mostly 0 and +-1, so most of their arithmetic was these.
+template <class T>
+inline T winograd_term(T acc, double c, T v, bool& first) {
+    if (first) {
+        first = false;
+        return c == 1 ? v : c == -1 ? -v : T(c) * v;
+    }
+    return c == 1 ? acc + v : c == -1 ? acc - v : acc + T(c) * v;
+}
+
 /// Y = L X R^T on NB lanes at once (one lane per tile), for the constant matrices L (P x Q) and
 /// R (U x S): the loops unroll and the zero coefficients drop out at compile time (F(4x4)'s
 /// matrices: their factored forms). x(q, s) and y(p, u) give a row of NB lanes of X (Q x S) and
@@ -122,9 +134,10 @@ void winograd_sandwich(In&& x, Out&& y) {
             for (std::size_t s = 0; s < S; ++s) {
                 for (std::size_t l = 0; l < NB; ++l) {
                     T acc = 0;
+                    bool first = true;
 #pragma GCC unroll 8
                     for (std::size_t q = 0; q < Q; ++q)
-                        if (L[p][q] != 0) acc += T(L[p][q]) * x(q, s)[l];
+                        if (L[p][q] != 0) acc = winograd_term<T>(acc, L[p][q], x(q, s)[l], first);
                     z[p * S + s][l] = acc;
                 }
             }
@@ -141,9 +154,10 @@ void winograd_sandwich(In&& x, Out&& y) {
                 T* out = y(p, u);
                 for (std::size_t l = 0; l < NB; ++l) {
                     T acc = 0;
+                    bool first = true;
 #pragma GCC unroll 8
                     for (std::size_t s = 0; s < S; ++s)
-                        if (R[u][s] != 0) acc += T(R[u][s]) * z[p * S + s][l];
+                        if (R[u][s] != 0) acc = winograd_term<T>(acc, R[u][s], z[p * S + s][l], first);
                     out[l] = acc;
                 }
             }

@@ -246,29 +246,88 @@ void winograd_s2_backward_lanes(const conv_shape& g, const winograd_tiling<4>& t
     }
 }
 
+/// Lanes [l0, l0 + len) of a block that are consecutive tiles of one tile row of one image: row
+/// i of their patches is the single stretch dy[h0 + i][w0 .. w0 + 2 len] (each patch 2 values on
+/// from the last), read once and split into the taps by even and odd positions.
+struct winograd_s2_backward_run {
+    std::size_t l0 = 0, len = 0, in = 0, h0 = 0, w0 = 0;
+};
+
+/// The block's runs (lanes without a tile belong to none); returns their number.
+template <std::size_t NB>
+std::size_t winograd_s2_backward_runs(const winograd_lane<4>* lanes, winograd_s2_backward_run* runs) {
+    std::size_t n = 0;
+    for (std::size_t l = 0; l < NB; ++l) {
+        const winograd_lane<4>& L = lanes[l];
+        if (L.rows == 0) continue;
+        const winograd_s2_backward_run& r = runs[n - (n > 0)];
+        if (n > 0 && r.l0 + r.len == l && r.in == L.in && r.h0 == std::size_t(L.h0) && r.w0 + 2 * r.len == std::size_t(L.w0)) {
+            ++runs[n - 1].len;
+            continue;
+        }
+        runs[n++] = {l, 1, L.in, std::size_t(L.h0), std::size_t(L.w0)};
+    }
+    return n;
+}
+
 /// V[plane_of(xi) plane + k ld][0..NB) = (D^T e D)[xi] for every output-gradient channel k: the
 /// 3 x 3 patches e of dy (zero past P x Q), through the block's gather table where the machine
-/// has a vector gather, lane by lane otherwise.
+/// has a vector gather, by runs of tiles otherwise (winograd_s2_backward_run: three contiguous
+/// row reads per run instead of nine checked loads per lane).
 template <std::size_t NB, class T>
 void winograd_s2_backward_input(const T* dy, const conv_shape& g, const winograd_lane<4>* lanes, T* V, std::size_t plane) {
     using W = winograd_s2_backward_matrices;
-    const conv_shape gy{g.N, g.K, g.P(), g.Q(), g.C, 3, 3, 1, 0};  // dy as the input: H x W = P x Q
     const std::size_t P = g.P(), Q = g.Q(), PQ = P * Q;
+    alignas(64) T e[9][NB] = {};  // lanes without a tile stay zero
     [[maybe_unused]] winograd_taps<9, NB, T> taps;
-    if constexpr (simd::vector_gather<T>) winograd_patch_taps<3, NB>(gy, lanes, taps);
-    alignas(64) T e[9][NB];
+    [[maybe_unused]] winograd_s2_backward_run runs[NB];
+    [[maybe_unused]] std::size_t nruns = 0, active = 0;
+    if constexpr (simd::vector_gather<T>) {
+        const conv_shape gy{g.N, g.K, P, Q, g.C, 3, 3, 1, 0};  // dy as the input: H x W = P x Q
+        winograd_patch_taps<3, NB>(gy, lanes, taps);
+    } else {
+        nruns = winograd_s2_backward_runs<NB>(lanes, runs);
+        for (std::size_t l = 0; l < NB; ++l) active += lanes[l].rows != 0;
+    }
+    // runs of under 4 tiles (maps of 8 x 8 and less) cost more in loop overhead than they save
+    // (callgrind, AVX2: small.down4 +3% instructions by runs, small.down2 -30%, small.down3 -14%)
+    [[maybe_unused]] const bool by_runs = 4 * nruns <= active;
     for (std::size_t k = 0; k < g.K; ++k) {
         if constexpr (simd::vector_gather<T>) {
             taps.gather(dy + k * PQ, e);
-        } else {
+        } else if (!by_runs) {
             for (std::size_t l = 0; l < NB; ++l) {
                 const winograd_lane<4>& L = lanes[l];
+                if (L.rows == 0) continue;
                 const T* src = dy + L.in + k * PQ;
                 for (std::size_t i = 0; i < 3; ++i)
                     for (std::size_t j = 0; j < 3; ++j) {
                         const std::size_t h = std::size_t(L.h0) + i, w = std::size_t(L.w0) + j;
-                        e[i * 3 + j][l] = L.rows != 0 && h < P && w < Q ? src[h * Q + w] : T(0);
+                        e[i * 3 + j][l] = h < P && w < Q ? src[h * Q + w] : T(0);
                     }
+            }
+        } else {
+            for (std::size_t ri = 0; ri < nruns; ++ri) {
+                const winograd_s2_backward_run& r = runs[ri];
+                const std::size_t avail = std::min(2 * r.len + 1, Q - r.w0);  // the stretch, cropped at the right edge
+                for (std::size_t i = 0; i < 3; ++i) {
+                    T* e0 = e[i * 3] + r.l0;
+                    T* e1 = e[i * 3 + 1] + r.l0;
+                    T* e2 = e[i * 3 + 2] + r.l0;
+                    if (r.h0 + i >= P) {  // below the last row: zero taps
+                        std::fill_n(e0, r.len, T(0)), std::fill_n(e1, r.len, T(0)), std::fill_n(e2, r.len, T(0));
+                        continue;
+                    }
+                    const T* src = dy + r.in + k * PQ + (r.h0 + i) * Q + r.w0;
+                    const std::size_t whole = (avail - 1) / 2;  // lanes with all three taps inside
+                    for (std::size_t l = 0; l < whole; ++l) e0[l] = src[2 * l], e1[l] = src[2 * l + 1], e2[l] = src[2 * l + 2];
+                    for (std::size_t l = whole; l < r.len; ++l) {  // the last tile of a row (may touch the edge)
+                        const std::size_t j = 2 * l;
+                        e0[l] = j < avail ? src[j] : T(0);
+                        e1[l] = j + 1 < avail ? src[j + 1] : T(0);
+                        e2[l] = j + 2 < avail ? src[j + 2] : T(0);
+                    }
+                }
             }
         }
         winograd_sandwich<4, 3, 4, 3, W::D4, W::D4, NB, T>([&](std::size_t i, std::size_t j) { return e[i * 3 + j]; },
