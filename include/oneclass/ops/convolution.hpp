@@ -87,9 +87,12 @@ inline bool phase_direct_preferred(const conv_shape& g, conv_pass pass) {
 /// 0.55-0.60 against 0.59-0.73, ResNet-18's layer2.down 8.0 against 11.5, layer3.down 6.8-7.5
 /// against 8.5-8.9; small.down2 (16 channels) tied with the phase split there (0.84-0.87 /
 /// 0.86-0.88) and won inside the training step (A/B +2%, no framing copy of its input). Its
-/// weight gradient was 5-12% faster in bench_conv but no faster over the small-ResNet step (A/Bs
-/// of the whole step, alternating runs: 2-2.5% slower twice, then equal medians), so `automatic`
-/// does not take it (conv_algo::winograd_s2 does).
+/// weight gradient, 5-22% faster in bench_conv (Zen 4, inputs out of L2: small.down2 1.41
+/// against 1.78, down3 0.96 against 1.23, down4 0.94 against 0.99, ResNet-18's downs 12-13.5
+/// against 14-16), is taken on AVX-512 from 16 input channels: sequential A/Bs of the step could
+/// not resolve it (ties, or 2-2.5% either way), A/Bs with both builds running at once, one per
+/// vCPU and swapped every round, gave +3.2% and +2.6% (geometric means of 10 rounds each, 9 of
+/// the second 10 won; the same build against itself: +1.1%).
 ///
 /// Without a vector gather (AVX2: the patches are read lane by lane) it won on the small
 /// ResNet's 32-64-channel layers with 8 x 8 and 4 x 4 outputs (forward small.down3 1.05 against
@@ -110,7 +113,8 @@ inline bool phase_direct_preferred(const conv_shape& g, conv_pass pass) {
 /// against 16: 2 x 2 tiles per image, so each block of 16 re-reads the 13 MB filter transform)
 /// and on small.down2 (1.9 against 1.4).
 inline bool winograd_s2_preferred(const conv_shape& g, conv_pass pass) {
-    if (!winograd_s2_applies(g) || g.K < 16 || pass == conv_pass::backward_weights) return false;
+    if (!winograd_s2_applies(g) || g.K < 16) return false;
+    if (pass == conv_pass::backward_weights) return simd::vector_gather<float> && g.C >= 16;
     if (pass == conv_pass::backward_data) return g.C >= 32 && (simd::vector_gather<float> || g.C * g.K <= 128 * 256);
     if constexpr (simd::vector_gather<float>) return g.C >= 16;
     return g.C >= 32 && g.C * g.K <= 128 * 128 && g.P() * g.Q() <= 64;
