@@ -107,15 +107,18 @@ inline bool phase_direct_preferred(const conv_shape& g, conv_pass pass) {
 /// `automatic` ran there) small.down3 0.79 against 1.05, small.down4 0.83 against 0.88,
 /// ResNet-18's layer2.down 11.7 against 13.6, layer3.down 10.0 against 14.6, layer4.down 14.7
 /// against 15.6 (AMD Zen 4); small.down2 (16 channels) lost, 1.45 against 1.38. Without a vector
-/// gather (AVX2, its patches read by runs of tiles) it won from 32 channels up to ResNet-18's
-/// layer3.down (medians of 3: small.down3 1.20 against 1.25, small.down4 1.02 against 1.09,
-/// layer2.down 14.4 against 15.5, layer3.down 12.0 against 14.9) and lost on layer4.down (24
-/// against 16: 2 x 2 tiles per image, so each block of 16 re-reads the 13 MB filter transform)
-/// and on small.down2 (1.9 against 1.4).
+/// gather (AVX2, its patches read by runs of tiles) it won in bench_conv from 32 channels up to
+/// ResNet-18's layer3.down (medians of 3: small.down3 1.20 against 1.25, small.down4 1.02
+/// against 1.09, layer2.down 14.4 against 15.5, layer3.down 12.0 against 14.9) and lost on
+/// layer4.down (24 against 16: 2 x 2 tiles per image, so each block of 16 re-reads the 13 MB
+/// filter transform) and on small.down2 (1.9 against 1.4); taking it on the small ResNet's
+/// down3 / down4 cut the AVX2 step's instructions by 1.6% (callgrind) but its time by nothing
+/// measurable (concurrent A/Bs: -1% and -2% in the medians of 10 rounds, within their noise), so
+/// `automatic` leaves AVX2 on im2col there.
 inline bool winograd_s2_preferred(const conv_shape& g, conv_pass pass) {
     if (!winograd_s2_applies(g) || g.K < 16) return false;
     if (pass == conv_pass::backward_weights) return simd::vector_gather<float> && g.C >= 16;
-    if (pass == conv_pass::backward_data) return g.C >= 32 && (simd::vector_gather<float> || g.C * g.K <= 128 * 256);
+    if (pass == conv_pass::backward_data) return simd::vector_gather<float> && g.C >= 32;
     if constexpr (simd::vector_gather<float>) return g.C >= 16;
     return g.C >= 32 && g.C * g.K <= 128 * 128 && g.P() * g.Q() <= 64;
 }
