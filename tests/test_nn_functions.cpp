@@ -264,6 +264,22 @@ TEST_CASE("implicit-GEMM forward and weight gradient equal the references (strid
 
 /// Each shape is outside `applies`, and conv2d_forward asked for `algo` on it throws a message
 /// containing `what`.
+/// pass(out, accumulate) run over NaN (written) and onto random values (added): both equal the
+/// reference `want` (REQUIRE_ALLCLOSE's rtol, atol); returns the written result.
+template <class T, class Pass>
+static std::vector<T> require_written_and_added(Pass&& pass, std::size_t n, const std::vector<double>& want, double rtol, double atol,
+                                                std::uint64_t seed) {
+    const auto base = rand_t<T>({n}, seed);
+    std::vector<T> written(n, std::numeric_limits<T>::quiet_NaN()), added(base.data(), base.data() + n);
+    pass(written.data(), false);
+    pass(added.data(), true);
+    std::vector<double> diff(n);
+    for (std::size_t i = 0; i < n; ++i) diff[i] = double(added[i]) - double(base.data()[i]);
+    REQUIRE_ALLCLOSE(std::vector<double>(written.begin(), written.end()), want, rtol, atol);
+    REQUIRE_ALLCLOSE(diff, want, rtol, atol);
+    return written;
+}
+
 static void require_refused(ops::conv_algo algo, std::initializer_list<ops::conv_shape> shapes, bool (*applies)(const ops::conv_shape&),
                      const char* what) {
     for (const auto& g : shapes) {
@@ -292,25 +308,15 @@ TEMPLATE_TEST_CASE("phase-split stride-2 convolution: all three passes equal the
         ops::conv2d_forward<T>(x.data(), w.data(), b.data(), g, y.data(), ops::conv_algo::phase);
         REQUIRE_ALLCLOSE(std::vector<double>(y.begin(), y.end()), ops::ref::conv2d_forward<T>(x.data(), w.data(), b.data(), g), tol, tol);
         // backward-data: written over NaN, and added onto existing values
-        const auto dx0 = rand_t<T>({g.N, g.C, g.H, g.W}, 105);
-        std::vector<T> dxn(x.size(), nan), dxa(dx0.data(), dx0.data() + dx0.size()), dx2(x.size(), nan);
-        ops::conv2d_backward_data<T>(dy.data(), w.data(), g, dxn.data(), ops::conv_algo::phase, false);
-        ops::conv2d_backward_data<T>(dy.data(), w.data(), g, dxa.data(), ops::conv_algo::phase, true);
-        const auto dx_ref = ops::ref::conv2d_backward_data<T>(dy.data(), w.data(), g);
-        std::vector<double> added(dxa.size());
-        for (std::size_t i = 0; i < dxa.size(); ++i) added[i] = double(dxa[i]) - double(dx0.data()[i]);
-        REQUIRE_ALLCLOSE(std::vector<double>(dxn.begin(), dxn.end()), dx_ref, tol, tol);
-        REQUIRE_ALLCLOSE(added, dx_ref, tol, tol);
+        std::vector<T> dx2(x.size(), nan);
+        const auto dxn = require_written_and_added<T>(
+            [&](T* dx, bool acc) { ops::conv2d_backward_data<T>(dy.data(), w.data(), g, dx, ops::conv_algo::phase, acc); }, x.size(),
+            ops::ref::conv2d_backward_data<T>(dy.data(), w.data(), g), tol, tol, 105);
         // weight gradient: the same two ways
-        const auto dw0 = rand_t<T>({g.K, g.C, g.R, g.S}, 106);
-        std::vector<T> dwn(w.size(), nan), dwa(dw0.data(), dw0.data() + dw0.size()), dw2(w.size(), nan);
-        ops::conv2d_backward_weights<T>(x.data(), dy.data(), g, dwn.data(), nullptr, ops::conv_algo::phase, false);
-        ops::conv2d_backward_weights<T>(x.data(), dy.data(), g, dwa.data(), nullptr, ops::conv_algo::phase, true);
-        const auto dw_ref = ops::ref::conv2d_backward_weights<T>(x.data(), dy.data(), g);
-        std::vector<double> dadded(dwa.size());
-        for (std::size_t i = 0; i < dwa.size(); ++i) dadded[i] = double(dwa[i]) - double(dw0.data()[i]);
-        REQUIRE_ALLCLOSE(std::vector<double>(dwn.begin(), dwn.end()), dw_ref, tol, 10 * tol);  // sums of N P Q products
-        REQUIRE_ALLCLOSE(dadded, dw_ref, tol, 10 * tol);
+        std::vector<T> dw2(w.size(), nan);
+        const auto dwn = require_written_and_added<T>(  // atol 10 tol: sums of N P Q products
+            [&](T* dw, bool acc) { ops::conv2d_backward_weights<T>(x.data(), dy.data(), g, dw, nullptr, ops::conv_algo::phase, acc); },
+            w.size(), ops::ref::conv2d_backward_weights<T>(x.data(), dy.data(), g), tol, 10 * tol, 106);
         {  // one thread against the default arena's two: the same bits in every pass
             tbb::global_control one(tbb::global_control::max_allowed_parallelism, 1);
             ops::conv2d_forward<T>(x.data(), w.data(), b.data(), g, y2.data(), ops::conv_algo::phase);
@@ -349,25 +355,15 @@ TEMPLATE_TEST_CASE("stride-2 Winograd convolution: forward, backward data and we
         for (std::size_t i = 0; i < ya.size(); ++i) added[i] = double(ya[i]) - double(y0.data()[i]);
         REQUIRE_ALLCLOSE(added, plain, tol, tol);
         // weight gradient: written over NaN, and added onto existing values
-        const auto dy = rand_t<T>({g.N, g.K, g.P(), g.Q()}, 115), dw0 = rand_t<T>({g.K, g.C, g.R, g.S}, 116);
-        std::vector<T> dwn(w.size(), nan), dwa(dw0.data(), dw0.data() + dw0.size()), dw2(w.size(), nan);
-        ops::conv2d_backward_weights<T>(x.data(), dy.data(), g, dwn.data(), nullptr, ops::conv_algo::winograd_s2, false);
-        ops::conv2d_backward_weights<T>(x.data(), dy.data(), g, dwa.data(), nullptr, ops::conv_algo::winograd_s2, true);
-        const auto dw_ref = ops::ref::conv2d_backward_weights<T>(x.data(), dy.data(), g);
-        std::vector<double> dadded(dwa.size());
-        for (std::size_t i = 0; i < dwa.size(); ++i) dadded[i] = double(dwa[i]) - double(dw0.data()[i]);
-        REQUIRE_ALLCLOSE(std::vector<double>(dwn.begin(), dwn.end()), dw_ref, tol, 10 * tol);  // sums of N P Q products
-        REQUIRE_ALLCLOSE(dadded, dw_ref, tol, 10 * tol);
+        const auto dy = rand_t<T>({g.N, g.K, g.P(), g.Q()}, 115);
+        std::vector<T> dw2(w.size(), nan), dx2(x.size(), nan);
+        const auto dwn = require_written_and_added<T>(  // atol 10 tol: sums of N P Q products
+            [&](T* dw, bool acc) { ops::conv2d_backward_weights<T>(x.data(), dy.data(), g, dw, nullptr, ops::conv_algo::winograd_s2, acc); },
+            w.size(), ops::ref::conv2d_backward_weights<T>(x.data(), dy.data(), g), tol, 10 * tol, 116);
         // backward data: written over NaN, and added onto existing values
-        const auto dx0 = rand_t<T>({g.N, g.C, g.H, g.W}, 117);
-        std::vector<T> dxn(x.size(), nan), dxa(dx0.data(), dx0.data() + dx0.size()), dx2(x.size(), nan);
-        ops::conv2d_backward_data<T>(dy.data(), w.data(), g, dxn.data(), ops::conv_algo::winograd_s2, false);
-        ops::conv2d_backward_data<T>(dy.data(), w.data(), g, dxa.data(), ops::conv_algo::winograd_s2, true);
-        const auto dx_ref = ops::ref::conv2d_backward_data<T>(dy.data(), w.data(), g);
-        std::vector<double> xadded(dxa.size());
-        for (std::size_t i = 0; i < dxa.size(); ++i) xadded[i] = double(dxa[i]) - double(dx0.data()[i]);
-        REQUIRE_ALLCLOSE(std::vector<double>(dxn.begin(), dxn.end()), dx_ref, tol, tol);
-        REQUIRE_ALLCLOSE(xadded, dx_ref, tol, tol);
+        const auto dxn = require_written_and_added<T>(
+            [&](T* dx, bool acc) { ops::conv2d_backward_data<T>(dy.data(), w.data(), g, dx, ops::conv_algo::winograd_s2, acc); },
+            x.size(), ops::ref::conv2d_backward_data<T>(dy.data(), w.data(), g), tol, tol, 117);
         {  // one thread against the default arena's two: the same bits
             tbb::global_control one(tbb::global_control::max_allowed_parallelism, 1);
             ops::conv2d_forward<T>(x.data(), w.data(), b.data(), g, y2.data(), ops::conv_algo::winograd_s2);

@@ -205,6 +205,21 @@ void winograd_s2_filter_pack(const T* w, std::size_t K, std::size_t C, T* Up) {
     });
 }
 
+/// The packed filter transform (winograd_s2_filter_pack) in the calling thread's scratch, shared
+/// by its workers and kept between calls (no fresh megabytes faulted in per call).
+template <std::size_t MR, const auto& Gm, bool transposed, class T>
+const T* winograd_s2_packed_filter(const T* w, std::size_t K, std::size_t C) {
+    struct filter_scratch {
+        scratch_vec<T> Up;
+    };
+    scratch_vec<T>& Up = thread_scratch<filter_scratch>().Up;
+    const std::size_t rows = transposed ? C : K, inner = transposed ? K : C;
+    Up.resize(25 * ((rows + MR - 1) / MR) * MR * inner);
+    ONECLASS_PROFILE_SCOPE("winograd.filter");
+    winograd_s2_filter_pack<MR, Gm, transposed>(w, K, C, Up.data());
+    return Up.data();
+}
+
 // ---- backward data ----
 //
 // dx[i] = sum_p w[i - 2 p + 1] dy[p]: an even input takes the middle tap alone, dx[2m] = w1 dy[m],
@@ -347,15 +362,7 @@ void conv2d_winograd_s2(const T* x, const T* w, const conv_shape& g, T* y, bool 
     const detail::winograd_s2_tiling tl(g);
     const std::size_t K = g.K, C = g.C, KB = (K + MR - 1) / MR, Q = g.Q(), PQ = g.P() * Q;
     const std::size_t total = g.N * tl.tiles(), blocks = (total + NB - 1) / NB;
-    struct filter_scratch {
-        scratch_vec<T> Up;
-    };
-    scratch_vec<T>& Up = thread_scratch<filter_scratch>().Up;  // the caller's: shared by the workers
-    Up.resize(A2 * KB * C * MR);
-    {
-        ONECLASS_PROFILE_SCOPE("winograd.filter");
-        detail::winograd_s2_filter_pack<MR>(w, K, C, Up.data());
-    }
+    const T* Up = detail::winograd_s2_packed_filter<MR, W::G, false>(w, K, C);
     const std::size_t kchunks = detail::winograd_kchunks(blocks, KB);
     struct scratch {
         scratch_vec<T> V, Mb;
@@ -384,7 +391,7 @@ void conv2d_winograd_s2(const T* x, const T* w, const conv_shape& g, T* y, bool 
                 ONECLASS_PROFILE_SCOPE("winograd.gemm");
                 for (std::size_t xi = 0; xi < A2; ++xi)
                     for (std::size_t kb = kb0; kb < kb1; ++kb)
-                        detail::winograd_kernel<MR, NV>(Up.data() + (xi * KB + kb) * C * MR, sc.V.data() + xi * vplane, C,
+                        detail::winograd_kernel<MR, NV>(Up + (xi * KB + kb) * C * MR, sc.V.data() + xi * vplane, C,
                                                         sc.Mb.data() + xi * mplane + kb * MR * NB, std::min(MR, K - kb * MR));
             }
             ONECLASS_PROFILE_SCOPE("winograd.output");
@@ -423,15 +430,7 @@ void conv2d_backward_data_winograd_s2(const T* dy, const T* w, const conv_shape&
     const detail::winograd_tiling<4> tl(gx);
     const std::size_t K = g.K, C = g.C, CB = (C + MR - 1) / MR;
     const std::size_t total = g.N * tl.tiles(), blocks = (total + NB - 1) / NB;
-    struct filter_scratch {
-        scratch_vec<T> Up;
-    };
-    scratch_vec<T>& Up = thread_scratch<filter_scratch>().Up;  // the caller's: shared by the workers
-    Up.resize(A2 * CB * K * MR);
-    {
-        ONECLASS_PROFILE_SCOPE("winograd.filter");
-        detail::winograd_s2_filter_pack<MR, W::F, true>(w, K, C, Up.data());
-    }
+    const T* Up = detail::winograd_s2_packed_filter<MR, W::F, true>(w, K, C);
     const std::size_t cchunks = detail::winograd_kchunks(blocks, CB);
     struct scratch {
         scratch_vec<T> V, Mb;
@@ -455,7 +454,7 @@ void conv2d_backward_data_winograd_s2(const T* dy, const T* w, const conv_shape&
                 ONECLASS_PROFILE_SCOPE("winograd.gemm");
                 for (std::size_t xi = 0; xi < A2; ++xi)
                     for (std::size_t cb = cb0; cb < cb1; ++cb)
-                        detail::winograd_kernel<MR, NV>(Up.data() + (xi * CB + cb) * K * MR, sc.V.data() + W::plane_of(xi) * vplane, K,
+                        detail::winograd_kernel<MR, NV>(Up + (xi * CB + cb) * K * MR, sc.V.data() + W::plane_of(xi) * vplane, K,
                                                         sc.Mb.data() + xi * mplane + cb * MR * NB, std::min(MR, C - cb * MR));
             }
             ONECLASS_PROFILE_SCOPE("winograd.output");
