@@ -99,8 +99,8 @@ inline bool phase_direct_preferred(const conv_shape& g, conv_pass pass) {
 /// 1.11-1.13, small.down4 0.82 against 1.02-1.06; the AVX2 step +2.9%, A/B medians of 12 pairs,
 /// 10 won) and lost on 16 channels (small.down2 1.85 against 1.37) and on ResNet-18's wider
 /// layers (layer2.down 13-14 against 12). Its weight gradient there (small.down4 0.89-0.94
-/// against 1.07-1.09 in bench_conv) slowed the step: 808 -> 793 img/s on top of the forward pass
-/// (A/B medians of 12 pairs), as on AVX-512.
+/// against 1.07-1.09 in bench_conv) did not speed the step up: 808 -> 793 img/s on top of the
+/// forward pass (A/B medians of 12 pairs), and -0.7% in a concurrent A/B (10 rounds, 3 won).
 ///
 /// Its backward-data pass (4 x 4 tiles of dx from 3 x 3 patches of dy) is taken on AVX-512 from
 /// 32 input channels: bench_conv (one thread, inputs out of L2, ms, against im2col, which

@@ -21,9 +21,9 @@
 // while the block is in L2); the weight gradient is dU = sum over tiles (A e A^T) .* (B^T d B)
 // in fixed image groups, then dw = G^T dU G. The backward-data pass is the same decomposition
 // run backwards (winograd_s2_backward_matrices): a 4 x 4 tile of dx from a 3 x 3 patch of dy,
-// 25 multiplies instead of 36, fused per block as the forward pass. Every output is summed by one task in an order that
-// depends on the shape only, so results do not depend on the number of threads. The direct
-// double-precision twin is ops/ref/conv.hpp.
+// 25 multiplies instead of 36, fused per block as the forward pass. Every output is summed by
+// one task in an order that depends on the shape only, so results do not depend on the number
+// of threads. The direct double-precision twin is ops/ref/conv.hpp.
 #pragma once
 
 #include <oneclass/core/profile.hpp>
