@@ -176,9 +176,13 @@ struct winograd_lift {
     }();
 };
 
-/// Whether two constant matrices are the same object.
+/// Whether two constant matrices are the same object (by template argument identity: comparing
+/// their addresses is not a constant expression under -fsanitize=address / undefined).
 template <const auto& X, const auto& Y>
-inline constexpr bool same_matrix = static_cast<const void*>(&X) == static_cast<const void*>(&Y);
+inline constexpr bool same_matrix = false;
+template <const auto& X>
+inline constexpr bool same_matrix<X, X> = true;
+static_assert(same_matrix<winograd_matrices<4>::BT, winograd_matrices<4>::BT> && !same_matrix<winograd_matrices<4>::BT, winograd_matrices<4>::AT>);
 
 /// F(4x4)'s B^T (6 x 6) and A^T (4 x 6), factored (see winograd_factored).
 template <const auto& L, std::size_t NB, class T, class In, class Out>
