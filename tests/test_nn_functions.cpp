@@ -262,8 +262,6 @@ TEST_CASE("implicit-GEMM forward and weight gradient equal the references (strid
     }
 }
 
-/// Each shape is outside `applies`, and conv2d_forward asked for `algo` on it throws a message
-/// containing `what`.
 /// pass(out, accumulate) run over NaN (written) and onto random values (added): both equal the
 /// reference `want` (REQUIRE_ALLCLOSE's rtol, atol); returns the written result.
 template <class T, class Pass>
@@ -280,6 +278,8 @@ static std::vector<T> require_written_and_added(Pass&& pass, std::size_t n, cons
     return written;
 }
 
+/// Each shape is outside `applies`, and conv2d_forward and conv2d_backward_data asked for `algo`
+/// on it throw a message containing `what`.
 static void require_refused(ops::conv_algo algo, std::initializer_list<ops::conv_shape> shapes, bool (*applies)(const ops::conv_shape&),
                      const char* what) {
     for (const auto& g : shapes) {

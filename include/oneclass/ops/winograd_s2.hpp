@@ -275,10 +275,12 @@ std::size_t winograd_s2_backward_runs(const winograd_lane<4>* lanes, winograd_s2
     for (std::size_t l = 0; l < NB; ++l) {
         const winograd_lane<4>& L = lanes[l];
         if (L.rows == 0) continue;
-        const winograd_s2_backward_run& r = runs[n - (n > 0)];
-        if (n > 0 && r.l0 + r.len == l && r.in == L.in && r.h0 == std::size_t(L.h0) && r.w0 + 2 * r.len == std::size_t(L.w0)) {
-            ++runs[n - 1].len;
-            continue;
+        if (n > 0) {  // the next tile of the last run?
+            winograd_s2_backward_run& r = runs[n - 1];
+            if (r.l0 + r.len == l && r.in == L.in && r.h0 == std::size_t(L.h0) && r.w0 + 2 * r.len == std::size_t(L.w0)) {
+                ++r.len;
+                continue;
+            }
         }
         runs[n++] = {l, 1, L.in, std::size_t(L.h0), std::size_t(L.w0)};
     }
