@@ -56,10 +56,12 @@ inline std::size_t winograd_tile(const conv_shape& g, conv_algo a, conv_pass pas
             if (C < 16 || g.K < 16 || HW < 16) return 0;
             return HW >= 64 ? 4 : 2;
         case conv_pass::backward_weights:  // from 4 x 4 and 16 channels; F(4x4) from 8 x 8, and on
-            // 4 x 4 maps (one tile per image) where the channel-lane products run: small.layer4
-            // (128 channels) 0.97 -> 0.82 ms; with OpenBLAS's products F(2x2) stays faster there
+            // 4 x 4 maps (one tile per image) of up to 128 x 128 channels: small.layer4 0.97 ->
+            // 0.82 ms (AVX-512, channel-lane products), 1.16 -> 0.91 (AVX2, OpenBLAS's products;
+            // 2 threads 0.76 -> 0.66). On 512 channels (ResNet-18's layer4) it won on one thread
+            // (16.0 -> 14.3 ms) and lost on two (8.8 -> 9.9): F(2x2) stays there
             if (C < 16 || g.K < 16 || HW < 16) return 0;
-            return HW >= 64 || winograd_channel_lanes(C, g.K) ? 4 : 2;
+            return HW >= 64 || C * g.K <= 128 * 128 ? 4 : 2;
     }
     return 0;
 }
