@@ -421,9 +421,11 @@ TEMPLATE_TEST_CASE_SIG("fused Winograd: many tile blocks, channel remainders, ac
     // 5 x 9 x 11 gives tile blocks that span images and a ragged last block; K = 13 and 19 are not
     // multiples of the kernel's row panel; 4 x 4 maps give fewer blocks than threads (the output
     // channels are split instead)
-    // 16 x 16 and 32 x 32 maps: whole blocks of whole tile rows (F(4x4)'s output transform in registers)
+    // 16 x 16 and 32 x 32 maps: whole blocks of whole tile rows (F(4x4)'s output transform in registers);
+    // 14 x 14 with padding 2: rows of four tiles side by side that cross the padding at both ends
+    // (AVX2: their input rows read by masked loads)
     for (auto [N, C, H, W, K, pad] : {std::tuple{5, 7, 9, 11, 13, 1}, {3, 20, 4, 4, 19, 1}, {2, 17, 8, 8, 33, 0}, {2, 4, 8, 8, 5, 1}, {2, 5, 16, 16, 6, 1},
-                                      {2, 3, 32, 32, 4, 1}}) {
+                                      {2, 3, 32, 32, 4, 1}, {2, 3, 14, 14, 5, 2}}) {
         ops::conv_shape g{std::size_t(N), std::size_t(C), std::size_t(H), std::size_t(W), std::size_t(K), 3, 3, 1, std::size_t(pad)};
         INFO("F(" << M << ") N C H W K pad = " << N << " " << C << " " << H << " " << W << " " << K << " " << pad);
         const auto x = rand_t<float>({g.N, g.C, g.H, g.W}, 71), w = rand_t<float>({g.K, g.C, 3, 3}, 72);
