@@ -542,56 +542,43 @@ inline void winograd_gather_quad(const float* xc, std::ptrdiff_t h0, std::ptrdif
         }
         const float* row = xc + h * Wd;
 #if defined(__AVX__)
-        {
-            // the row's 4 M + 2 values straight into vectors; one that crosses the padding is a
-            // masked load (its lanes off the row are neither read nor faulted on). The bounded
-            // copy into buf below compiled to 8-wide masked loads and stores that the vector
-            // loads then re-read: on Zen (AVX2 build) the hottest spot of the input transform
-            const auto part = [&](std::ptrdiff_t k) -> __m128 {
-                const std::ptrdiff_t w = w0 + k;
-                if (w >= 0 && w + 4 <= Wd) return _mm_loadu_ps(row + w);
-                const __m128i i = _mm_add_epi32(_mm_set1_epi32(int(w)), _mm_setr_epi32(0, 1, 2, 3));
-                const __m128i in = _mm_andnot_si128(_mm_cmpgt_epi32(_mm_setzero_si128(), i), _mm_cmpgt_epi32(_mm_set1_epi32(int(Wd)), i));
-                return _mm_maskload_ps(row + w, in);
-            };
-            if constexpr (M == 4) {
-                const auto at = [&](std::ptrdiff_t k) {
-                    const std::ptrdiff_t w = w0 + k;
-                    return w >= 0 && w < Wd ? row[w] : 0.0f;
-                };
-                __m128 r0 = part(0), r1 = part(4), r2 = part(8), r3 = part(12);
-                __m128 q0 = r1, q1 = r2, q2 = r3, q3 = _mm_setr_ps(at(16), at(17), 0.0f, 0.0f);
-                _MM_TRANSPOSE4_PS(r0, r1, r2, r3);  // r_j = taps j of the four tiles
-                _MM_TRANSPOSE4_PS(q0, q1, q2, q3);  // q_0, q_1 = taps 4, 5
-                _mm_storeu_ps(d[i * A + 0] + l, r0), _mm_storeu_ps(d[i * A + 1] + l, r1);
-                _mm_storeu_ps(d[i * A + 2] + l, r2), _mm_storeu_ps(d[i * A + 3] + l, r3);
-                _mm_storeu_ps(d[i * A + 4] + l, q0), _mm_storeu_ps(d[i * A + 5] + l, q1);
-            } else {
-                const __m128 a = part(0), b = part(4), a2 = part(2), b2 = part(6);
-                _mm_storeu_ps(d[i * A + 0] + l, _mm_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0)));
-                _mm_storeu_ps(d[i * A + 1] + l, _mm_shuffle_ps(a, b, _MM_SHUFFLE(3, 1, 3, 1)));
-                _mm_storeu_ps(d[i * A + 2] + l, _mm_shuffle_ps(a2, b2, _MM_SHUFFLE(2, 0, 2, 0)));
-                _mm_storeu_ps(d[i * A + 3] + l, _mm_shuffle_ps(a2, b2, _MM_SHUFFLE(3, 1, 3, 1)));
-            }
-            continue;
-        }
-#endif
+        // the row's 4 M + 2 values straight into vectors; one that crosses the padding is a
+        // masked load (its lanes off the row are neither read nor faulted on). The bounded copy
+        // into buf (below, without AVX) compiled to 8-wide masked loads and stores that the
+        // vector loads then re-read: in the AVX2 build the hottest spot of the input transform
+        (void)buf, (void)inside_cols;
+        const auto part = [&](std::ptrdiff_t k) -> __m128 {
+            const std::ptrdiff_t w = w0 + k;
+            if (w >= 0 && w + 4 <= Wd) return _mm_loadu_ps(row + w);
+            const __m128i i = _mm_add_epi32(_mm_set1_epi32(int(w)), _mm_setr_epi32(0, 1, 2, 3));
+            const __m128i in = _mm_andnot_si128(_mm_cmpgt_epi32(_mm_setzero_si128(), i), _mm_cmpgt_epi32(_mm_set1_epi32(int(Wd)), i));
+            return _mm_maskload_ps(row + w, in);
+        };
+        const auto at = [&](std::ptrdiff_t k) {
+            const std::ptrdiff_t w = w0 + k;
+            return w >= 0 && w < Wd ? row[w] : 0.0f;
+        };
+#else
         if (!inside_cols)  // a plain bounded loop: measured faster here than a copy of the inside range
             for (std::size_t k = 0; k < span; ++k) {
                 const std::ptrdiff_t w = w0 + std::ptrdiff_t(k);
                 buf[k] = w >= 0 && w < Wd ? row[w] : 0.0f;
             }
         const float* src = inside_cols ? row + w0 : buf;
+        const auto part = [src](std::ptrdiff_t k) { return _mm_loadu_ps(src + k); };
+        const auto at = [src](std::ptrdiff_t k) { return src[k]; };
+#endif
         if constexpr (M == 4) {
-            __m128 r0 = _mm_loadu_ps(src), r1 = _mm_loadu_ps(src + 4), r2 = _mm_loadu_ps(src + 8), r3 = _mm_loadu_ps(src + 12);
-            __m128 q0 = r1, q1 = r2, q2 = r3, q3 = _mm_setr_ps(src[16], src[17], 0.0f, 0.0f);
+            __m128 r0 = part(0), r1 = part(4), r2 = part(8), r3 = part(12);
+            __m128 q0 = r1, q1 = r2, q2 = r3, q3 = _mm_setr_ps(at(16), at(17), 0.0f, 0.0f);
             _MM_TRANSPOSE4_PS(r0, r1, r2, r3);  // r_j = taps j of the four tiles
             _MM_TRANSPOSE4_PS(q0, q1, q2, q3);  // q_0, q_1 = taps 4, 5
             _mm_storeu_ps(d[i * A + 0] + l, r0), _mm_storeu_ps(d[i * A + 1] + l, r1);
             _mm_storeu_ps(d[i * A + 2] + l, r2), _mm_storeu_ps(d[i * A + 3] + l, r3);
             _mm_storeu_ps(d[i * A + 4] + l, q0), _mm_storeu_ps(d[i * A + 5] + l, q1);
         } else {
-            const __m128 a = _mm_loadu_ps(src), b = _mm_loadu_ps(src + 4), a2 = _mm_loadu_ps(src + 2), b2 = _mm_loadu_ps(src + 6);
+            (void)at;
+            const __m128 a = part(0), b = part(4), a2 = part(2), b2 = part(6);
             _mm_storeu_ps(d[i * A + 0] + l, _mm_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0)));
             _mm_storeu_ps(d[i * A + 1] + l, _mm_shuffle_ps(a, b, _MM_SHUFFLE(3, 1, 3, 1)));
             _mm_storeu_ps(d[i * A + 2] + l, _mm_shuffle_ps(a2, b2, _MM_SHUFFLE(2, 0, 2, 0)));
