@@ -9,6 +9,12 @@ PyTorch runs in a child process per mode so that each peak RSS is its own. --rou
 sides R times per mode, alternating which goes first, and reports each side's median rate and the
 median (and range) of the per-round ratios: on a host whose speed drifts, neighbouring runs of
 the two see the same phase, so the ratio of a round is steadier than either rate.
+
+--concurrent S (one thread only) runs the two sides at the same time instead, each pinned to one
+of two vCPUs, over the same S-second window (both sleep until a common start time, then step
+until S seconds of timed steps have run), and swaps the vCPUs every round: a host that
+time-slices the VM slows both alike, and neither keeps the faster vCPU. Each side's RSS is its
+own process's peak as before.
 """
 import argparse, os, re, resource, statistics, subprocess, sys, time
 
@@ -26,6 +32,9 @@ ap.add_argument("--bench", default="build-test/tools/oneclass-bench")
 ap.add_argument("--rounds", type=int, default=1)
 ap.add_argument("--modes", default="train-step,infer")
 ap.add_argument("--torch-child", default="")
+ap.add_argument("--concurrent", type=float, default=0.0, metavar="SECONDS")
+ap.add_argument("--seconds", type=float, default=0.0, help=argparse.SUPPRESS)
+ap.add_argument("--start-at", type=float, default=0.0, help=argparse.SUPPRESS)
 a = ap.parse_args()
 H, W, C = (int(v) for v in a.input.split("x"))
 blocks = {"resnet10": [1, 1, 1, 1], "resnet18": [2, 2, 2, 2], "resnet34": [3, 4, 6, 3]}[a.arch]
@@ -45,7 +54,10 @@ if a.torch_child:
     x = torch.randn(a.batch, C, H, W)
     y = torch.randint(0, a.head_out, (a.batch,))
     secs = []
-    for s in range(a.steps + 1):
+    if a.start_at > 0:
+        time.sleep(max(0.0, a.start_at - time.time()))
+    s, timed = 0, 0.0
+    while s <= a.steps or timed < a.seconds:
         t0 = time.perf_counter()
         if a.torch_child == "train-step":
             f.train(), g.train()
@@ -58,24 +70,53 @@ if a.torch_child:
                 f(x)
         if s > 0:
             secs.append(time.perf_counter() - t0)
+            timed += secs[-1]
+        s += 1
     print("images_per_s=%.3f" % (a.batch / statistics.median(secs)))
     print("peak_rss_mb=%.1f" % (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024))
     sys.exit(0)
 
 
-def run(cmd):
-    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+def parse(out):
     return {k: float(v) for k, v in re.findall(r"(images_per_s|peak_rss_mb)=(\S+)", out)}
+
+
+def run(cmd):
+    return parse(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout)
+
+
+def run_pinned(cmds_cpus):
+    """Start every command at once, each pinned to its vCPU; wait for all; parse each output."""
+    procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True,
+                              preexec_fn=(lambda c=cpu: os.sched_setaffinity(0, {c}))) for cmd, cpu in cmds_cpus]
+    outs = [p.communicate()[0] for p in procs]
+    for p, (cmd, _) in zip(procs, cmds_cpus):
+        if p.returncode:
+            raise subprocess.CalledProcessError(p.returncode, cmd)
+    return [parse(o) for o in outs]
+
 
 
 common = ["--arch", a.arch, "--input", a.input, "--batch", str(a.batch), "--threads", str(a.threads),
           "--steps", str(a.steps), "--width", str(a.width), "--head-depth", str(a.head_depth),
           "--head-width", str(a.head_width), "--head-out", str(a.head_out)]
+if a.concurrent:
+    cpus = sorted(os.sched_getaffinity(0))
+    if a.threads != 1 or len(cpus) < 2:
+        sys.exit("compare_torch.py: --concurrent needs --threads 1 and two CPUs (have %d)" % len(cpus))
 print("| mode | arch | input | batch | threads | oneclass img/s | PyTorch img/s | speed ratio | oneclass RSS MB | PyTorch RSS MB | RSS ratio |")
 print("|---|---|---|---|---|---|---|---|---|---|---|")
 for mode in a.modes.split(","):
     ours, peer = [], []
     for r in range(max(1, a.rounds)):
+        if a.concurrent:
+            window = ["--seconds", str(a.concurrent), "--start-at", "%.3f" % (time.time() + 3.0)]
+            o, p = run_pinned([([a.bench, mode] + common + window, cpus[r % 2]),
+                               ([sys.executable, os.path.abspath(__file__), "--torch-child", mode] + common + window,
+                                cpus[1 - r % 2])])
+            ours.append(o)
+            peer.append(p)
+            continue
         sides = [lambda: ours.append(run([a.bench, mode] + common)),
                  lambda: peer.append(run([sys.executable, os.path.abspath(__file__), "--torch-child", mode] + common))]
         for side in (sides if r % 2 == 0 else sides[::-1]):
@@ -83,6 +124,8 @@ for mode in a.modes.split(","):
     med = lambda runs, k: statistics.median(x[k] for x in runs)
     ratios = sorted(o["images_per_s"] / p["images_per_s"] for o, p in zip(ours, peer))
     spread = "" if len(ratios) == 1 else " (median of %d rounds, %.2f-%.2f)" % (len(ratios), ratios[0], ratios[-1])
+    if a.concurrent:
+        spread += " concurrent %gs" % a.concurrent
     print("| %s | %s x%g | %s | %d | %d | %.2f | %.2f | %.2fx%s | %.0f | %.0f | %.2f |" % (
         mode, a.arch, a.width, a.input, a.batch, a.threads, med(ours, "images_per_s"), med(peer, "images_per_s"),
         statistics.median(ratios), spread, med(ours, "peak_rss_mb"), med(peer, "peak_rss_mb"),

@@ -7,6 +7,10 @@
 // an SGD update; infer = backbone forward under no_grad (feature extraction). Prints
 // images_per_s=<median over steps> and peak_rss_mb=<peak resident memory>. The first step is a
 // warm-up and is not counted. benchmarks/compare_torch.py runs the same in PyTorch.
+//
+// --seconds S keeps stepping past --steps until S seconds of timed steps have run, and
+// --start-at T (Unix time, seconds) sleeps until T before the warm-up: compare_torch.py
+// --concurrent uses both to run us and PyTorch over the same wall-clock window, one per vCPU.
 #include <oneclass/core/profile.hpp>
 #include <oneclass/nn/optim.hpp>
 #include <oneclass/nn/resnet.hpp>
@@ -18,6 +22,7 @@
 #include <chrono>
 #include <cstdio>
 #include <sys/resource.h>
+#include <thread>
 
 using namespace oneclass;
 
@@ -26,7 +31,7 @@ int main(int argc, char** argv) {
     app.require_subcommand(1);
     std::string arch = "resnet18", input = "32x32x3";
     std::size_t batch = 32, steps = 5, threads = 1, head_depth = 8, head_width = 512, head_out = 128;
-    double width = 1.0;
+    double width = 1.0, seconds = 0.0, start_at = 0.0;
     bool profile = false;
     for (auto* cmd : {app.add_subcommand("train-step", "forward + backward + SGD step"),
                       app.add_subcommand("infer", "backbone forward, no_grad")}) {
@@ -39,6 +44,8 @@ int main(int argc, char** argv) {
         cmd->add_option("--head-depth", head_depth, "hidden Linear-BN-ReLU blocks of the head (paper: 8)");
         cmd->add_option("--head-width", head_width, "(paper: 512)");
         cmd->add_option("--head-out", head_out, "(paper: 128)");
+        cmd->add_option("--seconds", seconds, "keep stepping until this many seconds of timed steps")->check(CLI::NonNegativeNumber);
+        cmd->add_option("--start-at", start_at, "sleep until this Unix time (s) before the warm-up")->check(CLI::NonNegativeNumber);
         cmd->add_flag("--profile", profile, "print where the time goes (timed steps only)");
     }
     try {
@@ -63,7 +70,11 @@ int main(int argc, char** argv) {
         auto params = f.parameters();
         for (auto& p : g.parameters()) params.push_back(p);
         std::vector<double> secs;
-        for (std::size_t s = 0; s <= steps; ++s) {
+        if (start_at > 0)  // a sleep, not a spin: the peer on the other vCPU is starting up
+            std::this_thread::sleep_until(std::chrono::system_clock::time_point(
+                std::chrono::duration_cast<std::chrono::system_clock::duration>(std::chrono::duration<double>(start_at))));
+        double timed = 0;
+        for (std::size_t s = 0; s <= steps || timed < seconds; ++s) {
             const auto t0 = std::chrono::steady_clock::now();
             if (train) {
                 auto loss = fn::cross_entropy(g.forward(f.forward(variable<float>(x))), labels);
@@ -76,7 +87,10 @@ int main(int argc, char** argv) {
                 (void)f.forward(variable<float>(x));
             }
             const double dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-            if (s > 0) secs.push_back(dt);
+            if (s > 0) {
+                secs.push_back(dt);
+                timed += dt;
+            }
             if (s == 0) {
                 oneclass::profile::reset();
                 oneclass::profile::enable(profile);
