@@ -122,7 +122,10 @@ for mode in a.modes.split(","):
         for side in (sides if r % 2 == 0 else sides[::-1]):
             side()
     med = lambda runs, k: statistics.median(x[k] for x in runs)
-    ratios = sorted(o["images_per_s"] / p["images_per_s"] for o, p in zip(ours, peer))
+    ratios = [o["images_per_s"] / p["images_per_s"] for o, p in zip(ours, peer)]
+    if len(ratios) > 1:  # in round order, to stderr: the table stays one row per mode
+        print("%s ratios by round: %s" % (mode, " ".join("%.2f" % r for r in ratios)), file=sys.stderr)
+    ratios.sort()
     spread = "" if len(ratios) == 1 else " (median of %d rounds, %.2f-%.2f)" % (len(ratios), ratios[0], ratios[-1])
     if a.concurrent:
         spread += " concurrent %gs" % a.concurrent

@@ -82,6 +82,31 @@ TEMPLATE_TEST_CASE("im2col backward-data equals the direct reference (strides 1-
     }
 }
 
+#if defined(__AVX2__)
+TEST_CASE("AVX2 stride-2 col2im equals the scalar loop (every ResNet map width, fresh and added, last rows and columns)") {
+    // called directly: on AVX-512 builds the dispatch takes the 16-lane version instead
+    for (auto [C, H, W, R] : {std::tuple{2, 8, 8, 3}, {3, 16, 16, 3}, {2, 32, 32, 3}, {2, 4, 16, 3}, {2, 8, 32, 3}, {2, 2, 32, 3},
+                              {1, 4, 64, 3}, {2, 8, 8, 1}, {2, 16, 16, 1}, {3, 4, 64, 1}, {2, 2, 16, 1}}) {
+        const ops::conv_shape g{1, std::size_t(C), std::size_t(H), std::size_t(W), 1, std::size_t(R), std::size_t(R), 2, R == 3 ? 1u : 0u};
+        INFO("C H W R = " << C << " " << H << " " << W << " " << R);
+        REQUIRE(ops::detail::col2im_stride2_applies(g));
+        REQUIRE(ops::detail::col2im_stride2_avx2_applies(g));
+        const std::size_t PQ = g.P() * g.Q(), ld = PQ + 8;  // a row stride past the taps, as with several images
+        const auto col = rand_t<float>({g.crs() * ld}, 81);
+        const auto base = rand_t<float>({g.C * g.H * g.W}, 82);
+        for (bool accumulate : {false, true}) {
+            tensor<float> got = base.clone(), want = base.clone();
+            ops::detail::col2im_stride2_avx2(col.data(), g, got.data(), ld, accumulate);
+            ops::detail::col2im_stride2_scalar(col.data(), g, want.data(), ld, accumulate);
+            for (std::size_t i = 0; i < got.size(); ++i) {
+                INFO("accumulate " << accumulate << " at " << i);
+                REQUIRE(got.data()[i] == want.data()[i]);
+            }
+        }
+    }
+}
+#endif
+
 TEMPLATE_TEST_CASE("Winograd F(2x2, 3x3) forward, backward-data and backward-weights equal the references", "", float, double) {
     using T = TestType;
     for (auto [N, C, H, W, K, pad] : {std::tuple{1, 1, 4, 4, 1, 1}, {2, 3, 7, 6, 4, 1}, {3, 5, 5, 9, 2, 0}, {2, 4, 6, 6, 3, 2}}) {
