@@ -82,6 +82,25 @@ TEMPLATE_TEST_CASE("im2col backward-data equals the direct reference (strides 1-
     }
 }
 
+TEMPLATE_TEST_CASE("stride-2 im2col (split rows, shifted taps) equals the generic loop on every ResNet map width", "", float, double) {
+    using T = TestType;
+    for (auto [C, H, W, R] : {std::tuple{2, 8, 8, 3}, {3, 16, 16, 3}, {2, 32, 32, 3}, {2, 4, 16, 3}, {2, 8, 32, 3}, {2, 2, 32, 3},
+                              {1, 2, 2, 3}, {2, 6, 10, 3}, {1, 4, 64, 3}, {2, 8, 8, 1}, {2, 16, 16, 1}, {3, 4, 64, 1}, {2, 6, 10, 1}}) {
+        const ops::conv_shape g{1, std::size_t(C), std::size_t(H), std::size_t(W), 1, std::size_t(R), std::size_t(R), 2, R == 3 ? 1u : 0u};
+        INFO("C H W R = " << C << " " << H << " " << W << " " << R);
+        REQUIRE(ops::detail::col2im_stride2_applies(g));
+        const std::size_t ld = g.P() * g.Q() + 5;  // a row stride past the taps, as with several images
+        const auto x = rand_t<T>({g.C * g.H * g.W}, 83);
+        std::vector<T> got(g.crs() * ld, T(-7)), want(g.crs() * ld, T(-7));
+        ops::detail::im2col_stride2(x.data(), g, got.data(), ld);
+        ops::detail::im2col_generic(x.data(), g, want.data(), ld);
+        for (std::size_t i = 0; i < got.size(); ++i) {
+            INFO("at " << i);
+            REQUIRE(got[i] == want[i]);
+        }
+    }
+}
+
 #if defined(__AVX2__)
 TEST_CASE("AVX2 stride-2 col2im equals the scalar loop (every ResNet map width, fresh and added, last rows and columns)") {
     // called directly: on AVX-512 builds the dispatch takes the 16-lane version instead

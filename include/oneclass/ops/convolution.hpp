@@ -68,22 +68,18 @@ inline std::size_t winograd_tile(const conv_shape& g, conv_algo a, conv_pass pas
 
 /// Whether `automatic` takes the phase-split convolution for a pass: where bench_conv measured it
 /// faster than the implicit GEMM and im2col + OpenBLAS (one thread, batch 32). It won on 3 x 3
-/// layers with 16-32 input channels: on AVX-512 in all three passes on 16 x 16 outputs
-/// (small.down2, 1.2-1.4x), on AVX2 (no implicit GEMM there) in the forward pass from 8 x 8
-/// outputs (small.down2 / down3 1.6x / 1.2x) and the weight gradient on 16 x 16 (1.3x), while its
-/// backward-data lost to im2col (1.2x). On smaller outputs the frame's zero row and column cost
-/// more (1.27x the work on 8 x 8, 1.56x on 4 x 4); with 64 channels and more a block's framed rows
-/// leave L1 (ResNet-18's layer2.down: 1.2x slower); the 1 x 1 shortcuts lost to im2col (1.2x).
+/// layers with 16-32 input channels on AVX-512 in all three passes on 16 x 16 outputs
+/// (small.down2, 1.2-1.4x). On smaller outputs the frame's zero row and column cost more (1.27x
+/// the work on 8 x 8, 1.56x on 4 x 4); with 64 channels and more a block's framed rows leave L1
+/// (ResNet-18's layer2.down: 1.2x slower); the 1 x 1 shortcuts lost to im2col (1.2x). On AVX2 (no
+/// implicit GEMM there) it had won the forward pass from 8 x 8 outputs and the weight gradient on
+/// 16 x 16 until im2col split its rows once (detail::im2col_stride2): since then im2col is ahead
+/// in every pass (small.down2 forward 1.16 against 1.45 ms, weight gradient 1.39 against 1.87,
+/// small.down3 forward 1.01 against 1.18).
 inline bool phase_direct_preferred(const conv_shape& g, conv_pass pass) {
-    if (!phase_direct_applies(g) || g.R != 3 || g.C < 16 || g.C > 32) return false;
-    const std::size_t PQ = g.P() * g.Q();
-    constexpr bool avx512 = simd::vector_gather<float>;
-    switch (pass) {
-        case conv_pass::forward: return PQ >= (avx512 ? 256 : 64);
-        case conv_pass::backward_data: return avx512 && PQ >= 256;
-        case conv_pass::backward_weights: return PQ >= 256;
-    }
-    return false;
+    if (!simd::vector_gather<float> || !phase_direct_applies(g) || g.R != 3 || g.C < 16 || g.C > 32) return false;
+    (void)pass;  // all three passes, from 16 x 16 outputs
+    return g.P() * g.Q() >= 256;
 }
 
 /// Whether `automatic` takes the stride-2 Winograd path: the forward pass, on AVX-512 from 16
