@@ -258,6 +258,32 @@ TEMPLATE_TEST_CASE_SIG("Winograd kernel: register-blocked panel product equals t
     }
 }
 
+#if defined(__AVX2__) && defined(__FMA__) && !defined(__AVX512F__)
+TEST_CASE("Winograd weight-gradient products (AVX2): dU (+)= E V^T equals the plain sums, ragged channel blocks") {
+    // 4 x 2 blocks with the horizontal-add epilogue, and the 3-, 2-, 1-row and 1-column tails
+    rng r(63);
+    for (auto [K, C, n] : {std::tuple{std::size_t(16), std::size_t(16), std::size_t(128)}, {7, 5, 8}, {9, 3, 24}, {2, 1, 16}, {1, 2, 8}, {4, 2, 64}}) {
+        INFO("K C n = " << K << " " << C << " " << n);
+        const std::size_t ld = n + 8;  // rows padded past n: the padding must not be read
+        std::vector<float> E(K * ld, std::numeric_limits<float>::quiet_NaN()), V(C * ld, std::numeric_limits<float>::quiet_NaN());
+        for (std::size_t k = 0; k < K; ++k)
+            for (std::size_t t = 0; t < n; ++t) E[k * ld + t] = float(r.normal());
+        for (std::size_t c = 0; c < C; ++c)
+            for (std::size_t t = 0; t < n; ++t) V[c * ld + t] = float(r.normal());
+        for (bool first : {true, false}) {
+            std::vector<float> dU(K * C, 0.5f);
+            ops::detail::wgrad_products_nt(E.data(), V.data(), K, C, ld, n, dU.data(), first);
+            for (std::size_t k = 0; k < K; ++k)
+                for (std::size_t c = 0; c < C; ++c) {
+                    double ref = first ? 0.0 : 0.5;
+                    for (std::size_t t = 0; t < n; ++t) ref += double(E[k * ld + t]) * double(V[c * ld + t]);
+                    REQUIRE(double(dU[k * C + c]) == Approx(ref).margin(1e-4));
+                }
+        }
+    }
+}
+#endif
+
 TEST_CASE("implicit-GEMM forward and weight gradient equal the references (stride 2, 1 x 1, padding, bias, ragged blocks)") {
     for (auto [N, C, H, W, K, R, stride, pad] :
          {std::tuple{2, 5, 9, 7, 6, 3, 2, 1}, {3, 16, 8, 8, 17, 1, 2, 0}, {1, 3, 11, 13, 9, 3, 1, 1}, {2, 4, 9, 9, 3, 5, 2, 2},
