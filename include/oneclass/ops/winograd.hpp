@@ -1462,10 +1462,8 @@ inline void wgrad_nt_block(const float* E, const float* V, std::size_t ld, std::
         return;
     }
     for (std::size_t i = 0; i < MR; ++i)
-        for (std::size_t j = 0; j < NR; ++j) {
-            const __m128 h = _mm_add_ps(_mm256_castps256_ps128(acc[i][j]), _mm256_extractf128_ps(acc[i][j], 1));
-            const __m128 q = _mm_add_ps(h, _mm_movehl_ps(h, h));
-            const float s = _mm_cvtss_f32(_mm_add_ss(q, _mm_movehdup_ps(q)));
+        for (std::size_t j = 0; j < NR; ++j) {  // the tail blocks: one sum at a time
+            const float s = simd::lanes_sum(simd::batch<float>(acc[i][j]));
             float& d = dU[i * ldu + j];
             d = first ? s : d + s;
         }
