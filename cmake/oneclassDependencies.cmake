@@ -26,13 +26,7 @@ if(NOT TARGET oneclass::blas)
     INTERFACE_INCLUDE_DIRECTORIES "${_oneclass_blas_inc}")
 endif()
 
-# stb_image / stb_image_write (Debian libstb-dev): the headers plus the compiled libstb, which
-# holds the one definition of their functions, so that our headers can stay header-only.
-if(NOT TARGET oneclass::stb)
-  find_path(_oneclass_stb_inc NAMES stb_image.h PATH_SUFFIXES stb REQUIRED)
-  find_library(_oneclass_stb_lib NAMES stb REQUIRED)
-  add_library(oneclass::stb INTERFACE IMPORTED)
-  set_target_properties(oneclass::stb PROPERTIES
-    INTERFACE_LINK_LIBRARIES "${_oneclass_stb_lib}"
-    INTERFACE_INCLUDE_DIRECTORIES "${_oneclass_stb_inc}")
-endif()
+# Image codecs: libpng and libjpeg-turbo (Debian libpng-dev, libjpeg-dev), fuzzed upstream and
+# patched by the distribution; see include/oneclass/data/image_codecs.hpp.
+find_dependency(PNG)
+find_dependency(JPEG)

@@ -1,6 +1,8 @@
 // tests/test_core.cpp - core/: errors, rng, matrix views, binary framing, atomic writes; parallel/.
 #include "test_util.hpp"
 
+#include <oneclass/core/platform.hpp>
+
 #include <oneclass/core/binary_io.hpp>
 #include <oneclass/core/buffer_pool.hpp>
 #include <oneclass/core/scratch.hpp>
@@ -212,4 +214,17 @@ TEST_CASE("buffer_pool reuses large blocks by exact size, respects its capacity;
     REQUIRE(sv.size() == 5);
     sv.resize(1000);
     REQUIRE(sv.size() == 1000);
+}
+
+TEST_CASE("platform: OpenBLAS's generic kernels on an AVX2 / AVX-512 CPU are reported with the fix") {
+    using oneclass::detail::kernel_warning;
+    const auto w = kernel_warning("Prescott", true, true, false, "AVX-512");
+    REQUIRE(w.has_value());
+    REQUIRE_THAT(*w, Catch::Contains("'Prescott'") && Catch::Contains("OPENBLAS_CORETYPE=SkylakeX"));
+    REQUIRE_THAT(*kernel_warning("Nehalem", true, false, false, "AVX2"), Catch::Contains("OPENBLAS_CORETYPE=Haswell"));
+    REQUIRE_FALSE(kernel_warning("Prescott", true, true, true, "AVX-512"));   // OPENBLAS_CORETYPE set: deliberate
+    REQUIRE_FALSE(kernel_warning("Prescott", false, false, false, "SSE4.2"));  // nothing better to run
+    for (const char* fast : {"Haswell", "SkylakeX", "Zen", "CooperLake"}) REQUIRE_FALSE(kernel_warning(fast, true, true, false, "x"));
+    REQUIRE(std::string(oneclass::compiled_isa()).size() > 0);
+    REQUIRE(std::string(oneclass::cpu_isa()).size() > 0);
 }

@@ -22,9 +22,7 @@ image_u8 solid(std::size_t h, std::size_t w, std::array<std::uint8_t, 3> rgb) {
     return im;
 }
 
-void save_jpg(const fs::path& p, const image_u8& im) {
-    REQUIRE(stbi_write_jpg(p.c_str(), int(im.width), int(im.height), int(im.channels), im.pixels.data(), 95) != 0);
-}
+void save_jpg(const fs::path& p, const image_u8& im) { save_jpeg(p, im, 95); }
 
 template <std::size_t N>
 std::vector<std::size_t> vec(const std::size_t (&a)[N]) {

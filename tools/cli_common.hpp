@@ -4,18 +4,23 @@
 #pragma once
 
 #include <oneclass/core/binary_io.hpp>
+#include <oneclass/core/platform.hpp>
 #include <oneclass/data.hpp>
 #include <oneclass/detectors.hpp>
 
 #include <CLI/CLI.hpp>
 
+#include <charconv>
+#include <cerrno>
 #include <cmath>
+#include <cstring>
 #include <cstdio>
 #include <filesystem>
 #include <limits>
 #include <optional>
 #include <sstream>
 #include <string>
+#include <unistd.h>
 #include <variant>
 #include <vector>
 
@@ -53,6 +58,57 @@ inline bool flag_applies(const std::string& flag, const std::string& det) {
 inline const std::vector<std::string>& detector_flags() {
     static const std::vector<std::string> f{"--gamma", "--nu", "--k", "--components", "--seed"};
     return f;
+}
+
+/// What `oneclass --version` prints: the library, what this binary was compiled for, the CPU it
+/// runs on, and the BLAS with the kernels it picked.
+inline std::string version_text() {
+    const blas_info b = blas();
+    std::string s = std::string("oneclass ") + version_string + "\ncompiled for: " + compiled_isa() +
+                    "\nthis CPU:     " + cpu_isa() + "\nBLAS:         " + b.name;
+    if (b.openblas) s += "\nBLAS kernels: " + b.core;
+    if (const auto w = blas_kernel_warning()) s += "\nwarning: " + *w;
+    return s;
+}
+
+/// CLI11 check: a whole number in lo..hi, read as written, so that "-1" is refused instead of
+/// wrapping to 2^64 - 1 in an unsigned option and "0" is never taken for "unset".
+inline CLI::Validator whole_number(std::uint64_t lo, std::uint64_t hi) {
+    return CLI::Validator(
+        [lo, hi](std::string& s) -> std::string {
+            std::uint64_t v = 0;
+            const auto r = std::from_chars(s.data(), s.data() + s.size(), v);
+            if (r.ec != std::errc() || r.ptr != s.data() + s.size() || v < lo || v > hi)
+                return "must be a whole number in " + std::to_string(lo) + ".." + std::to_string(hi) + ", got '" + s + "'";
+            return {};
+        },
+        "UINT:" + std::to_string(lo) + ".." + std::to_string(hi));
+}
+
+/// Refuses an output file that cannot be written before any work starts: a directory, a
+/// missing or unwritable folder. Writes go through write_file_atomic (a temp file beside it).
+inline void check_output_file(const std::string& path, const char* flag) {
+    if (path.empty()) return;
+    std::error_code ec;
+    require(!fs::is_directory(path, ec), "cli", flag, " '", path, "' is a directory, not a file");
+    const fs::file_status st = fs::status(path, ec);
+    if (fs::exists(st) && !fs::is_regular_file(st)) return;  // a device or FIFO is written in place
+    const fs::path dir = fs::absolute(path).parent_path();
+    require(fs::is_directory(dir, ec), "cli", flag, " '", path, "': folder '", dir.string(), "' does not exist");
+    require(::access(dir.c_str(), W_OK) == 0, "cli", flag, " '", path, "': cannot write in folder '", dir.string(),
+            "': ", std::strerror(errno));
+}
+
+/// The same for an output folder (created later if missing): not a file, and its nearest
+/// existing ancestor writable.
+inline void check_output_dir(const std::string& path, const char* flag) {
+    std::error_code ec;
+    fs::path p = fs::absolute(path);
+    require(!fs::exists(p, ec) || fs::is_directory(p, ec), "cli", flag, " '", path, "' is a file, not a folder");
+    while (!fs::exists(p, ec) && p.has_parent_path() && p.parent_path() != p) p = p.parent_path();
+    require(fs::is_directory(p, ec), "cli", flag, " '", path, "': '", p.string(), "' is not a folder");
+    require(::access(p.c_str(), W_OK) == 0, "cli", flag, " '", path, "': cannot write in '", p.string(), "': ",
+            std::strerror(errno));
 }
 
 inline std::vector<std::string> split_list(const std::string& s, const char* flag) {
@@ -102,7 +158,11 @@ inline normalization parse_normalization(const std::string& s) {
 inline any_detector<float> make_detector(const detector_options& o) {
     check_detector_name(o.name);
     const normalization norm = parse_normalization(o.normalize);
-    if (o.gamma) require(std::isfinite(*o.gamma) && *o.gamma > 0, "cli", "--gamma must be > 0, got ", *o.gamma);
+    // the detectors compute in float: a gamma that rounds to 0 (or a subnormal) there would silently
+    // become the automatic rule, one near float's range would overflow the kernel sums
+    if (o.gamma)
+        require(std::isfinite(*o.gamma) && *o.gamma >= 1e-30 && *o.gamma <= 1e30, "cli",
+                "--gamma must be in [1e-30, 1e30], got ", *o.gamma);
     if (o.nu) require(*o.nu > 0 && *o.nu <= 1, "cli", "--nu must be in (0, 1], got ", *o.nu);
     if (o.k) require(*o.k >= 1, "cli", "--k must be >= 1, got ", *o.k);
     if (o.components) require(*o.components >= 1, "cli", "--components must be >= 1, got ", *o.components);

@@ -114,6 +114,8 @@ inline int run_pipeline(const run_args& a, const detector_options& det_opts) {
     const auto names = split_list(a.detectors, "--detector");
     check_eval_flags(names, det_opts, a.features);
     require(a.seeds >= 1, "cli", "--seeds must be >= 1");
+    check_output_dir(a.out_dir, "--out-dir");
+    check_output_file(a.train.metrics, "--metrics");
     auto cfg = build_config(a.train);
     require(a.features == "f" || cfg.method != pipeline::proxy_method::dae, "cli",
             "--features gf: the dae method trains no projection head");
@@ -122,13 +124,13 @@ inline int run_pipeline(const run_args& a, const detector_options& det_opts) {
     const auto classes = parse_classes(a.classes, data.train.num_classes());
     fs::create_directories(a.out_dir);
     if (!a.train.metrics.empty()) fs::remove(a.train.metrics + ".tmp");
-    const std::size_t channels = a.train.channels ? a.train.channels : data.train.channels;
+    const std::size_t channels = a.train.channels.value_or(data.train.channels);
     const tensor<float> test_images = dataset_images(data.test, all_rows(data.test.size()), channels);
     install_sigint_handler();
 
     std::vector<eval_row> rows;
     for (int c : classes) {
-        const class_data cd = class_images(data, c, channels, a.train.train_limit);
+        const class_data cd = class_images(data, c, channels, a.train.train_limit.value_or(0));
         for (std::size_t s = 0; s < a.seeds; ++s) {
             cfg.seed = a.train.seed + s;
             pipeline::representation rep(cfg, channels);
@@ -177,13 +179,14 @@ inline int run_train(const train_args& a) {
     require(a.checkpoint_every >= 1, "cli", "--checkpoint-every must be >= 1");
     cfg.checkpoint_every = a.checkpoint_every;
     require(!a.resume || fs::exists(cfg.checkpoint), "cli", "--resume: no checkpoint '", cfg.checkpoint.string(), "'");
-    const fs::path out_dir = fs::absolute(a.out).parent_path();
-    require(fs::is_directory(out_dir), "cli", "--out: folder '", out_dir.string(), "' does not exist");
+    check_output_file(a.out, "--out");
+    check_output_file(cfg.checkpoint.string(), "--checkpoint");
+    check_output_file(a.train.metrics, "--metrics");
     const labelled_split data = load_dataset(a.dataset, a.root, a.image_size, a.attribute);
     require(std::size_t(a.cls) < data.train.num_classes(), "cli", "--class ", a.cls, " is not a class in 0..",
             data.train.num_classes() - 1);
-    const std::size_t channels = a.train.channels ? a.train.channels : data.train.channels;
-    const class_data cd = class_images(data, a.cls, channels, a.train.train_limit);
+    const std::size_t channels = a.train.channels.value_or(data.train.channels);
+    const class_data cd = class_images(data, a.cls, channels, a.train.train_limit.value_or(0));
     pipeline::representation rep(cfg, channels);
     if (a.resume) {
         rep.load_checkpoint(cfg.checkpoint);
@@ -208,7 +211,7 @@ inline int run_train(const train_args& a) {
                      {"class_name", cd.class_name},
                      {"image_size", std::to_string(cd.train_images.shape(2))},
                      {"train_images", std::to_string(cd.train_images.shape(0))},
-                     {"train_limit", std::to_string(a.train.train_limit)},
+                     {"train_limit", std::to_string(a.train.train_limit.value_or(0))},
                      {"preset", a.train.preset},
                      {"train_s", json_number(train_s)}});
     std::error_code ec;
@@ -227,6 +230,7 @@ struct model_eval_args {
 inline int run_eval_model(const model_eval_args& a, const detector_options& det_opts) {
     const auto names = split_list(a.detectors, "--detector");
     check_eval_flags(names, det_opts, a.features);
+    check_output_dir(a.out_dir, "--out-dir");
     auto rep = pipeline::representation::load(a.model);
     const auto meta = [&](const char* k) {
         const auto v = rep.metadata(k);

@@ -20,6 +20,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <optional>
 #include <unistd.h>
 
 namespace oneclass::cli {
@@ -45,8 +46,10 @@ inline void install_sigint_handler() {
 // ---- configuration from flags ----------------------------------------------------------------------
 struct train_options {
     std::string method = "distaug", preset = "quick", arch, progress = "auto", metrics;
-    std::size_t epochs = 0, batch = 0, channels = 0, train_limit = 0;  ///< channels 0: the dataset's
-    double width = 0, lr = 0;
+    // unset: the preset's (or the dataset's channels, all of the class's images); a value given
+    // is checked, never taken for "unset"
+    std::optional<std::size_t> epochs, batch, channels, train_limit;
+    std::optional<double> width, lr;
     std::uint64_t seed = 0;
 };
 
@@ -90,14 +93,17 @@ inline pipeline::representation_config preset_config(const std::string& name) {
 inline pipeline::representation_config build_config(const train_options& o) {
     auto cfg = preset_config(o.preset);
     cfg.method = pipeline::parse_method(o.method);
-    if (o.epochs) cfg.epochs = o.epochs;
-    if (o.batch) {
-        require(o.batch >= 2, "cli", "--batch must be >= 2, got ", o.batch);
-        cfg.batch = o.batch;
+    if (o.epochs) {
+        require(*o.epochs >= 1 && *o.epochs <= 1000000, "cli", "--epochs must be in 1..1000000, got ", *o.epochs);
+        cfg.epochs = *o.epochs;
     }
-    if (o.lr != 0) {
-        require(std::isfinite(o.lr) && o.lr > 0, "cli", "--lr must be > 0, got ", o.lr);
-        cfg.lr = o.lr;
+    if (o.batch) {
+        require(*o.batch >= 2 && *o.batch <= 65536, "cli", "--batch must be in 2..65536, got ", *o.batch);
+        cfg.batch = *o.batch;
+    }
+    if (o.lr) {
+        require(std::isfinite(*o.lr) && *o.lr > 0 && *o.lr <= 100, "cli", "--lr must be in (0, 100], got ", *o.lr);
+        cfg.lr = *o.lr;
     }
     if (!o.arch.empty()) {
         if (o.arch == "resnet10") cfg.net.depth = 10;
@@ -105,11 +111,12 @@ inline pipeline::representation_config build_config(const train_options& o) {
         else if (o.arch == "resnet34") cfg.net.depth = 34;
         else fail("cli", "--arch must be resnet10, resnet18 or resnet34, got '", o.arch, "'");
     }
-    if (o.width != 0) {
-        require(o.width > 0 && o.width <= 4, "cli", "--width must be in (0, 4], got ", o.width);
-        cfg.net.width = o.width;
+    if (o.width) {
+        require(*o.width > 0 && *o.width <= 4, "cli", "--width must be in (0, 4], got ", *o.width);
+        cfg.net.width = *o.width;
     }
-    require(o.channels <= 3 && o.channels != 2, "cli", "--channels must be 1 or 3, got ", o.channels);
+    if (o.channels) require(*o.channels == 1 || *o.channels == 3, "cli", "--channels must be 1 or 3, got ", *o.channels);
+    if (o.train_limit) require(*o.train_limit >= 1, "cli", "--train-limit must be >= 1, got ", *o.train_limit);
     require(o.progress == "auto" || o.progress == "bar" || o.progress == "log" || o.progress == "none", "cli",
             "--progress must be auto, bar, log or none, got '", o.progress, "'");
     cfg.seed = o.seed;

@@ -47,6 +47,8 @@ struct detect_args {
 };
 
 int run_detect(const detect_args& a) {
+    cli::check_output_file(a.out, "--out");
+    cli::check_output_file(a.save_model, "--save-model");
     const auto X_test = cli::load_features(a.test, "--test");
     std::optional<std::vector<double>> labels;
     if (!a.labels.empty()) {
@@ -106,6 +108,7 @@ int run_eval(eval_args a) {
                                     a.out_dir, a.classes, a.attribute, a.image_size},
                                    a.det);
     }
+    cli::check_output_dir(a.out_dir, "--out-dir");
     if (a.features.empty()) a.features = "raw";
     if (a.classes.empty()) a.classes = "all";
     require(a.features == "raw", "eval", "--features ", a.features, " needs --model (a file from 'oneclass train')");
@@ -146,9 +149,9 @@ void add_detector_flags(CLI::App* cmd, detector_options& o, bool single, bool wi
     if (single) cmd->add_option("--detector", o.name, "kde|ocsvm|ocsvm-linear|gde|gmm|knn");
     cmd->add_option("--gamma", o.gamma, "kernel width for kde / ocsvm (default 10 / (d Var(train)))");
     cmd->add_option("--nu", o.nu, "ocsvm nu in (0, 1] (default 0.5)");
-    cmd->add_option("--k", o.k, "knn: which neighbour (default 1)");
-    cmd->add_option("--components", o.components, "gmm: number of components (default 2)");
-    if (with_seed) cmd->add_option("--seed", o.seed, "gmm: k-means++ seed (default 0)");
+    cmd->add_option("--k", o.k, "knn: which neighbour (default 1)")->check(cli::whole_number(1, 1000000));
+    cmd->add_option("--components", o.components, "gmm: number of components (default 2)")->check(cli::whole_number(1, 10000));
+    if (with_seed) cmd->add_option("--seed", o.seed, "gmm: k-means++ seed (default 0)")->check(cli::whole_number(0, UINT64_MAX));
     cmd->add_option("--normalize", o.normalize, "l2|none (default l2, the paper's)")
         ->check(CLI::IsMember({"l2", "none"}));
 }
@@ -158,8 +161,9 @@ void add_detector_flags(CLI::App* cmd, detector_options& o, bool single, bool wi
 int main(int argc, char** argv) {
     CLI::App app{"oneclass: deep one-class classification (Sohn et al., ICLR 2021)"};
     app.require_subcommand(1);
+    app.set_version_flag("--version", [] { return cli::version_text(); }, "print the version, the instruction set it was built for, the BLAS and its kernels");
     int threads = 0;
-    app.add_option("--threads", threads, "worker threads (default: all cores)")->check(CLI::NonNegativeNumber);
+    app.add_option("--threads", threads, "worker threads (default: all cores)")->check(cli::whole_number(1, 4096));
 
     detect_args da;
     auto* detect = app.add_subcommand("detect", "fit a detector on feature rows and score test rows");
@@ -179,7 +183,8 @@ int main(int argc, char** argv) {
     add_detector_flags(eval, ea.det, false);
     eval->add_option("--dataset", ea.dataset, dataset_help)->check(CLI::IsMember(datasets));
     eval->add_option("--root", ea.root, "dataset folder (default: /usr/share/datasets/fashion-mnist)");
-    eval->add_option("--image-size", ea.image_size, "folder / cat-vs-dog / celeba: resize to this side (32 or 64)");
+    eval->add_option("--image-size", ea.image_size, "folder / cat-vs-dog / celeba: resize to this side (32 or 64)")
+        ->check(cli::whole_number(16, 256));
     eval->add_option("--attribute", ea.attribute, "celeba: the attribute that marks an anomaly (default Eyeglasses)");
     eval->add_option("--model", ea.model, "a model from 'oneclass train': evaluate its features on its class");
     eval->add_option("--features", ea.features, "raw (pixels in [0, 1]; default without --model), f or gf (with --model)");
@@ -196,14 +201,16 @@ int main(int argc, char** argv) {
         cmd->add_option("--method", t.method, "rotation|simclr|distaug|dae")
             ->check(CLI::IsMember({"rotation", "simclr", "distaug", "dae"}));
         cmd->add_option("--preset", t.preset, "quick|standard|paper")->check(CLI::IsMember({"quick", "standard", "paper"}));
-        cmd->add_option("--epochs", t.epochs, "override the preset's epochs");
-        cmd->add_option("--batch", t.batch, "override the preset's batch size");
+        cmd->add_option("--epochs", t.epochs, "override the preset's epochs")->check(cli::whole_number(1, 1000000));
+        cmd->add_option("--batch", t.batch, "override the preset's batch size")->check(cli::whole_number(2, 65536));
         cmd->add_option("--lr", t.lr, "override the preset's learning rate");
         cmd->add_option("--arch", t.arch, "resnet10|resnet18|resnet34 (default: the preset's)");
         cmd->add_option("--width", t.width, "ResNet width multiplier (default: the preset's)");
-        cmd->add_option("--seed", t.seed, "training seed");
-        cmd->add_option("--train-limit", t.train_limit, "use at most this many training images of the class");
-        cmd->add_option("--channels", t.channels, "1 or 3 (grayscale replicated; default: the dataset's)");
+        cmd->add_option("--seed", t.seed, "training seed")->check(cli::whole_number(0, UINT64_MAX));
+        cmd->add_option("--train-limit", t.train_limit, "use at most this many training images of the class")
+            ->check(cli::whole_number(1, 1000000000));
+        cmd->add_option("--channels", t.channels, "1 or 3 (grayscale replicated; default: the dataset's)")
+            ->check(cli::whole_number(1, 3));
         cmd->add_option("--progress", t.progress, "auto (bar on a terminal, log lines otherwise)|bar|log|none");
         cmd->add_option("--metrics", t.metrics, "write per-step and per-epoch metrics as JSON lines");
     };
@@ -212,12 +219,14 @@ int main(int argc, char** argv) {
     auto* train = app.add_subcommand("train", "train a representation on one class's training images, write a model");
     train->add_option("--dataset", ta.dataset, dataset_help)->check(CLI::IsMember(datasets));
     train->add_option("--root", ta.root, "dataset folder");
-    train->add_option("--image-size", ta.image_size, "folder / cat-vs-dog / celeba: resize to this side (32 or 64)");
+    train->add_option("--image-size", ta.image_size, "folder / cat-vs-dog / celeba: resize to this side (32 or 64)")
+        ->check(cli::whole_number(16, 256));
     train->add_option("--attribute", ta.attribute, "celeba: the attribute that marks an anomaly (default Eyeglasses)");
-    train->add_option("--class", ta.cls, "the inlier (normal) class")->required();
+    train->add_option("--class", ta.cls, "the inlier (normal) class")->required()->check(cli::whole_number(0, 100000));
     train->add_option("--out", ta.out, "model file to write")->required();
     train->add_option("--checkpoint", ta.checkpoint, "checkpoint file (default MODEL.ckpt; removed once MODEL is written)");
-    train->add_option("--checkpoint-every", ta.checkpoint_every, "epochs between checkpoints (default 1)");
+    train->add_option("--checkpoint-every", ta.checkpoint_every, "epochs between checkpoints (default 1)")
+        ->check(cli::whole_number(1, 1000000));
     train->add_flag("--resume", ta.resume, "continue from the checkpoint (bit for bit the uninterrupted run)");
     add_train_flags(train, ta.train);
 
@@ -229,10 +238,11 @@ int main(int argc, char** argv) {
     add_detector_flags(run, run_det, false, false);
     run->add_option("--dataset", ra.dataset, dataset_help)->check(CLI::IsMember(datasets));
     run->add_option("--root", ra.root, "dataset folder");
-    run->add_option("--image-size", ra.image_size, "folder / cat-vs-dog / celeba: resize to this side (32 or 64)");
+    run->add_option("--image-size", ra.image_size, "folder / cat-vs-dog / celeba: resize to this side (32 or 64)")
+        ->check(cli::whole_number(16, 256));
     run->add_option("--attribute", ra.attribute, "celeba: the attribute that marks an anomaly (default Eyeglasses)");
     run->add_option("--classes", ra.classes, "all or a list such as 0,3,7");
-    run->add_option("--seeds", ra.seeds, "number of seeds (mean +- std)");
+    run->add_option("--seeds", ra.seeds, "number of seeds (mean +- std)")->check(cli::whole_number(1, 1000));
     run->add_option("--detector", ra.detectors, "comma-separated, e.g. kde,ocsvm,gde,knn");
     run->add_option("--features", ra.features, "f (encoder) or gf (head)");
     run->add_option("--out-dir", ra.out_dir, "where the JSON and CSV results go");
@@ -245,10 +255,13 @@ int main(int argc, char** argv) {
         return app.exit(e);
     } catch (const CLI::CallForAllHelp& e) {
         return app.exit(e);
+    } catch (const CLI::CallForVersion& e) {
+        return app.exit(e);
     } catch (const CLI::ParseError& e) {
         std::fprintf(stderr, "oneclass: error: %s\n", e.what());
         return 2;
     }
+    if (const auto w = blas_kernel_warning()) std::fprintf(stderr, "oneclass: warning: %s\n", w->c_str());
     try {
         std::unique_ptr<tbb::global_control> limit;
         if (threads > 0)

@@ -315,7 +315,9 @@ pool_dims pool_geometry(const tensor<T>& x, std::size_t k, std::size_t s, std::s
 /// Max pooling with a k x k window, stride s and padding pad (padded positions never win).
 template <class T>
 variable<T> max_pool2d(const variable<T>& x, std::size_t k, std::size_t s, std::size_t pad = 0) {
-    const auto [N, C, H, W, P, Q] = detail::pool_geometry(x.value(), k, s, pad, "fn::max_pool2d");
+    // plain variables, not a structured binding: the lambdas below capture them (clang < 16 cannot)
+    const detail::pool_dims g = detail::pool_geometry(x.value(), k, s, pad, "fn::max_pool2d");
+    const std::size_t N = g.N, C = g.C, H = g.H, W = g.W, P = g.P, Q = g.Q;
     const tensor<T> xc = x.value().contiguous_copy();
     tensor<T> y({N, C, P, Q});
     std::vector<std::size_t> arg(y.size());
@@ -398,7 +400,9 @@ variable<T> conv_transpose2d(const variable<T>& x, const variable<T>& w, const v
 /// (PyTorch's default count_include_pad=True).
 template <class T>
 variable<T> avg_pool2d(const variable<T>& x, std::size_t k, std::size_t s, std::size_t pad = 0) {
-    const auto [N, C, H, W, P, Q] = detail::pool_geometry(x.value(), k, s, pad, "fn::avg_pool2d");
+    // plain variables, not a structured binding: the lambdas below capture them (clang < 16 cannot)
+    const detail::pool_dims g = detail::pool_geometry(x.value(), k, s, pad, "fn::avg_pool2d");
+    const std::size_t N = g.N, C = g.C, H = g.H, W = g.W, P = g.P, Q = g.Q;
     const tensor<T> xc = x.value().contiguous_copy();
     tensor<T> y({N, C, P, Q});
     auto window = [=](std::size_t p, std::size_t q, auto&& f) {

@@ -17,12 +17,17 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <ios>
 #include <iterator>
+#include <new>
+#include <stdexcept>
 #include <random>
 #include <string>
 #include <string_view>
 #include <system_error>
 #include <type_traits>
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <vector>
 
@@ -113,34 +118,106 @@ private:
     std::string what_;
 };
 
-/// Reads a whole file; throws io_error naming the path if it cannot be opened or read.
+/// Reads a whole file; throws io_error naming the path if it cannot be opened or read (a
+/// directory, a missing file, a read error) or does not fit in memory.
 inline std::string read_file_bytes(const std::filesystem::path& path, const char* where) {
+    std::error_code ec;
+    if (std::filesystem::is_directory(path, ec)) fail<io_error>(where, "'", path.string(), "' is a directory, not a file");
     std::ifstream in(path, std::ios::binary);
     if (!in) fail<io_error>(where, "cannot open '", path.string(), "': ", std::strerror(errno));
-    std::string s((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    std::string s;
+    try {
+        s.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    } catch (const std::bad_alloc&) {
+        fail<io_error>(where, "'", path.string(), "' does not fit in memory");
+    } catch (const std::ios_base::failure& e) {
+        fail<io_error>(where, "error reading '", path.string(), "': ", e.what());
+    }
     if (in.bad()) fail<io_error>(where, "error reading '", path.string(), "'");
     return s;
 }
 
-/// Writes `bytes` to `path` atomically: temp file in the same directory, fsync, rename.
+/// Runs `load` (which reads `path`) and turns an allocation failure inside it into an io_error
+/// that names the file: a size read from a file that passed every check can still exceed memory.
+template <class F>
+auto naming_file(const std::filesystem::path& path, const char* where, F&& load) -> decltype(load()) {
+    try {
+        return load();
+    } catch (const std::bad_alloc&) {
+        fail<io_error>(where, "'", path.string(), "' needs more memory than is available");
+    } catch (const std::length_error&) {
+        fail<io_error>(where, "'", path.string(), "' describes an object too large to build");
+    }
+}
+
+namespace detail {
+/// Where a write to `path` lands: symlinks followed to their final target, also a dangling one
+/// (whose target is then created), so that the link is kept and what it points to is replaced.
+inline std::filesystem::path write_target(const std::filesystem::path& path, const char* where) {
+    namespace fs = std::filesystem;
+    fs::path p = path;
+    for (int hops = 0;; ++hops) {
+        std::error_code ec;
+        if (!fs::is_symlink(fs::symlink_status(p, ec))) return p;
+        if (hops == 40) fail<io_error>(where, "cannot write '", path.string(), "': too many levels of symbolic links");
+        const fs::path next = fs::read_symlink(p, ec);
+        if (ec) fail<io_error>(where, "cannot write '", path.string(), "': ", ec.message());
+        p = next.is_absolute() ? next : p.parent_path() / next;
+    }
+}
+}  // namespace detail
+
+/// Writes `bytes` to `path` atomically: a temp file in the target's directory, fsync, rename. A
+/// symlink is followed (the link stays, its target is replaced); an existing file keeps its mode
+/// and, where permitted, its owner; a device, FIFO or socket (/dev/stdout, a named pipe) is written
+/// in place, since renaming over it would replace the node with a regular file.
 inline void write_file_atomic(const std::filesystem::path& path, std::string_view bytes, const char* where) {
     namespace fs = std::filesystem;
-    const fs::path dir = path.has_parent_path() ? path.parent_path() : fs::path(".");
+    const fs::path target = detail::write_target(path, where);
+    struct stat st {};
+    const bool exists = ::stat(target.c_str(), &st) == 0;
+    if (exists && S_ISDIR(st.st_mode)) fail<io_error>(where, "cannot write '", path.string(), "': it is a directory");
+    auto write_all = [&](int fd) {
+        std::size_t off = 0;
+        while (off < bytes.size()) {
+            const ssize_t n = ::write(fd, bytes.data() + off, bytes.size() - off);
+            if (n < 0 && errno == EINTR) continue;
+            if (n <= 0) return false;
+            off += std::size_t(n);
+        }
+        return true;
+    };
+    if (exists && !S_ISREG(st.st_mode)) {
+        const int fd = ::open(target.c_str(), O_WRONLY | O_CLOEXEC);
+        if (fd < 0) fail<io_error>(where, "cannot write '", path.string(), "': ", std::strerror(errno));
+        const bool ok = write_all(fd);
+        const int err = errno;
+        ::close(fd);
+        if (!ok) fail<io_error>(where, "failed writing '", path.string(), "': ", std::strerror(err));
+        return;
+    }
+    const fs::path dir = target.has_parent_path() ? target.parent_path() : fs::path(".");
     std::random_device rd;
-    const fs::path tmp = dir / (path.filename().string() + ".tmp." + std::to_string(::getpid()) + "." +
+    const fs::path tmp = dir / ("." + target.filename().string() + ".tmp." + std::to_string(::getpid()) + "." +
                                 std::to_string(rd()));
-    std::FILE* f = std::fopen(tmp.c_str(), "wb");
-    if (!f) fail<io_error>(where, "cannot write '", path.string(), "': ", std::strerror(errno));
-    const bool ok = std::fwrite(bytes.data(), 1, bytes.size(), f) == bytes.size() && std::fflush(f) == 0 &&
-                    ::fsync(::fileno(f)) == 0;
-    const int err = errno;
-    std::fclose(f);
+    const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+    if (fd < 0) fail<io_error>(where, "cannot write '", path.string(), "': ", std::strerror(errno));
+    bool ok = write_all(fd);
+    int err = errno;
+    if (ok && exists) {  // keep the replaced file's permissions; its owner only where we may set it
+        if (::fchmod(fd, st.st_mode & 07777) != 0) ok = false, err = errno;
+        if (ok && (st.st_uid != ::geteuid() || st.st_gid != ::getegid()) && ::fchown(fd, st.st_uid, st.st_gid) != 0) {
+            // not permitted (not root): the file becomes ours, as any rewrite by this user would
+        }
+    }
+    if (ok && ::fsync(fd) != 0) ok = false, err = errno;
+    ::close(fd);
     std::error_code ec;
     if (!ok) {
         fs::remove(tmp, ec);
         fail<io_error>(where, "failed writing '", path.string(), "': ", std::strerror(err));
     }
-    fs::rename(tmp, path, ec);
+    fs::rename(tmp, target, ec);
     if (ec) {
         std::error_code ec2;
         fs::remove(tmp, ec2);

@@ -1,7 +1,8 @@
 // oneclass/data/csv.hpp - numeric CSV matrices (rows = samples) and score columns.
 //
-// Reading: comma-separated numbers, one sample per line; an optional header line (detected when
-// the first non-empty line is not all numbers); blank lines and "\r\n" endings are accepted.
+// Reading: comma-separated numbers, one sample per line; an optional header line (the first
+// non-empty line when none of its fields is a number); a UTF-8 byte-order mark, blank lines and
+// "\r\n" endings are accepted.
 // A ragged row, a non-numeric field, a NaN/Inf value or a file with no data rows throws
 // io_error naming the file, line and column. Writing is atomic (temp file + rename).
 //
@@ -48,15 +49,16 @@ void split_fields(std::string_view line, F&& f) {
 }
 }  // namespace detail
 
-/// Reads a numeric CSV file as an n x d matrix of T.
+namespace detail {
 template <class T>
-matrix<T> load_csv_matrix(const std::filesystem::path& path) {
+matrix<T> load_csv_matrix_unchecked(const std::filesystem::path& path) {
     const std::string text = read_file_bytes(path, "load_csv");
     const std::string src = path.string();
     std::vector<T> values;
     std::size_t cols = 0, rows = 0, line_no = 0;
     bool first = true;
     std::string_view rest(text);
+    if (rest.starts_with("\xEF\xBB\xBF")) rest.remove_prefix(3);  // a UTF-8 byte-order mark (spreadsheet exports)
     while (!rest.empty()) {
         const auto nl = rest.find('\n');
         const std::string_view line = detail::trim(rest.substr(0, nl));
@@ -64,22 +66,24 @@ matrix<T> load_csv_matrix(const std::filesystem::path& path) {
         ++line_no;
         if (line.empty()) continue;
         std::vector<double> row;
-        std::size_t bad_col = 0;
+        std::size_t bad_col = 0, numbers = 0;
         std::string_view bad;
         bool numeric = true;
         detail::split_fields(line, [&](std::size_t c, std::string_view f) {
             double v;
-            if (!numeric) return;
-            if (!detail::parse_double(f, v)) {
+            if (detail::parse_double(f, v)) {
+                ++numbers;
+                row.push_back(v);
+            } else if (numeric) {
                 numeric = false;
                 bad_col = c;
                 bad = detail::trim(f);
-                return;
             }
-            row.push_back(v);
         });
         if (!numeric) {
-            if (first) {  // a header line
+            // a header only if no field is a number: "1,2,3,x" is a data row with a typo, and
+            // taking it for a header would drop it silently
+            if (first && numbers == 0) {
                 first = false;
                 continue;
             }
@@ -100,6 +104,13 @@ matrix<T> load_csv_matrix(const std::filesystem::path& path) {
     }
     if (rows == 0) fail<io_error>("load_csv", "'", src, "' has no data rows");
     return matrix<T>(rows, cols, std::span<const T>(values));
+}
+}  // namespace detail
+
+/// Reads a numeric CSV file as an n x d matrix of T.
+template <class T>
+matrix<T> load_csv_matrix(const std::filesystem::path& path) {
+    return naming_file(path, "load_csv", [&] { return detail::load_csv_matrix_unchecked<T>(path); });
 }
 
 /// Reads a single-column CSV (optionally with a header) as a vector.

@@ -7,11 +7,13 @@
 //     auto train = oneclass::load_fashion_mnist("/usr/share/datasets/fashion-mnist", "train");
 #pragma once
 
+#include <oneclass/core/binary_io.hpp>
 #include <oneclass/core/error.hpp>
 #include <oneclass/data/dataset.hpp>
 
 #include <zlib.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <filesystem>
 #include <string>
@@ -25,54 +27,76 @@ struct idx_array {
 };
 
 namespace detail {
-inline std::string gunzip_file(const std::filesystem::path& path, const char* where) {
-    gzFile f = gzopen(path.c_str(), "rb");
-    if (!f) fail<io_error>(where, "cannot open '", path.string(), "'");
-    std::string out;
-    char buf[1 << 16];
-    while (true) {
-        const int n = gzread(f, buf, sizeof(buf));
-        if (n < 0) {
-            int errnum = 0;
-            const std::string msg = gzerror(f, &errnum);
-            gzclose(f);
-            fail<io_error>(where, "'", path.string(), "' is corrupt (", msg, ")");
-        }
-        if (n == 0) break;
-        out.append(buf, std::size_t(n));
+/// A gzip (or plain) stream read in pieces, so that memory follows the bytes actually present.
+class gz_reader {
+public:
+    gz_reader(const std::filesystem::path& path, const char* where) : path_(path), where_(where) {
+        f_ = gzopen(path.c_str(), "rb");
+        if (!f_) fail<io_error>(where, "cannot open '", path.string(), "'");
     }
-    int errnum = 0;
-    const std::string msg = gzerror(f, &errnum);
-    gzclose(f);
-    if (errnum != Z_OK && errnum != Z_STREAM_END)
-        fail<io_error>(where, "'", path.string(), "' is truncated or corrupt (", msg, ")");
-    return out;
-}
+    ~gz_reader() { gzclose(f_); }
+    gz_reader(const gz_reader&) = delete;
+    gz_reader& operator=(const gz_reader&) = delete;
+
+    /// Appends up to n bytes to `out`; returns how many were read (fewer only at the end).
+    std::size_t read(std::size_t n, std::string& out) {
+        std::size_t got = 0;
+        char buf[1 << 16];
+        while (got < n) {
+            const int k = gzread(f_, buf, unsigned(std::min<std::size_t>(sizeof buf, n - got)));
+            if (k < 0) {
+                int errnum = 0;
+                fail<io_error>(where_, "'", path_.string(), "' is corrupt (", gzerror(f_, &errnum), ")");
+            }
+            if (k == 0) break;
+            out.append(buf, std::size_t(k));
+            got += std::size_t(k);
+        }
+        int errnum = 0;
+        const char* msg = gzerror(f_, &errnum);
+        if (errnum != Z_OK && errnum != Z_STREAM_END)
+            fail<io_error>(where_, "'", path_.string(), "' is truncated or corrupt (", msg, ")");
+        return got;
+    }
+
+private:
+    std::filesystem::path path_;
+    const char* where_;
+    gzFile f_ = nullptr;
+};
 }  // namespace detail
 
+/// Reads an IDX file (plain or gzip). The header's element count is checked (no overflow, no more
+/// than this machine's memory) before the data is read, and the data is read in pieces: a header
+/// that claims more than the file holds costs only what the file holds.
 inline idx_array load_idx(const std::filesystem::path& path) {
-    const std::string b = detail::gunzip_file(path, "load_idx");
+    constexpr const char* where = "load_idx";
     const std::string src = path.string();
-    if (b.size() < 4 || b[0] != 0 || b[1] != 0) fail<io_error>("load_idx", "'", src, "' is not an IDX file (bad magic)");
+    std::error_code ec;
+    if (std::filesystem::is_directory(path, ec)) fail<io_error>(where, "'", src, "' is a directory, not a file");
+    detail::gz_reader in(path, where);
+    std::string b;
+    if (in.read(4, b) < 4 || b[0] != 0 || b[1] != 0) fail<io_error>(where, "'", src, "' is not an IDX file (bad magic)");
     if (static_cast<unsigned char>(b[2]) != 0x08)
-        fail<io_error>("load_idx", "'", src, "' has IDX type 0x", std::hex, int(static_cast<unsigned char>(b[2])),
+        fail<io_error>(where, "'", src, "' has IDX type 0x", std::hex, int(static_cast<unsigned char>(b[2])),
                        "; only unsigned bytes (0x08) are supported");
     const std::size_t nd = static_cast<unsigned char>(b[3]);
-    if (nd == 0 || b.size() < 4 + 4 * nd) fail<io_error>("load_idx", "'", src, "' is truncated in its header");
+    if (nd == 0 || in.read(4 * nd, b) < 4 * nd) fail<io_error>(where, "'", src, "' is truncated in its header");
     idx_array a;
     std::size_t count = 1;
     for (std::size_t k = 0; k < nd; ++k) {
         std::size_t v = 0;
         for (int j = 0; j < 4; ++j) v = (v << 8) | static_cast<unsigned char>(b[4 + 4 * k + std::size_t(j)]);
         a.dims.push_back(v);
-        count *= v;
+        count = checked_mul<io_error>(count, v, where, ("'" + src + "' dimensions").c_str());
     }
-    const std::size_t off = 4 + 4 * nd;
-    if (b.size() - off < count)
-        fail<io_error>("load_idx", "'", src, "' is truncated: expected ", count, " data bytes, found ", b.size() - off);
-    if (b.size() - off > count)
-        fail<io_error>("load_idx", "'", src, "' has ", b.size() - off - count, " trailing bytes");
-    a.data.assign(b.begin() + std::ptrdiff_t(off), b.end());
+    check_fits_memory<io_error>(count, where, ("'" + src + "' data").c_str());
+    std::string data;
+    const std::size_t got = naming_file(path, where, [&] { return in.read(count, data); });
+    if (got < count) fail<io_error>(where, "'", src, "' is truncated: expected ", count, " data bytes, found ", got);
+    std::string extra;
+    if (in.read(1, extra) > 0) fail<io_error>(where, "'", src, "' has trailing bytes after its ", count, " data bytes");
+    a.data.assign(data.begin(), data.end());
     return a;
 }
 

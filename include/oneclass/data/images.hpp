@@ -1,13 +1,16 @@
-// oneclass/data/images.hpp - image files (stb_image), resizing, and the image-folder data sets:
+// oneclass/data/images.hpp - image files (PNG / JPEG), resizing, and the image-folder data sets:
 // a generic class-per-folder layout, Kaggle's cat-vs-dog with the official DROC split, CelebA
 // with one attribute as the anomaly.
 //
-//   load_image(path)                    any format stb_image decodes (PNG, JPEG, BMP, GIF, ...)
+//   load_image(path)                    PNG or JPEG, decoded by libpng / libjpeg-turbo
+//                                       (data/image_codecs.hpp: why not stb_image)
 //   resize_area / resize_and_center_crop
 //                                       OpenCV INTER_AREA semantics (box average with fractional
 //                                       weights when shrinking, bilinear when enlarging), then the
 //                                       official prepare script's shorter-side resize + centre crop
-//   save_png(path, ...)                 atomic (a heatmap or a test fixture)
+//                                       (only the kept window is computed: a 1 x 65535 image costs
+//                                       what a 32 x 32 one does)
+//   save_png(path, ...), save_jpeg      atomic (a heatmap or a test fixture)
 //   load_image_folder(root, "train", S) root/train/<class>/*.png|jpg..., classes sorted by name
 //   load_cat_vs_dog(root, S)            cat.*.jpg / dog.*.jpg; cat = 0, dog = 1; per class the
 //                                       numpy permutation of seed 0 (MT19937, RandomState.permutation)
@@ -22,9 +25,7 @@
 #include <oneclass/core/binary_io.hpp>
 #include <oneclass/core/error.hpp>
 #include <oneclass/data/dataset.hpp>
-
-#include <stb_image.h>
-#include <stb_image_write.h>
+#include <oneclass/data/image_codecs.hpp>
 
 #include <algorithm>
 #include <array>
@@ -38,104 +39,113 @@
 
 namespace oneclass {
 
-/// An 8-bit image, interleaved (H x W x C, as files store it).
-struct image_u8 {
-    std::size_t height = 0, width = 0, channels = 0;
-    std::vector<std::uint8_t> pixels;
-};
-
-/// Decodes an image file to `channels` (1 = grey, 3 = RGB) channels.
-inline image_u8 load_image(const std::filesystem::path& path, std::size_t channels = 3) {
-    require(channels == 1 || channels == 3, "load_image", "channels must be 1 or 3, got ", channels);
-    const std::string bytes = read_file_bytes(path, "load_image");
-    int w = 0, h = 0, c = 0;
-    stbi_uc* data = stbi_load_from_memory(reinterpret_cast<const stbi_uc*>(bytes.data()), int(bytes.size()), &w, &h, &c,
-                                          int(channels));
-    if (!data) fail<io_error>("load_image", "'", path.string(), "' cannot be decoded (", stbi_failure_reason(), ")");
-    image_u8 img{std::size_t(h), std::size_t(w), channels, {}};
-    img.pixels.assign(data, data + std::size_t(w) * std::size_t(h) * channels);
-    stbi_image_free(data);
-    return img;
+/// The same image with 1 (grey) or 3 (RGB) channels: grey is replicated; RGB becomes grey by
+/// (77 R + 150 G + 29 B) / 256, the integer luma stb_image and earlier versions of this reader used.
+inline image_u8 convert_channels(image_u8 img, std::size_t channels) {
+    require(channels == 1 || channels == 3, "convert_channels", "channels must be 1 or 3, got ", channels);
+    if (img.channels == channels) return img;
+    const std::size_t n = img.height * img.width;
+    std::vector<std::uint8_t> out(n * channels);
+    if (channels == 3)
+        for (std::size_t p = 0; p < n; ++p) out[3 * p] = out[3 * p + 1] = out[3 * p + 2] = img.pixels[p];
+    else
+        for (std::size_t p = 0; p < n; ++p)
+            out[p] = std::uint8_t((img.pixels[3 * p] * 77u + img.pixels[3 * p + 1] * 150u + img.pixels[3 * p + 2] * 29u) >> 8);
+    return {img.height, img.width, channels, std::move(out)};
 }
 
-/// Writes an interleaved 8-bit image as PNG, atomically.
+/// Decodes a PNG or JPEG file to `channels` (1 = grey, 3 = RGB) channels.
+inline image_u8 load_image(const std::filesystem::path& path, std::size_t channels = 3) {
+    require(channels == 1 || channels == 3, "load_image", "channels must be 1 or 3, got ", channels);
+    return convert_channels(decode_image(read_file_bytes(path, "load_image"), path.string()), channels);
+}
+
+/// Writes an interleaved 8-bit image (1, 3 or 4 channels) as PNG, atomically.
 inline void save_png(const std::filesystem::path& path, const image_u8& img) {
-    require(img.pixels.size() == img.height * img.width * img.channels && img.height && img.width, "save_png",
-            "image of ", img.height, " x ", img.width, " x ", img.channels, " holds ", img.pixels.size(), " values");
-    std::string bytes;
-    const auto sink = [](void* ctx, void* data, int size) {
-        static_cast<std::string*>(ctx)->append(static_cast<const char*>(data), std::size_t(size));
-    };
-    if (!stbi_write_png_to_func(sink, &bytes, int(img.width), int(img.height), int(img.channels), img.pixels.data(),
-                                int(img.width * img.channels)))
-        fail<io_error>("save_png", "cannot encode '", path.string(), "'");
-    write_file_atomic(path, bytes, "save_png");
+    write_file_atomic(path, encode_png(img), "save_png");
+}
+
+/// Writes an interleaved 8-bit grey or RGB image as JPEG (quality 1..100), atomically.
+inline void save_jpeg(const std::filesystem::path& path, const image_u8& img, int quality = 95) {
+    write_file_atomic(path, encode_jpeg(img, quality), "save_jpeg");
 }
 
 namespace detail {
 /// One output index's taps along an axis: (source index, weight), weights summing to 1.
 using taps = std::vector<std::vector<std::pair<std::size_t, double>>>;
 
-/// OpenCV INTER_AREA along one axis: shrinking averages the source interval
-/// [i * s, (i + 1) * s) with fractional end weights; enlarging is bilinear with half-pixel centres.
-inline taps area_taps(std::size_t src, std::size_t dst) {
-    taps t(dst);
+/// OpenCV INTER_AREA along one axis, for output indices [first, first + count) of a resize from
+/// `src` to `dst`: shrinking averages the source interval [i * s, (i + 1) * s) with fractional
+/// end weights; enlarging is bilinear with half-pixel centres.
+inline taps area_taps(std::size_t src, std::size_t dst, std::size_t first = 0, std::size_t count = std::size_t(-1)) {
+    count = std::min(count, dst - first);
+    taps t(count);
     const double s = double(src) / double(dst);
-    for (std::size_t i = 0; i < dst; ++i) {
+    for (std::size_t j = 0; j < count; ++j) {
+        const std::size_t i = first + j;
         if (s >= 1.0) {
             const double lo = double(i) * s, hi = std::min(double(src), lo + s);
             for (auto k = std::size_t(std::floor(lo)); double(k) < hi; ++k) {
                 const double w = std::min(hi, double(k + 1)) - std::max(lo, double(k));
-                if (w > 1e-12) t[i].push_back({k, w / s});
+                if (w > 1e-12) t[j].push_back({k, w / s});
             }
         } else {
             const double x = (double(i) + 0.5) * s - 0.5;
             const double fl = std::floor(x);
             const double f = x - fl;
             const auto clampi = [&](double v) { return std::size_t(std::clamp(v, 0.0, double(src - 1))); };
-            t[i].push_back({clampi(fl), 1.0 - f});
-            if (f > 0) t[i].push_back({clampi(fl + 1), f});
+            t[j].push_back({clampi(fl), 1.0 - f});
+            if (f > 0) t[j].push_back({clampi(fl + 1), f});
         }
     }
     return t;
+}
+
+/// The window [oy, oy + h) x [ox, ox + w) of src resized to height x width (INTER_AREA, separable,
+/// rounded to nearest at the end); only the source rows the window reads are visited.
+inline image_u8 resize_area_window(const image_u8& src, std::size_t height, std::size_t width, std::size_t oy,
+                                   std::size_t ox, std::size_t h, std::size_t w) {
+    require(src.height && src.width && height && width && oy + h <= height && ox + w <= width &&
+                src.pixels.size() == src.height * src.width * src.channels,
+            "resize_area", "cannot resize ", src.height, " x ", src.width, " to ", height, " x ", width);
+    const std::size_t C = src.channels;
+    const auto tx = area_taps(src.width, width, ox, w), ty = area_taps(src.height, height, oy, h);
+    std::size_t y0 = src.height, y1 = 0;  // source rows the vertical taps read
+    for (const auto& t : ty)
+        for (const auto& [k, wt] : t) y0 = std::min(y0, k), y1 = std::max(y1, k + 1);
+    std::vector<double> rows((y1 - y0) * w * C, 0.0);  // horizontal pass
+    for (std::size_t y = y0; y < y1; ++y)
+        for (std::size_t x = 0; x < w; ++x)
+            for (const auto& [k, wt] : tx[x])
+                for (std::size_t c = 0; c < C; ++c)
+                    rows[((y - y0) * w + x) * C + c] += wt * src.pixels[(y * src.width + k) * C + c];
+    image_u8 out{h, w, C, std::vector<std::uint8_t>(h * w * C)};
+    for (std::size_t y = 0; y < h; ++y)
+        for (std::size_t x = 0; x < w; ++x)
+            for (std::size_t c = 0; c < C; ++c) {
+                double v = 0;
+                for (const auto& [k, wt] : ty[y]) v += wt * rows[((k - y0) * w + x) * C + c];
+                out.pixels[(y * w + x) * C + c] = std::uint8_t(std::clamp(std::lround(v), 0L, 255L));
+            }
+    return out;
 }
 }  // namespace detail
 
 /// Resizes with OpenCV's INTER_AREA semantics (separable; rounded to nearest at the end).
 inline image_u8 resize_area(const image_u8& src, std::size_t height, std::size_t width) {
-    require(src.height && src.width && height && width, "resize_area", "cannot resize ", src.height, " x ", src.width,
-            " to ", height, " x ", width);
-    const std::size_t C = src.channels;
-    const auto tx = detail::area_taps(src.width, width), ty = detail::area_taps(src.height, height);
-    std::vector<double> rows(src.height * width * C, 0.0);  // horizontal pass
-    for (std::size_t y = 0; y < src.height; ++y)
-        for (std::size_t x = 0; x < width; ++x)
-            for (const auto& [k, w] : tx[x])
-                for (std::size_t c = 0; c < C; ++c)
-                    rows[(y * width + x) * C + c] += w * src.pixels[(y * src.width + k) * C + c];
-    image_u8 out{height, width, C, std::vector<std::uint8_t>(height * width * C)};
-    for (std::size_t y = 0; y < height; ++y)
-        for (std::size_t x = 0; x < width; ++x)
-            for (std::size_t c = 0; c < C; ++c) {
-                double v = 0;
-                for (const auto& [k, w] : ty[y]) v += w * rows[(k * width + x) * C + c];
-                out.pixels[(y * width + x) * C + c] = std::uint8_t(std::clamp(std::lround(v), 0L, 255L));
-            }
-    return out;
+    return detail::resize_area_window(src, height, width, 0, 0, height, width);
 }
 
 /// The official prepare script: resize the shorter side to `side` (INTER_AREA, the longer side
-/// int(side * long / short)), then crop the centre side x side.
+/// int(side * long / short)), then crop the centre side x side. Only the crop is computed, with
+/// the arithmetic of the full resize.
 inline image_u8 resize_and_center_crop(const image_u8& img, std::size_t side) {
+    require(img.height && img.width && side, "resize_and_center_crop", "cannot resize ", img.height, " x ", img.width,
+            " to ", side);
     std::size_t nh = side, nw = side;
     if (img.height > img.width) nh = std::size_t(double(side) * double(img.height) / double(img.width));
     else nw = std::size_t(double(side) * double(img.width) / double(img.height));
-    const image_u8 r = resize_area(img, nh, nw);
-    const std::size_t oy = (nh - side) / 2, ox = (nw - side) / 2, C = img.channels;
-    image_u8 out{side, side, C, std::vector<std::uint8_t>(side * side * C)};
-    for (std::size_t y = 0; y < side; ++y)
-        std::copy_n(&r.pixels[((y + oy) * nw + ox) * C], side * C, &out.pixels[y * side * C]);
-    return out;
+    return detail::resize_area_window(img, nh, nw, (nh - side) / 2, (nw - side) / 2, side, side);
 }
 
 /// numpy's legacy RandomState(seed).permutation(n) (MT19937, masked rejection sampling), so that
@@ -194,7 +204,7 @@ namespace detail {
 inline bool is_image_file(const std::filesystem::path& p) {
     std::string e = p.extension().string();
     for (auto& ch : e) ch = char(std::tolower(static_cast<unsigned char>(ch)));
-    for (const char* k : {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tga", ".ppm", ".pgm", ".pnm", ".psd", ".hdr"})
+    for (const char* k : {".png", ".jpg", ".jpeg"})
         if (e == k) return true;
     return false;
 }

@@ -100,7 +100,10 @@ inline npy_header parse_npy_header(std::string_view bytes, const std::string& sr
         while (!inner.empty() && (inner[0] == ' ' || inner[0] == ',')) inner.remove_prefix(1);
         if (inner.empty()) break;
         std::size_t v = 0, k = 0;
-        while (k < inner.size() && inner[k] >= '0' && inner[k] <= '9') v = v * 10 + std::size_t(inner[k++] - '0');
+        while (k < inner.size() && inner[k] >= '0' && inner[k] <= '9') {
+            if (v > (std::size_t(1) << 48)) fail<io_error>("load_npy", "'", src, "' has an absurd dimension in its shape");
+            v = v * 10 + std::size_t(inner[k++] - '0');
+        }
         if (k == 0) fail<io_error>("load_npy", "'", src, "' has a malformed shape");
         h.shape.push_back(v);
         inner.remove_prefix(k);
@@ -123,7 +126,7 @@ void npy_convert(const char* p, std::size_t count, bool swap, T* out) {
 
 template <class T>
 std::vector<T> npy_values(std::string_view bytes, const npy_header& h, std::size_t count, const std::string& src) {
-    const std::size_t need = count * h.itemsize;
+    const std::size_t need = checked_mul<io_error>(count, h.itemsize, "load_npy", ("'" + src + "' data size").c_str());
     if (bytes.size() - h.data_offset < need)
         fail<io_error>("load_npy", "'", src, "' is truncated: expected ", need, " data bytes, found ",
                        bytes.size() - h.data_offset);
@@ -176,16 +179,16 @@ constexpr const char* npy_descr() {
 
 }  // namespace detail
 
-/// Reads a 2-D array (a 1-D array of n values becomes n x 1) as a matrix of T.
+namespace detail {
 template <class T>
-matrix<T> load_npy_matrix(const std::filesystem::path& path) {
+matrix<T> load_npy_matrix_unchecked(const std::filesystem::path& path) {
     const std::string bytes = read_file_bytes(path, "load_npy");
     const std::string src = path.string();
-    const npy_header h = detail::parse_npy_header(bytes, src);
+    const npy_header h = parse_npy_header(bytes, src);
     if (h.shape.empty() || h.shape.size() > 2)
         fail<io_error>("load_npy", "'", src, "' holds a ", h.shape.size(), "-D array; expected 2-D (samples x features)");
     const std::size_t rows = h.shape[0], cols = h.shape.size() == 2 ? h.shape[1] : 1;
-    auto v = detail::npy_values<T>(bytes, h, rows * cols, src);
+    auto v = npy_values<T>(bytes, h, checked_mul<io_error>(rows, cols, "load_npy", ("'" + src + "' shape").c_str()), src);
     matrix<T> m(rows, cols);
     if (h.fortran_order && h.shape.size() == 2) {
         for (std::size_t j = 0; j < cols; ++j)
@@ -196,17 +199,29 @@ matrix<T> load_npy_matrix(const std::filesystem::path& path) {
     return m;
 }
 
+template <class T>
+std::vector<T> load_npy_vector_unchecked(const std::filesystem::path& path) {
+    const std::string bytes = read_file_bytes(path, "load_npy");
+    const std::string src = path.string();
+    const npy_header h = parse_npy_header(bytes, src);
+    std::size_t n = 0;
+    if (h.shape.size() == 1) n = h.shape[0];
+    else if (h.shape.size() == 2 && (h.shape[0] == 1 || h.shape[1] == 1)) n = checked_mul<io_error>(h.shape[0], h.shape[1], "load_npy", ("'" + src + "' shape").c_str());
+    else fail<io_error>("load_npy", "'", src, "' does not hold a vector (1-D array)");
+    return npy_values<T>(bytes, h, n, src);
+}
+}  // namespace detail
+
+/// Reads a 2-D array (a 1-D array of n values becomes n x 1) as a matrix of T.
+template <class T>
+matrix<T> load_npy_matrix(const std::filesystem::path& path) {
+    return naming_file(path, "load_npy", [&] { return detail::load_npy_matrix_unchecked<T>(path); });
+}
+
 /// Reads a 1-D array (or an n x 1 / 1 x n 2-D one) as a vector of T.
 template <class T>
 std::vector<T> load_npy_vector(const std::filesystem::path& path) {
-    const std::string bytes = read_file_bytes(path, "load_npy");
-    const std::string src = path.string();
-    const npy_header h = detail::parse_npy_header(bytes, src);
-    std::size_t n = 0;
-    if (h.shape.size() == 1) n = h.shape[0];
-    else if (h.shape.size() == 2 && (h.shape[0] == 1 || h.shape[1] == 1)) n = h.shape[0] * h.shape[1];
-    else fail<io_error>("load_npy", "'", src, "' does not hold a vector (1-D array)");
-    return detail::npy_values<T>(bytes, h, n, src);
+    return naming_file(path, "load_npy", [&] { return detail::load_npy_vector_unchecked<T>(path); });
 }
 
 /// Writes a 2-D float32 / float64 array (C order) atomically.

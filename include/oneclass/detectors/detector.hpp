@@ -162,6 +162,15 @@ inline void get_common(binary_reader& r, normalization& n, std::size_t& dim) {
     dim = r.get<std::uint64_t>();
     if (dim == 0) fail<io_error>("load", r.what(), " has dimension 0");
 }
+/// Queries per scoring block, as a model file stores it: scoring memory grows with it, so a value
+/// no fit would choose is refused rather than trusted.
+inline constexpr std::size_t max_block_rows = std::size_t(1) << 16;
+inline std::size_t get_block_rows(binary_reader& r) {
+    const auto b = r.get<std::uint64_t>();
+    if (b < 1 || b > max_block_rows)
+        fail<io_error>("load", r.what(), " has block_rows ", b, " (expected 1..", max_block_rows, ")");
+    return std::size_t(b);
+}
 template <class T>
 void put_matrix(binary_writer& w, const matrix<T>& m) {
     w.put<std::uint64_t>(m.rows());
@@ -172,8 +181,13 @@ template <class T>
 matrix<T> get_matrix(binary_reader& r) {
     const auto rows = r.get<std::uint64_t>();
     const auto cols = r.get<std::uint64_t>();
+    const std::size_t count = checked_mul<io_error>(rows, cols, "load", "a stored matrix");
+    if (count > r.remaining() / sizeof(T))
+        fail<io_error>("load", r.what(), " claims a ", rows, " x ", cols, " matrix but holds only ", r.remaining(), " more bytes");
     auto v = r.get_vector<T>();
-    if (v.size() != rows * cols) fail<io_error>("load", r.what(), " has a matrix of inconsistent size");
+    if (v.size() != count) fail<io_error>("load", r.what(), " has a matrix of inconsistent size");
+    for (std::size_t i = 0; i < v.size(); ++i)  // every stored matrix passed fit's finiteness check
+        if (!std::isfinite(double(v[i]))) fail<io_error>("load", r.what(), " has a non-finite value in a stored matrix");
     return matrix<T>(rows, cols, std::span<const T>(v));
 }
 }  // namespace detail

@@ -81,7 +81,7 @@ public:
         std::size_t d;
         detail::get_common(r, m.p_.normalize, d);
         m.p_.reg_covar = r.get<double>();
-        m.p_.block_rows = r.get<std::uint64_t>();
+        m.p_.block_rows = detail::get_block_rows(r);
         m.g_ = detail::gaussian_component::load(r);
         if (m.g_.dim() != d) fail<io_error>("load", r.what(), " holds an inconsistent gde model");
         return m;

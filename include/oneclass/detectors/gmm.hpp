@@ -140,7 +140,7 @@ public:
         std::size_t d;
         detail::get_common(r, m.p_.normalize, d);
         m.p_.reg_covar = r.get<double>();
-        m.p_.block_rows = r.get<std::uint64_t>();
+        m.p_.block_rows = detail::get_block_rows(r);
         m.weights_ = r.get_vector<double>();
         if (m.weights_.empty()) fail<io_error>("load", r.what(), " holds a gmm with no components");
         for (std::size_t c = 0; c < m.weights_.size(); ++c) {

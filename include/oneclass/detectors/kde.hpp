@@ -61,6 +61,12 @@ public:
                                              const T s = simd::sum_exp_affine(d2, n, -g, g * m);  // >= 1
                                              out[i] = T(double(m) - std::log(double(s)) / gamma_);
                                          });
+        // The exponents carry gamma * m * eps of rounding, which leaves the score accurate to m * eps
+        // until it overflows exp: then the score is infinite, never silently wrong. Say so.
+        for (std::size_t i = 0; i < out.size(); ++i)
+            if (!std::isfinite(double(out[i])))
+                fail("kde::score", "gamma ", gamma_, " is too large for ", sizeof(T) * 8,
+                     "-bit arithmetic on these features (row ", i, "'s kernel sum overflows); use a smaller gamma");
         return out;
     }
 
@@ -81,9 +87,9 @@ public:
         detail::get_common(r, k.p_.normalize, d);
         k.gamma_ = r.get<double>();
         k.p_.gamma = T(k.gamma_);
-        k.p_.block_rows = r.get<std::uint64_t>();
+        k.p_.block_rows = detail::get_block_rows(r);
         k.train_ = detail::get_matrix<T>(r);
-        if (k.train_.cols() != d || k.train_.rows() < 1 || !(k.gamma_ > 0))
+        if (k.train_.cols() != d || k.train_.rows() < 1 || !(k.gamma_ > 0 && std::isfinite(k.gamma_)))
             fail<io_error>("load", r.what(), " holds an inconsistent kde model");
         k.norms_ = ops::row_squared_norms<T>(k.train_.view());
         return k;

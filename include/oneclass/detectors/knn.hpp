@@ -89,7 +89,7 @@ public:
         detail::get_common(r, m.p_.normalize, d);
         m.p_.k = r.get<std::uint64_t>();
         const auto metric = r.get<std::uint8_t>();
-        m.p_.block_rows = r.get<std::uint64_t>();
+        m.p_.block_rows = detail::get_block_rows(r);
         m.train_ = detail::get_matrix<T>(r);
         if (metric > 1 || m.p_.k < 1 || m.train_.cols() != d || m.train_.rows() < m.p_.k)
             fail<io_error>("load", r.what(), " holds an inconsistent knn model");

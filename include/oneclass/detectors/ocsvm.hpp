@@ -26,6 +26,7 @@
 #include <oneclass/ops/gemm.hpp>
 #include <oneclass/parallel/parallel.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
@@ -204,13 +205,14 @@ public:
         m.rho_ = r.get<double>();
         m.objective_ = r.get<double>();
         m.iterations_ = r.get<std::uint64_t>();
-        m.p_.block_rows = r.get<std::uint64_t>();
+        m.p_.block_rows = detail::get_block_rows(r);
         m.coef_ = r.get_vector<double>();
         const auto idx = r.get_vector<std::uint64_t>();
         m.sv_index_.assign(idx.begin(), idx.end());
         m.sv_ = detail::get_matrix<T>(r);
         if (k > 1 || m.sv_.cols() != d || m.sv_.rows() == 0 || m.coef_.size() != m.sv_.rows() ||
-            m.sv_index_.size() != m.sv_.rows() || !std::isfinite(m.rho_) || (k == 0 && !(m.gamma_ > 0)))
+            m.sv_index_.size() != m.sv_.rows() || !std::isfinite(m.rho_) || (k == 0 && !(m.gamma_ > 0 && std::isfinite(m.gamma_))) ||
+            !std::all_of(m.coef_.begin(), m.coef_.end(), [](double c) { return std::isfinite(c); }))
             fail<io_error>("load", r.what(), " holds an inconsistent ocsvm model");
         m.p_.kernel = static_cast<svm_kernel>(k);
         m.p_.gamma = T(m.gamma_);

@@ -57,15 +57,15 @@ D model_from_bytes(std::string_view bytes, const std::string& source) {
 
 template <SerializableDetector D>
 D load_model(const std::filesystem::path& path) {
-    return model_from_bytes<D>(read_file_bytes(path, "load_model"), path.string());
+    return naming_file(path, "load_model", [&] { return model_from_bytes<D>(read_file_bytes(path, "load_model"), path.string()); });
 }
 
 template <class T>
 using any_detector = std::variant<kde<T>, ocsvm<T>, gde<T>, gmm<T>, knn<T>>;
 
-/// Loads whichever detector the file holds.
+namespace detail {
 template <class T>
-any_detector<T> load_any_model(const std::filesystem::path& path) {
+any_detector<T> load_any_model_unchecked(const std::filesystem::path& path) {
     const std::string bytes = read_file_bytes(path, "load_model");
     const std::string kind = unframe(bytes, model_format_version, path.string()).kind;
     if (kind == kde<T>::kind) return model_from_bytes<kde<T>>(bytes, path.string());
@@ -74,6 +74,13 @@ any_detector<T> load_any_model(const std::filesystem::path& path) {
     if (kind == gmm<T>::kind) return model_from_bytes<gmm<T>>(bytes, path.string());
     if (kind == knn<T>::kind) return model_from_bytes<knn<T>>(bytes, path.string());
     fail<io_error>("load_model", "'", path.string(), "' holds an unknown model kind '", kind, "'");
+}
+}  // namespace detail
+
+/// Loads whichever detector the file holds.
+template <class T>
+any_detector<T> load_any_model(const std::filesystem::path& path) {
+    return naming_file(path, "load_model", [&] { return detail::load_any_model_unchecked<T>(path); });
 }
 
 }  // namespace oneclass

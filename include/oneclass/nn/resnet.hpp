@@ -18,6 +18,7 @@
 
 #include <oneclass/nn/module.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
@@ -62,17 +63,45 @@ struct resnet_config {
     std::size_t in_channels = 3;
 };
 
+/// Blocks per stage of a supported depth (empty for any other).
+inline std::vector<int> resnet_blocks(int depth) {
+    if (depth == 10) return {1, 1, 1, 1};
+    if (depth == 18) return {2, 2, 2, 2};
+    if (depth == 34) return {3, 4, 6, 3};
+    return {};
+}
+
+/// Channels of a stage whose base width is `base` (64, 128, 256, 512).
+inline std::size_t resnet_width(const resnet_config& c, std::size_t base) {
+    return std::max<std::size_t>(1, std::size_t(std::lround(double(base) * c.width)));
+}
+
+/// Trainable values (convolution weights, batch-norm scale and shift) of the network `c`
+/// describes, in double so that an absurd configuration read from a file cannot overflow: a
+/// loader checks it against the bytes present before building anything.
+inline double resnet_weight_count(const resnet_config& c) {
+    const auto blocks = resnet_blocks(c.depth);
+    const double k = c.stem_kind == stem::cifar ? 3 : 7;
+    double in = double(resnet_width(c, 64)), n = double(c.in_channels) * in * k * k + 2 * in;
+    for (std::size_t s = 0; s < blocks.size(); ++s) {
+        const double out = double(resnet_width(c, std::size_t(64) << s));
+        for (int b = 0; b < blocks[s]; ++b) {
+            n += 9 * in * out + 9 * out * out + 4 * out;
+            if ((b == 0 && s > 0) || in != out) n += in * out + 2 * out;
+            in = out;
+        }
+    }
+    return n;
+}
+
 template <class T>
 class resnet : public module<T> {
 public:
     resnet(resnet_config c, rng& r) : c_(c) {
-        std::vector<int> blocks;
-        if (c.depth == 10) blocks = {1, 1, 1, 1};
-        else if (c.depth == 18) blocks = {2, 2, 2, 2};
-        else if (c.depth == 34) blocks = {3, 4, 6, 3};
-        else fail("resnet", "depth must be 10, 18 or 34, got ", c.depth);
+        const std::vector<int> blocks = resnet_blocks(c.depth);
+        if (blocks.empty()) fail("resnet", "depth must be 10, 18 or 34, got ", c.depth);
         require(c.width > 0 && c.in_channels >= 1, "resnet", "width must be > 0 and in_channels >= 1");
-        auto w = [&](std::size_t base) { return std::max<std::size_t>(1, std::size_t(std::lround(double(base) * c.width))); };
+        auto w = [&](std::size_t base) { return resnet_width(c, base); };
         const std::size_t w0 = w(64);
         if (c.stem_kind == stem::cifar)
             conv1_ = this->register_child("conv1", std::make_shared<conv2d<T>>(c.in_channels, w0, 3, 1, 1, false, r));

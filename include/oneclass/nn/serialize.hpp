@@ -102,7 +102,7 @@ void load_weights_from_bytes(M& m, std::string_view bytes, const std::string& so
 
 template <class M>
 void load_weights(M& m, const std::filesystem::path& path) {
-    load_weights_from_bytes(m, read_file_bytes(path, "load_weights"), path.string());
+    naming_file(path, "load_weights", [&] { load_weights_from_bytes(m, read_file_bytes(path, "load_weights"), path.string()); });
 }
 
 }  // namespace oneclass::nn

@@ -15,7 +15,7 @@
 #include <oneclass/simd/simd.hpp>
 
 #if defined(__AVX2__)
-#include <immintrin.h>
+#include <oneclass/core/intrinsics.hpp>
 #endif
 
 #include <algorithm>

@@ -7,6 +7,8 @@
 // process when the process's first sgemm is small (N < 512).
 #pragma once
 
+#include <oneclass/core/intrinsics.hpp>  // first: before any header that pulls in <immintrin.h>
+
 #include <oneclass/tensor/matrix.hpp>
 
 #include <cblas.h>

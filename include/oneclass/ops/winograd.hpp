@@ -28,14 +28,11 @@
 // by side are stored (and, for the gradient, read) through SSE transposes.
 #pragma once
 
+#include <oneclass/core/intrinsics.hpp>
 #include <oneclass/ops/conv.hpp>
 #include <oneclass/simd/simd.hpp>
 
 #include <tbb/task_arena.h>
-
-#if defined(__SSE2__)
-#include <immintrin.h>
-#endif
 
 #include <algorithm>
 #include <array>
@@ -193,7 +190,7 @@ void winograd_apply_f4(In&& in, Out&& out) {
                 *__restrict d4 = in(4), *__restrict d5 = in(5);
         T *__restrict t0 = out(0), *__restrict t1 = out(1), *__restrict t2 = out(2), *__restrict t3 = out(3),
           *__restrict t4 = out(4), *__restrict t5 = out(5);
-#pragma GCC ivdep
+ONECLASS_IVDEP
         for (std::size_t l = 0; l < NB; ++l) {
             const T s12 = d1[l] + d2[l], s34 = d3[l] + d4[l], m12 = d1[l] - d2[l], m43 = d4[l] - d3[l];
             const T m13 = d1[l] - d3[l], m42 = d4[l] - d2[l];
@@ -208,7 +205,7 @@ void winograd_apply_f4(In&& in, Out&& out) {
         const T *__restrict m0 = in(0), *__restrict m1 = in(1), *__restrict m2 = in(2), *__restrict m3 = in(3),
                 *__restrict m4 = in(4), *__restrict m5 = in(5);
         T *__restrict o0 = out(0), *__restrict o1 = out(1), *__restrict o2 = out(2), *__restrict o3 = out(3);
-#pragma GCC ivdep
+ONECLASS_IVDEP
         for (std::size_t l = 0; l < NB; ++l) {
             const T s12 = m1[l] + m2[l], d12 = m1[l] - m2[l], s34 = m3[l] + m4[l], d34 = m3[l] - m4[l];
             o0[l] = m0[l] + s12 + s34;

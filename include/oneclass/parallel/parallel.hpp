@@ -6,6 +6,8 @@
 // badly). Small ranges run inline: below `grain` items no task is spawned.
 #pragma once
 
+#include <oneclass/core/intrinsics.hpp>  // first: before any header that pulls in <immintrin.h>
+
 #include <tbb/blocked_range.h>
 #include <tbb/parallel_for.h>
 #include <tbb/parallel_reduce.h>

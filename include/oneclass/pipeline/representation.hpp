@@ -138,8 +138,22 @@ inline representation_config config_from_fields(const config_fields& f, const st
     };
     auto one = [&](const char* key) {
         const auto v = list(key);
-        if (v.size() != 1) fail<io_error>("representation", source, ": field '", key, "' is malformed");
+        if (v.size() != 1 || !std::isfinite(v[0])) fail<io_error>("representation", source, ": field '", key, "' is malformed");
         return v[0];
+    };
+    // A size read from a file sizes allocations: it must be a whole number in the range any
+    // training run could have written, checked before anything is built.
+    auto whole = [&](const char* key, double v, double lo, double hi) {
+        if (!(v >= lo && v <= hi && v == std::floor(v)))
+            fail<io_error>("representation", source, ": field '", key, "' is ", v, " (expected a whole number in ", lo,
+                           "..", hi, ")");
+        return std::size_t(v);
+    };
+    auto size = [&](const char* key, double lo, double hi) { return whole(key, one(key), lo, hi); };
+    auto real = [&](const char* key, double lo, double hi) {
+        const double v = one(key);
+        if (!(v >= lo && v <= hi)) fail<io_error>("representation", source, ": field '", key, "' is ", v, " (expected ", lo, "..", hi, ")");
+        return v;
     };
     representation_config c;
     try {
@@ -147,27 +161,54 @@ inline representation_config config_from_fields(const config_fields& f, const st
     } catch (const invalid_input&) {
         fail<io_error>("representation", source, ": unknown method '", get("method"), "'");
     }
-    c.net.depth = int(one("depth"));
-    c.net.width = one("width");
-    c.net.stem_kind = get("stem") == "imagenet" ? nn::stem::imagenet : nn::stem::cifar;
-    c.net.in_channels = std::size_t(one("in_channels"));
+    c.net.depth = int(size("depth", 10, 34));
+    if (c.net.depth != 10 && c.net.depth != 18 && c.net.depth != 34)
+        fail<io_error>("representation", source, ": field 'depth' is ", c.net.depth, " (expected 10, 18 or 34)");
+    c.net.width = real("width", 1.0 / 64, 16);
+    const std::string& stem = get("stem");
+    if (stem != "imagenet" && stem != "cifar") fail<io_error>("representation", source, ": field 'stem' is '", stem, "'");
+    c.net.stem_kind = stem == "imagenet" ? nn::stem::imagenet : nn::stem::cifar;
+    c.net.in_channels = size("in_channels", 1, 64);
     c.head_hidden.clear();
-    for (double d : list("head_hidden")) c.head_hidden.push_back(std::size_t(d));
-    c.head_out = std::size_t(one("head_out"));
-    c.epochs = std::size_t(one("epochs"));
-    c.batch = std::size_t(one("batch"));
-    c.lr = one("lr");
-    c.momentum = one("momentum");
-    c.weight_decay = one("weight_decay");
-    c.temperature = one("temperature");
+    const auto hidden = list("head_hidden");
+    if (hidden.size() > 16) fail<io_error>("representation", source, ": field 'head_hidden' has ", hidden.size(), " layers");
+    for (double d : hidden) c.head_hidden.push_back(whole("head_hidden", d, 1, 1 << 16));
+    c.head_out = size("head_out", 1, 1 << 16);
+    c.epochs = size("epochs", 1, 1e9);
+    c.batch = size("batch", 2, 1 << 20);
+    c.lr = real("lr", 0, 1e6);
+    c.momentum = real("momentum", 0, 1);
+    c.weight_decay = real("weight_decay", 0, 1e6);
+    c.temperature = real("temperature", 1e-6, 1e6);
     c.distaug_shifts.clear();
-    for (double d : list("distaug_shifts")) c.distaug_shifts.push_back(int(d));
-    c.dae_noise = one("dae_noise");
-    c.seed = std::stoull(get("seed"));
+    for (double d : list("distaug_shifts")) c.distaug_shifts.push_back(int(whole("distaug_shifts", d, 0, 7)));
+    c.dae_noise = real("dae_noise", 0, 1e6);
+    {
+        const std::string& sd = get("seed");
+        std::size_t pos = 0;
+        try {
+            c.seed = std::stoull(sd, &pos);
+        } catch (...) {
+            pos = 0;
+        }
+        if (pos == 0 || pos != sd.size() || sd[0] == '-') fail<io_error>("representation", source, ": field 'seed' is malformed");
+    }
     const auto v = list("views");
-    if (v.size() != 15) fail<io_error>("representation", source, ": field 'views' is malformed");
+    if (v.size() != 15 || !std::all_of(v.begin(), v.end(), [](double x) { return std::isfinite(x); }))
+        fail<io_error>("representation", source, ": field 'views' is malformed");
     c.views = {v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9], v[10], v[11], v[12], v[13], v[14] != 0};
     return c;
+}
+
+/// Weights of the projection head `c` describes (linear weights, batch-norm scale and shift, the
+/// output bias), in double: see nn::resnet_weight_count.
+inline double head_weight_count(const representation_config& c) {
+    double d = double(nn::resnet_width(c.net, 512)), n = 0;
+    for (std::size_t h : c.head_hidden) {
+        n += d * double(h) + 2 * double(h);
+        d = double(h);
+    }
+    return n + d * double(c.head_out) + double(c.head_out);
 }
 
 /// One optimisation step's record.
@@ -242,9 +283,10 @@ public:
             if (!std::isfinite(value))
                 fail<training_diverged>("representation::fit", "loss is ", std::isnan(value) ? "NaN" : "Inf", " at epoch ", e + 1, " step ", s + 1,
                                         " (lower the learning rate?); ",
-                                        c_.checkpoint.empty() ? std::string("no checkpoint was configured")
-                                                              : "the last good checkpoint '" + c_.checkpoint.string() +
-                                                                    "' is kept");
+                                        c_.checkpoint.empty()      ? std::string("no checkpoint was configured")
+                                        : last_checkpoint_.empty() ? "no checkpoint had been written yet"
+                                                                   : "the last good checkpoint '" + last_checkpoint_.string() +
+                                                                         "' is kept");
             backward(loss);
             opt_.step(params);
             for (auto& p : params) p.var.zero_grad();
@@ -266,13 +308,17 @@ public:
     /// Writes configuration, weights, batch-norm statistics, momentum buffers and the step
     /// reached, atomically; load_checkpoint into a model built with the same configuration
     /// continues training exactly as if never interrupted.
-    void save_checkpoint(const std::filesystem::path& path) { write(path, "checkpoint", true, {}); }
+    void save_checkpoint(const std::filesystem::path& path) {
+        write(path, "checkpoint", true, {});
+        last_checkpoint_ = path;
+    }
 
     /// Restores what save_checkpoint wrote; throws io_error naming the file and the first
     /// mismatch (a configuration field, a parameter name or shape).
     void load_checkpoint(const std::filesystem::path& path) {
         const std::string bytes = read_file_bytes(path, "load_checkpoint");
-        read(unframe(bytes, 2, path.string()), path, "checkpoint", true);
+        naming_file(path, "load_checkpoint", [&] { read(unframe(bytes, 2, path.string()), path, "checkpoint", true); });
+        last_checkpoint_ = path;
     }
 
     /// Writes the trained model (configuration, weights, batch-norm statistics) and free-form
@@ -281,17 +327,30 @@ public:
 
     /// Builds the model a file written by save() describes.
     static representation load(const std::filesystem::path& path) {
+        return naming_file(path, "representation::load", [&] { return load_unchecked(path); });
+    }
+
+private:
+    static representation load_unchecked(const std::filesystem::path& path) {
         const std::string bytes = read_file_bytes(path, "representation::load");
         const framed_file f = unframe(bytes, 2, path.string());
         if (f.kind != "representation")
             fail<io_error>("representation::load", "'", path.string(), "' is a ", f.kind, " file, not a trained representation");
         binary_reader r(f.payload, "'" + path.string() + "'");
         const auto cfg = config_from_fields(get_fields(r), "'" + path.string() + "'");
+        // The configuration decides how much the model allocates; the file must at least hold the
+        // weights it describes (4 bytes each) before any of it is built.
+        const double weights = double(nn::resnet_weight_count(cfg.net)) + double(head_weight_count(cfg));
+        if (weights * 4 > double(r.remaining()))
+            fail<io_error>("representation::load", "'", path.string(), "' describes a network of ", weights,
+                           " weights but holds only ", r.remaining(), " bytes");
         representation rep(cfg, cfg.net.in_channels);
         rep.read(f, path, "representation", false);
         rep.fitted_ = true;
         return rep;
     }
+
+public:
 
     const config_fields& metadata() const { return meta_; }
     std::optional<std::string> metadata(const std::string& key) const {
@@ -424,7 +483,10 @@ private:
     }
 
     static config_fields get_fields(binary_reader& r) {
-        config_fields f(r.get<std::uint64_t>());
+        const auto n = r.get<std::uint64_t>();
+        if (n > r.remaining() / 16)  // each field holds at least its two 8-byte lengths
+            fail<io_error>("representation", r.what(), " claims ", n, " configuration fields in ", r.remaining(), " bytes");
+        config_fields f(n);
         for (auto& [k, v] : f) {
             k = r.get_string();
             v = r.get_string();
@@ -451,7 +513,7 @@ private:
             w.put_string(p.id);
             w.put_array(p.var.value().data(), p.var.value().size());
             const auto it = opt_.state().find(p.id);
-            if (!optimizer || it == opt_.state().end()) w.put_array<float>(nullptr, 0);
+            if (!optimizer || it == opt_.state().end()) w.put<std::uint64_t>(0);  // no momentum: an empty array
             else w.put_vector(it->second);
         }
         const auto bs = buffers();
@@ -470,7 +532,9 @@ private:
         if (f.kind != kind) fail<io_error>(where, src, " is a ", f.kind, " file, not a ", kind);
         binary_reader r(f.payload, src);
         const auto stored = get_fields(r), mine = describe(c_);
-        for (const auto& [k, v] : mine) {
+        for (const auto& kv_mine : mine) {
+            const std::string& k = kv_mine.first;  // not a structured binding: the lambda captures it (clang < 16)
+            const std::string& v = kv_mine.second;
             const auto it = std::find_if(stored.begin(), stored.end(), [&](const auto& kv) { return kv.first == k; });
             if (it == stored.end()) fail<io_error>(where, src, " has no '", k, "' field");
             if (it->second != v) fail<io_error>(where, src, " was written for ", k, " ", it->second, ", this run has ", k, " ", v);
@@ -516,6 +580,7 @@ private:
     nn::sgd<float> opt_{{.lr = c_.lr, .momentum = c_.momentum, .weight_decay = c_.weight_decay}};
     std::size_t next_step_ = 0, trained_on_ = 0;
     config_fields meta_;
+    std::filesystem::path last_checkpoint_;  ///< written or loaded by this object: what a divergence leaves
     bool fitted_ = false;
 };
 

@@ -9,6 +9,8 @@
 // results are bit-identical from run to run and independent of threading.
 #pragma once
 
+#include <oneclass/core/intrinsics.hpp>
+
 #include <xsimd/xsimd.hpp>
 
 #include <algorithm>
@@ -17,9 +19,6 @@
 #include <cstdint>
 #include <limits>
 #include <type_traits>
-#if defined(__AVX512F__) || defined(__AVX2__)
-#include <immintrin.h>
-#endif
 
 namespace oneclass::simd {
 

@@ -15,6 +15,8 @@
 
 #include <oneclass/core/error.hpp>
 
+#include <oneclass/core/intrinsics.hpp>
+
 #include <Eigen/Core>
 
 #include <algorithm>
@@ -88,7 +90,7 @@ public:
     }
     /// Copies `values` (row-major, rows * cols of them).
     matrix(std::size_t rows, std::size_t cols, std::span<const T> values) : rows_(rows), cols_(cols) {
-        require(values.size() == rows * cols, "matrix", "expected ", rows * cols, " values for a ", rows,
+        require(values.size() == checked_mul(rows, cols, "matrix", "a matrix's element count"), "matrix", "expected ", rows * cols, " values for a ", rows,
                 " x ", cols, " matrix, got ", values.size());
         allocate();
         std::copy(values.begin(), values.end(), data_.get());
@@ -128,7 +130,9 @@ public:
 
 private:
     void allocate() {
-        if (size() > 0) data_.reset(static_cast<T*>(::operator new[](size() * sizeof(T), std::align_val_t{64})));
+        const std::size_t bytes = checked_bytes(checked_mul(rows_, cols_, "matrix", "a matrix's element count"),
+                                                sizeof(T), "matrix", "a matrix");
+        if (bytes > 0) data_.reset(static_cast<T*>(::operator new[](bytes, std::align_val_t{64})));
     }
     std::unique_ptr<T[], detail::aligned_deleter<T>> data_;
     std::size_t rows_ = 0, cols_ = 0;

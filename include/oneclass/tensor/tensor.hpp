@@ -13,6 +13,7 @@
 // Shape mismatches throw invalid_input naming the operation and both shapes.
 #pragma once
 
+#include <oneclass/core/intrinsics.hpp>
 #include <oneclass/core/buffer_pool.hpp>
 #include <oneclass/core/error.hpp>
 #include <oneclass/tensor/matrix.hpp>
@@ -48,6 +49,15 @@ inline std::size_t numel(const shape_t& s) {
     return std::accumulate(s.begin(), s.end(), std::size_t{1}, std::multiplies<>());
 }
 
+/// numel, refusing (invalid_input) a shape whose element count does not fit in size_t.
+inline std::size_t checked_numel(const shape_t& s) {
+    std::size_t r = 1;
+    for (std::size_t d : s) {
+        if (__builtin_mul_overflow(r, d, &r)) fail("tensor", "shape ", to_string(s), " has more elements than a 64-bit size holds");
+    }
+    return r;
+}
+
 inline shape_t contiguous_strides(const shape_t& s) {
     shape_t st(s.size());
     std::size_t acc = 1;
@@ -72,17 +82,17 @@ public:
     tensor() = default;
     /// Zero-filled tensor of the given shape.
     explicit tensor(shape_t shape, T fill = T(0)) : shape_(std::move(shape)), strides_(contiguous_strides(shape_)) {
-        allocate(numel(shape_));
+        allocate(checked_numel(shape_));
         std::fill_n(storage_.get(), size(), fill);
     }
     tensor(std::initializer_list<std::size_t> shape) : tensor(shape_t(shape)) {}
     /// Tensor whose values are left uninitialised: for outputs that are written in full.
     tensor(shape_t shape, uninitialized_t) : shape_(std::move(shape)), strides_(contiguous_strides(shape_)) {
-        allocate(numel(shape_));
+        allocate(checked_numel(shape_));
     }
     /// Copies `values` (row-major).
     tensor(shape_t shape, std::span<const T> values) : shape_(std::move(shape)), strides_(contiguous_strides(shape_)) {
-        require(values.size() == numel(shape_), "tensor", "shape ", to_string(shape_), " needs ", numel(shape_),
+        require(values.size() == checked_numel(shape_), "tensor", "shape ", to_string(shape_), " needs ", numel(shape_),
                 " values, got ", values.size());
         allocate(values.size());
         std::copy(values.begin(), values.end(), storage_.get());
@@ -167,7 +177,7 @@ private:
     void allocate(std::size_t n) {
         // large blocks come from (and go back to) the buffer pool: a training step's buffers are
         // reused by the next step instead of being faulted in and zeroed again
-        const std::size_t bytes = std::max<std::size_t>(n, 1) * sizeof(T);
+        const std::size_t bytes = checked_bytes(std::max<std::size_t>(n, 1), sizeof(T), "tensor", "a tensor");
         T* p = static_cast<T*>(buffer_pool::global().allocate(bytes));
         storage_ = std::shared_ptr<T[]>(p, [bytes](T* q) { buffer_pool::global().deallocate(q, bytes); });
     }

@@ -7,6 +7,8 @@
 // O(block x n_ref) per thread; blocks are independent, so results do not depend on threads.
 #pragma once
 
+#include <oneclass/core/intrinsics.hpp>  // first: before any header that pulls in <immintrin.h>
+
 #include <oneclass/detectors/detector.hpp>
 #include <oneclass/ops/distance.hpp>
 #include <oneclass/parallel/parallel.hpp>

@@ -15,6 +15,8 @@
 #include <oneclass/simd/simd.hpp>
 #include <oneclass/tensor/matrix.hpp>
 
+#include <oneclass/core/intrinsics.hpp>
+
 #include <Eigen/Cholesky>
 #include <Eigen/Core>
 
