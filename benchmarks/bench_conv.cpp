@@ -179,4 +179,4 @@ void BM_fma_peak(benchmark::State& st) {
 BENCHMARK(BM_fma_peak)->Name("cpu/fma_peak");
 }  // namespace
 
-BENCHMARK_MAIN();
+#include "bench_main.hpp"

@@ -106,4 +106,4 @@ void BM_gde_fit_score(benchmark::State& st) {
 BENCHMARK(BM_gde_fit_score)->Arg(128)->Arg(784)->Unit(benchmark::kMillisecond);
 }  // namespace
 
-BENCHMARK_MAIN();
+#include "bench_main.hpp"

@@ -224,7 +224,7 @@ TEST_CASE("platform: OpenBLAS's generic kernels on an AVX2 / AVX-512 CPU are rep
     REQUIRE_THAT(*kernel_warning("Nehalem", true, false, false, "AVX2"), Catch::Contains("OPENBLAS_CORETYPE=Haswell"));
     REQUIRE_FALSE(kernel_warning("Prescott", true, true, true, "AVX-512"));   // OPENBLAS_CORETYPE set: deliberate
     REQUIRE_FALSE(kernel_warning("Prescott", false, false, false, "SSE4.2"));  // nothing better to run
-    for (const char* fast : {"Haswell", "SkylakeX", "Zen", "CooperLake"}) REQUIRE_FALSE(kernel_warning(fast, true, true, false, "x"));
+    for (const char* fast : {"Haswell", "SkylakeX", "Zen", "Cooperlake", "SapphireRapids"}) REQUIRE_FALSE(kernel_warning(fast, true, true, false, "x"));
     REQUIRE(std::string(oneclass::compiled_isa()).size() > 0);
     REQUIRE(std::string(oneclass::cpu_isa()).size() > 0);
 }

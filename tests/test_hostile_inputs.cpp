@@ -2,6 +2,7 @@
 // each test holds the input that once crashed, overflowed, allocated gigabytes or answered
 // silently wrong, and asserts the clean refusal (or right answer) it gets now.
 #include "test_util.hpp"
+#include "fuzz/shapes.hpp"
 
 #include <oneclass/core/binary_io.hpp>
 #include <oneclass/data.hpp>
@@ -99,19 +100,8 @@ TEST_CASE("representation files: every field is validated against the file befor
 
     // rewrite one configuration field, keep a valid frame and checksum
     auto with_field = [&](const std::string& key, const std::string& value) {
-        const framed_file f = unframe(read_file_bytes(dir / "good.ocm", "t"), 2, "good");
-        binary_reader r(f.payload, "good");
-        binary_writer w;
-        const auto n = r.get<std::uint64_t>();
-        w.put<std::uint64_t>(n);
-        for (std::uint64_t i = 0; i < n; ++i) {
-            const std::string k = r.get_string(), v = r.get_string();
-            w.put_string(k);
-            w.put_string(k == key ? value : v);
-        }
-        w.bytes().append(f.payload.substr(f.payload.size() - r.remaining()));
         const fs::path p = dir / ("bad_" + key + ".ocm");
-        write_bytes(p, frame_payload(2, "representation", w.bytes()));
+        write_bytes(p, fuzz_shapes::with_field(read_file_bytes(dir / "good.ocm", "t"), key, value));
         return p;
     };
     // in_channels -1 once overflowed a heap buffer in the conv2d constructor
@@ -245,14 +235,48 @@ TEST_CASE("images: crafted headers and shapes cost nothing; truncated data is an
     REQUIRE(int(g.pixels[0]) == (200 * 77 + 100 * 150 + 50 * 29) >> 8);
 }
 
-TEST_CASE("kde: a gamma too large for float arithmetic is an error, not infinite scores") {
-    // scored against other rows (nearest squared distance of order 1), the exponents' rounding is
-    // gamma * 1 * 2^-24: beyond exp's range in float at 1e30, harmless in double at 1e10
+TEST_CASE("kde: any finite gamma gives finite, right scores (1e30 once gave infinite ones)") {
+    // The log-sum-exp now shifts by the nearest distance before scaling, so the largest exponent is
+    // exactly 0 whatever gamma is. With gamma this large the sum is 1 and the score is the nearest
+    // squared distance: checked against brute force, in float and double, on every SIMD path.
     const auto X = test::random_matrix<float>(50, 4, 1), Y = test::random_matrix<float>(20, 4, 2);
     kde<float> k({.gamma = 1e30f, .normalize = normalization::none});
-    k.fit(X.view());
-    REQUIRE_THROWS_WITH(k.score(Y.view()), Catch::Contains("gamma") && Catch::Contains("too large"));
-    kde<double> kd({.gamma = 1e10, .normalize = normalization::none});
-    kd.fit(matrix<double>(X.view()).view());
-    for (double v : kd.score(matrix<double>(Y.view()).view())) REQUIRE(std::isfinite(v));
+    (void)k.fit(X.view());
+    const auto s = k.score(Y.view());
+    kde<double> kd({.gamma = 1e30, .normalize = normalization::none});
+    (void)kd.fit(matrix<double>(X.view()).view());
+    const auto sd = kd.score(matrix<double>(Y.view()).view());
+    for (std::size_t i = 0; i < Y.rows(); ++i) {
+        double best = INFINITY;
+        for (std::size_t j = 0; j < X.rows(); ++j) {
+            double d2 = 0;
+            for (std::size_t c = 0; c < 4; ++c) d2 += (double(Y(i, c)) - X(j, c)) * (double(Y(i, c)) - X(j, c));
+            best = std::min(best, d2);
+        }
+        INFO("row " << i);
+        REQUIRE(std::isfinite(double(s[i])));
+        // float distances via norms and a dot product: error a few eps times the squared norms
+        REQUIRE(std::abs(double(s[i]) - best) <= 1e-5 * (1 + best) * 16);
+        REQUIRE(std::abs(sd[i] - best) <= 1e-12 * (1 + best) * 16);
+    }
+}
+
+TEST_CASE("a loss that diverges before the first checkpoint says that none exists") {
+    scratch s;
+    pipeline::representation_config cfg;
+    cfg.method = pipeline::proxy_method::rotation;
+    cfg.net = {.depth = 10, .width = 1.0 / 16};
+    cfg.head_hidden = {8};
+    cfg.head_out = 4;
+    cfg.epochs = 2;
+    cfg.batch = 4;
+    cfg.checkpoint = dir / "never.ckpt";
+    pipeline::representation rep(cfg, 1);
+    auto ps = rep.parameters();
+    ps.back().var.value().data()[0] = std::numeric_limits<float>::quiet_NaN();  // diverged from the start
+    tensor<float> images({8, 1, 16, 16}, 0.5f);
+    REQUIRE_THROWS_WITH(rep.fit(images), Catch::Contains("loss is NaN at epoch 1 step 1") &&
+                                             Catch::Contains("no checkpoint had been written yet") &&
+                                             !Catch::Contains("is kept"));
+    REQUIRE_FALSE(fs::exists(dir / "never.ckpt"));
 }

@@ -22,7 +22,7 @@ TEMPLATE_TEST_CASE("simd reductions match scalar references for every tail lengt
             dot += double(a[i]) * double(b[i]);
             mx = std::max(mx, double(a[i]));
             mn = std::min(mn, double(a[i]));
-            se += std::exp(-0.7 * double(a[i]) + 0.2);
+            se += std::exp(-0.7 * (double(a[i]) - 0.3));
             wse += double(w[i]) * std::exp(-0.7 * double(a[i]));
         }
         const double tol = std::is_same_v<T, float> ? 1e-5 : 1e-13;
@@ -32,7 +32,7 @@ TEMPLATE_TEST_CASE("simd reductions match scalar references for every tail lengt
             CHECK(double(simd::max(a.data(), n)) == mx);
             CHECK(double(simd::min(a.data(), n)) == mn);
         }
-        CHECK(std::abs(double(simd::sum_exp_affine(a.data(), n, T(-0.7), T(0.2))) - se) <= tol * (1 + se) * 4);
+        CHECK(std::abs(double(simd::sum_exp_shifted(a.data(), n, T(0.3), T(-0.7))) - se) <= tol * (1 + se) * 4);
         CHECK(std::abs(double(simd::weighted_sum_exp(w.data(), a.data(), n, T(-0.7))) - wse) <= tol * (1 + wse) * 4);
         std::vector<T> e = a;
         simd::exp_affine_inplace(e.data(), n, T(-0.7), T(0.2));

@@ -11,6 +11,7 @@
 // --seconds S keeps stepping past --steps until S seconds of timed steps have run, and
 // --start-at T (Unix time, seconds) sleeps until T before the warm-up: compare_torch.py
 // --concurrent uses both to run us and PyTorch over the same wall-clock window, one per vCPU.
+#include <oneclass/core/platform.hpp>
 #include <oneclass/core/profile.hpp>
 #include <oneclass/nn/optim.hpp>
 #include <oneclass/nn/resnet.hpp>
@@ -57,6 +58,7 @@ int main(int argc, char** argv) {
         std::size_t H = 0, W = 0, C = 0;
         if (std::sscanf(input.c_str(), "%zux%zux%zu", &H, &W, &C) != 3 || !H || !W || !C)
             fail("oneclass-bench", "--input must be HxWxC, got '", input, "'");
+        if (const auto w = blas_kernel_warning()) std::fprintf(stderr, "oneclass-bench: warning: %s\n", w->c_str());
         tbb::global_control limit(tbb::global_control::max_allowed_parallelism, threads);
         rng r(0);
         nn::resnet<float> f({.depth = std::stoi(arch.substr(6)), .width = width, .stem_kind = nn::stem::cifar, .in_channels = C}, r);

@@ -23,7 +23,7 @@
 #include <oneclass/nn/resnet.hpp>
 #include <oneclass/nn/serialize.hpp>
 #else
-#include <oneclass/pipeline/representation.hpp>
+#include "shapes.hpp"
 #endif
 
 #include <cstdint>
@@ -42,25 +42,12 @@ const std::filesystem::path& scratch_file() {
         std::filesystem::temp_directory_path() / ("oneclass_fuzz_" + std::to_string(::getpid()) + ".bin");
     return p;
 }
-void write_scratch(std::string_view bytes) {
+[[maybe_unused]] void write_scratch(std::string_view bytes) {
     std::FILE* f = std::fopen(scratch_file().c_str(), "wb");
     if (!f) std::abort();
     if (!bytes.empty() && std::fwrite(bytes.data(), 1, bytes.size(), f) != bytes.size()) std::abort();
     std::fclose(f);
 }
-
-#if defined(ONECLASS_FUZZ_REPRESENTATION)
-/// A tiny representation, the shape of the ones the corpus holds (tests/fuzz/make_corpus.cpp).
-pipeline::representation_config tiny_config() {
-    pipeline::representation_config c;
-    c.net = {.depth = 10, .width = 1.0 / 64};
-    c.head_hidden = {4};
-    c.head_out = 2;
-    c.epochs = 1;
-    c.batch = 4;
-    return c;
-}
-#endif
 
 void run(std::string_view bytes) {
 #if defined(ONECLASS_FUZZ_NPY)
@@ -112,7 +99,7 @@ void run(std::string_view bytes) {
         (void)rep.features(tensor<float>({1, rep.config().net.in_channels, 16, 16}, 0.5f));
     } catch (const error&) {
     }
-    static pipeline::representation rep(tiny_config(), 1);
+    static pipeline::representation rep(fuzz_shapes::tiny_representation(), 1);
     rep.load_checkpoint(scratch_file());
 #else
 #error "define one of ONECLASS_FUZZ_{NPY,CSV,IDX,CIFAR,IMAGE,MODEL,WEIGHTS,REPRESENTATION}"

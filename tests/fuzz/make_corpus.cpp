@@ -1,12 +1,16 @@
 // tests/fuzz/make_corpus.cpp - writes the seed corpora of the fuzz harnesses: small valid files of
-// every format the library reads, made by the library's own writers (tests/fuzz/corpus/<reader>/).
-//   usage: make_corpus <corpus folder>
+// every format the library reads, made by the library's own writers (tests/fuzz/corpus/<reader>/),
+// and the inputs that once crashed or exhausted a reader (tests/fuzz/regressions/<reader>/), which
+// scripts/fuzz.sh replays before fuzzing (tests/test_hostile_inputs.cpp holds them too).
+//   usage: make_corpus tests/fuzz
 #include <oneclass/core/binary_io.hpp>
 #include <oneclass/data.hpp>
 #include <oneclass/detectors.hpp>
 #include <oneclass/nn/resnet.hpp>
 #include <oneclass/nn/serialize.hpp>
 #include <oneclass/pipeline/representation.hpp>
+
+#include "shapes.hpp"
 
 #include <zlib.h>
 
@@ -40,10 +44,10 @@ std::string gzip(const std::string& b) {
 
 int main(int argc, char** argv) {
     if (argc != 2) {
-        std::fprintf(stderr, "usage: make_corpus <corpus folder>\n");
+        std::fprintf(stderr, "usage: make_corpus tests/fuzz\n");
         return 2;
     }
-    const fs::path root = argv[1];
+    const fs::path root = fs::path(argv[1]) / "corpus", regress = fs::path(argv[1]) / "regressions";
     const auto tmp = fs::temp_directory_path() / "oneclass_make_corpus";
     fs::create_directories(tmp);
     rng r(7);
@@ -116,19 +120,64 @@ int main(int argc, char** argv) {
         put(root / "weights" / "resnet10.ocw", nn::weights_bytes(net));
     }
     {
-        pipeline::representation_config c;
-        c.net = {.depth = 10, .width = 1.0 / 64};
-        c.head_hidden = {4};
-        c.head_out = 2;
-        c.epochs = 1;
-        c.batch = 4;
+        const auto c = fuzz_shapes::tiny_representation();
         pipeline::representation rep(c, 1);
         rep.save(tmp / "rep.ocm", {{"dataset", "fuzz"}});
         rep.save_checkpoint(tmp / "rep.ckpt");
         put(root / "representation" / "model.ocm", read_file_bytes(tmp / "rep.ocm", "make_corpus"));
         put(root / "representation" / "checkpoint.ckpt", read_file_bytes(tmp / "rep.ckpt", "make_corpus"));
     }
+    // ---- regressions: the findings of issue 21's fuzzing campaign, rebuilt from their description
+    auto frame_kde = [](std::uint64_t rows, std::uint64_t cols, std::uint64_t block_rows) {
+        binary_writer w;
+        w.put<std::uint8_t>(4);
+        w.put<std::uint8_t>(0);
+        w.put<std::uint64_t>(cols);
+        w.put<double>(0.5);
+        w.put<std::uint64_t>(block_rows);
+        w.put<std::uint64_t>(rows);
+        w.put<std::uint64_t>(cols);
+        w.put<std::uint64_t>(rows * cols <= 4 ? rows * cols : 0);
+        for (std::uint64_t i = 0; i < rows * cols && rows * cols <= 4; ++i) w.put<float>(float(i));
+        return frame_payload(model_format_version, "kde", w.bytes());
+    };
+    put(regress / "model" / "kde_dims_wrap_to_zero.ocm", frame_kde(std::uint64_t(1) << 32, std::uint64_t(1) << 32, 128));
+    put(regress / "model" / "kde_block_rows_2e40.ocm", frame_kde(2, 2, std::uint64_t(1) << 40));
+    {
+        std::string idx{0, 0, 8, 4};
+        for (int d = 0; d < 4; ++d) idx += std::string{0, 1, 0, 0};
+        put(regress / "idx" / "dims_product_2e64.idx", idx);
+    }
+    {
+        const std::string dict = "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 9223372036854775808), }";
+        std::string b("\x93NUMPY\x01\x00", 8);
+        b.push_back(char(dict.size()));
+        b.push_back(0);
+        put(regress / "npy" / "shape_2_by_2e63.npy", b + dict);
+    }
+    {
+        const std::string good = read_file_bytes(root / "representation" / "model.ocm", "make_corpus");
+        put(regress / "representation" / "in_channels_minus_1.ocm", fuzz_shapes::with_field(good, "in_channels", "-1"));
+        put(regress / "representation" / "head_hidden_1e8.ocm", fuzz_shapes::with_field(good, "head_hidden", "100000000"));
+        binary_writer w;
+        w.put<std::uint64_t>(std::uint64_t(1) << 40);
+        put(regress / "representation" / "field_count_2e40.ocm", frame_payload(2, "representation", w.bytes()));
+    }
+    {
+        std::string png = encode_png(image_u8{1, 1, 1, {0}});
+        auto be32 = [&](std::size_t at, std::uint32_t v) {
+            for (int k = 0; k < 4; ++k) png[at + std::size_t(k)] = char((v >> (24 - 8 * k)) & 0xff);
+        };
+        be32(16, 100000);
+        be32(20, 100000);
+        be32(29, std::uint32_t(crc32(0, reinterpret_cast<const Bytef*>(png.data() + 12), 17)));
+        put(regress / "image" / "header_100000_squared.png", png);
+        image_u8 tall{65535, 1, 1, std::vector<std::uint8_t>(65535, 7)};
+        put(regress / "image" / "one_by_65535.png", encode_png(tall));
+        const std::string jpg = read_file_bytes(root / "image" / "rgb.jpg", "make_corpus");
+        put(regress / "image" / "truncated.jpg", jpg.substr(0, jpg.size() / 2));
+    }
     fs::remove_all(tmp);
-    std::printf("corpus written to %s\n", root.c_str());
+    std::printf("corpus and regressions written under %s\n", argv[1]);
     return 0;
 }

@@ -81,7 +81,7 @@ namespace detail {
 inline std::optional<std::string> kernel_warning(const std::string& core, bool avx2_fma, bool avx512, bool chosen,
                                                  const std::string& cpu) {
     if (chosen || !avx2_fma || core.empty()) return std::nullopt;
-    for (const char* fast : {"Haswell", "SkylakeX", "CooperLake", "SapphireRapids", "Zen", "Excavator"})
+    for (const char* fast : {"Haswell", "SkylakeX", "Cooperlake", "SapphireRapids", "Zen", "Excavator"})
         if (core == fast) return std::nullopt;
     return "OpenBLAS runs its generic '" + core + "' kernels on this " + cpu +
            " CPU (this OpenBLAS does not know the model), several times slower for matrix products; set "

@@ -7,7 +7,8 @@
 // i.e. a soft minimum of squared distances to the training set (Sohn et al. 2021, Sec. 3.2; it is
 // the negative log of an unnormalised KDE, scaled so that s -> min_j ||x - y_j||^2 as gamma grows).
 // Computed per block of queries: one GEMM for the distances, SIMD exp, and a logsumexp shifted
-// by the row minimum, so it stays finite for any gamma (no underflow to log 0).
+// by the row minimum before scaling (exp(-gamma (d - min)): the largest term is exactly 1), so it
+// stays finite for any finite gamma, with neither underflow to log 0 nor overflow.
 //
 //     oneclass::kde<float> det;                  // gamma from the paper's rule, L2 normalisation
 //     (void)det.fit(train);
@@ -58,11 +59,11 @@ public:
         detail::for_each_distance_row<T>(X, p_.normalize, train_.view(), norms_, p_.block_rows,
                                          [&](std::size_t i, const T* d2) {
                                              const T m = simd::min(d2, n);
-                                             const T s = simd::sum_exp_affine(d2, n, -g, g * m);  // >= 1
+                                             const T s = simd::sum_exp_shifted(d2, n, m, -g);  // >= 1
                                              out[i] = T(double(m) - std::log(double(s)) / gamma_);
                                          });
-        // The exponents carry gamma * m * eps of rounding, which leaves the score accurate to m * eps
-        // until it overflows exp: then the score is infinite, never silently wrong. Say so.
+        // Every exponent is <= 0 (sum_exp_shifted), so s is in [1, n] and the score finite for any
+        // finite gamma; should that ever fail, say so rather than return an infinite score.
         for (std::size_t i = 0; i < out.size(); ++i)
             if (!std::isfinite(double(out[i])))
                 fail("kde::score", "gamma ", gamma_, " is too large for ", sizeof(T) * 8,

@@ -336,19 +336,22 @@ void exp_affine_inplace(T* a, std::size_t n, T scale, T shift) noexcept {
     for (; i < n; ++i) a[i] = std::exp(scale * a[i] + shift);
 }
 
-/// sum_i exp(scale * a[i] + shift), a unchanged.
+/// sum_i exp(scale * (a[i] - offset)), a unchanged. The shift comes first: with offset = min a and
+/// scale < 0 (a log-sum-exp), every exponent is <= 0 and the largest is exactly 0 for any scale;
+/// the affine form scale * a + scale * offset carries |scale * offset| * eps of rounding, which
+/// overflows exp once scale is large (KDE with gamma 1e30).
 template <class T>
-T sum_exp_affine(const T* a, std::size_t n, T scale, T shift) noexcept {
+T sum_exp_shifted(const T* a, std::size_t n, T offset, T scale) noexcept {
     constexpr std::size_t W = width<T>;
-    const batch<T> vs(scale), vh(shift);
+    const batch<T> vs(scale), vo(offset);
     std::size_t i = 0;
     T s = 0;
     if (n >= W) {
         batch<T> acc(T(0));
-        for (; i + W <= n; i += W) acc += xsimd::exp(xsimd::fma(batch<T>::load_unaligned(a + i), vs, vh));
+        for (; i + W <= n; i += W) acc += xsimd::exp((batch<T>::load_unaligned(a + i) - vo) * vs);
         s = detail::lanes_sum(acc);
     }
-    for (; i < n; ++i) s += std::exp(scale * a[i] + shift);
+    for (; i < n; ++i) s += std::exp(scale * (a[i] - offset));
     return s;
 }
 

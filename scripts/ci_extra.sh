@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# The checks .ci/run adds after the README's test command (which leaves its build in build-test):
+#   1. the kernel-module tests under every OpenBLAS kernel set this CPU can run (summation orders
+#      differ between them; Debian's OpenBLAS runs "Prescott" on CPUs it does not know);
+#   2. every instruction-set path: the kernel-module tests built for x86-64-v2 (the SSE fallbacks)
+#      with g++, and the whole suite for x86-64-v3 (AVX2) with clang under ASan + UBSan; the README
+#      build is -march=native (AVX-512 on the CI machines seen so far);
+#   3. the libFuzzer harnesses of every reader (scripts/fuzz.sh).
+# Every build is -Werror. Usage: bash scripts/ci_extra.sh [fuzz seconds per reader, default 15]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/deps.sh clang libclang-rt-14-dev
+jobs=$(nproc)
+step() { echo; echo "== $* ($(date +%T))"; }
+
+step "OpenBLAS kernel sets on the README build"
+cores=(Prescott Haswell Zen)
+grep -q avx512bw /proc/cpuinfo && cores+=(SkylakeX)
+for core in "${cores[@]}"; do
+  OPENBLAS_CORETYPE=$core ctest --test-dir build-test -L kernel -j"$jobs" --output-on-failure > /tmp/oneclass_core.log 2>&1 ||
+    { tail -80 /tmp/oneclass_core.log; echo "ci_extra: kernel tests fail with OPENBLAS_CORETYPE=$core"; exit 1; }
+  worst=$(OPENBLAS_CORETYPE=$core build-test/tests/test_torch_golden | grep -A1 'worst first' | grep -v 'worst first' |
+          grep -v -- '--' | sort -rn | head -1)
+  echo "OPENBLAS_CORETYPE=$core: $(grep 'tests passed' /tmp/oneclass_core.log); golden float worst err/tol:$worst"
+done
+
+step "x86-64-v2 (SSE4.2) build of the kernel-module tests, g++"
+cmake -S . -B build-v2 -DCMAKE_BUILD_TYPE=Release -DONECLASS_MARCH=x86-64-v2 -DONECLASS_WERROR=ON \
+  -DONECLASS_BUILD_TOOLS=OFF -DONECLASS_BUILD_BENCHMARKS=OFF > /dev/null
+cmake --build build-v2 -j"$jobs" --target kernel_tests
+ctest --test-dir build-v2 -L kernel -j"$jobs" --output-on-failure
+
+step "x86-64-v3 (AVX2) build of the whole suite, clang, ASan + UBSan"
+CC=clang CXX=clang++ cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Release -DONECLASS_MARCH=x86-64-v3 \
+  -DONECLASS_SANITIZE=address,undefined -DONECLASS_WERROR=ON -DONECLASS_BUILD_BENCHMARKS=OFF > /dev/null
+cmake --build build-asan -j"$jobs"
+ASAN_OPTIONS=detect_leaks=1:strict_string_checks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+  ctest --test-dir build-asan -j"$jobs" --output-on-failure -E '^(test_install_consumer|failtest_.*)$'
+
+step "fuzzing every reader"
+bash scripts/fuzz.sh "${1:-15}"
