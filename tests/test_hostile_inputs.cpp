@@ -280,3 +280,15 @@ TEST_CASE("a loss that diverges before the first checkpoint says that none exist
                                              !Catch::Contains("is kept"));
     REQUIRE_FALSE(fs::exists(dir / "never.ckpt"));
 }
+
+TEST_CASE("an allocation failure inside a reader names the file") {
+    const fs::path p = "/data/features.npy";
+    REQUIRE_THROWS_WITH(naming_file(p, "load_npy", []() -> int { throw std::bad_alloc(); }),
+                        Catch::Contains("load_npy") && Catch::Contains("/data/features.npy") &&
+                            Catch::Contains("more memory than is available"));
+    REQUIRE_THROWS_AS(naming_file(p, "load_npy", []() -> int { throw std::length_error("vector"); }), io_error);
+    REQUIRE(naming_file(p, "load_npy", [] { return 7; }) == 7);
+    // a claim beyond this machine's memory is refused before anything is read
+    REQUIRE_THROWS_WITH(check_fits_memory<io_error>(std::size_t(1) << 62, "load_idx", "'x.idx' data"),
+                        Catch::Contains("more than this machine's memory"));
+}

@@ -326,13 +326,25 @@ T min(const T* a, std::size_t n) noexcept {
     return m;
 }
 
+namespace detail {
+/// xsimd::exp of x clamped from below where exp is 0 anyway (float: exp(-104) = 0, double:
+/// exp(-746) = 0). xsimd converts the scaled argument to an integer, and where the instruction set
+/// has no vector conversion (double on AVX2) that is a scalar cast: undefined for arguments like
+/// -1e30 (UBSan found one from a kernel width of 1e30). The result is the same.
+template <class T>
+batch<T> exp0(const batch<T>& x) noexcept {
+    constexpr T lo = std::is_same_v<T, float> ? T(-104) : T(-746);
+    return xsimd::exp(xsimd::max(x, batch<T>(lo)));
+}
+}  // namespace detail
+
 /// a[i] = exp(scale * a[i] + shift), in place.
 template <class T>
 void exp_affine_inplace(T* a, std::size_t n, T scale, T shift) noexcept {
     constexpr std::size_t W = width<T>;
     const batch<T> vs(scale), vh(shift);
     std::size_t i = 0;
-    for (; i + W <= n; i += W) xsimd::exp(xsimd::fma(batch<T>::load_unaligned(a + i), vs, vh)).store_unaligned(a + i);
+    for (; i + W <= n; i += W) detail::exp0(xsimd::fma(batch<T>::load_unaligned(a + i), vs, vh)).store_unaligned(a + i);
     for (; i < n; ++i) a[i] = std::exp(scale * a[i] + shift);
 }
 
@@ -348,7 +360,7 @@ T sum_exp_shifted(const T* a, std::size_t n, T offset, T scale) noexcept {
     T s = 0;
     if (n >= W) {
         batch<T> acc(T(0));
-        for (; i + W <= n; i += W) acc += xsimd::exp((batch<T>::load_unaligned(a + i) - vo) * vs);
+        for (; i + W <= n; i += W) acc += detail::exp0((batch<T>::load_unaligned(a + i) - vo) * vs);
         s = detail::lanes_sum(acc);
     }
     for (; i < n; ++i) s += std::exp(scale * (a[i] - offset));
@@ -365,7 +377,7 @@ T weighted_sum_exp(const T* w, const T* a, std::size_t n, T scale) noexcept {
     if (n >= W) {
         batch<T> acc(T(0));
         for (; i + W <= n; i += W)
-            acc = xsimd::fma(batch<T>::load_unaligned(w + i), xsimd::exp(batch<T>::load_unaligned(a + i) * vs), acc);
+            acc = xsimd::fma(batch<T>::load_unaligned(w + i), detail::exp0(batch<T>::load_unaligned(a + i) * vs), acc);
         s = detail::lanes_sum(acc);
     }
     for (; i < n; ++i) s += w[i] * std::exp(scale * a[i]);
