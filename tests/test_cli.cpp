@@ -191,7 +191,6 @@ TEST_CASE("oneclass detect: every bad input is one line, exit 2, no output file"
     expect_error("detect --detector kde" + ok + " --save-model " + at("adir"), "--save-model '" + at("adir") + "' is a directory");
     expect_error("detect --detector kde" + ok + " --save-model " + at("nodir/m.ocm"), "does not exist");
     // a directory given as an input file
-    expect_error("detect --detector kde --train " + at("adir") + ".csv --test " + at("test.npy"), "cannot open");
     fs::create_directories(dir / "dir.csv");
     expect_error("detect --detector kde --train " + at("dir.csv") + " --test " + at("test.npy"), "is a directory, not a file");
     // a typo in the first row of a CSV is an error, not a header that drops the row

@@ -159,7 +159,7 @@ inline any_detector<float> make_detector(const detector_options& o) {
     check_detector_name(o.name);
     const normalization norm = parse_normalization(o.normalize);
     // the detectors compute in float: a gamma that rounds to 0 (or a subnormal) there would silently
-    // become the automatic rule, one near float's range would overflow the kernel sums
+    // become the automatic rule, one beyond float's range would become infinite
     if (o.gamma)
         require(std::isfinite(*o.gamma) && *o.gamma >= 1e-30 && *o.gamma <= 1e30, "cli",
                 "--gamma must be in [1e-30, 1e30], got ", *o.gamma);

@@ -38,8 +38,10 @@ public:
     gz_reader(const gz_reader&) = delete;
     gz_reader& operator=(const gz_reader&) = delete;
 
-    /// Appends up to n bytes to `out`; returns how many were read (fewer only at the end).
-    std::size_t read(std::size_t n, std::string& out) {
+    /// Appends up to n bytes to `out` (a string or byte vector); returns how many were read (fewer
+    /// only at the end).
+    template <class Bytes>
+    std::size_t read(std::size_t n, Bytes& out) {
         std::size_t got = 0;
         char buf[1 << 16];
         while (got < n) {
@@ -49,7 +51,7 @@ public:
                 fail<io_error>(where_, "'", path_.string(), "' is corrupt (", gzerror(f_, &errnum), ")");
             }
             if (k == 0) break;
-            out.append(buf, std::size_t(k));
+            out.insert(out.end(), buf, buf + k);
             got += std::size_t(k);
         }
         int errnum = 0;
@@ -83,20 +85,17 @@ inline idx_array load_idx(const std::filesystem::path& path) {
     const std::size_t nd = static_cast<unsigned char>(b[3]);
     if (nd == 0 || in.read(4 * nd, b) < 4 * nd) fail<io_error>(where, "'", src, "' is truncated in its header");
     idx_array a;
-    std::size_t count = 1;
     for (std::size_t k = 0; k < nd; ++k) {
         std::size_t v = 0;
         for (int j = 0; j < 4; ++j) v = (v << 8) | static_cast<unsigned char>(b[4 + 4 * k + std::size_t(j)]);
         a.dims.push_back(v);
-        count = checked_mul<io_error>(count, v, where, ("'" + src + "' dimensions").c_str());
     }
+    const std::size_t count = checked_product<io_error>(a.dims, where, ("'" + src + "' dimensions").c_str());
     check_fits_memory<io_error>(count, where, ("'" + src + "' data").c_str());
-    std::string data;
-    const std::size_t got = naming_file(path, where, [&] { return in.read(count, data); });
+    const std::size_t got = naming_file(path, where, [&] { return in.read(count, a.data); });
     if (got < count) fail<io_error>(where, "'", src, "' is truncated: expected ", count, " data bytes, found ", got);
     std::string extra;
     if (in.read(1, extra) > 0) fail<io_error>(where, "'", src, "' has trailing bytes after its ", count, " data bytes");
-    a.data.assign(data.begin(), data.end());
     return a;
 }
 
