@@ -42,7 +42,7 @@ int main(int argc, char** argv) {
         const tensor<float> x_train = to_tensor(train, split.train_rows), x_test = to_tensor(test, all);
 
         pipeline::representation_config cfg;  // a small network for a quick run
-        cfg.method = pipeline::proxy_method::rotation;
+        cfg.method = "rotation";
         cfg.net = {.depth = 10, .width = 0.25};
         cfg.head_hidden = {64};
         cfg.head_out = 32;

@@ -264,7 +264,7 @@ TEST_CASE("kde: any finite gamma gives finite, right scores (1e30 once gave infi
 TEST_CASE("a loss that diverges before the first checkpoint says that none exists") {
     scratch s;
     pipeline::representation_config cfg;
-    cfg.method = pipeline::proxy_method::rotation;
+    cfg.method = "rotation";
     cfg.net = {.depth = 10, .width = 1.0 / 16};
     cfg.head_hidden = {8};
     cfg.head_out = 4;

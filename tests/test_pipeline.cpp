@@ -3,6 +3,7 @@
 // beat chance AUC on held-out normal vs anomalous images; same seed, same model.
 #include "test_util.hpp"
 
+#include <oneclass/data/npy.hpp>
 #include <oneclass/detectors/kde.hpp>
 #include <oneclass/eval/roc_auc.hpp>
 #include <oneclass/pipeline/representation.hpp>
@@ -30,7 +31,14 @@ tensor<float> bars(std::size_t n, bool vertical, std::uint64_t seed) {
     return t;
 }
 
-pipeline::representation_config tiny(pipeline::proxy_method m) {
+tensor<float> tensor_cat(const tensor<float>& a, const tensor<float>& b) {
+    tensor<float> t({a.shape(0) + b.shape(0), a.shape(1), a.shape(2), a.shape(3)});
+    std::copy_n(a.data(), a.size(), t.data());
+    std::copy_n(b.data(), b.size(), t.data() + a.size());
+    return t;
+}
+
+pipeline::representation_config tiny(const std::string& m) {
     pipeline::representation_config c;
     c.method = m;
     c.net = {.depth = 10, .width = 1.0 / 16};
@@ -46,7 +54,7 @@ pipeline::representation_config tiny(pipeline::proxy_method m) {
 
 TEST_CASE("rotation-prediction training on normal data: loss falls, features separate anomalies") {
     const auto train = bars(64, false, 1), test_normal = bars(40, false, 2), test_anomal = bars(40, true, 3);
-    pipeline::representation rep(tiny(pipeline::proxy_method::rotation), 1);
+    pipeline::representation rep(tiny("rotation"), 1);
     std::vector<double> losses;
     rep.fit(train, [&](const pipeline::step_log& s) { losses.push_back(s.loss); });
     REQUIRE(losses.size() == 12);  // 3 epochs x 64 / 16
@@ -70,16 +78,16 @@ TEST_CASE("rotation-prediction training on normal data: loss falls, features sep
     WARN("rotation features + KDE: AUC " << auc << ", loss " << losses.front() << " -> " << losses.back());
     REQUIRE(auc > 0.75);
     // RotNet's own score: vertical bars look like rotated normal images, so they score high
-    const auto rs = rep.rotation_scores(test, true);
+    const auto rs = rep.proxy_scores(test, "rotnet-sum");
     REQUIRE(rs.size() == 80);
     REQUIRE(roc_auc(rs, y) > 0.75);
-    pipeline::representation sim(tiny(pipeline::proxy_method::simclr), 1);
-    REQUIRE_THROWS_WITH(sim.rotation_scores(test, true), Catch::Contains("not trained with rotation"));
+    pipeline::representation sim(tiny("simclr"), 1);
+    REQUIRE_THROWS_WITH(sim.proxy_scores(test, "rotnet-sum"), Catch::Contains("a simclr model has no score 'rotnet-sum' (its proxy has none)"));
 }
 
 TEST_CASE("SimCLR and DistAug train with finite losses; the same seed gives the same features") {
     const auto train = bars(32, false, 4);
-    for (auto m : {pipeline::proxy_method::simclr, pipeline::proxy_method::distaug}) {
+    for (std::string m : {"simclr", "distaug"}) {
         auto cfg = tiny(m);
         cfg.epochs = 1;
         pipeline::representation a(cfg, 1), b(cfg, 1);
@@ -91,7 +99,7 @@ TEST_CASE("SimCLR and DistAug train with finite losses; the same seed gives the 
         const auto fa = a.features(train, true), fb = b.features(train, true);
         REQUIRE(std::equal(fa.values().begin(), fa.values().end(), fb.values().begin()));
     }
-    pipeline::representation r(tiny(pipeline::proxy_method::simclr), 1);
+    pipeline::representation r(tiny("simclr"), 1);
     REQUIRE_THROWS_WITH(r.fit(bars(8, false, 1)), Catch::Contains("at least batch = 16"));
     REQUIRE_THROWS_WITH(r.features(tensor<float>({2, 3, 16, 16})), Catch::Contains("expects N x 1 x H x W"));
 }
@@ -100,7 +108,7 @@ TEST_CASE("checkpoint + resume continues bit for bit as if never interrupted") {
     const auto train = bars(32, false, 5);
     const auto dir = std::filesystem::temp_directory_path() / ("oneclass_ckpt_" + std::to_string(::getpid()));
     std::filesystem::create_directories(dir);
-    auto cfg = tiny(pipeline::proxy_method::distaug);
+    auto cfg = tiny("distaug");
     cfg.epochs = 2;
     pipeline::representation straight(cfg, 1);
     straight.fit(train);
@@ -141,7 +149,7 @@ TEST_CASE("checkpoint + resume continues bit for bit as if never interrupted") {
 
 TEST_CASE("denoising autoencoder: reconstruction loss falls, features and reconstruction error separate anomalies") {
     const auto train = bars(64, false, 11);
-    auto cfg = tiny(pipeline::proxy_method::dae);
+    auto cfg = tiny("dae");
     cfg.epochs = 6;
     cfg.lr = 0.02;
     pipeline::representation rep(cfg, 1);
@@ -171,7 +179,7 @@ TEST_CASE("denoising autoencoder: reconstruction loss falls, features and recons
     std::copy_n(ta.data(), ta.size(), test.data() + tn.size());
     std::vector<int> y(60, 0);
     std::fill(y.begin() + 30, y.end(), 1);
-    const auto rs = rep.reconstruction_scores(test);
+    const auto rs = rep.proxy_scores(test, "dae-recon");
     REQUIRE(rs.size() == 60);
     const double auc_rec = roc_auc(rs, y);
     kde<float> det;
@@ -182,7 +190,7 @@ TEST_CASE("denoising autoencoder: reconstruction loss falls, features and recons
     REQUIRE(auc_rec > 0.75);
     REQUIRE(auc_f > 0.6);
     REQUIRE_THROWS_WITH(rep.features(test, true), Catch::Contains("no trained projection head"));
-    REQUIRE_THROWS_WITH(rep.rotation_scores(test, false), Catch::Contains("not trained with rotation"));
+    REQUIRE_THROWS_WITH(rep.proxy_scores(test, "rotnet-p0"), Catch::Contains("a dae model has no score 'rotnet-p0' (it has dae-recon)"));
     pipeline::representation odd(cfg, 1);
     REQUIRE_THROWS_WITH(odd.fit(tensor<float>({16, 1, 12, 12})), Catch::Contains("multiples of 8"));
 }
@@ -191,7 +199,7 @@ TEST_CASE("a stop request mid-epoch writes a checkpoint; resuming is bit-for-bit
     const auto train = bars(48, false, 21);  // 3 steps per epoch
     const auto dir = std::filesystem::temp_directory_path() / ("oneclass_stop_" + std::to_string(::getpid()));
     std::filesystem::create_directories(dir);
-    for (auto m : {pipeline::proxy_method::simclr, pipeline::proxy_method::dae}) {
+    for (std::string m : {"simclr", "dae"}) {
         auto cfg = tiny(m);
         cfg.epochs = 2;
         pipeline::representation straight(cfg, 1);
@@ -228,7 +236,7 @@ TEST_CASE("a NaN loss stops training before the update and keeps the last good c
     auto train = bars(32, false, 31);
     const auto dir = std::filesystem::temp_directory_path() / ("oneclass_nan_" + std::to_string(::getpid()));
     std::filesystem::create_directories(dir);
-    auto cfg = tiny(pipeline::proxy_method::rotation);
+    auto cfg = tiny("rotation");
     cfg.epochs = 3;
     cfg.checkpoint = dir / "nan.ckpt";
     pipeline::representation a(cfg, 1);
@@ -259,7 +267,7 @@ TEST_CASE("model files: save / load reproduces features; mismatches and damage a
     const auto train = bars(32, false, 41);
     const auto dir = std::filesystem::temp_directory_path() / ("oneclass_model_" + std::to_string(::getpid()));
     std::filesystem::create_directories(dir);
-    auto cfg = tiny(pipeline::proxy_method::rotation);
+    auto cfg = tiny("rotation");
     cfg.epochs = 1;
     pipeline::representation rep(cfg, 1);
     rep.fit(train);
@@ -271,7 +279,7 @@ TEST_CASE("model files: save / load reproduces features; mismatches and damage a
     REQUIRE(pipeline::describe(back.config()) == pipeline::describe(rep.config()));
     const auto fa = rep.features(train, true), fb = back.features(train, true);
     REQUIRE(std::equal(fa.values().begin(), fa.values().end(), fb.values().begin()));
-    REQUIRE(rep.rotation_scores(train, true) == back.rotation_scores(train, true));
+    REQUIRE(rep.proxy_scores(train, "rotnet-sum") == back.proxy_scores(train, "rotnet-sum"));
     // a checkpoint is not a model file and the other way round
     cfg.checkpoint = dir / "c.ckpt";
     pipeline::representation ck(cfg, 1);
@@ -293,8 +301,7 @@ TEST_CASE("model files: save / load reproduces features; mismatches and damage a
     REQUIRE_THROWS_AS(pipeline::representation::load(dir / "b.ocm"), io_error);
     REQUIRE_THROWS_AS(pipeline::representation::load(dir / "none.ocm"), io_error);
     // every method's configuration survives the text round trip
-    for (auto m : {pipeline::proxy_method::rotation, pipeline::proxy_method::simclr, pipeline::proxy_method::distaug,
-                   pipeline::proxy_method::dae}) {
+    for (std::string m : {"rotation", "simclr", "distaug", "dae"}) {
         auto c = tiny(m);
         c.views.droc_compat = true;
         c.views.hue = 0.123456789012345;
@@ -303,4 +310,302 @@ TEST_CASE("model files: save / load reproduces features; mismatches and damage a
         REQUIRE(pipeline::describe(pipeline::config_from_fields(pipeline::describe(c), "x")) == pipeline::describe(c));
     }
     std::filesystem::remove_all(dir);
+}
+
+namespace {
+// A proxy written outside the library: predict whether an image was turned by 90 degrees (2-way,
+// classifier on g(f(x))), its loss scaled by the option "proxy.weight". It has its own score.
+class quarter_turn_proxy {
+public:
+    static constexpr bool uses_head = true;
+    static constexpr const char* name = "quarter-turn";
+    quarter_turn_proxy(std::size_t head_out, float weight, rng& r)
+        : cls_(std::make_shared<nn::linear<float>>(head_out, 2, true, r)), weight_(weight) {}
+    static quarter_turn_proxy make(const pipeline::representation_config& c, const nn::resnet<float>&, rng& r) {
+        float weight = 1;
+        for (const auto& [k, v] : c.proxy_options)
+            if (k == "weight") weight = std::stof(v);
+        return quarter_turn_proxy(c.head_out, weight, r);
+    }
+    variable<float> loss(const pipeline::network_ref& net, const tensor<float>& x, std::uint64_t) {
+        auto [turned, labels] = batch(x);
+        return fn::scale(fn::cross_entropy(cls_->forward(net.embed(turned)), labels), weight_);
+    }
+    static std::vector<std::string> score_names() { return {"turn-p0"}; }
+    std::vector<double> scores(const pipeline::network_ref& net, const tensor<float>& x, const std::string&) {
+        const auto logits = cls_->forward(net.embed(x)).value();
+        std::vector<double> s(x.shape(0));
+        for (std::size_t i = 0; i < s.size(); ++i)
+            s[i] = -1.0 / (1.0 + std::exp(double(logits(i, 1)) - double(logits(i, 0))));  // -p(not turned)
+        return s;
+    }
+    std::vector<nn::named_variable<float>> parameters() {
+        std::vector<nn::named_variable<float>> ps;
+        for (auto& p : cls_->parameters()) ps.push_back({"turn." + p.id, p.var, p.no_weight_decay});
+        return ps;
+    }
+    std::vector<nn::named_buffer<float>> buffers() { return {}; }
+    void train(bool on) { cls_->train(on); }
+
+private:
+    static std::pair<tensor<float>, std::vector<int>> batch(const tensor<float>& x) {
+        std::vector<int> labels(2 * x.shape(0));
+        for (std::size_t i = x.shape(0); i < labels.size(); ++i) labels[i] = 1;
+        return {losses::distaug_batch(x, {0, 2}), labels};
+    }
+    std::shared_ptr<nn::linear<float>> cls_;
+    float weight_;
+};
+static_assert(pipeline::ScoringProxy<quarter_turn_proxy> && pipeline::BuildableProxy<quarter_turn_proxy>);
+
+using my_proxies = pipeline::proxy_list_append<pipeline::builtin_proxies, quarter_turn_proxy>;
+using my_representation = pipeline::basic_representation<my_proxies>;
+}  // namespace
+
+TEST_CASE("a proxy defined outside the library trains, scores, saves and loads through the public API") {
+    const auto train = bars(64, false, 51), test_normal = bars(30, false, 52), test_anomal = bars(30, true, 53);
+    REQUIRE(my_proxies::choices() == "rotation, simclr, distaug, dae, quarter-turn");
+    auto cfg = tiny("quarter-turn");
+    cfg.proxy_options = {{"weight", "0.5"}};
+    my_representation rep(cfg, 1);
+    std::vector<double> losses;
+    rep.fit(train, [&](const pipeline::step_log& s) { losses.push_back(s.loss); });
+    REQUIRE(losses.size() == 12);
+    REQUIRE(losses.back() < losses.front());
+    const auto test = tensor_cat(test_normal, test_anomal);
+    REQUIRE(rep.proxy_score_names() == std::vector<std::string>{"turn-p0"});
+    const auto s = rep.proxy_scores(test, "turn-p0");
+    REQUIRE(s.size() == 60);
+
+    const auto dir = std::filesystem::temp_directory_path() / ("oneclass_user_proxy_" + std::to_string(::getpid()));
+    std::filesystem::create_directories(dir);
+    rep.save(dir / "q.ocm");
+    auto back = my_representation::load(dir / "q.ocm");
+    REQUIRE(back.config().method == "quarter-turn");
+    REQUIRE(back.config().proxy_options == pipeline::config_fields{{"weight", "0.5"}});
+    REQUIRE(pipeline::describe(back.config()) == pipeline::describe(rep.config()));
+    const auto fa = rep.features(test, true), fb = back.features(test, true);
+    REQUIRE(std::equal(fa.values().begin(), fa.values().end(), fb.values().begin()));
+    REQUIRE(back.proxy_scores(test, "turn-p0") == s);
+    // the built-in list does not know it, and says which it knows
+    REQUIRE_THROWS_WITH(pipeline::representation::load(dir / "q.ocm"),
+                        Catch::Contains("unknown method 'quarter-turn' (rotation, simclr, distaug, dae)"));
+    REQUIRE_THROWS_WITH(pipeline::representation(cfg, 1), Catch::Contains("unknown method 'quarter-turn'"));
+    std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("trainer: hooks run after backward (before the update), after each step and at each epoch's end") {
+    const auto train = bars(48, false, 61);
+    rng r(5);
+    nn::resnet<float> f({.depth = 10, .width = 1.0 / 16, .in_channels = 1}, r);
+    nn::mlp_head<float> g(f.feature_dim(), {16}, 8, r);
+    auto proxy = quarter_turn_proxy(8, 1.0f, r);
+    std::vector<nn::named_variable<float>> params;
+    for (auto& p : pipeline::detail::prefixed_parameters(f, "f.")) params.push_back(p);
+    for (auto& p : pipeline::detail::prefixed_parameters(g, "g.")) params.push_back(p);
+    for (auto& p : proxy.parameters()) params.push_back(p);
+    const auto before = [&] {
+        std::vector<std::vector<float>> v;
+        for (auto& p : params) v.emplace_back(p.var.value().data(), p.var.value().data() + p.var.value().size());
+        return v;
+    }();
+
+    // weight decay 0 and every gradient cleared by the hook: the update must change nothing
+    pipeline::trainer t({.epochs = 2, .batch = 16, .lr = 0.1, .seed = 1}, {.lr = 0.1, .momentum = 0.9, .weight_decay = 0});
+    std::size_t backward_calls = 0, steps = 0;
+    std::vector<std::size_t> epochs;
+    double grad_norm = 0;
+    pipeline::train_hooks h;
+    h.after_backward = [&](const std::vector<nn::named_variable<float>>& ps, const pipeline::step_log& s) {
+        REQUIRE(s.step == steps);
+        ++backward_calls;
+        for (auto p : ps) {
+            const auto& gr = p.var.grad();
+            if (!gr.defined()) continue;
+            for (std::size_t i = 0; i < gr.size(); ++i) grad_norm += double(gr.data()[i]) * gr.data()[i];
+            p.var.zero_grad();
+        }
+    };
+    h.after_step = [&](const pipeline::step_log& s) {
+        REQUIRE(s.steps_per_epoch == 3);
+        REQUIRE(s.total_steps == 6);
+        ++steps;
+    };
+    h.at_epoch_end = [&](std::size_t e) { epochs.push_back(e); };
+    t.fit({f, g}, proxy, tensor_source(train), params, h);
+    REQUIRE(backward_calls == 6);
+    REQUIRE(steps == 6);
+    REQUIRE(epochs == std::vector<std::size_t>{0, 1});
+    REQUIRE(grad_norm > 0);  // the hook saw real gradients ...
+    for (std::size_t k = 0; k < params.size(); ++k) {  // ... and the step after it used the cleared ones
+        const auto& v = params[k].var.value();
+        REQUIRE(std::equal(before[k].begin(), before[k].end(), v.data()));
+    }
+    REQUIRE(t.next_step() == 6);
+
+    // a stop request: on_stop runs, then training_interrupted
+    std::atomic<bool> stop{true};
+    pipeline::trainer t2({.epochs = 2, .batch = 16, .lr = 0.1, .seed = 1});
+    bool stopped = false;
+    REQUIRE_THROWS_AS(t2.fit({f, g}, proxy, tensor_source(train), params, {.on_stop = [&] { stopped = true; }, .stop = &stop}),
+                      pipeline::training_interrupted);
+    REQUIRE(stopped);
+    REQUIRE(t2.next_step() == 1);
+}
+
+TEST_CASE("embed: the features on the tape, differentiable in the input") {
+    const auto train = bars(32, false, 71);
+    auto cfg = tiny("rotation");
+    cfg.epochs = 1;
+    pipeline::representation rep(cfg, 1);
+    rep.fit(train);
+    const tensor<float> x = bars(2, true, 72);
+    for (bool head : {false, true}) {
+        const auto want = rep.features(x, head);
+        const auto got = rep.embed(variable<float>(x), head).value();
+        // the same forward as features(), on the tape instead of under no_grad
+        REQUIRE(test::allclose(std::vector<float>(got.data(), got.data() + got.size()), want.values(), 0, 1e-6));
+    }
+    // d/dx of s(x) = sum(w . embed(x)) against central differences along random directions. Eval
+    // mode is piecewise linear in x up to the final normalisation, but this tiny net's ReLU kinks
+    // are dense: steps of 1e-4 and more cross some (the quotient drifts by 10-25 %), steps of
+    // 1e-5 down to 3e-6 agree with the analytic value within 0.7 %; a wrong backward (a missing
+    // normalisation or batch-norm scale) is off by far more than the 3 % allowed.
+    rng r(9);
+    tensor<float> w({2, rep.encoder().feature_dim()});
+    for (std::size_t i = 0; i < w.size(); ++i) w.data()[i] = float(r.normal());
+    auto s_of = [&](const tensor<float>& in) {
+        no_grad ng;
+        const auto e = rep.embed(variable<float>(in)).value();
+        double s = 0;
+        for (std::size_t i = 0; i < e.size(); ++i) s += double(e.data()[i]) * w.data()[i];
+        return s;
+    };
+    auto xv = variable<float>::parameter(x.clone());
+    auto s = fn::sum(fn::mul(rep.embed(xv), variable<float>(w)));
+    backward(s);
+    const tensor<float>& grad = xv.grad();
+    REQUIRE(grad.defined());
+    for (int k = 0; k < 3; ++k) {
+        tensor<float> d(x.shape());
+        double along = 0;
+        for (std::size_t i = 0; i < d.size(); ++i) {
+            d.data()[i] = float(r.normal());
+            along += double(grad.data()[i]) * d.data()[i];
+        }
+        const double h = 1e-5;
+        tensor<float> up = x.clone(), down = x.clone();
+        for (std::size_t i = 0; i < d.size(); ++i) {
+            up.data()[i] += float(h * d.data()[i]);
+            down.data()[i] -= float(h * d.data()[i]);
+        }
+        const double numeric = (s_of(up) - s_of(down)) / (2 * h);
+        INFO("direction " << k << ": analytic " << along << ", numeric " << numeric);
+        REQUIRE(std::abs(numeric - along) <= 0.03 * std::abs(along));
+    }
+}
+
+TEST_CASE("model files of format 2 (before the field table) still load and give the same features and scores") {
+    // tests/data/models/make_models.cpp wrote them at 4297544; the .npy files hold what that build
+    // computed. Tolerance: 8x PyTorch's own float32 error of an eval forward (z_eval in
+    // tests/data/torch/float_tolerance.txt, 4.4e-7 of the largest value), as the golden test uses.
+    const std::string dir = std::string(ONECLASS_TEST_DATA) + "/models/v2/";
+    const tensor<float> probe = bars(6, true, 5);
+    for (const std::string method : {"rotation", "dae"}) {
+        INFO(method);
+        auto rep = pipeline::representation::load(dir + method + ".ocm");
+        REQUIRE(rep.config().method == method);
+        REQUIRE(rep.config().net.depth == 10);
+        REQUIRE(rep.config().head_hidden == std::vector<std::size_t>{16});
+        REQUIRE(rep.config().lr == 0.05);
+        REQUIRE(rep.config().seed == 3);
+        REQUIRE(rep.metadata("dataset") == std::optional<std::string>("bars"));
+        REQUIRE(rep.steps_done() == 2);
+        const auto want_f = load_npy_matrix<float>(dir + method + "_f.npy");
+        const auto got_f = rep.features(probe);
+        const double tol = 8 * 4.402559e-07;
+        double fmax = 0;
+        for (float v : want_f.values()) fmax = std::max(fmax, double(std::abs(v)));
+        REQUIRE(test::allclose(got_f.values(), want_f.values(), 0, tol * fmax));
+        const auto want_s = load_npy_matrix<double>(dir + method + "_scores.npy");
+        const auto got_s = rep.proxy_scores(probe, method == "dae" ? "dae-recon" : "rotnet-sum");
+        double smax = 0;
+        for (double v : want_s.values()) smax = std::max(smax, std::abs(v));
+        REQUIRE(test::allclose(got_s, want_s.values(), 0, tol * smax));
+        // written again, it is a format-3 file that loads to the same model
+        const auto out = std::filesystem::temp_directory_path() / ("oneclass_v3_" + std::to_string(::getpid()) + ".ocm");
+        rep.save(out, rep.metadata());
+        REQUIRE(read_file_bytes(out, "test").substr(8, 4) == std::string("\x03\0\0\0", 4));
+        auto again = pipeline::representation::load(out);
+        const auto f3 = again.features(probe);
+        REQUIRE(std::equal(f3.values().begin(), f3.values().end(), got_f.values().begin()));
+        std::filesystem::remove(out);
+    }
+}
+
+TEST_CASE("configuration fields: optional ones take their default, required and unknown ones are named") {
+    auto c = tiny("simclr");
+    c.temperature = 0.7;
+    auto fields = pipeline::describe(c);
+    auto without = [&](const std::string& key) {
+        auto f = fields;
+        std::erase_if(f, [&](const auto& kv) { return kv.first == key; });
+        return f;
+    };
+    const pipeline::representation_config defaults;
+    REQUIRE(pipeline::config_from_fields(without("temperature"), "x").temperature == defaults.temperature);
+    REQUIRE(pipeline::config_from_fields(without("views"), "x").views.min_area == defaults.views.min_area);
+    REQUIRE(pipeline::config_from_fields(without("dae_noise"), "x").lr == c.lr);
+    REQUIRE_THROWS_WITH(pipeline::config_from_fields(without("depth"), "'m.ocm'"), Catch::Contains("'m.ocm' has no 'depth' field"));
+    auto extra = fields;
+    extra.emplace_back("colour", "blue");
+    REQUIRE_THROWS_WITH(pipeline::config_from_fields(extra, "'m.ocm'"), Catch::Contains("unknown field 'colour'"));
+    extra.back() = {"proxy.colour", "blue"};
+    REQUIRE(pipeline::config_from_fields(extra, "x").proxy_options == pipeline::config_fields{{"colour", "blue"}});
+    auto bad = fields;
+    for (auto& [k, v] : bad)
+        if (k == "depth") v = "12";
+    REQUIRE_THROWS_WITH(pipeline::config_from_fields(bad, "'m.ocm'"), Catch::Contains("field 'depth' is 12 (expected 10, 18 or 34)"));
+}
+
+TEST_CASE("training reads any ImageSource: bytes in memory train the model their float tensor trains; patches train") {
+    const auto train = bars(32, false, 81);
+    image_dataset ds;
+    ds.channels = 1, ds.height = ds.width = 16;
+    ds.pixels = matrix<std::uint8_t>(32, 256);
+    ds.labels.assign(32, 0);
+    ds.class_names = {"bars"};
+    tensor<float> as_float({32, 1, 16, 16});
+    for (std::size_t i = 0; i < train.size(); ++i) {
+        ds.pixels.data()[i] = std::uint8_t(std::lround(train.data()[i] * 255));
+        as_float.data()[i] = float(ds.pixels.data()[i]) / 255.0f;
+    }
+    auto cfg = tiny("simclr");
+    cfg.epochs = 2;
+    pipeline::representation a(cfg, 1), b(cfg, 1);
+    a.fit(as_float);
+    b.fit(dataset_source(ds));
+    const auto fa = a.features(as_float), fb = b.features(dataset_source(ds));
+    REQUIRE(std::equal(fa.values().begin(), fa.values().end(), fb.values().begin()));
+
+    // 8 x 8 patches of 16 x 16 images (the patch pipeline's way in), seeded
+    std::vector<image_u8> big;
+    for (std::size_t i = 0; i < 4; ++i) {
+        image_u8 im{16, 16, 1, {}};
+        im.pixels.assign(ds.pixels.row(i), ds.pixels.row(i) + 256);
+        big.push_back(std::move(im));
+    }
+    const image_list_source src(big);
+    const patch_sampler patches(src, {.side = 8, .count = 64, .seed = 2});
+    auto pc = tiny("rotation");
+    pc.epochs = 1;
+    pipeline::representation p1(pc, 1), p2(pc, 1);
+    std::vector<double> l1, l2;
+    p1.fit(patches, [&](const pipeline::step_log& s) { l1.push_back(s.loss); });
+    p2.fit(patches, [&](const pipeline::step_log& s) { l2.push_back(s.loss); });
+    REQUIRE(l1.size() == 4);
+    REQUIRE(l1 == l2);
+    REQUIRE(p1.features(patches).rows() == 64);
+    REQUIRE_THROWS_WITH(p1.fit(patch_sampler(src, {.side = 8, .count = 8, .seed = 2})),
+                        Catch::Contains("needs at least batch = 16 images, got 8"));
 }

@@ -17,6 +17,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <limits>
+#include <map>
 #include <optional>
 #include <sstream>
 #include <string>
@@ -28,11 +29,12 @@ namespace oneclass::cli {
 
 namespace fs = std::filesystem;
 
+/// Detector flags as given: one optional value per setting of builtin_detectors (--gamma,
+/// --nu, ...), filled by add_detector_flags.
 struct detector_options {
     std::string name;
-    std::optional<double> gamma, nu;
-    std::optional<std::size_t> k, components;
-    std::optional<std::uint64_t> seed;
+    std::map<std::string, std::optional<double>> real;
+    std::map<std::string, std::optional<std::uint64_t>> whole;
     std::string normalize = "l2";
 };
 
@@ -41,22 +43,18 @@ inline detector_options with_name(detector_options o, const std::string& name) {
     return o;
 }
 
-inline const std::vector<std::string>& detector_names() {
-    static const std::vector<std::string> n{"kde", "ocsvm", "ocsvm-linear", "gde", "gmm", "knn"};
-    return n;
-}
+inline std::vector<std::string> detector_names() { return builtin_detectors::names(); }
 
-/// Which optional flags apply to which detector.
+/// Whether flag "--x" applies to detector `det` (flags that are not detector settings always do).
 inline bool flag_applies(const std::string& flag, const std::string& det) {
-    if (flag == "--gamma") return det == "kde" || det == "ocsvm";
-    if (flag == "--nu") return det == "ocsvm" || det == "ocsvm-linear";
-    if (flag == "--k") return det == "knn";
-    if (flag == "--components" || flag == "--seed") return det == "gmm";
+    for (const auto& s : builtin_detectors::settings())
+        if (flag == "--" + s.name) return builtin_detectors::applies_to(s.name, det);
     return true;
 }
 
-inline const std::vector<std::string>& detector_flags() {
-    static const std::vector<std::string> f{"--gamma", "--nu", "--k", "--components", "--seed"};
+inline std::vector<std::string> detector_flags() {
+    std::vector<std::string> f;
+    for (const auto& s : builtin_detectors::settings()) f.push_back("--" + s.name);
     return f;
 }
 
@@ -121,11 +119,7 @@ inline std::vector<std::string> split_list(const std::string& s, const char* fla
     return out;
 }
 
-inline void check_detector_name(const std::string& n) {
-    for (const auto& k : detector_names())
-        if (k == n) return;
-    fail("cli", "unknown detector '", n, "' (kde, ocsvm, ocsvm-linear, gde, gmm, knn)");
-}
+inline void check_detector_name(const std::string& n) { builtin_detectors::check(n, "cli"); }
 
 inline void reject_unused_flags_list(const std::string& list, CLI::App* cmd) {
     const auto names = split_list(list, "--detector");
@@ -145,7 +139,9 @@ inline void reject_unused_flags(const detector_options& o, CLI::App* cmd) {
 }
 
 inline void reject_fit_flags_with_load(CLI::App* cmd) {
-    for (const char* f : {"--train", "--gamma", "--nu", "--k", "--components", "--seed", "--normalize"})
+    std::vector<std::string> flags = detector_flags();
+    flags.insert(flags.end(), {"--train", "--normalize"});
+    for (const auto& f : flags)
         require(cmd->count(f) == 0, "cli", f, " cannot be combined with --load-model (the model file fixes it)");
 }
 
@@ -155,50 +151,33 @@ inline normalization parse_normalization(const std::string& s) {
     fail("cli", "--normalize must be l2 or none, got '", s, "'");
 }
 
+/// Builds detector o.name from the flags that apply to it (reject_unused_flags refuses the others).
 inline any_detector<float> make_detector(const detector_options& o) {
     check_detector_name(o.name);
-    const normalization norm = parse_normalization(o.normalize);
-    // the detectors compute in float: a gamma that rounds to 0 (or a subnormal) there would silently
-    // become the automatic rule, one beyond float's range would become infinite
-    if (o.gamma)
-        require(std::isfinite(*o.gamma) && *o.gamma >= 1e-30 && *o.gamma <= 1e30, "cli",
-                "--gamma must be in [1e-30, 1e30], got ", *o.gamma);
-    if (o.nu) require(*o.nu > 0 && *o.nu <= 1, "cli", "--nu must be in (0, 1], got ", *o.nu);
-    if (o.k) require(*o.k >= 1, "cli", "--k must be >= 1, got ", *o.k);
-    if (o.components) require(*o.components >= 1, "cli", "--components must be >= 1, got ", *o.components);
-    const float gamma = o.gamma ? float(*o.gamma) : 0.0f;
-    if (o.name == "kde") return kde<float>({.gamma = gamma, .normalize = norm});
-    if (o.name == "ocsvm" || o.name == "ocsvm-linear")
-        return ocsvm<float>({.nu = o.nu.value_or(0.5),
-                             .gamma = gamma,
-                             .kernel = o.name == "ocsvm" ? svm_kernel::rbf : svm_kernel::linear,
-                             .normalize = norm});
-    if (o.name == "gde") return gde<float>({.normalize = norm});
-    if (o.name == "gmm")
-        return gmm<float>({.components = o.components.value_or(2), .seed = o.seed.value_or(0), .normalize = norm});
-    return knn<float>({.k = o.k.value_or(1), .normalize = norm});
+    setting_values v;
+    v.normalize = parse_normalization(o.normalize);
+    for (const auto& [k, x] : o.real)
+        if (x && builtin_detectors::applies_to(k, o.name)) v.real[k] = *x;
+    for (const auto& [k, x] : o.whole)
+        if (x && builtin_detectors::applies_to(k, o.name)) v.whole[k] = *x;
+    try {
+        return builtin_detectors::make<float>(o.name, v);
+    } catch (const invalid_input& e) {  // "[oneclass] make_detector: --nu must be ..." as a CLI error
+        const std::string m = e.what();
+        const auto at = m.find("--");
+        fail("cli", at == std::string::npos ? m : m.substr(at));
+    }
 }
 
-inline const char* kind_of(const any_detector<float>& d) {
-    if (const auto* s = std::get_if<ocsvm<float>>(&d))
-        return s->params().kernel == svm_kernel::linear ? "ocsvm-linear" : "ocsvm";
-    return std::visit([](const auto& x) { return std::decay_t<decltype(x)>::kind; }, d);
-}
+inline std::string kind_of(const any_detector<float>& d) { return builtin_detectors::variant_name(d); }
 
-inline double gamma_of(const any_detector<float>& d) {
-    if (const auto* k = std::get_if<kde<float>>(&d)) return k->gamma();
-    if (const auto* s = std::get_if<ocsvm<float>>(&d))
-        if (s->params().kernel == svm_kernel::rbf) return s->gamma();
-    return std::numeric_limits<double>::quiet_NaN();
-}
+inline double gamma_of(const any_detector<float>& d) { return builtin_detectors::gamma(d); }
 
 inline void print_model_summary(const any_detector<float>& d) {
     const double g = gamma_of(d);
     if (!std::isnan(g)) std::printf("gamma=%.9g\n", g);
-    if (const auto* s = std::get_if<ocsvm<float>>(&d))
-        std::printf("rho=%.9g n_support=%zu iterations=%zu objective=%.9g kernel_rows=%zu\n", s->rho(), s->n_support(),
-                    s->iterations(), s->objective(), s->kernel_rows_computed());
-    if (const auto* m = std::get_if<gmm<float>>(&d)) std::printf("components=%zu\n", m->weights().size());
+    const std::string s = builtin_detectors::summary(d);
+    if (!s.empty()) std::printf("%s\n", s.c_str());
 }
 
 inline std::string extension_of(const std::string& path) {

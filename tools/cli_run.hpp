@@ -29,13 +29,6 @@ struct run_args {
     train_options train;
 };
 
-/// Names of the extra score columns a method brings (its built-in anomaly scores).
-inline std::vector<std::string> proxy_score_names(pipeline::proxy_method m) {
-    if (m == pipeline::proxy_method::rotation) return {"rotnet-p0", "rotnet-sum"};
-    if (m == pipeline::proxy_method::dae) return {"dae-recon"};
-    return {};
-}
-
 /// Fits every detector on the features of `train_images` and scores `test_images`; appends one
 /// row per detector and per built-in proxy score.
 inline void evaluate_representation(pipeline::representation& rep, const tensor<float>& train_images,
@@ -46,10 +39,8 @@ inline void evaluate_representation(pipeline::representation& rep, const tensor<
     using clock = std::chrono::steady_clock;
     const bool head = features == "gf";
     const matrix<float> ftr = rep.features(train_images, head), fte = rep.features(test_images, head);
-    const auto m = rep.config().method;
-    for (const auto& name : proxy_score_names(m)) {
-        const auto scores = name == "dae-recon" ? rep.reconstruction_scores(test_images)
-                                                : rep.rotation_scores(test_images, name == "rotnet-sum");
+    for (const auto& name : rep.proxy_score_names()) {
+        const auto scores = rep.proxy_scores(test_images, name);
         rows.push_back({cls, class_name, name, roc_auc(scores, test_labels), 0.0, 0.0,
                         std::numeric_limits<double>::quiet_NaN(), true, seed, train_s});
         std::fprintf(stderr, "  %s: auc=%.4f\n", name.c_str(), rows.back().auc);
@@ -117,8 +108,8 @@ inline int run_pipeline(const run_args& a, const detector_options& det_opts) {
     check_output_dir(a.out_dir, "--out-dir");
     check_output_file(a.train.metrics, "--metrics");
     auto cfg = build_config(a.train);
-    require(a.features == "f" || cfg.method != pipeline::proxy_method::dae, "cli",
-            "--features gf: the dae method trains no projection head");
+    require(a.features == "f" || pipeline::builtin_proxies::uses_head(cfg.method), "cli", "--features gf: the ",
+            cfg.method, " method trains no projection head");
     const std::vector<eval_row> baseline = a.baseline.empty() ? std::vector<eval_row>{} : read_eval_results_csv(a.baseline);
     const labelled_split data = load_dataset(a.dataset, a.root, a.image_size, a.attribute);
     const auto classes = parse_classes(a.classes, data.train.num_classes());
@@ -145,7 +136,7 @@ inline int run_pipeline(const run_args& a, const detector_options& det_opts) {
         }
     }
     std::vector<std::string> cols = names;
-    for (const auto& n : proxy_score_names(cfg.method)) cols.push_back(n);
+    for (const auto& n : pipeline::builtin_proxies::score_names(cfg.method)) cols.push_back(n);
     // baseline columns (e.g. raw-ocsvm, raw-kde) for the classes of this run, printed alongside
     std::vector<eval_row> shown = rows;
     std::vector<std::string> shown_cols = cols;
@@ -255,7 +246,7 @@ inline int run_eval_model(const model_eval_args& a, const detector_options& det_
     const int cls = int(meta_number("class"));
     require(a.classes.empty() || a.classes == meta("class"), "cli", "--model '", a.model, "' was trained on class ",
             cls, ", not --classes ", a.classes);
-    require(a.features == "f" || rep.uses_head(), "cli", "--features gf: a ", pipeline::method_name(rep.config().method),
+    require(a.features == "f" || rep.uses_head(), "cli", "--features gf: a ", rep.config().method,
             " model has no projection head");
     const std::size_t channels = rep.config().net.in_channels;
     require(meta("attribute") == a.attribute, "cli", "--model '", a.model, "' was trained with --attribute ",
@@ -277,10 +268,10 @@ inline int run_eval_model(const model_eval_args& a, const detector_options& det_
     evaluate_representation(rep, cd.train_images, test_images, cd.test_labels, cls, cd.class_name, names, det_opts,
                             a.features, std::int64_t(rep.config().seed), train_seconds, rows);
     std::vector<std::string> cols;
-    for (const auto& n : proxy_score_names(rep.config().method)) cols.push_back(n);
+    for (const auto& n : rep.proxy_score_names()) cols.push_back(n);
     for (const auto& n : names) cols.push_back(n);
     print_table(rows, cols, {cls});
-    const std::string method = pipeline::method_name(rep.config().method);
+    const std::string& method = rep.config().method;
     const auto stem = fs::path(a.out_dir) / ("eval-" + a.dataset + "-" + method + "-" + a.features + "-class" + meta("class"));
     write_eval_results(stem, a.dataset, method + "/" + a.features, det_opts, rows, cols);
     std::printf("results=%s.{json,csv}\n", stem.string().c_str());

@@ -92,7 +92,8 @@ inline pipeline::representation_config preset_config(const std::string& name) {
 
 inline pipeline::representation_config build_config(const train_options& o) {
     auto cfg = preset_config(o.preset);
-    cfg.method = pipeline::parse_method(o.method);
+    pipeline::builtin_proxies::check(o.method, "cli");
+    cfg.method = o.method;
     if (o.epochs) {
         require(*o.epochs >= 1 && *o.epochs <= 1000000, "cli", "--epochs must be in 1..1000000, got ", *o.epochs);
         cfg.epochs = *o.epochs;

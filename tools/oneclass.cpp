@@ -62,10 +62,10 @@ int run_detect(const detect_args& a) {
         det = load_any_model<float>(a.load_model);
         require(a.det.name.empty() || a.det.name == cli::kind_of(det), "detect", "--detector ", a.det.name,
                 " does not match the model in '", a.load_model, "' (", cli::kind_of(det), ")");
-        std::printf("loaded=%s detector=%s\n", a.load_model.c_str(), cli::kind_of(det));
+        std::printf("loaded=%s detector=%s\n", a.load_model.c_str(), cli::kind_of(det).c_str());
     } else {
         require(!a.train.empty(), "detect", "--train is required (or --load-model)");
-        require(!a.det.name.empty(), "detect", "--detector is required (kde, ocsvm, ocsvm-linear, gde, gmm, knn)");
+        require(!a.det.name.empty(), "detect", "--detector is required (", builtin_detectors::choices(), ")");
         const auto X_train = cli::load_features(a.train, "--train");
         require(X_train.cols() == X_test.cols(), "detect", "--test has ", X_test.cols(), " columns but --train has ",
                 X_train.cols());
@@ -73,7 +73,7 @@ int run_detect(const detect_args& a) {
         const auto t0 = clock_type::now();
         const fit_report rep = std::visit([&](auto& d) { return d.fit(X_train.view()); }, det);
         fit_s = seconds_since(t0);
-        std::printf("detector=%s train_rows=%zu dim=%zu fit_s=%.3f\n", cli::kind_of(det), X_train.rows(),
+        std::printf("detector=%s train_rows=%zu dim=%zu fit_s=%.3f\n", cli::kind_of(det).c_str(), X_train.rows(),
                     X_train.cols(), fit_s);
         if (!rep.converged) std::fprintf(stderr, "oneclass: warning: %s\n", rep.message.c_str());
     }
@@ -145,13 +145,20 @@ int run_eval(eval_args a) {
     return 0;
 }
 
+/// --detector and one flag per setting of builtin_detectors, with the detectors it applies to.
 void add_detector_flags(CLI::App* cmd, detector_options& o, bool single, bool with_seed = true) {
-    if (single) cmd->add_option("--detector", o.name, "kde|ocsvm|ocsvm-linear|gde|gmm|knn");
-    cmd->add_option("--gamma", o.gamma, "kernel width for kde / ocsvm (default 10 / (d Var(train)))");
-    cmd->add_option("--nu", o.nu, "ocsvm nu in (0, 1] (default 0.5)");
-    cmd->add_option("--k", o.k, "knn: which neighbour (default 1)")->check(cli::whole_number(1, 1000000));
-    cmd->add_option("--components", o.components, "gmm: number of components (default 2)")->check(cli::whole_number(1, 10000));
-    if (with_seed) cmd->add_option("--seed", o.seed, "gmm: k-means++ seed (default 0)")->check(cli::whole_number(0, UINT64_MAX));
+    if (single) cmd->add_option("--detector", o.name, builtin_detectors::choices("|"));
+    for (const auto& s : builtin_detectors::settings()) {
+        if (s.name == "seed" && !with_seed) continue;  // run's --seed is the training seed
+        std::string apply_to;
+        for (const auto& v : s.variants) apply_to += (apply_to.empty() ? "" : ", ") + v;
+        const std::string help = apply_to + ": " + s.help;
+        if (s.whole)
+            cmd->add_option("--" + s.name, o.whole[s.name], help)
+                ->check(cli::whole_number(std::uint64_t(s.lo), s.hi >= 1.8e19 ? UINT64_MAX : std::uint64_t(s.hi)));
+        else
+            cmd->add_option("--" + s.name, o.real[s.name], help);
+    }
     cmd->add_option("--normalize", o.normalize, "l2|none (default l2, the paper's)")
         ->check(CLI::IsMember({"l2", "none"}));
 }
@@ -198,7 +205,7 @@ int main(int argc, char** argv) {
         return 2;
     }
     auto add_train_flags = [&](CLI::App* cmd, cli::train_options& t) {
-        cmd->add_option("--method", t.method, "rotation|simclr|distaug|dae")
+        cmd->add_option("--method", t.method, pipeline::builtin_proxies::choices("|"))
             ->check(CLI::IsMember({"rotation", "simclr", "distaug", "dae"}));
         cmd->add_option("--preset", t.preset, "quick|standard|paper")->check(CLI::IsMember({"quick", "standard", "paper"}));
         cmd->add_option("--epochs", t.epochs, "override the preset's epochs")->check(cli::whole_number(1, 1000000));
@@ -273,7 +280,7 @@ int main(int argc, char** argv) {
         }
         if (*run) {
             cli::reject_unused_flags_list(ra.detectors, run);
-            run_det.seed = ra.train.seed;
+            run_det.whole["seed"] = ra.train.seed;
             return cli::run_pipeline(ra, run_det);
         }
         if (*train) return cli::run_train(ta);

@@ -8,5 +8,6 @@
 #include <oneclass/detectors/kde.hpp>
 #include <oneclass/detectors/knn.hpp>
 #include <oneclass/detectors/ocsvm.hpp>
+#include <oneclass/detectors/registry.hpp>
 #include <oneclass/detectors/serialize.hpp>
 #include <oneclass/detectors/threshold.hpp>

@@ -24,7 +24,7 @@ inline oneclass::pipeline::representation_config tiny_representation() {
 /// framed again with a valid checksum: an input only the field checks can refuse.
 inline std::string with_field(const std::string& model, const std::string& key, const std::string& value) {
     using namespace oneclass;
-    const framed_file f = unframe(model, 2, "model");
+    const framed_file f = unframe(model, pipeline::representation_format_version, "model");
     binary_reader r(f.payload, "model");
     binary_writer w;
     const auto n = r.get<std::uint64_t>();
@@ -35,7 +35,7 @@ inline std::string with_field(const std::string& model, const std::string& key, 
         w.put_string(k == key ? value : v);
     }
     w.bytes().append(f.payload.substr(f.payload.size() - r.remaining()));
-    return frame_payload(2, "representation", w.bytes());
+    return frame_payload(f.version, "representation", w.bytes());
 }
 
 }  // namespace fuzz_shapes

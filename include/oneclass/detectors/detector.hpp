@@ -41,6 +41,19 @@ enum class normalization : std::uint8_t {
 
 inline const char* to_string(normalization n) { return n == normalization::l2 ? "l2" : "none"; }
 
+/// A setting a user may give a detector by name (a CLI flag --<name>): its range, help text and
+/// how it changes the parameters. `only`: the one variant name it applies to (nullptr: all).
+template <class P>
+struct setting {
+    const char* name;
+    const char* help;
+    bool whole;  ///< a whole number (applied through `w`), else a real (through `x`)
+    double lo, hi;
+    bool lo_open;
+    void (*apply)(P& p, double x, std::uint64_t w);
+    const char* only = nullptr;
+};
+
 /// What fit found. Numerical outcomes (iteration cap hit, ...) are reported here, not thrown.
 struct fit_report {
     bool converged = true;

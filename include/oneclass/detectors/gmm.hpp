@@ -55,6 +55,13 @@ public:
         require(std::isfinite(p.reg_covar) && p.reg_covar >= 0, "gmm", "reg_covar must be >= 0, got ", p.reg_covar);
         require(p.tol > 0 && p.max_iter >= 1, "gmm", "tol must be > 0 and max_iter >= 1");
     }
+    static std::vector<setting<params_type>> settings() {
+        return {{"components", "number of components (default 2)", true, 1, 10000, false,
+                 [](params_type& p, double, std::uint64_t w) { p.components = std::size_t(w); }},
+                {"seed", "k-means++ seed (default 0)", true, 0, 18446744073709551615.0, false,
+                 [](params_type& p, double, std::uint64_t w) { p.seed = w; }}};
+    }
+    std::string summary() const { return "components=" + std::to_string(weights_.size()); }
 
     fit_report fit(matrix_view<const T> X) {
         detail::check_fit_input(X, "gmm::fit");

@@ -41,6 +41,10 @@ public:
 
     kde() = default;
     explicit kde(params_type p) : p_(p) { detail::check_gamma(p.gamma, "kde"); }
+    static std::vector<setting<params_type>> settings() {
+        return {{"gamma", "RBF kernel width (default 10 / (d Var(train)))", false, 1e-30, 1e30, false,
+                 [](params_type& p, double x, std::uint64_t) { p.gamma = T(x); }}};
+    }
 
     fit_report fit(matrix_view<const T> X) {
         detail::check_fit_input(X, "kde::fit");

@@ -40,6 +40,10 @@ public:
 
     knn() = default;
     explicit knn(params_type p) : p_(p) { require(p.k >= 1, "knn", "k must be >= 1, got ", p.k); }
+    static std::vector<setting<params_type>> settings() {
+        return {{"k", "which neighbour's distance is the score (default 1)", true, 1, 1e6, false,
+                 [](params_type& p, double, std::uint64_t w) { p.k = std::size_t(w); }}};
+    }
 
     fit_report fit(matrix_view<const T> X) {
         detail::check_fit_input(X, "knn::fit", 1);

@@ -27,6 +27,9 @@
 #include <oneclass/parallel/parallel.hpp>
 
 #include <algorithm>
+#include <array>
+#include <cstdio>
+#include <string_view>
 #include <cmath>
 #include <vector>
 
@@ -60,6 +63,27 @@ public:
         detail::check_gamma(p.gamma, "ocsvm");
         require(p.tol > 0, "ocsvm", "tol must be > 0, got ", p.tol);
         require(p.cache_mb > 0, "ocsvm", "cache_mb must be > 0, got ", p.cache_mb);
+    }
+
+    /// ocsvm is the RBF kernel, ocsvm-linear the linear one (detectors/registry.hpp).
+    static constexpr std::array<const char*, 2> variants{"ocsvm", "ocsvm-linear"};
+    static params_type variant_params(std::string_view v) {
+        params_type p;
+        p.kernel = v == "ocsvm-linear" ? svm_kernel::linear : svm_kernel::rbf;
+        return p;
+    }
+    std::string variant() const { return p_.kernel == svm_kernel::linear ? "ocsvm-linear" : "ocsvm"; }
+    static std::vector<setting<params_type>> settings() {
+        return {{"nu", "ocsvm nu in (0, 1] (default 0.5)", false, 0, 1, true, [](params_type& p, double x, std::uint64_t) { p.nu = x; }},
+                {"gamma", "RBF kernel width (default 10 / (d Var(train)))", false, 1e-30, 1e30, false,
+                 [](params_type& p, double x, std::uint64_t) { p.gamma = T(x); }, "ocsvm"}};
+    }
+    /// What SMO found, one line.
+    std::string summary() const {
+        char b[200];
+        std::snprintf(b, sizeof b, "rho=%.9g n_support=%zu iterations=%zu objective=%.9g kernel_rows=%zu", rho(), n_support(),
+                      iterations(), objective(), kernel_rows_computed());
+        return b;
     }
 
     [[nodiscard]] fit_report fit(matrix_view<const T> X) {

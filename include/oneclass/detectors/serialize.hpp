@@ -8,19 +8,14 @@
 //
 //     oneclass::save_model(det, "kde.ocm");
 //     auto det2 = oneclass::load_model<oneclass::kde<float>>("kde.ocm");
-//     auto any = oneclass::load_any_model<float>("model.ocm");   // std::variant of all detectors
+//     auto any = oneclass::load_any_model<float>("model.ocm");   // any built-in (detectors/registry.hpp)
 #pragma once
 
 #include <oneclass/core/binary_io.hpp>
-#include <oneclass/detectors/gaussian.hpp>
-#include <oneclass/detectors/gmm.hpp>
-#include <oneclass/detectors/kde.hpp>
-#include <oneclass/detectors/knn.hpp>
-#include <oneclass/detectors/ocsvm.hpp>
+#include <oneclass/detectors/detector.hpp>
 
 #include <filesystem>
 #include <string>
-#include <variant>
 
 namespace oneclass {
 
@@ -58,29 +53,6 @@ D model_from_bytes(std::string_view bytes, const std::string& source) {
 template <SerializableDetector D>
 D load_model(const std::filesystem::path& path) {
     return naming_file(path, "load_model", [&] { return model_from_bytes<D>(read_file_bytes(path, "load_model"), path.string()); });
-}
-
-template <class T>
-using any_detector = std::variant<kde<T>, ocsvm<T>, gde<T>, gmm<T>, knn<T>>;
-
-namespace detail {
-template <class T>
-any_detector<T> load_any_model_unchecked(const std::filesystem::path& path) {
-    const std::string bytes = read_file_bytes(path, "load_model");
-    const std::string kind = unframe(bytes, model_format_version, path.string()).kind;
-    if (kind == kde<T>::kind) return model_from_bytes<kde<T>>(bytes, path.string());
-    if (kind == ocsvm<T>::kind) return model_from_bytes<ocsvm<T>>(bytes, path.string());
-    if (kind == gde<T>::kind) return model_from_bytes<gde<T>>(bytes, path.string());
-    if (kind == gmm<T>::kind) return model_from_bytes<gmm<T>>(bytes, path.string());
-    if (kind == knn<T>::kind) return model_from_bytes<knn<T>>(bytes, path.string());
-    fail<io_error>("load_model", "'", path.string(), "' holds an unknown model kind '", kind, "'");
-}
-}  // namespace detail
-
-/// Loads whichever detector the file holds.
-template <class T>
-any_detector<T> load_any_model(const std::filesystem::path& path) {
-    return naming_file(path, "load_model", [&] { return detail::load_any_model_unchecked<T>(path); });
 }
 
 }  // namespace oneclass

@@ -1,45 +1,25 @@
-// oneclass/pipeline/proxies.hpp - the self-supervised proxy tasks behind one `ProxyLoss` concept.
-//
-// A proxy owns whatever it trains besides the encoder f and the projection head g (RotNet's
-// 4-way classifier, the autoencoder's decoder) and turns a batch of normal images into a scalar
-// loss on the tape. Randomness comes only from the seed it is handed (one per step), so a run is
-// a function of the training seed, and a resumed run repeats an uninterrupted one exactly.
+// oneclass/pipeline/proxies.hpp - the built-in self-supervised proxy tasks (pipeline/proxy.hpp
+// says what a proxy is) and `builtin_proxies`, the one list of them.
 //
 //   rotation_proxy  4-way cross-entropy on the rot90 copies, classifier on g(f(x))
 //   simclr_proxy    NT-Xent between two augmented views of each image
 //   distaug_proxy   NT-Xent over the union of rot90 (/ flip) shifted copies, each a new instance
 //   dae_proxy       MSE between decode(f_map(x + noise)) and x (denoising autoencoder baseline)
 //
-// A user-written proxy satisfies the same concept and can be driven by the same loop.
+// A user-written proxy satisfies the same concepts: pipeline::trainer drives it, and a
+// basic_representation<proxy_list_append<builtin_proxies, my_proxy>> saves and loads it.
 #pragma once
 
 #include <oneclass/augment/augment.hpp>
 #include <oneclass/losses/losses.hpp>
 #include <oneclass/nn/resnet.hpp>
+#include <oneclass/pipeline/proxy.hpp>
 
-#include <concepts>
 #include <memory>
 #include <string>
 #include <vector>
 
 namespace oneclass::pipeline {
-
-/// What a proxy trains through: the encoder f and the projection head g.
-struct network_ref {
-    nn::resnet<float>& f;
-    nn::mlp_head<float>& g;
-    variable<float> embed(const tensor<float>& x) const { return g.forward(f.forward(variable<float>(x))); }
-};
-
-template <class P>
-concept ProxyLoss = requires(P p, const network_ref& net, const tensor<float>& x, std::uint64_t seed) {
-    { p.loss(net, x, seed) } -> std::same_as<variable<float>>;
-    { p.parameters() } -> std::same_as<std::vector<nn::named_variable<float>>>;
-    { p.buffers() } -> std::same_as<std::vector<nn::named_buffer<float>>>;
-    p.train(true);                                  ///< train / eval mode of the proxy's own layers
-    { P::uses_head } -> std::convertible_to<bool>;  ///< false: g is not trained (and g(f) is meaningless)
-    { P::name } -> std::convertible_to<const char*>;
-};
 
 namespace detail {
 template <class M>
@@ -61,6 +41,9 @@ public:
     static constexpr bool uses_head = true;
     static constexpr const char* name = "rotation";
     rotation_proxy(std::size_t head_out, rng& r) : cls_(std::make_shared<nn::linear<float>>(head_out, 4, true, r)) {}
+    static rotation_proxy make(const representation_config& c, const nn::resnet<float>&, rng& r) {
+        return rotation_proxy(c.head_out, r);
+    }
     variable<float> loss(const network_ref& net, const tensor<float>& x, std::uint64_t) {
         auto [rx, labels] = losses::rotation_batch(x);
         return losses::rotation_loss(cls_->forward(net.embed(rx)), labels);
@@ -68,6 +51,12 @@ public:
     /// Logits of the four rotations of each image (4N x 4, rotation-major as rotation_batch).
     variable<float> logits(const network_ref& net, const tensor<float>& x) {
         return cls_->forward(net.embed(losses::rotation_batch(x).first));
+    }
+    /// RotNet's scores, higher = more anomalous: "rotnet-p0" = -p(y = 0 | x), "rotnet-sum" =
+    /// -sum_k log p(k | rot_k(x)).
+    static std::vector<std::string> score_names() { return {"rotnet-p0", "rotnet-sum"}; }
+    std::vector<double> scores(const network_ref& net, const tensor<float>& x, const std::string& which) {
+        return losses::rotation_scores(logits(net, x).value(), which == "rotnet-sum");
     }
     std::vector<nn::named_variable<float>> parameters() { return detail::prefixed_parameters(*cls_, "cls."); }
     std::vector<nn::named_buffer<float>> buffers() { return {}; }
@@ -82,6 +71,9 @@ public:
     static constexpr bool uses_head = true;
     static constexpr const char* name = "simclr";
     simclr_proxy(augment::simclr_params views, float tau) : views_(views), tau_(tau) {}
+    static simclr_proxy make(const representation_config& c, const nn::resnet<float>&, rng&) {
+        return simclr_proxy(c.views, float(c.temperature));
+    }
     variable<float> loss(const network_ref& net, const tensor<float>& x, std::uint64_t seed) {
         return losses::nt_xent(net.embed(views_(x, seed)), net.embed(views_(x, seed + 1)), tau_);
     }
@@ -101,6 +93,9 @@ public:
     static constexpr const char* name = "distaug";
     distaug_proxy(augment::simclr_params views, float tau, std::vector<int> shifts)
         : simclr_(views, tau), shifts_(std::move(shifts)) {}
+    static distaug_proxy make(const representation_config& c, const nn::resnet<float>&, rng&) {
+        return distaug_proxy(c.views, float(c.temperature), c.distaug_shifts);
+    }
     variable<float> loss(const network_ref& net, const tensor<float>& x, std::uint64_t seed) {
         return simclr_.loss(net, losses::distaug_batch(x, shifts_), seed);
     }
@@ -124,6 +119,9 @@ public:
     dae_proxy(const nn::resnet<float>& f, double noise_sigma, rng& r)
         : dec_(std::make_shared<nn::conv_decoder<float>>(f.feature_dim(), f.map_stride(), f.config().in_channels, r)),
           stride_(f.map_stride()), sigma_(noise_sigma) {}
+    static dae_proxy make(const representation_config& c, const nn::resnet<float>& f, rng& r) {
+        return dae_proxy(f, c.dae_noise, r);
+    }
     variable<float> loss(const network_ref& net, const tensor<float>& x, std::uint64_t seed) {
         require(x.shape(2) % stride_ == 0 && x.shape(3) % stride_ == 0, "dae", "image sides must be multiples of ",
                 stride_, " for the decoder to restore them, got ", to_string(x.shape()));
@@ -132,6 +130,24 @@ public:
     }
     variable<float> reconstruct(const network_ref& net, const tensor<float>& x) {
         return dec_->forward(net.f.forward_map(variable<float>(x)));
+    }
+    /// "dae-recon": the mean squared reconstruction error of each clean image.
+    static std::vector<std::string> score_names() { return {"dae-recon"}; }
+    std::vector<double> scores(const network_ref& net, const tensor<float>& x, const std::string&) {
+        const auto rec = reconstruct(net, x);
+        require(rec.value().size() == x.size(), "dae_proxy::scores", "image sides must be multiples of ", stride_, ", got ",
+                to_string(x.shape()));
+        const std::size_t N = x.shape(0), img = x.size() / std::max<std::size_t>(1, N);
+        std::vector<double> out(N);
+        for (std::size_t i = 0; i < N; ++i) {
+            double se = 0;
+            for (std::size_t k = 0; k < img; ++k) {
+                const double d = double(rec.value().data()[i * img + k]) - x.data()[i * img + k];
+                se += d * d;
+            }
+            out[i] = se / double(img);
+        }
+        return out;
     }
     std::vector<nn::named_variable<float>> parameters() { return detail::prefixed_parameters(*dec_, "dec."); }
     std::vector<nn::named_buffer<float>> buffers() { return detail::prefixed_buffers(*dec_, "dec."); }
@@ -144,9 +160,9 @@ private:
     double sigma_;
 };
 
-static_assert(ProxyLoss<rotation_proxy>);
-static_assert(ProxyLoss<simclr_proxy>);
-static_assert(ProxyLoss<distaug_proxy>);
-static_assert(ProxyLoss<dae_proxy>);
+static_assert(ScoringProxy<rotation_proxy> && ScoringProxy<dae_proxy>);
+
+/// The built-in proxies, in the order the CLI lists them.
+using builtin_proxies = proxy_list<rotation_proxy, simclr_proxy, distaug_proxy, dae_proxy>;
 
 }  // namespace oneclass::pipeline

@@ -1,0 +1,119 @@
+// oneclass/pipeline/proxy.hpp - what a self-supervised proxy task is to the trainer and to a
+// representation, and the list type that names a set of them.
+//
+// A proxy owns whatever it trains besides the encoder f and the projection head g (RotNet's
+// 4-way classifier, the autoencoder's decoder) and turns a batch of normal images into a scalar
+// loss on the tape. Randomness comes only from the seed it is handed (one per step), so a run is
+// a function of the training seed, and a resumed run repeats an uninterrupted one exactly.
+//
+//   ProxyLoss          loss, parameters, buffers, train(bool), uses_head, name: what trainer drives
+//   BuildableProxy     + make(config, f, rng): what a representation builds from a saved name
+//   ScoringProxy       + score_names(), scores(net, x, name): the proxy's own anomaly scores
+//                      (higher = more anomalous), e.g. RotNet's or the reconstruction error
+//   proxy_list<P...>   names, parsing and the variant of a set of proxies; extend the built-in
+//                      list with your own: proxy_list_append<builtin_proxies, my_proxy>
+#pragma once
+
+#include <oneclass/nn/resnet.hpp>
+#include <oneclass/pipeline/config.hpp>
+
+#include <array>
+#include <concepts>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+namespace oneclass::pipeline {
+
+/// What a proxy trains through: the encoder f and the projection head g.
+struct network_ref {
+    nn::resnet<float>& f;
+    nn::mlp_head<float>& g;
+    variable<float> embed(const tensor<float>& x) const { return g.forward(f.forward(variable<float>(x))); }
+};
+
+template <class P>
+concept ProxyLoss = requires(P p, const network_ref& net, const tensor<float>& x, std::uint64_t seed) {
+    { p.loss(net, x, seed) } -> std::same_as<variable<float>>;
+    { p.parameters() } -> std::same_as<std::vector<nn::named_variable<float>>>;
+    { p.buffers() } -> std::same_as<std::vector<nn::named_buffer<float>>>;
+    p.train(true);                                  ///< train / eval mode of the proxy's own layers
+    { P::uses_head } -> std::convertible_to<bool>;  ///< false: g is not trained (and g(f) is meaningless)
+    { P::name } -> std::convertible_to<const char*>;
+};
+
+template <class P>
+concept BuildableProxy = ProxyLoss<P> && requires(const representation_config& c, const nn::resnet<float>& f, rng& r) {
+    { P::make(c, f, r) } -> std::same_as<P>;
+};
+
+template <class P>
+concept ScoringProxy = ProxyLoss<P> && requires(P p, const network_ref& net, const tensor<float>& x, const std::string& s) {
+    { P::score_names() } -> std::same_as<std::vector<std::string>>;
+    { p.scores(net, x, s) } -> std::same_as<std::vector<double>>;
+};
+
+/// A set of proxies: the one list from which names, parsing and the representation's variant follow.
+template <BuildableProxy... P>
+struct proxy_list {
+    static_assert(sizeof...(P) >= 1, "a proxy list needs at least one proxy");
+    using variant = std::variant<P...>;
+    static constexpr std::array<const char*, sizeof...(P)> names{P::name...};
+
+    static bool contains(std::string_view name) {
+        for (const char* n : names)
+            if (name == n) return true;
+        return false;
+    }
+    /// "rotation, simclr, distaug, dae": for help texts and error messages.
+    static std::string choices(const char* sep = ", ") {
+        std::string s;
+        for (const char* n : names) s += (s.empty() ? "" : sep) + std::string(n);
+        return s;
+    }
+    /// Throws invalid_input naming the choices when `name` is not in the list.
+    static void check(std::string_view name, const char* where) {
+        require(contains(name), where, "unknown method '", name, "' (", choices(), ")");
+    }
+    /// Whether proxy `name` trains the projection head g (false: only f is a representation).
+    static bool uses_head(std::string_view name) {
+        check(name, "proxy_list::uses_head");
+        bool r = false;
+        ((name == P::name ? (void)(r = P::uses_head) : (void)0), ...);
+        return r;
+    }
+    /// Names of proxy `name`'s own anomaly scores (ScoringProxy; empty for the others).
+    static std::vector<std::string> score_names(std::string_view name) {
+        check(name, "proxy_list::score_names");
+        std::vector<std::string> r;
+        ((name == P::name ? (void)(r = names_of<P>()) : (void)0), ...);
+        return r;
+    }
+    static variant make(const representation_config& c, const nn::resnet<float>& f, rng& r) {
+        check(c.method, "representation");
+        std::optional<variant> out;
+        ((c.method == P::name ? (void)out.emplace(std::in_place_type<P>, P::make(c, f, r)) : (void)0), ...);
+        return std::move(*out);
+    }
+
+private:
+    template <class Q>
+    static std::vector<std::string> names_of() {
+        if constexpr (ScoringProxy<Q>) return Q::score_names();
+        else return {};
+    }
+};
+
+template <class List, class... More>
+struct proxy_list_append_t;
+template <class... P, class... More>
+struct proxy_list_append_t<proxy_list<P...>, More...> {
+    using type = proxy_list<P..., More...>;
+};
+/// The list `List` with `More` proxies after its own.
+template <class List, class... More>
+using proxy_list_append = typename proxy_list_append_t<List, More...>::type;
+
+}  // namespace oneclass::pipeline
