@@ -114,7 +114,7 @@ void BM_sgemm_same_shape(benchmark::State& st) {  // the forward GEMM of one ima
     const auto A = filled(M * K, 1), B = filled(K * N, 2);
     std::vector<float> C(M * N);
     for (auto _ : st)
-        ops::gemm_nn<float>(matrix_view<const float>(A.data(), M, K), matrix_view<const float>(B.data(), K, N),
+        linalg::gemm_nn<float>(matrix_view<const float>(A.data(), M, K), matrix_view<const float>(B.data(), K, N),
                             matrix_view<float>(C.data(), M, N), 1.0f, 0.0f);
     st.SetLabel(layers[st.range(0)].name);
     st.counters["FLOP/s"] = benchmark::Counter(2.0 * double(M * K * N), benchmark::Counter::kIsIterationInvariantRate);

@@ -4,8 +4,8 @@
 //
 //     ./build/benchmarks/bench_detectors --benchmark_filter=kde
 #include <oneclass/detectors.hpp>
-#include <oneclass/ops/distance.hpp>
-#include <oneclass/ops/ref/distance.hpp>
+#include <oneclass/linalg/distance.hpp>
+#include <oneclass/linalg/ref/distance.hpp>
 
 #include <benchmark/benchmark.h>
 
@@ -18,7 +18,7 @@ matrix<float> normal_rows(std::size_t n, std::size_t d, std::uint64_t seed) {
     rng r(seed);
     matrix<float> m(n, d);
     for (auto& v : m.values()) v = float(r.normal());
-    detail::l2_normalize_inplace(m.view());
+    linalg::l2_normalize_rows(m.view());
     return m;
 }
 
@@ -26,7 +26,7 @@ void BM_gemm_nt(benchmark::State& st) {  // the roofline: what the distance GEMM
     const auto n = std::size_t(st.range(0)), d = std::size_t(st.range(1));
     const auto A = normal_rows(128, d, 1), B = normal_rows(n, d, 2);
     matrix<float> C(128, n);
-    for (auto _ : st) ops::gemm_nt<float>(A.view(), B.view(), C.view(), 1.0f, 0.0f);
+    for (auto _ : st) linalg::gemm_nt<float>(A.view(), B.view(), C.view(), 1.0f, 0.0f);
     st.counters["FLOP/s"] = benchmark::Counter(2.0 * 128 * double(n) * double(d), benchmark::Counter::kIsIterationInvariantRate);
 }
 BENCHMARK(BM_gemm_nt)->Args({6000, 128})->Args({6000, 512})->Args({6000, 784})->Unit(benchmark::kMillisecond);
@@ -50,7 +50,7 @@ void BM_kde_score_reference(benchmark::State& st) {
     for (auto _ : st) {
         for (std::size_t i = 0; i < m; ++i) {
             double mx = -INFINITY;
-            for (std::size_t j = 0; j < 6000; ++j) mx = std::max(mx, v[j] = -10.0 * ops::ref::squared_distance(Q.row(i), X.row(j), d));
+            for (std::size_t j = 0; j < 6000; ++j) mx = std::max(mx, v[j] = -10.0 * linalg::ref::squared_distance(Q.row(i), X.row(j), d));
             double s = 0;
             for (double x : v) s += std::exp(x - mx);
             out[i] = -(mx + std::log(s)) / 10.0;

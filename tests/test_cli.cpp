@@ -6,6 +6,7 @@
 #include <oneclass/data.hpp>
 #include <oneclass/pipeline/representation.hpp>
 
+#include <nlohmann/json.hpp>
 #include <zlib.h>
 
 #include <array>
@@ -280,8 +281,22 @@ TEST_CASE("oneclass train / eval --model / Ctrl-C and --resume / metrics, and th
     REQUIRE_FALSE(fs::exists(dir / "a.ocm.ckpt"));  // removed once the model is written
     const std::string metrics = read_file_bytes(dir / "a.jsonl", "t");
     REQUIRE(std::count(metrics.begin(), metrics.end(), '\n') == 10 + 2);  // 5 steps x 2 epochs + 2 epoch lines
-    REQUIRE_THAT(metrics, Catch::Contains("{\"event\": \"step\", \"class\": 2, \"seed\": 0, \"epoch\": 1, \"step\": 1, \"loss\": ") &&
-                              Catch::Contains("\"event\": \"epoch\""));
+    {
+        std::istringstream lines(metrics);
+        std::string line;
+        std::getline(lines, line);
+        const auto first = nlohmann::ordered_json::parse(line);  // throws on anything but JSON
+        std::vector<std::string> keys;
+        for (const auto& [k, v] : first.items()) keys.push_back(k);
+        REQUIRE(keys == std::vector<std::string>{"event", "class", "seed", "epoch", "step", "loss", "lr", "images_per_s", "elapsed_s"});
+        REQUIRE(first["event"] == "step");
+        REQUIRE(first["class"] == 2);
+        REQUIRE(first["step"] == 1);
+        REQUIRE(first["loss"].is_number());
+        std::size_t epochs = 0;
+        while (std::getline(lines, line)) epochs += nlohmann::json::parse(line)["event"] == "epoch";
+        REQUIRE(epochs == 2);
+    }
     // interrupted by a real SIGINT after step 3 (mid-epoch 1), then resumed
     const auto b = run("train" + common + " --method simclr --out " + at("b.ocm") + " --metrics " + at("b.jsonl"),
                        "ONECLASS_TEST_SIGINT_AT_STEP=3");
@@ -308,9 +323,14 @@ TEST_CASE("oneclass train / eval --model / Ctrl-C and --resume / metrics, and th
     const std::string m1 = read_file_bytes(dir / "b_interrupted.jsonl", "t"), m2 = read_file_bytes(dir / "b.jsonl", "t");
     REQUIRE(m2.rfind(m1, 0) == 0);
     REQUIRE(std::count(m2.begin(), m2.end(), '\n') == std::count(metrics.begin(), metrics.end(), '\n'));
-    const auto loss_at = [](const std::string& m, int step) {
-        const auto at_step = m.find("\"step\": " + std::to_string(step) + ",");
-        return m.substr(m.find("\"loss\"", at_step), 25);
+    const auto loss_at = [](const std::string& m, int step) {  // exact: nlohmann writes doubles round-trip
+        std::istringstream lines(m);
+        for (std::string line; std::getline(lines, line);) {
+            const auto j = nlohmann::json::parse(line);
+            if (j["event"] == "step" && j["step"] == step) return j["loss"].get<double>();
+        }
+        FAIL("no step " << step << " in the metrics");
+        return 0.0;
     };
     REQUIRE(loss_at(m1, 3) == loss_at(metrics, 3));
     REQUIRE(loss_at(m2, 8) == loss_at(metrics, 8));

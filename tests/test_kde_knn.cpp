@@ -5,7 +5,7 @@
 
 #include <oneclass/detectors/kde.hpp>
 #include <oneclass/detectors/knn.hpp>
-#include <oneclass/ops/ref/distance.hpp>
+#include <oneclass/linalg/ref/distance.hpp>
 #include <oneclass/testing/check_detector.hpp>
 
 #include <tbb/global_control.h>
@@ -19,7 +19,7 @@ std::vector<double> kde_reference(const matrix<T>& X, const matrix<T>& Q, double
     std::vector<double> out;
     for (std::size_t i = 0; i < Q.rows(); ++i) {
         std::vector<double> v;
-        for (std::size_t j = 0; j < X.rows(); ++j) v.push_back(-g * ops::ref::squared_distance(Q.row(i), X.row(j), X.cols()));
+        for (std::size_t j = 0; j < X.rows(); ++j) v.push_back(-g * linalg::ref::squared_distance(Q.row(i), X.row(j), X.cols()));
         const double m = *std::max_element(v.begin(), v.end());
         double s = 0;
         for (double x : v) s += std::exp(x - m);
@@ -109,7 +109,7 @@ TEST_CASE("knn: every selection path (k = 1, small k, k > 16) equals brute force
         std::vector<double> ref;
         for (std::size_t i = 0; i < Q.rows(); ++i) {
             std::vector<double> d;
-            for (std::size_t j = 0; j < X.rows(); ++j) d.push_back(std::sqrt(ops::ref::squared_distance(Q.row(i), X.row(j), 9)));
+            for (std::size_t j = 0; j < X.rows(); ++j) d.push_back(std::sqrt(linalg::ref::squared_distance(Q.row(i), X.row(j), 9)));
             std::sort(d.begin(), d.end());
             ref.push_back(d[k - 1]);
         }

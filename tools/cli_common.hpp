@@ -9,6 +9,8 @@
 #include <oneclass/detectors.hpp>
 
 #include <CLI/CLI.hpp>
+#include <csv.h>
+#include <nlohmann/json.hpp>
 
 #include <charconv>
 #include <cerrno>
@@ -280,26 +282,45 @@ struct eval_row {
     double train_s = std::numeric_limits<double>::quiet_NaN();
 };
 
+/// One CSV field as RFC 4180 quotes it (libcsv): always quoted, inner quotes doubled.
+inline std::string csv_quoted(const std::string& field) {
+    std::string out(field.size() * 2 + 2, '\0');
+    out.resize(csv_write(out.data(), out.size(), field.data(), field.size()));
+    return out;
+}
+
+/// The records of a CSV text (libcsv, strict: a stray quote is an error), or nullopt if malformed.
+inline std::optional<std::vector<std::vector<std::string>>> parse_csv(const std::string& text) {
+    struct state {
+        std::vector<std::vector<std::string>> rows;
+        std::vector<std::string> row;
+    } st;
+    csv_parser p;
+    if (csv_init(&p, CSV_STRICT | CSV_STRICT_FINI | CSV_APPEND_NULL) != 0) return std::nullopt;
+    auto field = [](void* s, std::size_t n, void* d) { static_cast<state*>(d)->row.emplace_back(static_cast<const char*>(s), n); };
+    auto record = [](int, void* d) {
+        auto* x = static_cast<state*>(d);
+        x->rows.push_back(std::move(x->row));
+        x->row.clear();
+    };
+    const bool ok = csv_parse(&p, text.data(), text.size(), field, record, &st) == text.size() &&
+                    csv_fini(&p, field, record, &st) == 0;
+    csv_free(&p);
+    if (!ok) return std::nullopt;
+    return st.rows;
+}
+
 /// Reads back the CSV that write_eval_results wrote (a baseline to print next to new results);
 /// each row's detector becomes "<features>-<detector>", e.g. "raw-ocsvm".
 inline std::vector<eval_row> read_eval_results_csv(const std::string& path) {
-    const std::string text = read_file_bytes(path, "cli");
-    std::stringstream in(text);
-    std::string line;
-    std::getline(in, line);
-    require(line.rfind("dataset,features,detector,class,class_name,", 0) == 0, "cli", "--baseline '", path,
-            "' is not a results CSV written by oneclass eval");
+    const auto records = parse_csv(read_file_bytes(path, "cli"));
+    require(records.has_value(), "cli", "--baseline '", path, "' is not a well-formed CSV file");
+    require(!records->empty() && records->front().size() >= 5 && records->front()[0] == "dataset" &&
+                records->front()[3] == "class" && records->front()[4] == "class_name",
+            "cli", "--baseline '", path, "' is not a results CSV written by oneclass eval");
     std::vector<eval_row> rows;
-    for (std::size_t no = 2; std::getline(in, line); ++no) {
-        std::vector<std::string> f;
-        std::string cur;
-        bool quoted = false;
-        for (char ch : line) {
-            if (ch == '"') quoted = !quoted;
-            else if (ch == ',' && !quoted) f.push_back(cur), cur.clear();
-            else cur.push_back(ch);
-        }
-        f.push_back(cur);
+    for (std::size_t no = 1; no < records->size(); ++no) {
+        const auto& f = (*records)[no];
         eval_row r{};
         try {
             require(f.size() >= 7, "cli", "short");
@@ -308,7 +329,7 @@ inline std::vector<eval_row> read_eval_results_csv(const std::string& path) {
             r.detector = f[1] + "-" + f[2];
             r.auc = std::stod(f.size() >= 12 ? f[6] : f[5]);
         } catch (const std::exception&) {
-            fail("cli", "--baseline '", path, "' line ", no, " is malformed");
+            fail("cli", "--baseline '", path, "' line ", no + 1, " is malformed");
         }
         rows.push_back(r);
     }
@@ -345,47 +366,50 @@ inline void print_table(const std::vector<eval_row>& rows, const std::vector<std
     for (const auto& d : dets) std::printf("detector=%s mean_auc=%.6f\n", d.c_str(), mean_auc(rows, d));
 }
 
-inline std::string json_escape(const std::string& s) {
-    std::string o;
-    for (char ch : s) {
-        if (ch == '"' || ch == '\\') o.push_back('\\');
-        o.push_back(ch);
-    }
-    return o;
-}
-
-inline std::string json_number(double v) {
-    if (!std::isfinite(v)) return "null";
-    char b[64];
-    std::snprintf(b, sizeof b, "%.10g", v);
-    return b;
+/// A JSON number, or null for NaN / Inf (nlohmann writes those as null too).
+inline nlohmann::ordered_json json_number(double v) {
+    if (!std::isfinite(v)) return nullptr;
+    return v;
 }
 
 inline void write_eval_results(const fs::path& stem, const std::string& dataset, const std::string& features,
                                const detector_options& o, const std::vector<eval_row>& rows,
                                const std::vector<std::string>& dets) {
+    auto num = [](double v) -> std::string {
+        if (!std::isfinite(v)) return "null";
+        char b[64];
+        std::snprintf(b, sizeof b, "%.10g", v);
+        return b;
+    };
     std::string csv = "dataset,features,detector,class,class_name,seed,auc,fit_s,score_s,gamma,converged,train_s\n";
     for (const auto& r : rows)
-        csv += dataset + "," + features + "," + r.detector + "," + std::to_string(r.cls) + ",\"" + r.class_name +
-               "\"," + (r.seed < 0 ? std::string() : std::to_string(r.seed)) + "," + json_number(r.auc) + "," +
-               json_number(r.fit_s) + "," + json_number(r.score_s) + "," + json_number(r.gamma) + "," +
-               (r.converged ? "true" : "false") + "," + json_number(r.train_s) + "\n";
-    std::string js = "{\n  \"dataset\": \"" + dataset + "\",\n  \"features\": \"" + features +
-                     "\",\n  \"normalize\": \"" + o.normalize + "\",\n  \"mean_auc\": {";
-    for (std::size_t i = 0; i < dets.size(); ++i)
-        js += std::string(i ? ", " : "") + "\"" + dets[i] + "\": " + json_number(mean_auc(rows, dets[i]));
-    js += "},\n  \"results\": [\n";
-    for (std::size_t i = 0; i < rows.size(); ++i) {
-        const auto& r = rows[i];
-        js += "    {\"detector\": \"" + r.detector + "\", \"class\": " + std::to_string(r.cls) + ", \"class_name\": \"" +
-              json_escape(r.class_name) + "\", \"auc\": " + json_number(r.auc) + ", \"fit_s\": " + json_number(r.fit_s) +
-              ", \"score_s\": " + json_number(r.score_s) + ", \"gamma\": " + json_number(r.gamma) +
-              ", \"converged\": " + (r.converged ? "true" : "false") +
-              (r.seed < 0 ? std::string() : ", \"seed\": " + std::to_string(r.seed)) +
-              ", \"train_s\": " + json_number(r.train_s) + "}" + (i + 1 < rows.size() ? "," : "") + "\n";
+        csv += csv_quoted(dataset) + "," + csv_quoted(features) + "," + csv_quoted(r.detector) + "," + std::to_string(r.cls) +
+               "," + csv_quoted(r.class_name) + "," + (r.seed < 0 ? std::string() : std::to_string(r.seed)) + "," + num(r.auc) +
+               "," + num(r.fit_s) + "," + num(r.score_s) + "," + num(r.gamma) + "," + (r.converged ? "true" : "false") + "," +
+               num(r.train_s) + "\n";
+    nlohmann::ordered_json js;
+    js["dataset"] = dataset;
+    js["features"] = features;
+    js["normalize"] = o.normalize;
+    js["mean_auc"] = nlohmann::ordered_json::object();
+    for (const auto& d : dets) js["mean_auc"][d] = json_number(mean_auc(rows, d));
+    js["results"] = nlohmann::ordered_json::array();
+    for (const auto& r : rows) {
+        nlohmann::ordered_json e;
+        e["detector"] = r.detector;
+        e["class"] = r.cls;
+        e["class_name"] = r.class_name;
+        e["auc"] = json_number(r.auc);
+        e["fit_s"] = json_number(r.fit_s);
+        e["score_s"] = json_number(r.score_s);
+        e["gamma"] = json_number(r.gamma);
+        e["converged"] = r.converged;
+        if (r.seed >= 0) e["seed"] = r.seed;
+        e["train_s"] = json_number(r.train_s);
+        js["results"].push_back(std::move(e));
     }
-    js += "  ]\n}\n";
-    write_file_atomic(stem.string() + ".json", js, "eval");
+    // replace: a class name that is not UTF-8 (a folder's name) becomes U+FFFD instead of an exception
+    write_file_atomic(stem.string() + ".json", js.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n", "eval");
     write_file_atomic(stem.string() + ".csv", csv, "eval");
 }
 

@@ -127,7 +127,7 @@ inline int run_pipeline(const run_args& a, const detector_options& det_opts) {
             pipeline::representation rep(cfg, channels);
             const std::string label = "class " + std::to_string(c) + " seed " + std::to_string(cfg.seed);
             progress_reporter progress(a.train.progress, a.train.metrics, label,
-                                       ", \"class\": " + std::to_string(c) + ", \"seed\": " + std::to_string(cfg.seed));
+                                       {{"class", c}, {"seed", cfg.seed}});
             const double train_s = train_with_progress(rep, cd.train_images, progress);
             std::fprintf(stderr, "%s: trained %zu epochs on %zu images in %.1f s\n", label.c_str(), cfg.epochs,
                          cd.train_images.shape(0), train_s);
@@ -193,7 +193,7 @@ inline int run_train(const train_args& a) {
     double train_s = 0;
     {
         progress_reporter progress(a.train.progress, a.train.metrics, label,
-                                   ", \"class\": " + std::to_string(a.cls) + ", \"seed\": " + std::to_string(cfg.seed));
+                                   {{"class", a.cls}, {"seed", cfg.seed}});
         train_s = train_with_progress(rep, cd.train_images, progress);
     }
     rep.save(a.out, {{"dataset", a.dataset},

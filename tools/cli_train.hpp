@@ -167,8 +167,9 @@ public:
     using clock = std::chrono::steady_clock;
 
     /// `label` prefixes each line (e.g. "class 3 seed 0"); `extra` is added to every metrics object.
-    progress_reporter(std::string mode, const std::string& metrics_path, std::string label, std::string extra_json = {})
-        : label_(std::move(label)), extra_(std::move(extra_json)), metrics_path_(metrics_path) {
+    progress_reporter(std::string mode, const std::string& metrics_path, std::string label,
+                      nlohmann::ordered_json extra = nlohmann::ordered_json::object())
+        : label_(std::move(label)), metrics_path_(metrics_path), extra_(std::move(extra)) {
         bar_ = mode == "bar" || (mode == "auto" && ::isatty(2));
         quiet_ = mode == "none";
         if (!metrics_path_.empty()) {
@@ -195,15 +196,24 @@ public:
         const std::size_t in_epoch = l.step % l.steps_per_epoch + 1;
         const std::size_t epochs = l.total_steps / l.steps_per_epoch;
         if (metrics_) {
-            metrics_ << "{\"event\": \"step\"" << extra_ << ", \"epoch\": " << l.epoch + 1 << ", \"step\": " << l.step + 1
-                     << ", \"loss\": " << json_number(l.loss) << ", \"lr\": " << json_number(l.lr)
-                     << ", \"images_per_s\": " << json_number(ips) << ", \"elapsed_s\": " << json_number(elapsed) << "}\n";
+            auto j = event("step");
+            j["epoch"] = l.epoch + 1;
+            j["step"] = l.step + 1;
+            j["loss"] = json_number(l.loss);
+            j["lr"] = json_number(l.lr);
+            j["images_per_s"] = json_number(ips);
+            j["elapsed_s"] = json_number(elapsed);
+            metrics_ << j.dump() << "\n";
         }
         if (in_epoch == l.steps_per_epoch) {
             const double mean = epoch_loss_ / double(epoch_steps_);
-            if (metrics_)
-                metrics_ << "{\"event\": \"epoch\"" << extra_ << ", \"epoch\": " << l.epoch + 1
-                         << ", \"mean_loss\": " << json_number(mean) << ", \"elapsed_s\": " << json_number(elapsed) << "}\n";
+            if (metrics_) {
+                auto j = event("epoch");
+                j["epoch"] = l.epoch + 1;
+                j["mean_loss"] = json_number(mean);
+                j["elapsed_s"] = json_number(elapsed);
+                metrics_ << j.dump() << "\n";
+            }
             if (!quiet_) {
                 if (bar_) std::fprintf(stderr, "\r\033[K");
                 std::fprintf(stderr, "%s epoch %zu/%zu done: mean loss %.4f, lr %.4g, %.1f img/s, elapsed %s, ETA %s\n",
@@ -244,7 +254,15 @@ public:
     }
 
 private:
-    std::string label_, extra_, metrics_path_;
+    /// {"event": kind, then the run's extra fields (class, seed)}
+    nlohmann::ordered_json event(const char* kind) const {
+        nlohmann::ordered_json j;
+        j["event"] = kind;
+        for (const auto& [k, v] : extra_.items()) j[k] = v;
+        return j;
+    }
+    std::string label_, metrics_path_;
+    nlohmann::ordered_json extra_;
     std::ofstream metrics_;
     bool bar_ = false, quiet_ = false, finished_ = false;
     clock::time_point t0_, last_, drawn_{};

@@ -8,7 +8,7 @@
 
 #include <oneclass/autograd/tape.hpp>
 #include <oneclass/core/profile.hpp>
-#include <oneclass/ops/gemm.hpp>
+#include <oneclass/linalg/gemm.hpp>
 #include <oneclass/parallel/parallel.hpp>
 #include <oneclass/simd/simd.hpp>
 
@@ -185,14 +185,14 @@ variable<T> matmul(const variable<T>& a, const variable<T>& b) {
     require(a.shape()[1] == b.shape()[0], "fn::matmul", "inner sizes differ: ", to_string(a.shape()), " x ",
             to_string(b.shape()));
     tensor<T> out({a.shape()[0], b.shape()[1]}, uninitialized);
-    ops::gemm_nn<T>(a.value().as_matrix(), b.value().as_matrix(), out.as_matrix(), T(1), T(0));
+    linalg::gemm_nn<T>(a.value().as_matrix(), b.value().as_matrix(), out.as_matrix(), T(1), T(0));
     auto na = a.node(), nb = b.node();
     return make_result<T>(std::move(out), {&a, &b}, [na, nb](var_node<T>& o) {
         const auto G = static_cast<const tensor<T>&>(o.grad).as_matrix();
         if (na->requires_grad)  // dA = dC B^T
-            ops::gemm_nt<T>(G, static_cast<const tensor<T>&>(nb->value).as_matrix(), na->grad_buffer().as_matrix(), T(1), T(1));
+            linalg::gemm_nt<T>(G, static_cast<const tensor<T>&>(nb->value).as_matrix(), na->grad_buffer().as_matrix(), T(1), T(1));
         if (nb->requires_grad)  // dB = A^T dC
-            ops::gemm_tn<T>(static_cast<const tensor<T>&>(na->value).as_matrix(), G, nb->grad_buffer().as_matrix(), T(1), T(1));
+            linalg::gemm_tn<T>(static_cast<const tensor<T>&>(na->value).as_matrix(), G, nb->grad_buffer().as_matrix(), T(1), T(1));
     });
 }
 
@@ -234,7 +234,7 @@ variable<T> linear(const variable<T>& x, const variable<T>& W, const variable<T>
         require(b.value().size() == out_f, "fn::linear", "bias ", to_string(b.shape()), " does not match weight ",
                 to_string(W.shape()));
     tensor<T> y({n, out_f}, uninitialized);
-    ops::gemm_nt<T>(x.value().as_matrix(), W.value().as_matrix(), y.as_matrix(), T(1), T(0));
+    linalg::gemm_nt<T>(x.value().as_matrix(), W.value().as_matrix(), y.as_matrix(), T(1), T(0));
     if (b.defined())
         for (std::size_t i = 0; i < n; ++i)
             for (std::size_t j = 0; j < out_f; ++j) y(i, j) += b.value().data()[j];
@@ -244,9 +244,9 @@ variable<T> linear(const variable<T>& x, const variable<T>& W, const variable<T>
     return make_result<T>(std::move(y), {&x, &W, b.defined() ? &b : &none}, [nx, nw, nb](var_node<T>& o) {
         const auto G = static_cast<const tensor<T>&>(o.grad).as_matrix();
         if (nx->requires_grad)  // dx = dy W
-            ops::gemm_nn<T>(G, static_cast<const tensor<T>&>(nw->value).as_matrix(), nx->grad_buffer().as_matrix(), T(1), T(1));
+            linalg::gemm_nn<T>(G, static_cast<const tensor<T>&>(nw->value).as_matrix(), nx->grad_buffer().as_matrix(), T(1), T(1));
         if (nw->requires_grad)  // dW = dy^T x
-            ops::gemm_tn<T>(G, static_cast<const tensor<T>&>(nx->value).as_matrix(), nw->grad_buffer().as_matrix(), T(1), T(1));
+            linalg::gemm_tn<T>(G, static_cast<const tensor<T>&>(nx->value).as_matrix(), nw->grad_buffer().as_matrix(), T(1), T(1));
         if (nb && nb->requires_grad) {
             T* g = nb->grad_buffer().data();
             for (std::size_t i = 0; i < G.rows(); ++i)

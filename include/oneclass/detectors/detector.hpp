@@ -20,6 +20,7 @@
 
 #include <oneclass/core/error.hpp>
 #include <oneclass/core/binary_io.hpp>
+#include <oneclass/linalg/distance.hpp>
 #include <oneclass/simd/simd.hpp>
 #include <oneclass/tensor/matrix.hpp>
 
@@ -95,23 +96,11 @@ concept SerializableDetector = Detector<D> && requires(const D cd, D d, binary_w
 // ---- shared preprocessing and checks -----------------------------------------------------------
 namespace detail {
 
-template <class T>
-void l2_normalize_inplace(matrix_view<T> X) {
-    for (std::size_t i = 0; i < X.rows(); ++i) {
-        T* r = X.row(i);
-        const double n = std::sqrt(double(simd::squared_norm(r, X.cols())));
-        if (n > 0) {
-            const T inv = T(1.0 / n);
-            for (std::size_t j = 0; j < X.cols(); ++j) r[j] *= inv;
-        }
-    }
-}
-
 /// Copy of X, L2-normalised per row if asked.
 template <class T>
 matrix<T> preprocess(matrix_view<const T> X, normalization n) {
     matrix<T> out(X);
-    if (n == normalization::l2) l2_normalize_inplace(out.view());
+    if (n == normalization::l2) linalg::l2_normalize_rows(out.view());
     return out;
 }
 

@@ -20,7 +20,7 @@
 #include <oneclass/core/rng.hpp>
 #include <oneclass/detectors/detail/gaussian_component.hpp>
 #include <oneclass/detectors/detector.hpp>
-#include <oneclass/ops/distance.hpp>
+#include <oneclass/linalg/distance.hpp>
 #include <oneclass/parallel/parallel.hpp>
 
 #include <algorithm>

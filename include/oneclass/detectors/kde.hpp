@@ -17,7 +17,7 @@
 // Complexity: fit O(n d); score O(n_test n d) flops, memory O(block n) per thread.
 #pragma once
 
-#include <oneclass/detectors/detail/blocked.hpp>
+#include <oneclass/linalg/blocked.hpp>
 #include <oneclass/detectors/detector.hpp>
 
 #include <cmath>
@@ -50,7 +50,7 @@ public:
         detail::check_fit_input(X, "kde::fit");
         train_ = detail::preprocess(X, p_.normalize);
         gamma_ = p_.gamma > 0 ? double(p_.gamma) : default_gamma<T>(train_.view());
-        norms_ = ops::row_squared_norms<T>(train_.view());
+        norms_ = linalg::row_squared_norms<T>(train_.view());
         return {};
     }
 
@@ -60,7 +60,7 @@ public:
         std::vector<T> out(X.rows());
         const std::size_t n = train_.rows();
         const T g = T(gamma_);
-        detail::for_each_distance_row<T>(X, p_.normalize, train_.view(), norms_, p_.block_rows,
+        linalg::for_each_distance_row<T>(X, p_.normalize == normalization::l2, train_.view(), norms_, p_.block_rows,
                                          [&](std::size_t i, const T* d2) {
                                              const T m = simd::min(d2, n);
                                              const T s = simd::sum_exp_shifted(d2, n, m, -g);  // >= 1
@@ -90,7 +90,7 @@ public:
         k.train_ = detail::get_matrix<T>(r);
         if (k.train_.cols() != d || k.train_.rows() < 1 || !(k.gamma_ > 0 && std::isfinite(k.gamma_)))
             fail<io_error>("load", r.what(), " holds an inconsistent kde model");
-        k.norms_ = ops::row_squared_norms<T>(k.train_.view());
+        k.norms_ = linalg::row_squared_norms<T>(k.train_.view());
         return k;
     }
 

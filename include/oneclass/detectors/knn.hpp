@@ -12,7 +12,7 @@
 // Complexity: as KDE (blocked GEMM), plus an O(n) selection per query.
 #pragma once
 
-#include <oneclass/detectors/detail/blocked.hpp>
+#include <oneclass/linalg/blocked.hpp>
 #include <oneclass/detectors/detector.hpp>
 
 #include <algorithm>
@@ -50,7 +50,7 @@ public:
         require(X.rows() >= p_.k, "knn::fit", "k = ", p_.k, " needs at least ", p_.k, " training rows, got ",
                 X.rows());
         train_ = detail::preprocess(X, effective_norm());
-        norms_ = ops::row_squared_norms<T>(train_.view());
+        norms_ = linalg::row_squared_norms<T>(train_.view());
         return {};
     }
 
@@ -60,7 +60,7 @@ public:
         std::vector<T> out(X.rows());
         const std::size_t n = train_.rows(), k = p_.k;
         const bool cosine = p_.metric == knn_metric::cosine;
-        detail::for_each_distance_row<T>(X, effective_norm(), train_.view(), norms_, p_.block_rows,
+        linalg::for_each_distance_row<T>(X, effective_norm() == normalization::l2, train_.view(), norms_, p_.block_rows,
                                          [&](std::size_t i, T* d2) {
                                              T v;
                                              if (k == 1) {
@@ -98,7 +98,7 @@ public:
         if (metric > 1 || m.p_.k < 1 || m.train_.cols() != d || m.train_.rows() < m.p_.k)
             fail<io_error>("load", r.what(), " holds an inconsistent knn model");
         m.p_.metric = static_cast<knn_metric>(metric);
-        m.norms_ = ops::row_squared_norms<T>(m.train_.view());
+        m.norms_ = linalg::row_squared_norms<T>(m.train_.view());
         return m;
     }
 

@@ -19,11 +19,11 @@
 // cache_mb); RBF scoring is a blocked GEMM against the support vectors.
 #pragma once
 
-#include <oneclass/detectors/detail/blocked.hpp>
+#include <oneclass/linalg/blocked.hpp>
 #include <oneclass/detectors/detail/kernel_cache.hpp>
 #include <oneclass/detectors/detail/smo.hpp>
 #include <oneclass/detectors/detector.hpp>
-#include <oneclass/ops/gemm.hpp>
+#include <oneclass/linalg/gemm.hpp>
 #include <oneclass/parallel/parallel.hpp>
 
 #include <algorithm>
@@ -91,7 +91,7 @@ public:
         const matrix<T> Xp = detail::preprocess(X, p_.normalize);
         const std::size_t l = Xp.rows(), d = Xp.cols();
         gamma_ = p_.kernel == svm_kernel::rbf ? (p_.gamma > 0 ? double(p_.gamma) : default_gamma<T>(Xp.view())) : 0.0;
-        const std::vector<T> norms = ops::row_squared_norms<T>(Xp.view());
+        const std::vector<T> norms = linalg::row_squared_norms<T>(Xp.view());
         std::vector<double> QD(l);
         for (std::size_t i = 0; i < l; ++i) QD[i] = p_.kernel == svm_kernel::rbf ? 1.0 : double(norms[i]);
 
@@ -105,11 +105,7 @@ public:
         auto kernel_map = [&](const std::size_t* rows, std::size_t count, T* const* outs, std::size_t lo, std::size_t hi) {
             for (std::size_t k = 0; k < count; ++k) {
                 T* out = outs[k];
-                if (rbf) {
-                    const T ni = norms[rows[k]];
-                    for (std::size_t t = lo; t < hi; ++t) out[t] = std::max(T(0), ni + norms[t] - T(2) * out[t]);
-                    simd::exp_affine_inplace(out + lo, hi - lo, -g, T(0));
-                }
+                if (rbf) linalg::rbf_from_dots(out, lo, hi, norms[rows[k]], norms.data(), g);
             }
         };
         std::vector<T> block_a, block_c;
@@ -117,7 +113,7 @@ public:
                                       [&](const std::size_t* rows, std::size_t count, T* const* outs) {
             if (count == 1) {
                 parallel::for_chunks(0, l, col_chunk, [&](std::size_t lo, std::size_t hi) {
-                    ops::gemv<T>(XV.middle_rows(lo, hi - lo), XV.row(rows[0]), outs[0] + lo);
+                    linalg::gemv<T>(XV.middle_rows(lo, hi - lo), XV.row(rows[0]), outs[0] + lo);
                     kernel_map(rows, 1, outs, lo, hi);
                 });
                 return;
@@ -127,7 +123,7 @@ public:
             for (std::size_t k = 0; k < count; ++k) std::copy_n(XV.row(rows[k]), d, block_a.data() + k * d);
             const matrix_view<const T> A(block_a.data(), count, d);
             parallel::for_chunks(0, l, std::max<std::size_t>(256, col_chunk / count), [&](std::size_t lo, std::size_t hi) {
-                ops::gemm_nt<T>(A, XV.middle_rows(lo, hi - lo), matrix_view<T>(block_c.data() + lo, count, hi - lo, l),
+                linalg::gemm_nt<T>(A, XV.middle_rows(lo, hi - lo), matrix_view<T>(block_c.data() + lo, count, hi - lo, l),
                                 T(1), T(0));
                 for (std::size_t k = 0; k < count; ++k) std::copy(block_c.data() + k * l + lo, block_c.data() + k * l + hi, outs[k] + lo);
                 kernel_map(rows, count, outs, lo, hi);
@@ -174,7 +170,7 @@ public:
                 std::vector<T> r(d);
                 for (std::size_t i = lo; i < hi; ++i) {
                     std::copy_n(X.row(i), d, r.data());
-                    if (p_.normalize == normalization::l2) detail::l2_normalize_inplace(matrix_view<T>(r.data(), 1, d));
+                    if (p_.normalize == normalization::l2) linalg::l2_normalize_rows(matrix_view<T>(r.data(), 1, d));
                     double s = 0;
                     for (std::size_t j = 0; j < d; ++j) s += w_[j] * double(r[j]);
                     out[i] = T(rho_ - s);
@@ -184,7 +180,7 @@ public:
         }
         const std::size_t nsv = sv_.rows();
         const T g = T(gamma_);
-        detail::for_each_distance_row<T>(X, p_.normalize, sv_.view(), sv_norms_, p_.block_rows,
+        linalg::for_each_distance_row<T>(X, p_.normalize == normalization::l2, sv_.view(), sv_norms_, p_.block_rows,
                                          [&](std::size_t i, const T* d2) {
                                              out[i] = T(rho_ - double(simd::weighted_sum_exp(coef_t_.data(), d2, nsv, -g)));
                                          });
@@ -246,7 +242,7 @@ public:
 
 private:
     void finish_fit() {
-        sv_norms_ = ops::row_squared_norms<T>(sv_.view());
+        sv_norms_ = linalg::row_squared_norms<T>(sv_.view());
         coef_t_.assign(coef_.begin(), coef_.end());
         w_.assign(p_.kernel == svm_kernel::linear ? sv_.cols() : 0, 0.0);
         if (p_.kernel == svm_kernel::linear)

@@ -10,7 +10,8 @@
 #include <oneclass/core/error.hpp>
 #include <oneclass/core/profile.hpp>
 #include <oneclass/core/scratch.hpp>
-#include <oneclass/ops/gemm.hpp>
+#include <oneclass/ops/conv_shape.hpp>
+#include <oneclass/linalg/gemm.hpp>
 #include <oneclass/parallel/parallel.hpp>
 #include <oneclass/simd/simd.hpp>
 
@@ -24,19 +25,6 @@
 #include <vector>
 
 namespace oneclass::ops {
-
-/// Geometry of one convolution: input N x C x H x W, weights K x C x R x S, output N x K x P x Q.
-struct conv_shape {
-    std::size_t N, C, H, W, K, R, S, stride = 1, pad = 0;
-    std::size_t P() const { return (H + 2 * pad - R) / stride + 1; }
-    std::size_t Q() const { return (W + 2 * pad - S) / stride + 1; }
-    std::size_t crs() const { return C * R * S; }
-    void validate(const char* where) const {
-        require(stride >= 1, where, "stride must be >= 1");
-        require(H + 2 * pad >= R && W + 2 * pad >= S, where, "kernel ", R, "x", S, " larger than the padded input ",
-                H + 2 * pad, "x", W + 2 * pad);
-    }
-};
 
 namespace detail {
 /// Output columns q whose input column q*stride - pad + s lies inside [0, W): [q0, q1).
@@ -408,7 +396,7 @@ void conv2d_forward_im2col(const T* x, const T* w, const T* bias, const conv_sha
             sc.buf.resize(g.K * ld);
             out = sc.buf.data();
         }
-        gemm_nn<T>(matrix_view<const T>(w, g.K, CRS), matrix_view<const T>(sc.col.data(), CRS, ld),
+        linalg::gemm_nn<T>(matrix_view<const T>(w, g.K, CRS), matrix_view<const T>(sc.col.data(), CRS, ld),
                    matrix_view<T>(out, g.K, ld), T(1), T(0));
         for (std::size_t j = 0; j < nb; ++j) {
             T* yn = y + (n0 + j) * g.K * PQ;
@@ -432,7 +420,7 @@ void conv2d_backward_data_im2col(const T* dy, const T* w, const conv_shape& g, T
                                                              detail::conv_scratch<T>& sc) {
         const T* dyg = detail::gather_dy(dy, g, n0, nb, sc.buf);
         sc.col.resize(CRS * ld);
-        gemm_tn<T>(matrix_view<const T>(w, g.K, CRS), matrix_view<const T>(dyg, g.K, ld),
+        linalg::gemm_tn<T>(matrix_view<const T>(w, g.K, CRS), matrix_view<const T>(dyg, g.K, ld),
                    matrix_view<T>(sc.col.data(), CRS, ld), T(1), T(0));
         for (std::size_t j = 0; j < nb; ++j) {
             T* dxn = dx + (n0 + j) * g.C * g.H * g.W;
@@ -455,7 +443,7 @@ void conv2d_backward_weights_im2col(const T* x, const T* dy, const conv_shape& g
                                                                  detail::conv_scratch<T>& sc) {
             detail::im2col_images(x, g, n0, nb, sc.col);
             const T* dyg = detail::gather_dy(dy, g, n0, nb, sc.buf);
-            gemm_nt<T>(matrix_view<const T>(dyg, g.K, ld), matrix_view<const T>(sc.col.data(), CRS, ld),
+            linalg::gemm_nt<T>(matrix_view<const T>(dyg, g.K, ld), matrix_view<const T>(sc.col.data(), CRS, ld),
                        matrix_view<T>(partial.data() + gi * KCRS, g.K, CRS), T(1), T(0));
         });
         if (!accumulate) std::fill_n(dw, KCRS, T(0));

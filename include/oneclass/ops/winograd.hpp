@@ -1565,7 +1565,7 @@ void winograd_wgrad_products(const winograd_wgrad_plan<T>& p, Transforms&& trans
             }
 #endif
         for (std::size_t xi = lo; xi < hi; ++xi)
-            gemm_nt<T>(matrix_view<const T>(E + xi * eplane(ld), K, ld), matrix_view<const T>(V + xi * vplane(ld), C, ld),
+            linalg::gemm_nt<T>(matrix_view<const T>(E + xi * eplane(ld), K, ld), matrix_view<const T>(V + xi * vplane(ld), C, ld),
                        matrix_view<T>(dU + xi * KC, K, C), T(1), first ? T(0) : T(1));
     };
     const auto group_blocks = [&](std::size_t gi) { return (group_tiles(gi) + NB - 1) / NB; };

@@ -10,7 +10,7 @@
 
 #include <oneclass/core/error.hpp>
 #include <oneclass/core/binary_io.hpp>
-#include <oneclass/ops/gemm.hpp>
+#include <oneclass/linalg/gemm.hpp>
 #include <oneclass/parallel/parallel.hpp>
 #include <oneclass/simd/simd.hpp>
 #include <oneclass/tensor/matrix.hpp>
@@ -57,7 +57,7 @@ struct gaussian_component {
             for (std::size_t j = 0; j < d; ++j) c[j] = s * (r[j] - g.mean[j]);
         }
         matrix<double> S(d, d);
-        ops::syrk_tn<double>(C.view(), S.view(), 1.0 / wsum);  // symmetric: one triangle, mirrored
+        linalg::syrk_tn<double>(C.view(), S.view(), 1.0 / wsum);  // symmetric: one triangle, mirrored
         for (std::size_t j = 0; j < d; ++j) S(j, j) += reg_covar;
         g.set_covariance(S, reg_covar, where);
         return g;
@@ -93,7 +93,7 @@ struct gaussian_component {
         if (scratch.rows() != n || scratch.cols() != d) scratch = matrix<double>(n, d);
         for (std::size_t i = 0; i < n; ++i)
             for (std::size_t j = 0; j < d; ++j) scratch(i, j) = X(i, j) - mean[j];
-        ops::trmm_right_upper<double>(scratch.view(), W.view());  // z = (x - mu) W, W = L^{-T} upper triangular
+        linalg::trmm_right_upper<double>(scratch.view(), W.view());  // z = (x - mu) W, W = L^{-T} upper triangular
         const matrix<double>& Z = scratch;
         const double c0 = double(d) * std::log(2.0 * std::numbers::pi) + log_det;
         for (std::size_t i = 0; i < n; ++i) {
@@ -123,7 +123,7 @@ struct gaussian_component {
 };
 
 /// Copy of rows [lo, hi) of X as double, L2-normalised in T first if asked (exactly as
-/// detail::l2_normalize_inplace does, so GDE/GMM see the same numbers as the other detectors).
+/// linalg::l2_normalize_rows does, so GDE/GMM see the same numbers as the other detectors).
 template <class T>
 void rows_as_double(matrix_view<const T> X, std::size_t lo, std::size_t hi, bool l2, matrix<double>& out) {
     const std::size_t b = hi - lo, d = X.cols();

@@ -2,7 +2,7 @@
 // (the oracles for ops/conv.hpp and the fast convolution paths).
 #pragma once
 
-#include <oneclass/ops/convolution.hpp>
+#include <oneclass/ops/conv_shape.hpp>
 
 #include <vector>
 

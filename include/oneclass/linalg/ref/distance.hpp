@@ -1,11 +1,11 @@
-// oneclass/ops/ref/distance.hpp - scalar double-precision twins of ops/distance.hpp (test oracles).
+// oneclass/linalg/ref/distance.hpp - scalar double-precision twins of linalg/distance.hpp (test oracles).
 #pragma once
 
 #include <oneclass/tensor/matrix.hpp>
 
 #include <cstddef>
 
-namespace oneclass::ops::ref {
+namespace oneclass::linalg::ref {
 
 /// ||a - b||^2 accumulated in double, term by term (no norm expansion, so no cancellation).
 template <class T>
@@ -18,4 +18,4 @@ double squared_distance(const T* a, const T* b, std::size_t d) {
     return s;
 }
 
-}  // namespace oneclass::ops::ref
+}  // namespace oneclass::linalg::ref

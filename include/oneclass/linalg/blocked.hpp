@@ -1,4 +1,4 @@
-// oneclass/detectors/detail/blocked.hpp - the blocked "queries against the training set" loop
+// oneclass/linalg/blocked.hpp - the blocked "queries against the training set" loop
 // shared by KDE, kNN and the RBF OC-SVM's scoring.
 //
 // Queries are taken `block` rows at a time (in parallel over blocks): each block is copied and
@@ -9,8 +9,7 @@
 
 #include <oneclass/core/intrinsics.hpp>  // first: before any header that pulls in <immintrin.h>
 
-#include <oneclass/detectors/detector.hpp>
-#include <oneclass/ops/distance.hpp>
+#include <oneclass/linalg/distance.hpp>
 #include <oneclass/parallel/parallel.hpp>
 
 #include <tbb/enumerable_thread_specific.h>
@@ -19,10 +18,10 @@
 #include <cstddef>
 #include <vector>
 
-namespace oneclass::detail {
+namespace oneclass::linalg {
 
 template <class T, class RowFn>
-void for_each_distance_row(matrix_view<const T> queries, normalization norm, matrix_view<const T> refs,
+void for_each_distance_row(matrix_view<const T> queries, bool l2_rows, matrix_view<const T> refs,
                            const std::vector<T>& ref_norms, std::size_t block, RowFn&& row_fn) {
     struct scratch {
         std::vector<T> q, qn, d;
@@ -38,12 +37,12 @@ void for_each_distance_row(matrix_view<const T> queries, normalization norm, mat
         s.d.resize(b * n);
         matrix_view<T> Q(s.q.data(), b, dim);
         for (std::size_t i = 0; i < b; ++i) std::copy_n(queries.row(lo + i), dim, Q.row(i));
-        if (norm == normalization::l2) l2_normalize_inplace(Q);
+        if (l2_rows) l2_normalize_rows(Q);
         for (std::size_t i = 0; i < b; ++i) s.qn[i] = simd::squared_norm(Q.row(i), dim);
         matrix_view<T> D(s.d.data(), b, n);
-        ops::squared_distances<T>(Q, s.qn.data(), refs, ref_norms.data(), D);
+        squared_distances<T>(Q, s.qn.data(), refs, ref_norms.data(), D);
         for (std::size_t i = 0; i < b; ++i) row_fn(lo + i, D.row(i));
     });
 }
 
-}  // namespace oneclass::detail
+}  // namespace oneclass::linalg

@@ -1,4 +1,4 @@
-// oneclass/ops/gemm.hpp - GEMM / GEMV through CBLAS (OpenBLAS on Debian).
+// oneclass/linalg/gemm.hpp - GEMM / GEMV through CBLAS (OpenBLAS on Debian).
 //
 // oneclass parallelises with TBB over independent blocks and calls BLAS single-threaded inside
 // each block: two thread pools fighting over two cores is slower than either alone. On first use
@@ -20,7 +20,7 @@
 
 extern "C" void openblas_set_num_threads(int) __attribute__((weak));
 
-namespace oneclass::ops {
+namespace oneclass::linalg {
 
 namespace detail {
 inline void blas_init_once() {
@@ -110,4 +110,4 @@ void gemv(matrix_view<const T> A, const T* x, T* y) {
         cblas_dgemv(CblasRowMajor, CblasNoTrans, m, k, 1.0, A.data(), int(A.stride()), x, 1, 0.0, y, 1);
 }
 
-}  // namespace oneclass::ops
+}  // namespace oneclass::linalg
