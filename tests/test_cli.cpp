@@ -423,7 +423,8 @@ TEST_CASE("oneclass on image folders: generic folder, cat-vs-dog and CelebA layo
     };
     for (const char* split : {"train", "test"})
         for (int c = 0; c < 2; ++c) {
-            const auto d = dir / "folder" / split / (c ? "bars_v" : "bars_h");
+            // a class name a CSV or JSON writer must quote / escape: comma, quote, tab
+            const auto d = dir / "folder" / split / (c ? "bars \"v\",\tx" : "bars_h");
             fs::create_directories(d);
             for (int i = 0; i < (split[1] == 'r' ? 20 : 8); ++i) save_png(d / ("i" + std::to_string(i) + ".png"), bar(c == 1));
         }
@@ -431,12 +432,18 @@ TEST_CASE("oneclass on image folders: generic folder, cat-vs-dog and CelebA layo
                        " --out-dir " + at("fres"));
     INFO(e.out);
     REQUIRE(e.status == 0);
-    REQUIRE_THAT(e.out, Catch::Contains("bars_h") && Catch::Contains("bars_v"));
+    REQUIRE_THAT(e.out, Catch::Contains("bars_h") && Catch::Contains("bars \"v\""));
+    {  // the results files hold the name exactly: JSON escaped, CSV quoted (and read back as a baseline)
+        const auto js = nlohmann::json::parse(read_file_bytes(dir / "fres/eval-folder-raw.json", "t"));
+        REQUIRE(js["results"][0]["class_name"] == "bars \"v\",\tx");
+        REQUIRE_THAT(read_file_bytes(dir / "fres/eval-folder-raw.csv", "t"), Catch::Contains(",\"bars \"\"v\"\",\tx\","));
+    }
     const auto p = run("run --dataset folder --root " + at("folder") + " --image-size 16 --classes 0 --epochs 1 --batch 8" +
-                       " --method rotation --detector kde --progress none --out-dir " + at("fres2"));
+                       " --method rotation --detector kde --progress none --baseline " + at("fres/eval-folder-raw.csv") +
+                       " --out-dir " + at("fres2"));
     INFO(p.out);
     REQUIRE(p.status == 0);
-    REQUIRE_THAT(p.out, Catch::Contains("detector=kde features=f method=rotation mean_auc="));
+    REQUIRE_THAT(p.out, Catch::Contains("detector=kde features=f method=rotation mean_auc=") && Catch::Contains("raw-kde"));
     const auto t = run("train --dataset folder --root " + at("folder") + " --image-size 16 --class 1 --epochs 1 --batch 8" +
                        " --progress none --out " + at("f.ocm"));
     REQUIRE(t.status == 0);

@@ -282,8 +282,12 @@ struct eval_row {
     double train_s = std::numeric_limits<double>::quiet_NaN();
 };
 
-/// One CSV field as RFC 4180 quotes it (libcsv): always quoted, inner quotes doubled.
+/// One CSV field as RFC 4180 writes it: as is, or quoted by libcsv (inner quotes doubled) when it
+/// holds a comma, quote, line break or surrounding space.
 inline std::string csv_quoted(const std::string& field) {
+    const bool plain = field.find_first_of(",\"\r\n") == std::string::npos &&
+                       (field.empty() || (field.front() != ' ' && field.back() != ' '));
+    if (plain) return field;
     std::string out(field.size() * 2 + 2, '\0');
     out.resize(csv_write(out.data(), out.size(), field.data(), field.size()));
     return out;

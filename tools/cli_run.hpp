@@ -204,7 +204,7 @@ inline int run_train(const train_args& a) {
                      {"train_images", std::to_string(cd.train_images.shape(0))},
                      {"train_limit", std::to_string(a.train.train_limit.value_or(0))},
                      {"preset", a.train.preset},
-                     {"train_s", json_number(train_s)}});
+                     {"train_s", json_number(train_s).dump()}});  // a number, or null
     std::error_code ec;
     fs::remove(cfg.checkpoint, ec);  // the model file supersedes it
     std::printf("model=%s method=%s class=%d epochs=%zu train_images=%zu train_s=%.1f\n", a.out.c_str(),
