@@ -362,52 +362,40 @@ void conv2d_winograd_s2(const T* x, const T* w, const conv_shape& g, T* y, bool 
     using W = detail::winograd_s2_matrices;
     constexpr std::size_t A2 = 25, MR = detail::winograd_mr, NV = detail::winograd_nv, NB = simd::width<T> * NV;
     const detail::winograd_s2_tiling tl(g);
-    const std::size_t K = g.K, C = g.C, KB = (K + MR - 1) / MR, Q = g.Q(), PQ = g.P() * Q;
+    const std::size_t K = g.K, C = g.C, Q = g.Q(), PQ = g.P() * Q;
     const std::size_t total = g.N * tl.tiles(), blocks = (total + NB - 1) / NB;
     const T* Up = detail::winograd_s2_packed_filter<MR, W::G, false>(w, K, C);
-    const std::size_t kchunks = detail::winograd_kchunks(blocks, KB);
-    struct scratch {
-        scratch_vec<T> V, Mb;
-    };
-    const bool by_rows = detail::winograd_s2_rows_apply<T, NB>(g, tl);
-    const std::size_t vplane = detail::winograd_plane<T>(C, NB), mplane = detail::winograd_plane<T>(K, NB);
-    parallel::for_chunks(0, blocks * kchunks, 1, [&](std::size_t lo, std::size_t hi) {
-        scratch& sc = thread_scratch<scratch>();
-        sc.V.resize(A2 * vplane);
-        sc.Mb.resize(A2 * mplane);
-        detail::winograd_s2_lane lanes[NB];
-        detail::winograd_s2_run runs[NB];
-        detail::winograd_s2_input<NB, T> in;
-        alignas(64) T o[4][NB];
-        alignas(64) T z[2][2 * NB];
-        for (std::size_t unit = lo; unit < hi; ++unit) {
-            ONECLASS_PROFILE_SCOPE("winograd.block");
-            const std::size_t b = unit / kchunks, kc = unit % kchunks;
-            const std::size_t kb0 = KB * kc / kchunks, kb1 = KB * (kc + 1) / kchunks;
-            tl.lanes(g, b * NB, total, NB, lanes);
-            {
-                ONECLASS_PROFILE_SCOPE("winograd.input");
-                in.transform(x, g, tl, lanes, by_rows, sc.V.data(), vplane, NB);
-            }
-            {
-                ONECLASS_PROFILE_SCOPE("winograd.gemm");
-                for (std::size_t xi = 0; xi < A2; ++xi)
-                    for (std::size_t kb = kb0; kb < kb1; ++kb)
-                        detail::winograd_kernel<MR, NV>(Up + (xi * KB + kb) * C * MR, sc.V.data() + xi * vplane, C,
-                                                        sc.Mb.data() + xi * mplane + kb * MR * NB, std::min(MR, K - kb * MR));
-            }
-            ONECLASS_PROFILE_SCOPE("winograd.output");
-            const T* Mb = sc.Mb.data();
-            const std::size_t nruns = detail::winograd_s2_runs(lanes, NB, runs);
-            for (std::size_t k = kb0 * MR; k < std::min(K, kb1 * MR); ++k) {
+    struct path {
+        const T* x;
+        const conv_shape& g;
+        const detail::winograd_s2_tiling& tl;
+        T* y;
+        bool accumulate, by_rows;
+        std::size_t total, Q, PQ;
+        struct state {
+            detail::winograd_s2_lane lanes[NB];
+            detail::winograd_s2_run runs[NB];
+            detail::winograd_s2_input<NB, T> in;
+            alignas(64) T o[4][NB];
+            alignas(64) T z[2][2 * NB];
+        };
+        state make_state() const { return {}; }
+        void input(state& st, std::size_t b, T* V, std::size_t vplane) const {
+            tl.lanes(g, b * NB, total, NB, st.lanes);
+            st.in.transform(x, g, tl, st.lanes, by_rows, V, vplane, NB);
+        }
+        static std::size_t plane_of(std::size_t xi) { return xi; }
+        void output(state& st, const T* Mb, std::size_t mplane, std::size_t k0, std::size_t k1) const {
+            const std::size_t nruns = detail::winograd_s2_runs(st.lanes, NB, st.runs);
+            for (std::size_t k = k0; k < k1; ++k) {
                 detail::winograd_sandwich<2, 5, 2, 5, W::AT, W::AT, NB, T>(
                     [&](std::size_t r, std::size_t s) { return Mb + (r * 5 + s) * mplane + k * NB; },
-                    [&](std::size_t r, std::size_t s) { return o[r * 2 + s]; });
-                detail::winograd_s2_interleave<NB, T>(o, z);
+                    [&](std::size_t r, std::size_t s) { return st.o[r * 2 + s]; });
+                detail::winograd_s2_interleave<NB, T>(st.o, st.z);
                 for (std::size_t u = 0; u < nruns; ++u) {  // each run's output rows, stored whole
-                    const detail::winograd_s2_run& R = runs[u];
+                    const detail::winograd_s2_run& R = st.runs[u];
                     for (std::size_t r = 0; r < R.rows; ++r) {
-                        const T* src = z[r] + 2 * R.lane;
+                        const T* src = st.z[r] + 2 * R.lane;
                         T* dst = y + R.out + k * PQ + r * Q;
                         if (accumulate)
                             for (std::size_t i = 0; i < R.len; ++i) dst[i] += src[i];
@@ -417,7 +405,9 @@ void conv2d_winograd_s2(const T* x, const T* w, const conv_shape& g, T* y, bool 
                 }
             }
         }
-    });
+    };
+    const bool by_rows = detail::winograd_s2_rows_apply<T, NB>(g, tl);
+    detail::winograd_fused_blocks<A2>(blocks, K, C, Up, A2, path{x, g, tl, y, accumulate, by_rows, total, Q, PQ});
 }
 
 /// dx += d conv / d x applied to dy (accumulate = false: dx = ...) for winograd_s2_applies shapes
@@ -430,40 +420,30 @@ void conv2d_backward_data_winograd_s2(const T* dy, const T* w, const conv_shape&
     constexpr std::size_t A2 = 25, MR = detail::winograd_mr, NV = detail::winograd_nv, NB = simd::width<T> * NV;
     const conv_shape gx{g.N, g.K, g.H, g.W, g.C, 1, 1, 1, 0};  // dx as the output: P x Q = H x W, C channels
     const detail::winograd_tiling<4> tl(gx);
-    const std::size_t K = g.K, C = g.C, CB = (C + MR - 1) / MR;
+    const std::size_t K = g.K, C = g.C;
     const std::size_t total = g.N * tl.tiles(), blocks = (total + NB - 1) / NB;
     const T* Up = detail::winograd_s2_packed_filter<MR, W::F, true>(w, K, C);
-    const std::size_t cchunks = detail::winograd_kchunks(blocks, CB);
-    struct scratch {
-        scratch_vec<T> V, Mb;
-    };
-    const std::size_t vplane = detail::winograd_plane<T>(K, NB), mplane = detail::winograd_plane<T>(C, NB);
-    parallel::for_chunks(0, blocks * cchunks, 1, [&](std::size_t lo, std::size_t hi) {
-        scratch& sc = thread_scratch<scratch>();
-        sc.V.resize(16 * vplane);
-        sc.Mb.resize(A2 * mplane);
-        detail::winograd_lane<4> lanes[NB];
-        for (std::size_t unit = lo; unit < hi; ++unit) {
-            ONECLASS_PROFILE_SCOPE("winograd.block");
-            const std::size_t b = unit / cchunks, cc = unit % cchunks;
-            const std::size_t cb0 = CB * cc / cchunks, cb1 = CB * (cc + 1) / cchunks;
-            detail::winograd_s2_backward_lanes<T>(g, tl, b * NB, NB, lanes);
-            {
-                ONECLASS_PROFILE_SCOPE("winograd.input");
-                detail::winograd_s2_backward_input<NB>(dy, g, lanes, sc.V.data(), vplane);
-            }
-            {
-                ONECLASS_PROFILE_SCOPE("winograd.gemm");
-                for (std::size_t xi = 0; xi < A2; ++xi)
-                    for (std::size_t cb = cb0; cb < cb1; ++cb)
-                        detail::winograd_kernel<MR, NV>(Up + (xi * CB + cb) * K * MR, sc.V.data() + W::plane_of(xi) * vplane, K,
-                                                        sc.Mb.data() + xi * mplane + cb * MR * NB, std::min(MR, C - cb * MR));
-            }
-            ONECLASS_PROFILE_SCOPE("winograd.output");
-            detail::winograd_output_block<4, NB, T, 5, W::OT>(sc.Mb.data(), mplane, gx, lanes, cb0 * MR, std::min(C, cb1 * MR), dx,
-                                                              accumulate);
+    struct path {
+        const T* dy;
+        const conv_shape& g;
+        const conv_shape& gx;
+        const detail::winograd_tiling<4>& tl;
+        T* dx;
+        bool accumulate;
+        struct state {
+            detail::winograd_lane<4> lanes[NB];
+        };
+        state make_state() const { return {}; }
+        void input(state& st, std::size_t b, T* V, std::size_t vplane) const {
+            detail::winograd_s2_backward_lanes<T>(g, tl, b * NB, NB, st.lanes);
+            detail::winograd_s2_backward_input<NB>(dy, g, st.lanes, V, vplane);
         }
-    });
+        static std::size_t plane_of(std::size_t xi) { return W::plane_of(xi); }
+        void output(state& st, const T* Mb, std::size_t mplane, std::size_t c0, std::size_t c1) const {
+            detail::winograd_output_block<4, NB, T, 5, W::OT>(Mb, mplane, gx, st.lanes, c0, c1, dx, accumulate);
+        }
+    };
+    detail::winograd_fused_blocks<A2>(blocks, C, K, Up, 16, path{dy, g, gx, tl, dx, accumulate});
 }
 
 /// dw += d conv / d w (accumulate = false: dw = ...) for winograd_s2_applies shapes (checked):
