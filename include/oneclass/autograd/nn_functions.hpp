@@ -6,6 +6,7 @@
 #pragma once
 
 #include <oneclass/autograd/functions.hpp>
+#include <oneclass/ops/batch_norm.hpp>
 #include <oneclass/ops/convolution.hpp>
 #include <oneclass/simd/simd.hpp>
 
@@ -63,59 +64,9 @@ struct batch_norm_state {
 };
 
 namespace detail {
-/// Runs f(c_lo, c_hi) over blocks of channels of an N x C x HW tensor, in parallel (small tensors
-/// inline). A block's planes over the whole batch take about 64 KB, so the passes over it
-/// (statistics, then the normalisation) find it in L1 / L2; inside a block each pass sweeps memory
-/// in order, n outermost: a channel-major sweep visits N planes at a stride of C HW, which on the
-/// small maps of late stages (64-byte planes) defeats the prefetchers (backward 1.6-2x slower
-/// there). Each channel's result does not depend on the blocking.
-template <class T, class F>
-void for_channel_blocks(std::size_t N, std::size_t C, std::size_t HW, F&& f) {
-    const std::size_t per_channel = std::max<std::size_t>(1, N * HW * sizeof(T));
-    const std::size_t block = std::clamp<std::size_t>((std::size_t(1) << 16) / per_channel, 1, std::max<std::size_t>(1, (C + 1) / 2));
-    const std::size_t blocks = (C + block - 1) / block;
-    const std::size_t grain = std::max<std::size_t>(1, (std::size_t(1) << 15) / std::max<std::size_t>(1, N * HW * block));
-    parallel::for_chunks(0, blocks, grain, [&](std::size_t blo, std::size_t bhi) {
-        for (std::size_t b = blo; b < bhi; ++b) f(b * block, std::min(C, (b + 1) * block));
-    });
-}
-
-/// Whether batch norm sums a channel's planes vertically (bn_vertical_sums): small planes of
-/// whole SIMD vectors (the 4 x 4 to 16 x 16 maps of late stages), where one horizontal reduction
-/// per plane cost more than the plane's loads.
-template <class T>
-bool bn_vertical(std::size_t HW) {
-    return HW % simd::width<T> == 0 && HW <= 256;
-}
-
-/// Per-channel sums over the images for channels [clo, chi): plane(n, c, acc) adds plane (n, c)
-/// into the channel's A vector accumulators, which are reduced to scalars and added in double
-/// once per 8 images (so each float accumulator sums at most 8 planes). The order is fixed by the
-/// shape: the same bits on any number of threads.
-template <std::size_t A, class T, class F>
-void bn_vertical_sums(std::size_t N, std::size_t clo, std::size_t chi, const std::array<double*, A>& out, F&& plane) {
-    using B = simd::batch<T>;
-    constexpr std::size_t CB = 16, flush = 8;
-    for (std::size_t c0 = clo; c0 < chi; c0 += CB) {
-        const std::size_t c1 = std::min(chi, c0 + CB);
-        B acc[CB][A];
-        for (auto& row : acc)
-            for (auto& v : row) v = B(T(0));
-        for (std::size_t n = 0; n < N; ++n) {
-            for (std::size_t c = c0; c < c1; ++c) plane(n, c, acc[c - c0]);
-            if ((n + 1) % flush != 0 && n + 1 != N) continue;
-            for (std::size_t c = c0; c < c1; ++c)
-                for (std::size_t a = 0; a < A; ++a) {
-                    out[a][c] += double(simd::lanes_sum(acc[c - c0][a]));
-                    acc[c - c0][a] = B(T(0));
-                }
-        }
-    }
-}
-
 /// batch_norm, optionally followed by ReLU in the same pass (fuse_relu): the pre-activation is
 /// never stored; the backward pass recomputes the ReLU mask from x with the same rounding
-/// (simd::affine) instead of reading the saved output, a third fewer bytes in a memory-bound pass.
+/// (simd::affine) instead of reading the saved output. The kernels: ops/batch_norm.hpp.
 template <class T>
 variable<T> batch_norm_impl(const variable<T>& x, const variable<T>& gamma, const variable<T>& beta,
                             batch_norm_state<T>& st, bool training, bool fuse_relu, const variable<T>* residual = nullptr) {
@@ -132,68 +83,13 @@ variable<T> batch_norm_impl(const variable<T>& x, const variable<T>& gamma, cons
     const tensor<T> rc = residual ? residual->value().contiguous_copy() : tensor<T>();
     std::vector<T> mean(C), inv_std(C), scale(C), shift(C);
     tensor<T> y(x.shape(), uninitialized);
-    const T* gm = gamma.value().data();
-    const T* bt = beta.value().data();
-    std::vector<double> sums(C, 0.0), dmean(C, 0.0);
-    using B = simd::batch<T>;
-    constexpr std::size_t W = simd::width<T>;
-    const bool vertical = bn_vertical<T>(HW);
-    // channels are independent: blocks of channels in parallel, each channel's sums in a fixed
-    // order (its planes' SIMD sums added in double, n = 0, 1, ...) whatever the blocking
-    for_channel_blocks<T>(N, C, HW, [&](std::size_t clo, std::size_t chi) {
-        const auto plane = [&](std::size_t n, std::size_t c) { return xd + (n * C + c) * HW; };
-        if (training) {
-            // two passes (mean, then squared deviations: no E[x^2] - E[x]^2 cancellation), each
-            // sweeping the block's memory in order, n outermost
-            if (vertical) {
-                bn_vertical_sums<1, T>(N, clo, chi, {sums.data()}, [&](std::size_t n, std::size_t c, B* acc) {
-                    const T* p = plane(n, c);
-                    for (std::size_t i = 0; i < HW; i += W) acc[0] += B::load_unaligned(p + i);
-                });
-            } else {
-                for (std::size_t n = 0; n < N; ++n)
-                    for (std::size_t c = clo; c < chi; ++c) sums[c] += double(simd::sum(plane(n, c), HW));
-            }
-            for (std::size_t c = clo; c < chi; ++c) dmean[c] = sums[c] / double(M), mean[c] = T(dmean[c]), sums[c] = 0;
-            if (vertical) {
-                bn_vertical_sums<1, T>(N, clo, chi, {sums.data()}, [&](std::size_t n, std::size_t c, B* acc) {
-                    const T* p = plane(n, c);
-                    const B m(mean[c]);
-                    for (std::size_t i = 0; i < HW; i += W) {
-                        const B d = B::load_unaligned(p + i) - m;
-                        acc[0] = xsimd::fma(d, d, acc[0]);
-                    }
-                });
-            } else {
-                for (std::size_t n = 0; n < N; ++n)
-                    for (std::size_t c = clo; c < chi; ++c)
-                        sums[c] += double(simd::sum_squared_deviation(plane(n, c), HW, mean[c]));
-            }
-        }
-        for (std::size_t c = clo; c < chi; ++c) {
-            if (training) {
-                const double m = dmean[c], var = sums[c] / double(M);
-                inv_std[c] = T(1.0 / std::sqrt(var + st.eps));
-                st.running_mean[c] = T((1 - st.momentum) * st.running_mean[c] + st.momentum * m);
-                st.running_var[c] = T((1 - st.momentum) * st.running_var[c] + st.momentum * sums[c] / double(M - 1));
-            } else {
-                mean[c] = st.running_mean[c];
-                inv_std[c] = T(1.0 / std::sqrt(double(st.running_var[c]) + st.eps));
-            }
-            scale[c] = inv_std[c] * gm[c], shift[c] = bt[c] - mean[c] * scale[c];  // y = x scale + shift
-        }
-        for (std::size_t n = 0; n < N; ++n)
-            for (std::size_t c = clo; c < chi; ++c) {
-                const T* xp = plane(n, c);
-                T* yp = y.data() + (n * C + c) * HW;
-                const T* rp = residual ? rc.data() + (n * C + c) * HW : nullptr;
-                simd::affine_relu(xp, rp, HW, scale[c], shift[c], fuse_relu || residual, yp);
-            }
-    });
+    ops::batch_norm_forward<T>(xd, residual ? rc.data() : nullptr, N, C, HW, gamma.value().data(), beta.value().data(),
+                               st.running_mean.data(), st.running_var.data(), st.momentum, st.eps, training, fuse_relu,
+                               y.data(), mean.data(), inv_std.data(), scale.data(), shift.data());
     auto nx = x.node(), ng = gamma.node(), nb = beta.node();
     auto nr = residual ? residual->node() : nullptr;
     const variable<T> none;
-    return make_result<T>(std::move(y), {&x, &gamma, &beta, residual ? residual : &none}, [nx, ng, nb, nr, mean, inv_std, scale, shift, N, C, HW, M,
+    return make_result<T>(std::move(y), {&x, &gamma, &beta, residual ? residual : &none}, [nx, ng, nb, nr, mean, inv_std, scale, shift, N, C, HW,
                                                              training, fuse_relu](var_node<T>& o) {
         ONECLASS_PROFILE_SCOPE("batch_norm.backward");
         const tensor<T> xin = nx->value.contiguous_copy();
@@ -206,67 +102,13 @@ variable<T> batch_norm_impl(const variable<T>& x, const variable<T>& gamma, cons
         const T* y_out = o.value.data();
         tensor<T> masked = nr ? tensor<T>(o.grad.shape(), uninitialized) : tensor<T>();
         T* m = nr ? masked.data() : nullptr;
-        const T* dy = nr ? m : g_in;  // dz, read by the second pass
         const bool fresh = nx->requires_grad && !nx->grad.defined();
         T* dx = nx->requires_grad ? nx->grad_buffer_uninitialized().data() : nullptr;
         T* dgamma = ng->requires_grad ? ng->grad_buffer().data() : nullptr;  // allocated here, before the workers
         T* dbeta = nb->requires_grad ? nb->grad_buffer().data() : nullptr;
         const T* gamma_v = ng->value.data();
-        std::vector<double> sdy(C, 0.0), sdyxr(C, 0.0);  // per channel: sum dz, sum dz * x
-        std::vector<T> ka(C), kb(C), kk(C);
-        for_channel_blocks<T>(N, C, HW, [&](std::size_t clo, std::size_t chi) {
-            if (bn_vertical<T>(HW)) {
-                using B = simd::batch<T>;
-                constexpr std::size_t W = simd::width<T>;
-                bn_vertical_sums<2, T>(N, clo, chi, {sdy.data(), sdyxr.data()}, [&](std::size_t n, std::size_t c, B* acc) {
-                    const std::size_t off = (n * C + c) * HW;
-                    const B sa(scale[c]), sb(shift[c]), zero(T(0)), one(T(1));
-                    for (std::size_t i = 0; i < HW; i += W) {
-                        const B xv = B::load_unaligned(xd2 + off + i);
-                        B gv = B::load_unaligned(g_in + off + i);
-                        if (fuse_relu) gv = gv * xsimd::select(simd::affine(xv, sa, sb) > zero, one, zero);
-                        if (m) {
-                            gv = gv * xsimd::select(B::load_unaligned(y_out + off + i) > zero, one, zero);
-                            gv.store_unaligned(m + off + i);
-                        }
-                        acc[0] += gv;
-                        acc[1] = xsimd::fma(gv, xv, acc[1]);
-                    }
-                });
-            } else {
-                for (std::size_t n = 0; n < N; ++n)
-                    for (std::size_t c = clo; c < chi; ++c) {
-                        const std::size_t off = (n * C + c) * HW;
-                        T s, d;
-                        if (fuse_relu) simd::masked_sum_dot_affine(g_in + off, xd2 + off, scale[c], shift[c], HW, s, d);
-                        else if (m) simd::masked_sum_dot(g_in + off, y_out + off, xd2 + off, HW, s, d, m + off);
-                        else simd::masked_sum_dot(g_in + off, static_cast<const T*>(nullptr), xd2 + off, HW, s, d);
-                        sdy[c] += double(s);
-                        sdyxr[c] += double(d);
-                    }
-            }
-            for (std::size_t c = clo; c < chi; ++c) {
-                const double sdyx = double(inv_std[c]) * (sdyxr[c] - double(mean[c]) * sdy[c]);  // sum dz * xhat
-                if (dgamma) dgamma[c] += T(sdyx);
-                if (dbeta) dbeta[c] += T(sdy[c]);
-                // dx = gs (dz - sdy / M - xhat sdyx / M) in training, gs dz in eval: dx = a dz + b x + k
-                const double gs = double(gamma_v[c]) * double(inv_std[c]);
-                ka[c] = T(gs);
-                kb[c] = training ? T(-gs * double(inv_std[c]) * sdyx / double(M)) : T(0);
-                kk[c] = training ? T(-gs * (sdy[c] / double(M)) - double(kb[c]) * double(mean[c])) : T(0);
-            }
-            if (!dx) return;
-            for (std::size_t n = 0; n < N; ++n)
-                for (std::size_t c = clo; c < chi; ++c) {
-                    const std::size_t off = (n * C + c) * HW;
-                    const T* dyp = dy + off;
-                    const T* xp = xd2 + off;
-                    T* dxp = dx + off;
-                    const T a = ka[c], b = kb[c], k = kk[c];
-                    if (fuse_relu) simd::bn_relu_input_grad(dyp, xp, scale[c], shift[c], a, b, k, HW, dxp, !fresh);
-                    else simd::bn_input_grad(dyp, xp, a, b, k, HW, dxp, !fresh);
-                }
-        });
+        ops::batch_norm_backward<T>(xd2, g_in, nr ? y_out : nullptr, m, gamma_v, mean.data(), inv_std.data(), scale.data(),
+                                    shift.data(), N, C, HW, training, fuse_relu, dx, !fresh, dgamma, dbeta);
         if (nr && nr->requires_grad) nr->accumulate(masked);  // every plane of dz is written by now
     });
 }

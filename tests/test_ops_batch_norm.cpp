@@ -1,0 +1,112 @@
+// tests/test_ops_batch_norm.cpp - ops/batch_norm.hpp against the double oracle of
+// ops/ref/batch_norm.hpp: every form (plain, fused ReLU, residual add + ReLU), training and
+// evaluation, plane sizes on both summation paths (vertical vector sums for small planes of whole
+// vectors, horizontal ones otherwise) and with SIMD tails.
+#include "test_util.hpp"
+
+#include <oneclass/ops/batch_norm.hpp>
+#include <oneclass/ops/ref/batch_norm.hpp>
+
+#include <tbb/global_control.h>
+
+using namespace oneclass;
+
+namespace {
+// Tolerance: per-plane SIMD sums in T (at most 256 terms before the double accumulation) bound
+// the statistics' relative error by about 256 eps_T; every output is an O(1) combination of them
+// and of x (|values| < 8 here), so 512 eps_T of the larger of 1 and |reference| covers it with
+// margin. Entries whose pre-activation lies within that of 0 may take the other side of the ReLU
+// in T and in double; they are skipped (at most a handful, counted).
+template <class T>
+double tol() {
+    return 512 * double(std::numeric_limits<T>::epsilon());
+}
+
+template <class T, class V>
+void require_close(const V& got, const std::vector<double>& want, const std::vector<bool>& skip, const char* what) {
+    REQUIRE(got.size() == want.size());
+    for (std::size_t i = 0; i < want.size(); ++i) {
+        if (!skip.empty() && skip[i]) continue;
+        INFO(what << " index " << i << ": " << double(got[i]) << " vs " << want[i]);
+        REQUIRE(std::abs(double(got[i]) - want[i]) <= tol<T>() * std::max(1.0, std::abs(want[i])));
+    }
+}
+}  // namespace
+
+TEMPLATE_TEST_CASE("batch-norm kernels equal the double definition in every form and on both summation paths", "", float, double) {
+    using T = TestType;
+    rng r(test::seed());
+    for (std::size_t HW : {1, 7, 16, 64, 100, 300})
+        for (int form = 0; form < 3; ++form)  // 0 plain, 1 fused ReLU, 2 residual add + ReLU
+            for (bool training : {true, false}) {
+                const std::size_t N = 3, C = 5, n = N * C * HW;
+                const bool relu = form == 1, residual = form == 2;
+                std::vector<T> x(n), res(n), dy(n), gamma(C), beta(C), rm(C), rv(C);
+                for (auto& v : x) v = T(1.5 * r.normal() + 0.5);
+                for (auto& v : res) v = T(r.normal());
+                for (auto& v : dy) v = T(r.normal());
+                for (std::size_t c = 0; c < C; ++c)
+                    gamma[c] = T(0.5 + r.uniform()), beta[c] = T(r.normal() * 0.3), rm[c] = T(r.normal() * 0.2), rv[c] = T(0.5 + r.uniform());
+                INFO("HW " << HW << " form " << form << " training " << training);
+                const auto want = ops::ref::batch_norm_forward(x.data(), residual ? res.data() : nullptr, N, C, HW, gamma.data(),
+                                                               beta.data(), rm.data(), rv.data(), 0.1, 1e-5, training, relu);
+                std::vector<T> y(n), mean(C), inv_std(C), scale(C), shift(C), rm2 = rm, rv2 = rv;
+                ops::batch_norm_forward<T>(x.data(), residual ? res.data() : nullptr, N, C, HW, gamma.data(), beta.data(),
+                                           rm2.data(), rv2.data(), 0.1, 1e-5, training, relu, y.data(), mean.data(),
+                                           inv_std.data(), scale.data(), shift.data());
+                // entries at the ReLU's edge (pre-activation within tolerance of 0) are not compared,
+                // nor, in the backward pass, their channels (whose sums they enter)
+                std::vector<bool> edge(n, false), edge_channel(C, false);
+                std::size_t edges = 0;
+                if (relu || residual)
+                    for (std::size_t c = 0; c < C; ++c)
+                        for (std::size_t k = 0; k < N; ++k)
+                            for (std::size_t i = 0; i < HW; ++i) {
+                                const std::size_t j = (k * C + c) * HW + i;
+                                double z = double(gamma[c]) * (double(x[j]) - want.mean[c]) / std::sqrt(want.var[c] + 1e-5) +
+                                           double(beta[c]) + (residual ? double(res[j]) : 0.0);
+                                if (std::abs(z) <= 2 * tol<T>()) edge[j] = edge_channel[c] = true, ++edges;
+                            }
+                REQUIRE(edges * 100 <= n);
+                require_close<T>(y, want.y, edge, "y");
+                require_close<T>(rm2, want.running_mean, {}, "running_mean");
+                require_close<T>(rv2, want.running_var, {}, "running_var");
+                require_close<T>(mean, want.mean, {}, "mean");
+
+                const auto g = ops::ref::batch_norm_backward(x.data(), dy.data(), N, C, HW, gamma.data(), want, 1e-5, training,
+                                                             relu, residual);
+                std::vector<T> dx(n, T(0.25)), dgamma(C, T(0)), dbeta(C, T(0)), masked(n);
+                ops::batch_norm_backward<T>(x.data(), dy.data(), residual ? y.data() : nullptr, residual ? masked.data() : nullptr,
+                                            gamma.data(), mean.data(), inv_std.data(), scale.data(), shift.data(), N, C, HW,
+                                            training, relu, dx.data(), true, dgamma.data(), dbeta.data());
+                std::vector<bool> skip(n);
+                for (std::size_t j = 0; j < n; ++j) skip[j] = edge_channel[(j / HW) % C];
+                std::vector<double> want_dx(g.dx);
+                for (auto& v : want_dx) v += 0.25;  // accumulate: dx += ...
+                require_close<T>(dx, want_dx, skip, "dx");
+                require_close<T>(dgamma, g.dgamma, edge_channel, "dgamma");
+                require_close<T>(dbeta, g.dbeta, edge_channel, "dbeta");
+                if (residual) require_close<T>(masked, g.dresidual, edge, "dresidual");
+            }
+}
+
+TEST_CASE("batch-norm kernels give the same bits on 1 and 2 threads") {
+    rng r(5);
+    const std::size_t N = 8, C = 48, HW = 64, n = N * C * HW;
+    std::vector<float> x(n), dy(n), gamma(C, 1.0f), beta(C, 0.1f);
+    for (auto& v : x) v = float(r.normal());
+    for (auto& v : dy) v = float(r.normal());
+    auto run = [&](int threads) {
+        tbb::global_control gc(tbb::global_control::max_allowed_parallelism, threads);
+        std::vector<float> rm(C, 0.0f), rv(C, 1.0f), y(n), mean(C), inv(C), sc(C), sh(C), dx(n), dg(C, 0.0f), db(C, 0.0f);
+        ops::batch_norm_forward<float>(x.data(), nullptr, N, C, HW, gamma.data(), beta.data(), rm.data(), rv.data(), 0.1, 1e-5,
+                                       true, true, y.data(), mean.data(), inv.data(), sc.data(), sh.data());
+        ops::batch_norm_backward<float>(x.data(), dy.data(), nullptr, nullptr, gamma.data(), mean.data(), inv.data(), sc.data(),
+                                        sh.data(), N, C, HW, true, true, dx.data(), false, dg.data(), db.data());
+        y.insert(y.end(), dx.begin(), dx.end());
+        y.insert(y.end(), dg.begin(), dg.end());
+        y.insert(y.end(), rv.begin(), rv.end());
+        return y;
+    };
+    REQUIRE(run(1) == run(2));
+}
