@@ -2,12 +2,13 @@
 // transposed conv2d, batch norm (training statistics or running statistics; fused with a
 // following ReLU, or with a residual add and ReLU at the end of a ResNet block), max / average /
 // global average pooling, nearest and bilinear upsampling, flatten, concatenation and slicing
-// along the batch axis.
+// along the batch axis. The kernels they wrap are in ops/ (convolution, batch_norm, pooling).
 #pragma once
 
 #include <oneclass/autograd/functions.hpp>
 #include <oneclass/ops/batch_norm.hpp>
 #include <oneclass/ops/convolution.hpp>
+#include <oneclass/ops/pooling.hpp>
 #include <oneclass/simd/simd.hpp>
 
 #include <array>
@@ -140,50 +141,27 @@ variable<T> batch_norm_add_relu(const variable<T>& x, const variable<T>& gamma, 
 }
 
 namespace detail {
-struct pool_dims {
-    std::size_t N, C, H, W, P, Q;
-};
-/// Checks a k x k / stride s / padding pad pooling window against an NCHW input; output size.
+/// Checks a k x k / stride s / padding pad pooling window against an NCHW input.
 template <class T>
-pool_dims pool_geometry(const tensor<T>& x, std::size_t k, std::size_t s, std::size_t pad, const char* where) {
+ops::pool_shape pool_geometry(const tensor<T>& x, std::size_t k, std::size_t s, std::size_t pad, const char* where) {
     require(x.ndim() == 4, where, "expects NCHW, got ", to_string(x.shape()));
-    require(k >= 1 && s >= 1 && pad * 2 <= k, where, "bad window ", k, ", stride ", s, ", padding ", pad);
-    const std::size_t H = x.shape(2), W = x.shape(3);
-    require(H + 2 * pad >= k && W + 2 * pad >= k, where, "window ", k, " larger than the input ", to_string(x.shape()));
-    return {x.shape(0), x.shape(1), H, W, (H + 2 * pad - k) / s + 1, (W + 2 * pad - k) / s + 1};
+    const ops::pool_shape g{x.shape(0) * x.shape(1), x.shape(2), x.shape(3), k, s, pad};
+    g.validate(where);
+    return g;
 }
 }  // namespace detail
 
 /// Max pooling with a k x k window, stride s and padding pad (padded positions never win).
 template <class T>
 variable<T> max_pool2d(const variable<T>& x, std::size_t k, std::size_t s, std::size_t pad = 0) {
-    // plain variables, not a structured binding: the lambdas below capture them (clang < 16 cannot)
-    const detail::pool_dims g = detail::pool_geometry(x.value(), k, s, pad, "fn::max_pool2d");
-    const std::size_t N = g.N, C = g.C, H = g.H, W = g.W, P = g.P, Q = g.Q;
+    const ops::pool_shape g = detail::pool_geometry(x.value(), k, s, pad, "fn::max_pool2d");
     const tensor<T> xc = x.value().contiguous_copy();
-    tensor<T> y({N, C, P, Q});
+    tensor<T> y({x.shape()[0], x.shape()[1], g.P(), g.Q()});
     std::vector<std::size_t> arg(y.size());
-    for (std::size_t nc = 0; nc < N * C; ++nc)
-        for (std::size_t p = 0; p < P; ++p)
-            for (std::size_t q = 0; q < Q; ++q) {
-                T best = -std::numeric_limits<T>::infinity();
-                std::size_t bi = 0;
-                for (std::size_t r = 0; r < k; ++r)
-                    for (std::size_t t = 0; t < k; ++t) {
-                        const std::ptrdiff_t h = std::ptrdiff_t(p * s + r) - std::ptrdiff_t(pad);
-                        const std::ptrdiff_t w = std::ptrdiff_t(q * s + t) - std::ptrdiff_t(pad);
-                        if (h < 0 || w < 0 || h >= std::ptrdiff_t(H) || w >= std::ptrdiff_t(W)) continue;
-                        const std::size_t idx = (nc * H + std::size_t(h)) * W + std::size_t(w);
-                        if (xc.data()[idx] > best) best = xc.data()[idx], bi = idx;
-                    }
-                const std::size_t o = (nc * P + p) * Q + q;
-                y.data()[o] = best;
-                arg[o] = bi;
-            }
+    ops::max_pool2d_forward(xc.data(), g, y.data(), arg.data());
     auto nx = x.node();
     return make_result<T>(std::move(y), {&x}, [nx, arg](var_node<T>& o) {
-        T* g = nx->grad_buffer().data();
-        for (std::size_t i = 0; i < arg.size(); ++i) g[arg[i]] += o.grad.data()[i];
+        ops::max_pool2d_backward(arg.data(), o.grad.data(), arg.size(), nx->grad_buffer().data());
     });
 }
 
@@ -242,40 +220,15 @@ variable<T> conv_transpose2d(const variable<T>& x, const variable<T>& w, const v
 /// (PyTorch's default count_include_pad=True).
 template <class T>
 variable<T> avg_pool2d(const variable<T>& x, std::size_t k, std::size_t s, std::size_t pad = 0) {
-    // plain variables, not a structured binding: the lambdas below capture them (clang < 16 cannot)
-    const detail::pool_dims g = detail::pool_geometry(x.value(), k, s, pad, "fn::avg_pool2d");
-    const std::size_t N = g.N, C = g.C, H = g.H, W = g.W, P = g.P, Q = g.Q;
+    const ops::pool_shape g = detail::pool_geometry(x.value(), k, s, pad, "fn::avg_pool2d");
     const tensor<T> xc = x.value().contiguous_copy();
-    tensor<T> y({N, C, P, Q});
-    auto window = [=](std::size_t p, std::size_t q, auto&& f) {
-        for (std::size_t r = 0; r < k; ++r)
-            for (std::size_t t = 0; t < k; ++t) {
-                const std::ptrdiff_t h = std::ptrdiff_t(p * s + r) - std::ptrdiff_t(pad);
-                const std::ptrdiff_t w = std::ptrdiff_t(q * s + t) - std::ptrdiff_t(pad);
-                if (h >= 0 && w >= 0 && h < std::ptrdiff_t(H) && w < std::ptrdiff_t(W)) f(std::size_t(h) * W + std::size_t(w));
-            }
-    };
-    const T inv = T(1) / T(k * k);
-    for (std::size_t nc = 0; nc < N * C; ++nc)
-        for (std::size_t p = 0; p < P; ++p)
-            for (std::size_t q = 0; q < Q; ++q) {
-                T acc = 0;
-                window(p, q, [&](std::size_t i) { acc += xc.data()[nc * H * W + i]; });
-                y.data()[(nc * P + p) * Q + q] = acc * inv;
-            }
+    tensor<T> y({x.shape()[0], x.shape()[1], g.P(), g.Q()});
+    ops::avg_pool2d_forward(xc.data(), g, y.data());
     auto nx = x.node();
-    return make_result<T>(std::move(y), {&x}, [nx, window, N, C, H, W, P, Q, inv](var_node<T>& o) {
-        T* g = nx->grad_buffer().data();
-        for (std::size_t nc = 0; nc < N * C; ++nc)
-            for (std::size_t p = 0; p < P; ++p)
-                for (std::size_t q = 0; q < Q; ++q) {
-                    const T d = o.grad.data()[(nc * P + p) * Q + q] * inv;
-                    window(p, q, [&](std::size_t i) { g[nc * H * W + i] += d; });
-                }
-    });
+    return make_result<T>(std::move(y), {&x}, [nx, g](var_node<T>& o) { ops::avg_pool2d_backward(o.grad.data(), g, nx->grad_buffer().data()); });
 }
 
-enum class upsample_mode { nearest, bilinear };
+using ops::upsample_mode;
 
 /// Upsampling by an integer factor: nearest, or bilinear with align_corners = false (PyTorch's
 /// F.interpolate defaults: source = (dst + 0.5) / factor - 0.5, clamped at 0).
@@ -284,55 +237,13 @@ variable<T> upsample2d(const variable<T>& x, std::size_t factor, upsample_mode m
     require(x.value().ndim() == 4, "fn::upsample2d", "expects NCHW, got ", to_string(x.shape()));
     require(factor >= 1, "fn::upsample2d", "factor must be >= 1");
     const std::size_t N = x.shape()[0], C = x.shape()[1], H = x.shape()[2], W = x.shape()[3];
-    const std::size_t Ho = H * factor, Wo = W * factor;
-    // Per output row / column: two source indices and the weight of the second.
-    struct tap {
-        std::size_t i0, i1;
-        T l;
-    };
-    auto taps = [&](std::size_t in, std::size_t out) {
-        std::vector<tap> t(out);
-        for (std::size_t d = 0; d < out; ++d) {
-            if (mode == upsample_mode::nearest) {
-                t[d] = {d / factor, d / factor, T(0)};
-                continue;
-            }
-            const double src = std::max(0.0, (double(d) + 0.5) / double(factor) - 0.5);
-            const std::size_t i0 = std::min(in - 1, std::size_t(src));
-            t[d] = {i0, std::min(i0 + 1, in - 1), T(src - double(i0))};
-        }
-        return t;
-    };
-    const auto th = taps(H, Ho), tw = taps(W, Wo);
+    const auto th = ops::upsample_taps<T>(H, factor, mode), tw = ops::upsample_taps<T>(W, factor, mode);
     const tensor<T> xc = x.value().contiguous_copy();
-    tensor<T> y({N, C, Ho, Wo}, uninitialized);
-    for (std::size_t nc = 0; nc < N * C; ++nc) {
-        const T* src = xc.data() + nc * H * W;
-        for (std::size_t h = 0; h < Ho; ++h)
-            for (std::size_t w = 0; w < Wo; ++w) {
-                const auto& a = th[h];
-                const auto& b = tw[w];
-                const T top = src[a.i0 * W + b.i0] * (1 - b.l) + src[a.i0 * W + b.i1] * b.l;
-                const T bot = src[a.i1 * W + b.i0] * (1 - b.l) + src[a.i1 * W + b.i1] * b.l;
-                y.data()[(nc * Ho + h) * Wo + w] = top * (1 - a.l) + bot * a.l;
-            }
-    }
+    tensor<T> y({N, C, H * factor, W * factor}, uninitialized);
+    ops::upsample2d_forward(xc.data(), N * C, H, W, th, tw, y.data());
     auto nx = x.node();
-    return make_result<T>(std::move(y), {&x}, [nx, th, tw, N, C, H, W, Ho, Wo](var_node<T>& o) {
-        T* g = nx->grad_buffer().data();
-        for (std::size_t nc = 0; nc < N * C; ++nc) {
-            T* dst = g + nc * H * W;
-            for (std::size_t h = 0; h < Ho; ++h)
-                for (std::size_t w = 0; w < Wo; ++w) {
-                    const T d = o.grad.data()[(nc * Ho + h) * Wo + w];
-                    const auto& a = th[h];
-                    const auto& b = tw[w];
-                    dst[a.i0 * W + b.i0] += d * (1 - a.l) * (1 - b.l);
-                    dst[a.i0 * W + b.i1] += d * (1 - a.l) * b.l;
-                    dst[a.i1 * W + b.i0] += d * a.l * (1 - b.l);
-                    dst[a.i1 * W + b.i1] += d * a.l * b.l;
-                }
-        }
+    return make_result<T>(std::move(y), {&x}, [nx, th, tw, N, C, H, W](var_node<T>& o) {
+        ops::upsample2d_backward(o.grad.data(), N * C, H, W, th, tw, nx->grad_buffer().data());
     });
 }
 
@@ -343,16 +254,10 @@ variable<T> global_avg_pool(const variable<T>& x) {
     const std::size_t N = x.shape()[0], C = x.shape()[1], HW = x.shape()[2] * x.shape()[3];
     const tensor<T> xc = x.value().contiguous_copy();
     tensor<T> y({N, C});
-    for (std::size_t nc = 0; nc < N * C; ++nc) {
-        double s = 0;
-        for (std::size_t i = 0; i < HW; ++i) s += xc.data()[nc * HW + i];
-        y.data()[nc] = T(s / double(HW));
-    }
+    ops::global_avg_pool_forward(xc.data(), N * C, HW, y.data());
     auto nx = x.node();
     return make_result<T>(std::move(y), {&x}, [nx, N, C, HW](var_node<T>& o) {
-        T* g = nx->grad_buffer().data();
-        for (std::size_t nc = 0; nc < N * C; ++nc)
-            for (std::size_t i = 0; i < HW; ++i) g[nc * HW + i] += o.grad.data()[nc] / T(HW);
+        ops::global_avg_pool_backward(o.grad.data(), N * C, HW, nx->grad_buffer().data());
     });
 }
 
