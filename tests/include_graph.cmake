@@ -6,7 +6,8 @@
 # Folder rules are the table rows "| `folder` | owns | may include |" (space-separated folders, or
 # "everything"); file rules are the rows "| `path/prefix` | may include |", whose entries are folders
 # or exact header paths, and which replace the folder rule for headers under that prefix. A header
-# in a folder without a rule fails too: a new folder needs its row first. Rows must not hold a
+# in a folder without a rule fails too: a new folder needs its row first. A row whose last cell is
+# not a plain list of names (prose, commas) is no rule. Rows must not hold a
 # semicolon (CMake would split them).
 cmake_minimum_required(VERSION 3.20)
 foreach(v ROOT RULES)
@@ -31,6 +32,9 @@ foreach(row IN LISTS rows)
   list(GET cells ${last} allowed)
   string(STRIP "${allowed}" allowed)
   string(REPLACE "`" "" allowed "${allowed}")
+  if(NOT allowed MATCHES "^[a-z0-9_./ ]+$")
+    continue()  # not a rule row (another table's row: its last cell is prose)
+  endif()
   separate_arguments(allowed UNIX_COMMAND "${allowed}")
   if(n EQUAL 3)
     list(APPEND folders "${name}")
