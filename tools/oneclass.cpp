@@ -206,7 +206,8 @@ int main(int argc, char** argv) {
     }
     auto add_train_flags = [&](CLI::App* cmd, cli::train_options& t) {
         cmd->add_option("--method", t.method, pipeline::builtin_proxies::choices("|"))
-            ->check(CLI::IsMember({"rotation", "simclr", "distaug", "dae"}));
+            ->check(CLI::IsMember(std::vector<std::string>(pipeline::builtin_proxies::names.begin(),
+                                                           pipeline::builtin_proxies::names.end())));
         cmd->add_option("--preset", t.preset, "quick|standard|paper")->check(CLI::IsMember({"quick", "standard", "paper"}));
         cmd->add_option("--epochs", t.epochs, "override the preset's epochs")->check(cli::whole_number(1, 1000000));
         cmd->add_option("--batch", t.batch, "override the preset's batch size")->check(cli::whole_number(2, 65536));
