@@ -4,6 +4,7 @@
 #include "test_util.hpp"
 
 #include <oneclass/data/npy.hpp>
+#include <oneclass/detectors/gaussian.hpp>
 #include <oneclass/detectors/kde.hpp>
 #include <oneclass/eval/roc_auc.hpp>
 #include <oneclass/pipeline/representation.hpp>
@@ -364,7 +365,7 @@ using my_representation = pipeline::basic_representation<my_proxies>;
 
 TEST_CASE("a proxy defined outside the library trains, scores, saves and loads through the public API") {
     const auto train = bars(64, false, 51), test_normal = bars(30, false, 52), test_anomal = bars(30, true, 53);
-    REQUIRE(my_proxies::choices() == "rotation, simclr, distaug, dae, quarter-turn");
+    REQUIRE(my_proxies::choices() == "rotation, simclr, distaug, dae, cutpaste, quarter-turn");
     auto cfg = tiny("quarter-turn");
     cfg.proxy_options = {{"weight", "0.5"}};
     my_representation rep(cfg, 1);
@@ -389,7 +390,7 @@ TEST_CASE("a proxy defined outside the library trains, scores, saves and loads t
     REQUIRE(back.proxy_scores(test, "turn-p0") == s);
     // the built-in list does not know it, and says which it knows
     REQUIRE_THROWS_WITH(pipeline::representation::load(dir / "q.ocm"),
-                        Catch::Contains("unknown method 'quarter-turn' (rotation, simclr, distaug, dae)"));
+                        Catch::Contains("unknown method 'quarter-turn' (rotation, simclr, distaug, dae, cutpaste)"));
     REQUIRE_THROWS_WITH(pipeline::representation(cfg, 1), Catch::Contains("unknown method 'quarter-turn'"));
     std::filesystem::remove_all(dir);
 }
@@ -608,4 +609,86 @@ TEST_CASE("training reads any ImageSource: bytes in memory train the model their
     REQUIRE(p1.features(patches).rows() == 64);
     REQUIRE_THROWS_WITH(p1.fit(patch_sampler(src, {.side = 8, .count = 8, .seed = 2})),
                         Catch::Contains("needs at least batch = 16 images, got 8"));
+}
+
+TEST_CASE("CutPaste: synthetic defects are exact pastes of a piece of the image, seeded, and the proxy trains") {
+    // a ramp image: every pixel distinct, so a pasted pixel shows where it came from
+    const std::size_t C = 3, H = 64, W = 80;
+    std::vector<float> img(C * H * W), out(img.size());
+    for (std::size_t i = 0; i < img.size(); ++i) img[i] = float(i % 997) / 997.0f;
+    std::vector<std::uint8_t> mask(H * W);
+    pipeline::cutpaste_params p;
+    p.jitter = 0;  // pasted pixels are then copies of source pixels
+    std::size_t min_area = H * W, max_area = 0;
+    for (std::uint64_t seed = 0; seed < 50; ++seed) {
+        rng r(seed);
+        pipeline::cut_paste(img.data(), C, H, W, p, r, out.data(), mask.data());
+        std::size_t area = 0, y_min = H, y_max = 0, x_min = W, x_max = 0;
+        for (std::size_t y = 0; y < H; ++y)
+            for (std::size_t x = 0; x < W; ++x) {
+                const std::size_t k = y * W + x;
+                if (!mask[k]) {
+                    for (std::size_t c = 0; c < C; ++c) REQUIRE(out[c * H * W + k] == img[c * H * W + k]);
+                    continue;
+                }
+                ++area, y_min = std::min(y_min, y), y_max = std::max(y_max, y), x_min = std::min(x_min, x), x_max = std::max(x_max, x);
+            }
+        // one solid rectangle of 2-15 % of the image (up to rounding of its sides), aspect in [0.3, 3.3]
+        const std::size_t h = y_max - y_min + 1, w = x_max - x_min + 1;
+        REQUIRE(area == h * w);
+        REQUIRE(double(area) >= 0.02 * H * W * 0.8);
+        REQUIRE(double(area) <= 0.15 * H * W * 1.2);
+        REQUIRE(double(w) / double(h) >= 0.3 * 0.7);
+        REQUIRE(double(w) / double(h) <= 3.3 / 0.7);
+        min_area = std::min(min_area, area), max_area = std::max(max_area, area);
+        // the pasted block is a block of the source (the same offsets in every channel)
+        const float first = out[y_min * W + x_min];
+        std::size_t src = 0;
+        while (img[src] != first) ++src;
+        const std::size_t sy = src / W, sx = src % W;
+        for (std::size_t c = 0; c < C; ++c)
+            for (std::size_t y = 0; y < h; ++y)
+                for (std::size_t x = 0; x < w; ++x)
+                    REQUIRE(out[(c * H + y_min + y) * W + x_min + x] == img[(c * H + sy + y) * W + sx + x]);
+    }
+    REQUIRE(max_area > 2 * min_area);  // the area is drawn, not fixed
+    for (std::uint64_t seed = 0; seed < 50; ++seed) {
+        rng r(seed);
+        pipeline::scar(img.data(), C, H, W, p, r, out.data(), mask.data());
+        std::size_t area = 0;
+        for (std::size_t k = 0; k < H * W; ++k) {
+            area += mask[k];
+            if (!mask[k])
+                for (std::size_t c = 0; c < C; ++c) REQUIRE(out[c * H * W + k] == img[c * H * W + k]);
+        }
+        // a strip of 1-4 x 2-6 px at this size (0.25 of 256), rotated: its area up to rounding
+        REQUIRE(area >= 1);
+        REQUIRE(area <= 4 * 6 * 2);
+    }
+    // the proxy's batch: originals, then cut_paste, then scar versions; seeded
+    const auto x = bars(4, false, 91);
+    auto cfg = tiny("cutpaste");
+    rng r(1);
+    pipeline::cutpaste_proxy proxy(cfg.head_out, r);
+    const auto [b1, labels] = proxy.batch(x, 7);
+    const auto [b2, labels2] = proxy.batch(x, 7);
+    const auto [b3, labels3] = proxy.batch(x, 8);
+    REQUIRE(b1.shape() == shape_t{12, 1, 16, 16});
+    REQUIRE(labels == std::vector<int>{0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2});
+    REQUIRE(std::equal(b1.data(), b1.data() + b1.size(), b2.data()));
+    REQUIRE_FALSE(std::equal(b1.data(), b1.data() + b1.size(), b3.data()));
+    REQUIRE(std::equal(x.data(), x.data() + x.size(), b1.data()));
+    // it trains through the built-in list, and GDE on f tells vertical bars from horizontal ones
+    const auto train = bars(64, false, 92), test_normal = bars(30, false, 93), test_anomal = bars(30, true, 94);
+    pipeline::representation rep(cfg, 1);
+    std::vector<double> losses;
+    rep.fit(train, [&](const pipeline::step_log& s) { losses.push_back(s.loss); });
+    REQUIRE(losses.back() < losses.front());
+    gde<float> det;
+    (void)det.fit(rep.features(train).view());
+    std::vector<int> y(60, 0);
+    std::fill(y.begin() + 30, y.end(), 1);
+    const double auc = roc_auc(det.score(rep.features(tensor_cat(test_normal, test_anomal)).view()), y);
+    WARN("CutPaste: loss " << losses.front() << " -> " << losses.back() << ", f + GDE AUC " << auc);
+    REQUIRE(auc > 0.75);
 }

@@ -13,6 +13,7 @@
 #include <oneclass/augment/augment.hpp>
 #include <oneclass/losses/losses.hpp>
 #include <oneclass/nn/resnet.hpp>
+#include <oneclass/pipeline/cutpaste.hpp>
 #include <oneclass/pipeline/proxy.hpp>
 
 #include <memory>
@@ -163,6 +164,6 @@ private:
 static_assert(ScoringProxy<rotation_proxy> && ScoringProxy<dae_proxy>);
 
 /// The built-in proxies, in the order the CLI lists them.
-using builtin_proxies = proxy_list<rotation_proxy, simclr_proxy, distaug_proxy, dae_proxy>;
+using builtin_proxies = proxy_list<rotation_proxy, simclr_proxy, distaug_proxy, dae_proxy, cutpaste_proxy>;
 
 }  // namespace oneclass::pipeline
