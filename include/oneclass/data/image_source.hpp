@@ -9,7 +9,7 @@
 //                          one (side 0): native size, for a patch_sampler
 //   patch_sampler          P x P patches of large images, n per epoch; patch i is a function of
 //                          (seed, i) only, so the same seed gives the same patches in any order
-//                          and on any number of threads
+//                          and on any number of threads (it refers to its source: keep that alive)
 //
 //     oneclass::image_folder_source normal(root / "train", 0, 3);           // MVTec-style, native size
 //     oneclass::patch_sampler patches(normal, {.side = 32, .count = 20000, .seed = 1});
