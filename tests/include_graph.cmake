@@ -7,7 +7,8 @@
 # "everything"); file rules are the rows "| `path/prefix` | may include |", whose entries are folders
 # or exact header paths, and which replace the folder rule for headers under that prefix. A header
 # in a folder without a rule fails too: a new folder needs its row first. A row whose last cell is
-# not a plain list of names (prose, commas) is no rule. Rows must not hold a
+# not a plain list of names (prose, commas) is no rule. The row named `_mm` lists where raw x86
+# intrinsics (_mm*_ calls, __m* types) may appear; any other header using them fails. Rows must not hold a
 # semicolon (CMake would split them).
 cmake_minimum_required(VERSION 3.20)
 foreach(v ROOT RULES)
@@ -36,6 +37,10 @@ foreach(row IN LISTS rows)
     continue()  # not a rule row (another table's row: its last cell is prose)
   endif()
   separate_arguments(allowed UNIX_COMMAND "${allowed}")
+  if(name STREQUAL "_mm")  # where raw x86 intrinsics may appear
+    set(intrinsics_allowed "${allowed}")
+    continue()
+  endif()
   if(n EQUAL 3)
     list(APPEND folders "${name}")
     set("rule_folder_${name}" "${allowed}")
@@ -92,6 +97,13 @@ foreach(h IN LISTS headers)
     endif()
     set(rule "${rule_folder_${folder}}")
     set(rule_name "folder '${folder}'")
+  endif()
+  if(DEFINED intrinsics_allowed)
+    file(STRINGS "${ROOT}/oneclass/${h}" raw REGEX "_mm[0-9]*_[a-z]|__m[0-9]+[a-z]* ")
+    matches("${h}" "${intrinsics_allowed}" may_use)
+    if(raw AND NOT may_use)
+      list(APPEND bad "${h} uses raw intrinsics, which belong behind simd/ (the `_mm` row)")
+    endif()
   endif()
   file(STRINGS "${ROOT}/oneclass/${h}" incs REGEX "^[ \t]*#[ \t]*include[ \t]*<oneclass/")
   foreach(inc IN LISTS incs)

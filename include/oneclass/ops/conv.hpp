@@ -15,9 +15,8 @@
 #include <oneclass/parallel/parallel.hpp>
 #include <oneclass/simd/simd.hpp>
 
-#if defined(__AVX2__)
-#include <oneclass/core/intrinsics.hpp>
-#endif
+#include <oneclass/simd/avx2.hpp>
+#include <oneclass/simd/avx512.hpp>
 
 #include <algorithm>
 #include <cstddef>
@@ -139,132 +138,22 @@ inline bool col2im_stride2_applies(const conv_shape& g) {
            ((g.R == 3 && g.S == 3 && g.pad == 1) || (g.R == 1 && g.S == 1 && g.pad == 0));
 }
 #if defined(__AVX512F__)
-/// col2im_stride2 for float on AVX-512, 16 output positions (p, q) of a channel at a time, across
-/// output rows: the small maps of late stages have rows of only 4-8 outputs, too short to fill a
-/// vector row by row (rows through simd::interleave2 were measured slower than the scalar loop).
-/// Each vector of positions gives the four phases of dx (even / odd rows and columns) as sums of
-/// taps, the shifted taps (q + 1, p + 1) by masked loads (the lanes past the row or map end are
-/// masked, so nothing past the tensor is read), with the scalar loop's rounding order; two-source
-/// permutes interleave the columns, and the rows are stored whole. For P Q % 16 == 0 with Q = 4,
-/// Q = 8 or Q % 16 == 0 (the ResNet maps).
+/// Whether simd::avx512::col2im_stride2 takes the shape: P Q % 16 == 0 with Q = 4, Q = 8 or
+/// Q % 16 == 0 (the ResNet maps).
 inline bool col2im_stride2_vector_applies(const conv_shape& g) {
     const std::size_t Q = g.Q();
     return (g.P() * Q) % 16 == 0 && (Q == 4 || Q == 8 || Q % 16 == 0);
 }
-inline void col2im_stride2_avx512(const float* col, const conv_shape& g, float* dx, std::size_t ld, bool accumulate) {
-    const std::size_t P = g.P(), Q = g.Q(), PQ = P * Q, W = g.W;
-    const __m512i lo = simd::detail::zip_lo_index(), hi = simd::detail::zip_hi_index();
-    // lanes whose position q + 1 is still in the row (Q <= 16: the same pattern in every vector)
-    std::uint32_t qmask = 0xFFFFu;
-    if (Q <= 16)
-        for (std::size_t l = Q - 1; l < 16; l += Q) qmask &= ~(1u << l);
-    // dx rows from a vector's interleaved phases: e0 / e1 the even rows' first / second 16
-    // values (positions 0-7 / 8-15 of the vector), o0 / o1 the odd rows'
-    const auto store = [&](float* d, __m512 v) {
-        _mm512_storeu_ps(d, accumulate ? _mm512_add_ps(v, _mm512_loadu_ps(d)) : v);
-    };
-    const auto put = [&](float* dxc, std::size_t i0, __m512 e0, __m512 e1, __m512 o0, __m512 o1) {
-        const std::size_t p0 = i0 / Q, q0 = i0 % Q;
-        float* d = dxc + 2 * p0 * W + 2 * q0;
-        if (Q == 4) {  // 4 map rows: 8 dx rows of 8, in order 2p, 2p + 1, ... (two rows per vector)
-            store(d, _mm512_shuffle_f32x4(e0, o0, 0x44));
-            store(d + 16, _mm512_shuffle_f32x4(e0, o0, 0xEE));
-            store(d + 32, _mm512_shuffle_f32x4(e1, o1, 0x44));
-            store(d + 48, _mm512_shuffle_f32x4(e1, o1, 0xEE));
-        } else if (Q == 8) {  // 2 map rows: 4 dx rows of 16
-            store(d, e0), store(d + 16, o0), store(d + 32, e1), store(d + 48, o1);
-        } else {  // 16 positions of one map row: 32 values of its even and of its odd dx row
-            store(d, e0), store(d + 16, e1), store(d + W, o0), store(d + W + 16, o1);
-        }
-    };
-    for (std::size_t c = 0; c < g.C; ++c) {
-        float* dxc = dx + c * g.H * W;
-        if (g.R == 1) {  // 1 x 1: even rows and columns only
-            const float* a = col + c * ld;
-            const __m512 z = _mm512_setzero_ps();
-            for (std::size_t i0 = 0; i0 < PQ; i0 += 16) {
-                const __m512 e = _mm512_loadu_ps(a + i0);
-                put(dxc, i0, _mm512_permutex2var_ps(e, lo, z), _mm512_permutex2var_ps(e, hi, z), z, z);
-            }
-            continue;
-        }
-        const auto tap = [&](std::size_t r, std::size_t s) { return col + ((c * 3 + r) * 3 + s) * ld; };
-        const float *a0 = tap(1, 0), *a1 = tap(1, 1), *a2 = tap(1, 2), *b0 = tap(2, 0), *b1 = tap(2, 1), *b2 = tap(2, 2);
-        const float *d0 = tap(0, 0), *d1 = tap(0, 1), *d2 = tap(0, 2);
-        for (std::size_t i0 = 0; i0 < PQ; i0 += 16) {
-            std::uint32_t mq = qmask;
-            if (Q > 16 && (i0 + 16) % Q == 0) mq = 0x7FFFu;  // the row's last position has no q + 1
-            const std::size_t below = PQ - Q > i0 ? std::min<std::size_t>(16, PQ - Q - i0) : 0;  // lanes with a p + 1
-            const __mmask16 kq = __mmask16(mq), kp = __mmask16((1u << below) - 1u), kpq = __mmask16(mq & ((1u << below) - 1u));
-            const __m512 ee = _mm512_loadu_ps(a1 + i0);
-            const __m512 eo = _mm512_add_ps(_mm512_loadu_ps(a2 + i0), _mm512_maskz_loadu_ps(kq, a0 + i0 + 1));
-            const __m512 oe = _mm512_add_ps(_mm512_loadu_ps(b1 + i0), _mm512_maskz_loadu_ps(kp, d1 + i0 + Q));
-            const __m512 oo = _mm512_add_ps(_mm512_add_ps(_mm512_loadu_ps(b2 + i0), _mm512_maskz_loadu_ps(kq, b0 + i0 + 1)),
-                                            _mm512_add_ps(_mm512_maskz_loadu_ps(kp, d2 + i0 + Q), _mm512_maskz_loadu_ps(kpq, d0 + i0 + Q + 1)));
-            put(dxc, i0, _mm512_permutex2var_ps(ee, lo, eo), _mm512_permutex2var_ps(ee, hi, eo), _mm512_permutex2var_ps(oe, lo, oo),
-                _mm512_permutex2var_ps(oe, hi, oo));
-        }
-    }
-}
 #endif
 
 #if defined(__AVX2__)
-/// col2im_stride2 for float with AVX2: the AVX-512 scheme on 8 positions at a time (P Q % 8 == 0,
-/// Q = 4 or Q % 8 == 0). The shifted taps are masked loads (_mm256_maskload_ps reads no masked
-/// lane), the phases are interleaved by unpack + cross-lane permutes, the rounding order is the
-/// scalar loop's (the same bits). The scalar loop was 30% of small.down2's backward-data pass.
+/// Whether simd::avx2::col2im_stride2 takes the shape: P Q % 8 == 0, Q = 4 or Q % 8 == 0.
 inline bool col2im_stride2_avx2_applies(const conv_shape& g) {
     const std::size_t Q = g.Q();
     return (g.P() * Q) % 8 == 0 && (Q == 4 || Q % 8 == 0);
 }
 inline void col2im_stride2_avx2(const float* col, const conv_shape& g, float* dx, std::size_t ld, bool accumulate) {
-    const std::size_t P = g.P(), Q = g.Q(), PQ = P * Q, W = g.W;
-    const __m256i iota = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-    // lanes whose position q + 1 is still in the row: Q = 4 every 4th lane is a row end, Q >= 8
-    // only lane 7 of a vector that closes a row
-    const __m256i all = _mm256_set1_epi32(-1);
-    const __m256i qrow = Q == 4 ? _mm256_setr_epi32(-1, -1, -1, 0, -1, -1, -1, 0) : all;
-    const __m256i qend = _mm256_setr_epi32(-1, -1, -1, -1, -1, -1, -1, 0);
-    const auto store = [&](float* d, __m256 v) {
-        _mm256_storeu_ps(d, accumulate ? _mm256_add_ps(_mm256_loadu_ps(d), v) : v);
-    };
-    // even / odd dx rows from a vector of positions: e, o the even and odd columns' values
-    const auto put = [&](float* d, __m256 e, __m256 o) {
-        const __m256 lo = _mm256_unpacklo_ps(e, o), hi = _mm256_unpackhi_ps(e, o);  // [e0 o0 e1 o1 | e4 o4 e5 o5], ...
-        store(d, _mm256_permute2f128_ps(lo, hi, 0x20));  // positions 0-3 interleaved
-        // Q = 4: positions 4-7 are the next map row, two dx rows down; else the same row, 8 on
-        store(d + (Q == 4 ? 2 * W : 8), _mm256_permute2f128_ps(lo, hi, 0x31));
-    };
-    for (std::size_t c = 0; c < g.C; ++c) {
-        float* dxc = dx + c * g.H * W;
-        if (g.R == 1) {  // 1 x 1: even rows and columns only
-            const float* a = col + c * ld;
-            const __m256 z = _mm256_setzero_ps();
-            for (std::size_t i0 = 0; i0 < PQ; i0 += 8) {
-                float* d = dxc + 2 * (i0 / Q) * W + 2 * (i0 % Q);
-                put(d, _mm256_loadu_ps(a + i0), z);
-                if (!accumulate) put(d + W, z, z);
-            }
-            continue;
-        }
-        const auto tap = [&](std::size_t r, std::size_t s) { return col + ((c * 3 + r) * 3 + s) * ld; };
-        const float *a0 = tap(1, 0), *a1 = tap(1, 1), *a2 = tap(1, 2), *b0 = tap(2, 0), *b1 = tap(2, 1), *b2 = tap(2, 2);
-        const float *d0 = tap(0, 0), *d1 = tap(0, 1), *d2 = tap(0, 2);
-        for (std::size_t i0 = 0; i0 < PQ; i0 += 8) {
-            const __m256i kq = Q > 4 && (i0 + 8) % Q == 0 ? qend : qrow;
-            const std::ptrdiff_t below = std::ptrdiff_t(PQ - Q) - std::ptrdiff_t(i0);  // lanes with a p + 1: the first `below`
-            const __m256i kp = _mm256_cmpgt_epi32(_mm256_set1_epi32(int(std::clamp<std::ptrdiff_t>(below, 0, 8))), iota);
-            const __m256i kpq = _mm256_and_si256(kq, kp);
-            const __m256 ee = _mm256_loadu_ps(a1 + i0);
-            const __m256 eo = _mm256_add_ps(_mm256_loadu_ps(a2 + i0), _mm256_maskload_ps(a0 + i0 + 1, kq));
-            const __m256 oe = _mm256_add_ps(_mm256_loadu_ps(b1 + i0), _mm256_maskload_ps(d1 + i0 + Q, kp));
-            const __m256 oo = _mm256_add_ps(_mm256_add_ps(_mm256_loadu_ps(b2 + i0), _mm256_maskload_ps(b0 + i0 + 1, kq)),
-                                            _mm256_add_ps(_mm256_maskload_ps(d2 + i0 + Q, kp), _mm256_maskload_ps(d0 + i0 + Q + 1, kpq)));
-            float* d = dxc + 2 * (i0 / Q) * W + 2 * (i0 % Q);
-            put(d, ee, eo);
-            put(d + W, oe, oo);
-        }
-    }
+    simd::avx2::col2im_stride2(col, g.C, g.H, g.W, g.P(), g.Q(), g.R == 1, dx, ld, accumulate);
 }
 #endif
 
@@ -318,7 +207,7 @@ template <class T>
 void col2im_stride2(const T* col, const conv_shape& g, T* dx, std::size_t ld, bool accumulate) {
     if constexpr (std::is_same_v<T, float>) {
 #if defined(__AVX512F__)
-        if (col2im_stride2_vector_applies(g)) return col2im_stride2_avx512(col, g, dx, ld, accumulate);
+        if (col2im_stride2_vector_applies(g)) return simd::avx512::col2im_stride2(col, g.C, g.H, g.W, g.P(), g.Q(), g.R == 1, dx, ld, accumulate);
 #endif
 #if defined(__AVX2__)
         if (col2im_stride2_avx2_applies(g)) return col2im_stride2_avx2(col, g, dx, ld, accumulate);

@@ -157,20 +157,7 @@ inline std::size_t winograd_s2_runs(const winograd_s2_lane* lanes, std::size_t n
 /// z[r][2 l + s] = o[2 r + s][l]: a block's 2 x 2 output tiles interleaved into its output rows.
 template <std::size_t NB, class T>
 void winograd_s2_interleave(const T (&o)[4][NB], T (&z)[2][2 * NB]) {
-#if defined(__AVX512F__)
-    if constexpr (std::is_same_v<T, float> && NB % 16 == 0) {
-        const __m512i lo = simd::detail::zip_lo_index(), hi = simd::detail::zip_hi_index();
-        for (std::size_t r = 0; r < 2; ++r)
-            for (std::size_t v = 0; v < NB; v += 16) {
-                const __m512 a = _mm512_load_ps(o[2 * r] + v), b = _mm512_load_ps(o[2 * r + 1] + v);
-                _mm512_store_ps(z[r] + 2 * v, _mm512_permutex2var_ps(a, lo, b));
-                _mm512_store_ps(z[r] + 2 * v + 16, _mm512_permutex2var_ps(a, hi, b));
-            }
-        return;
-    }
-#endif
-    for (std::size_t r = 0; r < 2; ++r)
-        for (std::size_t l = 0; l < NB; ++l) z[r][2 * l] = o[2 * r][l], z[r][2 * l + 1] = o[2 * r + 1][l];
+    for (std::size_t r = 0; r < 2; ++r) simd::interleave2(o[2 * r], o[2 * r + 1], NB, z[r], false);
 }
 
 /// Whether the input patches are read by rows (F(4x4)'s winograd_input_rows, whose patches are
