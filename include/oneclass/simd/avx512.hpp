@@ -7,6 +7,7 @@
 #include <oneclass/simd/simd.hpp>
 
 #include <cstddef>
+#include <algorithm>
 #include <cstdint>
 
 namespace oneclass::simd::avx512 {
@@ -75,6 +76,37 @@ inline void col2im_stride2(const float* col, std::size_t C, std::size_t H, std::
                 _mm512_permutex2var_ps(oe, hi, oo));
         }
     }
+}
+
+/// out[i][k] (+)= sum_{t < nt} v[i LD + t] e[t ldk + k], for rows < MR of v and 16 NV columns k
+/// (`cols` of them stored), MR x NV accumulators; LD != 0 fixes v's row stride at compile time
+/// (runtime ld otherwise): the MR row addresses then need no registers of their own.
+template <std::size_t MR, std::size_t NV, std::size_t LD>
+void outer_product_block(const float* v, std::size_t ld, const float* e, std::size_t ldk, std::size_t nt, float* out,
+                             std::size_t ldo, std::size_t rows, std::size_t cols, bool first) {
+    if constexpr (LD != 0) ld = LD;
+    __m512 acc[MR][NV];
+#pragma GCC unroll 16
+    for (std::size_t i = 0; i < MR; ++i)
+#pragma GCC unroll 2
+        for (std::size_t j = 0; j < NV; ++j) acc[i][j] = _mm512_setzero_ps();
+    for (std::size_t t = 0; t < nt; ++t) {
+        __m512 ev[NV];
+#pragma GCC unroll 2
+        for (std::size_t j = 0; j < NV; ++j) ev[j] = _mm512_load_ps(e + t * ldk + 16 * j);
+#pragma GCC unroll 16
+        for (std::size_t i = 0; i < MR; ++i) {
+            const __m512 b = _mm512_set1_ps(v[std::min(i, rows - 1) * ld + t]);
+#pragma GCC unroll 2
+            for (std::size_t j = 0; j < NV; ++j) acc[i][j] = _mm512_fmadd_ps(b, ev[j], acc[i][j]);
+        }
+    }
+    for (std::size_t i = 0; i < std::min(MR, rows); ++i)
+        for (std::size_t j = 0; j < NV && 16 * j < cols; ++j) {
+            const __mmask16 m = __mmask16(cols - 16 * j >= 16 ? 0xFFFFu : (1u << (cols - 16 * j)) - 1u);
+            float* d = out + i * ldo + 16 * j;
+            _mm512_mask_storeu_ps(d, m, first ? acc[i][j] : _mm512_add_ps(acc[i][j], _mm512_maskz_loadu_ps(m, d)));
+        }
 }
 #endif
 

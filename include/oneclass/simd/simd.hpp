@@ -466,6 +466,14 @@ inline void transpose16(__m512 (&r)[16]) noexcept {
         r[12 + c] = _mm512_shuffle_f32x4(v1, w1, 0xDD);
     }
 }
+/// The same on 16 float batches (the AVX-512 build's batch<float> is one register).
+inline void transpose16(batch<float> (&r)[16]) noexcept {
+    static_assert(width<float> == 16);
+    __m512 m[16];
+    for (std::size_t i = 0; i < 16; ++i) m[i] = r[i];
+    transpose16(m);
+    for (std::size_t i = 0; i < 16; ++i) r[i] = m[i];
+}
 #endif
 
 /// out[i] = s[2 i] for i < n, reading s[0 .. 2 n - 2] only (not the odd element after the last):

@@ -4,6 +4,8 @@
 #pragma once
 
 #include <oneclass/ops/winograd/tiles.hpp>
+#include <oneclass/simd/avx2.hpp>
+#include <oneclass/simd/avx512.hpp>
 
 namespace oneclass::ops {
 
@@ -71,32 +73,32 @@ template <std::size_t M, std::size_t A = M + 2, const auto& L = winograd_lift<M>
 void winograd_gradient_channels(const float* dy, const conv_shape& g, const winograd_tiling<M>& tl, std::size_t first,
                                 std::size_t nt, float* Ep, std::size_t plane, std::size_t ldk) {
     const std::size_t K = g.K, Kp = (K + 15) / 16 * 16, P = g.P(), Q = g.Q(), PQ = P * Q, tiles = tl.tiles();
+    using B = simd::batch<float>;  // 16 lanes: this is the AVX-512 build
+    static_assert(simd::width<float> == 16);
     alignas(64) std::int32_t idx[16];
     for (std::size_t l = 0; l < 16; ++l) idx[l] = std::int32_t(l * PQ);
-    const __m512i vi = _mm512_load_si512(idx);
     // y[i] = sum_j L[i][j] x[j] in registers; the zero and unit coefficients fold away
-    const auto lift = [](const __m512 (&x)[M], __m512 (&y)[A]) {
+    const auto lift = [](const B (&x)[M], B (&y)[A]) {
 #pragma GCC unroll 6
         for (std::size_t i = 0; i < A; ++i) {
-            __m512 acc = _mm512_setzero_ps();
+            B acc(0.0f);
             bool any = false;
 #pragma GCC unroll 4
             for (std::size_t j = 0; j < M; ++j) {
                 const float c = float(L[i][j]);
                 if (c == 0) continue;
-                acc = !any ? (c == 1 ? x[j] : _mm512_mul_ps(_mm512_set1_ps(c), x[j]))
-                           : (c == 1 ? _mm512_add_ps(acc, x[j]) : c == -1 ? _mm512_sub_ps(acc, x[j]) : _mm512_fmadd_ps(_mm512_set1_ps(c), x[j], acc));
+                acc = !any ? (c == 1 ? x[j] : B(c) * x[j]) : (c == 1 ? acc + x[j] : c == -1 ? acc - x[j] : xsimd::fma(B(c), x[j], acc));
                 any = true;
             }
             y[i] = acc;
         }
     };
     // the lift of tap rows x[rp][qp] (16 channels each) of tile t into E'
-    const auto lift_tile = [&](const __m512 (&x)[M][M], std::size_t t, std::size_t k0) {
-        __m512 z[A][M];  // the lift down the columns
+    const auto lift_tile = [&](const B (&x)[M][M], std::size_t t, std::size_t k0) {
+        B z[A][M];  // the lift down the columns
 #pragma GCC unroll 4
         for (std::size_t qp = 0; qp < M; ++qp) {
-            __m512 c[M], y[A];
+            B c[M], y[A];
 #pragma GCC unroll 4
             for (std::size_t rp = 0; rp < M; ++rp) c[rp] = x[rp][qp];
             lift(c, y);
@@ -105,10 +107,10 @@ void winograd_gradient_channels(const float* dy, const conv_shape& g, const wino
         }
 #pragma GCC unroll 6
         for (std::size_t r = 0; r < A; ++r) {  // and along the rows, stored
-            __m512 y[A];
+            B y[A];
             lift(z[r], y);
 #pragma GCC unroll 6
-            for (std::size_t s2 = 0; s2 < A; ++s2) _mm512_store_ps(Ep + (r * A + s2) * plane + t * ldk + k0, y[s2]);
+            for (std::size_t s2 = 0; s2 < A; ++s2) y[s2].store_aligned(Ep + (r * A + s2) * plane + t * ldk + k0);
         }
     };
     for (std::size_t t = 0; t < nt; ++t) {
@@ -123,20 +125,20 @@ void winograd_gradient_channels(const float* dy, const conv_shape& g, const wino
                 for (std::size_t k0 = 0; k0 < Kp; k0 += 16) {
                     alignas(64) float e[4][4][4][16];  // [tile][rp][qp][channel]
                     for (std::size_t rp = 0; rp < 4; ++rp) {
-                        __m512 r[16];
+                        B r[16];
 #pragma GCC unroll 16
                         for (std::size_t i = 0; i < 16; ++i)
-                            r[i] = k0 + i < K ? _mm512_loadu_ps(base + (k0 + i) * PQ + rp * Q) : _mm512_setzero_ps();
+                            r[i] = k0 + i < K ? B::load_unaligned(base + (k0 + i) * PQ + rp * Q) : B(0.0f);
                         simd::transpose16(r);  // r[4 tile + qp][channel]
 #pragma GCC unroll 16
-                        for (std::size_t j = 0; j < 16; ++j) _mm512_store_ps(e[j / 4][rp][j % 4], r[j]);
+                        for (std::size_t j = 0; j < 16; ++j) r[j].store_aligned(e[j / 4][rp][j % 4]);
                     }
                     for (std::size_t q = 0; q < 4; ++q) {
-                        __m512 x[M][M];
+                        B x[M][M];
 #pragma GCC unroll 4
                         for (std::size_t rp = 0; rp < 4; ++rp)
 #pragma GCC unroll 4
-                            for (std::size_t qp = 0; qp < 4; ++qp) x[rp][qp] = _mm512_load_ps(e[q][rp][qp]);
+                            for (std::size_t qp = 0; qp < 4; ++qp) x[rp][qp] = B::load_aligned(e[q][rp][qp]);
                         lift_tile(x, t + q, k0);
                     }
                 }
@@ -145,49 +147,24 @@ void winograd_gradient_channels(const float* dy, const conv_shape& g, const wino
             }
         }
         for (std::size_t k0 = 0; k0 < Kp; k0 += 16) {
-            const __mmask16 lanes = __mmask16(K - k0 >= 16 ? 0xFFFFu : (1u << (K - k0)) - 1u);
+            const std::uint32_t lanes = K - k0 >= 16 ? 0xFFFFu : (1u << (K - k0)) - 1u;
             const float* b = base + k0 * PQ;
-            __m512 x[M][M];
+            B x[M][M];
+            alignas(64) float gathered[16];
 #pragma GCC unroll 4
             for (std::size_t rp = 0; rp < M; ++rp)
 #pragma GCC unroll 4
-                for (std::size_t qp = 0; qp < M; ++qp)
-                    x[rp][qp] = rp < rows && qp < cols ? _mm512_mask_i32gather_ps(_mm512_setzero_ps(), lanes, vi, b + rp * Q + qp, 4)
-                                                       : _mm512_setzero_ps();
+                for (std::size_t qp = 0; qp < M; ++qp) {
+                    if (rp < rows && qp < cols) {
+                        simd::masked_gather(b + rp * Q + qp, idx, lanes, gathered);
+                        x[rp][qp] = B::load_aligned(gathered);
+                    } else {
+                        x[rp][qp] = B(0.0f);
+                    }
+                }
             lift_tile(x, t, k0);
         }
     }
-}
-
-/// out[i][k] (+)= sum_{t < nt} v[i LD + t] e[t ldk + k], for rows < MR of v and 16 NV columns k
-/// (`cols` of them stored), MR x NV accumulators; LD != 0 fixes v's row stride at compile time
-/// (runtime ld otherwise): the MR row addresses then need no registers of their own.
-template <std::size_t MR, std::size_t NV, std::size_t LD>
-void winograd_channel_kernel(const float* v, std::size_t ld, const float* e, std::size_t ldk, std::size_t nt, float* out,
-                             std::size_t ldo, std::size_t rows, std::size_t cols, bool first) {
-    if constexpr (LD != 0) ld = LD;
-    __m512 acc[MR][NV];
-#pragma GCC unroll 16
-    for (std::size_t i = 0; i < MR; ++i)
-#pragma GCC unroll 2
-        for (std::size_t j = 0; j < NV; ++j) acc[i][j] = _mm512_setzero_ps();
-    for (std::size_t t = 0; t < nt; ++t) {
-        __m512 ev[NV];
-#pragma GCC unroll 2
-        for (std::size_t j = 0; j < NV; ++j) ev[j] = _mm512_load_ps(e + t * ldk + 16 * j);
-#pragma GCC unroll 16
-        for (std::size_t i = 0; i < MR; ++i) {
-            const __m512 b = _mm512_set1_ps(v[std::min(i, rows - 1) * ld + t]);
-#pragma GCC unroll 2
-            for (std::size_t j = 0; j < NV; ++j) acc[i][j] = _mm512_fmadd_ps(b, ev[j], acc[i][j]);
-        }
-    }
-    for (std::size_t i = 0; i < std::min(MR, rows); ++i)
-        for (std::size_t j = 0; j < NV && 16 * j < cols; ++j) {
-            const __mmask16 m = __mmask16(cols - 16 * j >= 16 ? 0xFFFFu : (1u << (cols - 16 * j)) - 1u);
-            float* d = out + i * ldo + 16 * j;
-            _mm512_mask_storeu_ps(d, m, first ? acc[i][j] : _mm512_add_ps(acc[i][j], _mm512_maskz_loadu_ps(m, d)));
-        }
 }
 
 /// dUT[xi][c][k] (+)= sum_{t < nt} V[xi plane_v + c ld + t] E'[xi plane_e + t ldk + k] for the a^2
@@ -205,11 +182,11 @@ void winograd_channel_products(const float* V, std::size_t vplane, std::size_t l
         std::size_t k0 = 0;
         for (; k0 + 32 <= Kp; k0 += 32)
             for (std::size_t c0 = 0; c0 < C; c0 += 8)
-                winograd_channel_kernel<8, 2, LD>(v + c0 * ld, ld, e + k0, ldk, nt, d + c0 * K + k0, K, std::min<std::size_t>(8, C - c0),
+                simd::avx512::outer_product_block<8, 2, LD>(v + c0 * ld, ld, e + k0, ldk, nt, d + c0 * K + k0, K, std::min<std::size_t>(8, C - c0),
                                                   std::min<std::size_t>(32, K - k0), first);
         if (k0 < Kp)
             for (std::size_t c0 = 0; c0 < C; c0 += 16)
-                winograd_channel_kernel<16, 1, LD>(v + c0 * ld, ld, e + k0, ldk, nt, d + c0 * K + k0, K,
+                simd::avx512::outer_product_block<16, 1, LD>(v + c0 * ld, ld, e + k0, ldk, nt, d + c0 * K + k0, K,
                                                    std::min<std::size_t>(16, C - c0), K - k0, first);
     }
 }
@@ -312,7 +289,7 @@ void winograd_channel_filters_impl(const float* V, std::size_t vplane, std::size
             const std::size_t k0 = (bi / CB) * 32, c0 = (bi % CB) * 8;
             const std::size_t kn = std::min<std::size_t>(32, K - k0), cn = std::min<std::size_t>(8, C - c0);
             for (std::size_t xi = 0; xi < A * A; ++xi)
-                winograd_channel_kernel<8, 2, LD>(V + xi * vplane + c0 * ld, ld, Ep + xi * eplane + k0, ldk, nt, &blk[xi][0][0], 32, cn, kn,
+                simd::avx512::outer_product_block<8, 2, LD>(V + xi * vplane + c0 * ld, ld, Ep + xi * eplane + k0, ldk, nt, &blk[xi][0][0], 32, cn, kn,
                                                   true);
             for (std::size_t c = 0; c < cn; ++c)
                 for (std::size_t kv = 0; kv < kn; kv += 16)
@@ -335,67 +312,10 @@ void winograd_channel_filters(const float* V, std::size_t vplane, std::size_t ld
 
 namespace detail {
 #if defined(__AVX2__) && defined(__FMA__) && !defined(__AVX512F__)
-/// dU[k][c] (+)= sum_t E[k][t] V[c][t] for an MR x NR block (rows ldu apart): MR NR vector
-/// partial sums along the tiles t (8 at a time; n a multiple of 8), each reduced to a scalar once
-/// at the end, in a fixed order.
-template <std::size_t MR, std::size_t NR>
-inline void wgrad_nt_block(const float* E, const float* V, std::size_t ld, std::size_t n, float* dU, std::size_t ldu, bool first) {
-    __m256 acc[MR][NR];
-    for (auto& row : acc)
-        for (auto& a : row) a = _mm256_setzero_ps();
-    for (std::size_t t = 0; t < n; t += 8) {
-        __m256 v[NR];
-        for (std::size_t j = 0; j < NR; ++j) v[j] = _mm256_loadu_ps(V + j * ld + t);
-        for (std::size_t i = 0; i < MR; ++i) {
-            const __m256 e = _mm256_loadu_ps(E + i * ld + t);
-            for (std::size_t j = 0; j < NR; ++j) acc[i][j] = _mm256_fmadd_ps(e, v[j], acc[i][j]);
-        }
-    }
-    if constexpr (MR == 4 && NR == 2) {
-        // the 8 sums at once (a transpose by horizontal adds): [k0c0 k0c1 k1c0 k1c1 | k2c0 ... k3c1]
-        const __m256 z = _mm256_hadd_ps(_mm256_hadd_ps(acc[0][0], acc[0][1]), _mm256_hadd_ps(acc[1][0], acc[1][1]));
-        const __m256 w = _mm256_hadd_ps(_mm256_hadd_ps(acc[2][0], acc[2][1]), _mm256_hadd_ps(acc[3][0], acc[3][1]));
-        const __m256 sums = _mm256_add_ps(_mm256_permute2f128_ps(z, w, 0x20), _mm256_permute2f128_ps(z, w, 0x31));
-        alignas(32) float out[8];
-        _mm256_store_ps(out, sums);
-        for (std::size_t i = 0; i < 4; ++i)
-            for (std::size_t j = 0; j < 2; ++j) {
-                float& d = dU[i * ldu + j];
-                d = first ? out[2 * i + j] : d + out[2 * i + j];
-            }
-        return;
-    }
-    for (std::size_t i = 0; i < MR; ++i)
-        for (std::size_t j = 0; j < NR; ++j) {  // the tail blocks: one sum at a time
-            const float s = simd::lanes_sum(simd::batch<float>(acc[i][j]));
-            float& d = dU[i * ldu + j];
-            d = first ? s : d + s;
-        }
-}
-
-/// Whether the weight gradient's products take wgrad_products_nt instead of OpenBLAS: up to
+/// Whether the weight gradient's products take simd::avx2::products_nt instead of OpenBLAS: up to
 /// 32 x 32 channels, where it measured faster; OpenBLAS's blocked product wins above.
 constexpr bool wgrad_products_own(std::size_t C, std::size_t K) { return C * K <= 32 * 32; }
 
-/// dU (K x C, row-major) (+)= E V^T with E: K x n and V: C x n (rows ld apart, n a multiple of
-/// 8): the weight gradient's per-frequency products on few channels without OpenBLAS, whose
-/// packing of both operands and per-call cost outweighed products this small (16 x 16 x 128).
-/// Blocks of 4 x 2 outputs: 8 accumulators, 6 loads per 8 FMAs.
-inline void wgrad_products_nt(const float* E, const float* V, std::size_t K, std::size_t C, std::size_t ld, std::size_t n,
-                              float* dU, bool first) {
-    std::size_t k = 0;
-    const auto row = [&](auto mr) {
-        constexpr std::size_t MR = decltype(mr)::value;
-        std::size_t c = 0;
-        for (; c + 2 <= C; c += 2) wgrad_nt_block<MR, 2>(E + k * ld, V + c * ld, ld, n, dU + k * C + c, C, first);
-        if (c < C) wgrad_nt_block<MR, 1>(E + k * ld, V + c * ld, ld, n, dU + k * C + c, C, first);
-        k += MR;
-    };
-    while (k + 4 <= K) row(std::integral_constant<std::size_t, 4>{});
-    if (K - k == 3) row(std::integral_constant<std::size_t, 3>{});
-    else if (K - k == 2) row(std::integral_constant<std::size_t, 2>{});
-    else if (K - k == 1) row(std::integral_constant<std::size_t, 1>{});
-}
 #endif
 
 /// The image groups and buffer layout of a Winograd weight gradient, shared by F(m x m) and
@@ -464,7 +384,7 @@ void winograd_wgrad_products(const winograd_wgrad_plan<T>& p, Transforms&& trans
         if constexpr (std::is_same_v<T, float>)
             if (wgrad_products_own(C, K)) {
                 for (std::size_t xi = lo; xi < hi; ++xi)
-                    wgrad_products_nt(E + xi * eplane(ld), V + xi * vplane(ld), K, C, ld, ld, dU + xi * KC, first);
+                    simd::avx2::products_nt(E + xi * eplane(ld), V + xi * vplane(ld), K, C, ld, ld, dU + xi * KC, first);
                 return;
             }
 #endif
