@@ -20,7 +20,7 @@ void winograd_gradient_block(const T* dy, const conv_shape& g, const winograd_la
     constexpr std::size_t A = W::a;
     const std::size_t K = g.K, Q = g.Q(), PQ = g.P() * Q;
     alignas(64) T e[M * M][NB];  // gathered gradient tiles, one lane per tile
-    // whole tiles side by side are read row-wise and transposed (winograd_load_quad); with a
+    // whole tiles side by side are read row-wise and transposed (simd::sse::load_quad); with a
     // vector gather, only when every lane of the block is in such a quad
     const std::uint32_t quads = winograd_quads<M, NB, T>(lanes);
     const bool all_quads = quads == (NB / 4 >= 32 ? ~0u : (std::uint32_t(1) << (NB / 4)) - 1);
@@ -30,8 +30,8 @@ void winograd_gradient_block(const T* dy, const conv_shape& g, const winograd_la
         } else {
             for (std::size_t l = 0; l < NB; ++l) {
                 if ((quads >> (l / 4)) & 1) {
-                    if constexpr (std::is_same_v<T, float> && (M == 2 || M == 4) && winograd_quad_stores)
-                        winograd_load_quad<M, NB>(dy + lanes[l].out + k * PQ, Q, e, l);
+                    if constexpr (std::is_same_v<T, float> && (M == 2 || M == 4) && simd::sse::quad_stores)
+                        simd::sse::load_quad<M, NB>(dy + lanes[l].out + k * PQ, Q, e, l);
                     l += 3;
                     continue;
                 }
