@@ -220,18 +220,10 @@ public:
     struct origin {
         std::size_t image, y, x;
     };
-    origin where(std::size_t i) const {
-        const std::size_t k = i % src_->size();
-        const auto img = image(k);
-        require(img->height >= p_.side && img->width >= p_.side, "patch_sampler", "image ", k, " is ", img->height, " x ",
-                img->width, ", smaller than a ", p_.side, " px patch");
-        rng r(p_.seed * 0x9e3779b97f4a7c15ull ^ (std::uint64_t(i) + 1) * 0xbf58476d1ce4e5b9ull);
-        const std::size_t y = r.below(img->height - p_.side + 1), x = r.below(img->width - p_.side + 1);
-        return {k, y, x};
-    }
+    origin where(std::size_t i) const { return place(i, *image(i % src_->size())); }
     void read(std::size_t i, float* dst) const {
-        const origin o = where(i);
-        const auto img = image(o.image);
+        const auto img = image(i % src_->size());  // fetched once: place() needs only its size
+        const origin o = place(i, *img);
         const std::size_t C = img->channels, P = p_.side;
         for (std::size_t c = 0; c < C; ++c)
             for (std::size_t y = 0; y < P; ++y)
@@ -240,6 +232,14 @@ public:
     }
 
 private:
+    origin place(std::size_t i, const image_u8& img) const {
+        const std::size_t k = i % src_->size();
+        require(img.height >= p_.side && img.width >= p_.side, "patch_sampler", "image ", k, " is ", img.height, " x ",
+                img.width, ", smaller than a ", p_.side, " px patch");
+        rng r(p_.seed * 0x9e3779b97f4a7c15ull ^ (std::uint64_t(i) + 1) * 0xbf58476d1ce4e5b9ull);
+        const std::size_t y = r.below(img.height - p_.side + 1), x = r.below(img.width - p_.side + 1);
+        return {k, y, x};
+    }
     struct cache {
         std::mutex m;
         std::list<std::size_t> order;  ///< most recently used first
