@@ -17,10 +17,7 @@ using namespace oneclass;
 namespace {
 template <class T = double>
 tensor<T> rand_t(shape_t s, std::uint64_t seed, double scale = 1.0) {
-    tensor<T> t(std::move(s));
-    rng r(seed);
-    for (std::size_t i = 0; i < t.size(); ++i) t.data()[i] = T(r.normal() * scale);
-    return t;
+    return test::random_tensor<T>(std::move(s), seed, scale);
 }
 }  // namespace
 

@@ -3,6 +3,7 @@
 
 #include <oneclass/core/rng.hpp>
 #include <oneclass/tensor/matrix.hpp>
+#include <oneclass/tensor/tensor.hpp>
 
 #include <catch2/catch.hpp>
 
@@ -28,6 +29,15 @@ oneclass::matrix<T> random_matrix(std::size_t rows, std::size_t cols, std::uint6
     oneclass::matrix<T> m(rows, cols);
     for (auto& v : m.values()) v = T(r.normal() * scale + shift);
     return m;
+}
+
+/// An N-d tensor of N(0, scale^2) values from rng(s) (double by default).
+template <class T = double>
+oneclass::tensor<T> random_tensor(oneclass::shape_t shape, std::uint64_t s, double scale = 1.0) {
+    oneclass::tensor<T> t(std::move(shape));
+    oneclass::rng r(s);
+    for (std::size_t i = 0; i < t.size(); ++i) t.data()[i] = T(r.normal() * scale);
+    return t;
 }
 
 template <class T>
