@@ -5,6 +5,10 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <random>
+
+#include <oneclass/simd/avx512.hpp>
 #include <oneclass/simd/simd.hpp>
 
 using namespace oneclass;
@@ -142,6 +146,84 @@ TEST_CASE("transpose16 transposes a 16 x 16 float matrix in registers") {
     for (std::size_t i = 0; i < 16; ++i) _mm512_store_ps(b[i], r[i]);
     for (std::size_t i = 0; i < 16; ++i)
         for (std::size_t j = 0; j < 16; ++j) REQUIRE(b[i][j] == a[j][i]);
+}
+
+TEST_CASE("load_masked reads the mask's lanes only: a prefix ending at a protected page does not fault") {
+    const std::size_t page = std::size_t(sysconf(_SC_PAGESIZE));
+    void* mem = mmap(nullptr, 2 * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    REQUIRE(mem != MAP_FAILED);
+    REQUIRE(mprotect(static_cast<char*>(mem) + page, page, PROT_NONE) == 0);
+    float* end = reinterpret_cast<float*>(static_cast<char*>(mem) + page);
+    alignas(64) float out[16];
+    for (std::size_t n = 0; n <= 16; ++n) {
+        float* src = end - n;  // n readable floats, then the protected page
+        for (std::size_t i = 0; i < n; ++i) src[i] = float(i) + 0.25f;
+        const std::uint32_t mask = n == 16 ? 0xFFFFu : (1u << n) - 1u;
+        simd::avx512::load_masked(src, mask).store_aligned(out);
+        for (std::size_t l = 0; l < 16; ++l) CHECK(out[l] == (l < n ? float(l) + 0.25f : 0.0f));
+    }
+    float* src = end - 16;  // a sparse mask picks scattered lanes
+    for (std::size_t i = 0; i < 16; ++i) src[i] = float(i) + 1.0f;
+    simd::avx512::load_masked(src, 0xA5C3u).store_aligned(out);
+    for (std::size_t l = 0; l < 16; ++l) CHECK(out[l] == ((0xA5C3u >> l) & 1u ? float(l) + 1.0f : 0.0f));
+    munmap(mem, 2 * page);
+}
+
+TEST_CASE("pair_permute picks lanes 0-7 from (a0, b0) and 8-15 from (a1, b1) by one table, zero off the mask") {
+    using vf = simd::batch<float>;
+    alignas(64) float src[4][16], out[16];
+    for (std::size_t v = 0; v < 4; ++v)
+        for (std::size_t l = 0; l < 16; ++l) src[v][l] = float(100 * v + l);
+    const auto cat = [&](std::size_t pair, std::int32_t i) { return i < 16 ? src[2 * pair][i] : src[2 * pair + 1][i - 16]; };
+    std::mt19937 rng(7);
+    for (int trial = 0; trial < 50; ++trial) {
+        std::int32_t idx[16];
+        for (auto& i : idx) i = std::int32_t(rng() % 32);
+        const std::uint32_t mask = rng() & 0xFFFFu;
+        const simd::avx512::pair_permute perm(idx, mask);
+        perm(vf::load_aligned(src[0]), vf::load_aligned(src[1]), vf::load_aligned(src[2]), vf::load_aligned(src[3]))
+            .store_aligned(out);
+        for (std::size_t l = 0; l < 16; ++l) CHECK(out[l] == ((mask >> l) & 1u ? cat(l / 8, idx[l]) : 0.0f));
+    }
+}
+
+TEST_CASE("transpose4x16, interleave and store_halves move every element to its transposed place") {
+    using vf = simd::batch<float>;
+    alignas(64) float m[4][16], r[4][16];
+    for (std::size_t c = 0; c < 4; ++c)
+        for (std::size_t l = 0; l < 16; ++l) m[c][l] = float(16 * c + l);
+    vf o[4], t[4];
+    for (std::size_t c = 0; c < 4; ++c) o[c] = vf::load_aligned(m[c]);
+    simd::avx512::transpose4x16(o, t);
+    for (std::size_t j = 0; j < 4; ++j) t[j].store_aligned(r[j]);
+    const float* flat = &r[0][0];  // the 16 x 4 row-major transpose
+    for (std::size_t l = 0; l < 16; ++l)
+        for (std::size_t c = 0; c < 4; ++c) CHECK(flat[4 * l + c] == m[c][l]);
+
+    vf lo, hi;
+    simd::avx512::interleave(o[0], o[1], lo, hi);
+    lo.store_aligned(r[0]), hi.store_aligned(r[1]);
+    for (std::size_t l = 0; l < 16; ++l) {
+        CHECK(flat[2 * l] == m[0][l]);
+        CHECK(flat[2 * l + 1] == m[1][l]);
+    }
+
+    float d[18];
+    std::fill(d, d + 18, 1.0f);
+    simd::avx512::store_halves(d, d + 9, o[2], false);
+    for (std::size_t l = 0; l < 8; ++l) {
+        CHECK(d[l] == m[2][l]);
+        CHECK(d[9 + l] == m[2][8 + l]);
+    }
+    CHECK(d[8] == 1.0f);  // nothing between or after the halves
+    CHECK(d[17] == 1.0f);
+    simd::avx512::store_halves(d, d + 9, o[3], true);
+    for (std::size_t l = 0; l < 8; ++l) {
+        CHECK(d[l] == m[2][l] + m[3][l]);
+        CHECK(d[9 + l] == m[2][8 + l] + m[3][8 + l]);
+    }
+    CHECK(d[8] == 1.0f);
+    CHECK(d[17] == 1.0f);
 }
 #endif
 

@@ -108,6 +108,62 @@ void outer_product_block(const float* v, std::size_t ld, const float* e, std::si
             _mm512_mask_storeu_ps(d, m, first ? acc[i][j] : _mm512_add_ps(acc[i][j], _mm512_maskz_loadu_ps(m, d)));
         }
 }
+
+/// v[l] = p[l] for the lanes set in mask, 0 elsewhere; the clear lanes' addresses are not read
+/// (a row's end, the padding of a map).
+inline batch<float> load_masked(const float* p, std::uint32_t mask) noexcept { return _mm512_maskz_loadu_ps(__mmask16(mask), p); }
+
+/// One index table over two pairs of sources: lane l < 8 = (a0 ++ b0)[idx[l]], lane l >= 8 =
+/// (a1 ++ b1)[idx[l]] (32-lane concatenations, idx < 32), 0 where bit l of mask is clear. Two
+/// masked two-source permutes and a blend: how the Winograd input rows pick each tile's taps out
+/// of two groups' loaded image rows.
+class pair_permute {
+public:
+    pair_permute() = default;
+    pair_permute(const std::int32_t (&idx)[16], std::uint32_t mask) noexcept
+        : idx_(_mm512_loadu_si512(idx)), lo_(__mmask16(mask & 0x00FFu)), hi_(__mmask16(mask & 0xFF00u)) {}
+
+    batch<float> operator()(const batch<float>& a0, const batch<float>& b0, const batch<float>& a1,
+                            const batch<float>& b1) const noexcept {
+        const __m512 lo = _mm512_maskz_permutex2var_ps(lo_, a0, idx_, b0);
+        const __m512 hi = _mm512_maskz_permutex2var_ps(hi_, a1, idx_, b1);
+        return _mm512_mask_mov_ps(lo, __mmask16(0xFF00u), hi);
+    }
+
+private:
+    __m512i idx_ = _mm512_setzero_si512();
+    __mmask16 lo_ = 0, hi_ = 0;
+};
+
+/// r = the transpose of the 4 x 16 matrix o, as a 16 x 4 row-major matrix in four vectors
+/// (r[j] = rows 4 j .. 4 j + 3): o[c][l] is column c of tile l, r[j] tiles 4 j .. 4 j + 3 side by
+/// side. In-lane unpacks make each 128-bit lane a 4 x 4 transpose, then 128-bit block shuffles
+/// gather lane j of the four results.
+inline void transpose4x16(const batch<float> (&o)[4], batch<float> (&r)[4]) noexcept {
+    const __m512 a01 = _mm512_unpacklo_ps(o[0], o[1]), b01 = _mm512_unpackhi_ps(o[0], o[1]);
+    const __m512 a23 = _mm512_unpacklo_ps(o[2], o[3]), b23 = _mm512_unpackhi_ps(o[2], o[3]);
+    const __m512 t0 = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(a01), _mm512_castps_pd(a23)));
+    const __m512 t1 = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(a01), _mm512_castps_pd(a23)));
+    const __m512 t2 = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(b01), _mm512_castps_pd(b23)));
+    const __m512 t3 = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(b01), _mm512_castps_pd(b23)));
+    const __m512 p01 = _mm512_shuffle_f32x4(t0, t1, 0x44), q23 = _mm512_shuffle_f32x4(t2, t3, 0x44);  // lanes 0, 1
+    const __m512 p01h = _mm512_shuffle_f32x4(t0, t1, 0xEE), q23h = _mm512_shuffle_f32x4(t2, t3, 0xEE);  // lanes 2, 3
+    r[0] = _mm512_shuffle_f32x4(p01, q23, 0x88), r[1] = _mm512_shuffle_f32x4(p01, q23, 0xDD);
+    r[2] = _mm512_shuffle_f32x4(p01h, q23h, 0x88), r[3] = _mm512_shuffle_f32x4(p01h, q23h, 0xDD);
+}
+
+/// lo = [a0 b0 a1 b1 .. a7 b7], hi = [a8 b8 .. a15 b15]: the 2 x 16 matrix (a; b) transposed.
+inline void interleave(const batch<float>& a, const batch<float>& b, batch<float>& lo, batch<float>& hi) noexcept {
+    lo = _mm512_permutex2var_ps(a, detail::zip_lo_index(), b);
+    hi = _mm512_permutex2var_ps(a, detail::zip_hi_index(), b);
+}
+
+/// d0[0..8) (+)= v[0..8), d1[0..8) (+)= v[8..16) (accumulate: +=).
+inline void store_halves(float* d0, float* d1, const batch<float>& v, bool accumulate) noexcept {
+    const __m256 lo = _mm512_castps512_ps256(v), hi = _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1));
+    _mm256_storeu_ps(d0, accumulate ? _mm256_add_ps(lo, _mm256_loadu_ps(d0)) : lo);
+    _mm256_storeu_ps(d1, accumulate ? _mm256_add_ps(hi, _mm256_loadu_ps(d1)) : hi);
+}
 #endif
 
 }  // namespace oneclass::simd::avx512

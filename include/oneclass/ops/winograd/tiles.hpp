@@ -4,6 +4,7 @@
 #pragma once
 
 #include <oneclass/ops/winograd/kernel.hpp>
+#include <oneclass/simd/avx512.hpp>
 #include <oneclass/simd/sse.hpp>
 
 namespace oneclass::ops {
@@ -178,13 +179,13 @@ bool winograd_rows_apply(const conv_shape& g) {
 /// (M = 4), with its B^T; tiles_per_row then gives the tile grid (0: F(M x M)'s over the output).
 template <std::size_t M, bool S2 = false>
 struct winograd_input_rows {
+    using vf = simd::batch<float>;
     static constexpr std::size_t A = S2 ? 5 : M + 2;
-    __m512i idx[A];
-    __mmask16 cols[A];
+    simd::avx512::pair_permute taps[A];  // tap j's 16 lanes from a pair of groups' rows
     std::size_t tq, in[8] = {};  // tiles per row; per tile row of the block: image offset in x,
     std::ptrdiff_t h0[8] = {};    // first input row (may lie in the padding),
     bool ok[8] = {};              // and whether the tile row exists (not past the last tile)
-    __mmask16 load0, load1;
+    std::uint32_t load0, load1;
 
     template <class Lane>
     winograd_input_rows(const conv_shape& g, const Lane* lanes, std::size_t tiles_per_row = 0)
@@ -195,7 +196,7 @@ struct winograd_input_rows {
             ok[t] = L.rows > 0, in[t] = L.in, h0[t] = L.h0;
         }
         for (std::size_t j = 0; j < A; ++j) {
-            alignas(64) std::int32_t id[16];
+            std::int32_t id[16];
             std::uint32_t m = 0;
             for (std::size_t l = 0; l < 16; ++l) {
                 const std::size_t sub = (l % 8) / tq, tc = l % tq;  // which of the group's rows, which tile
@@ -204,45 +205,44 @@ struct winograd_input_rows {
                 id[l] = in_row ? std::int32_t(sub * 16 + std::size_t(col)) : 0;
                 if (in_row) m |= 1u << l;
             }
-            idx[j] = _mm512_load_si512(id);
-            cols[j] = __mmask16(m);
+            taps[j] = simd::avx512::pair_permute(id, m);
         }
-        load0 = __mmask16(g.W >= 16 ? 0xFFFFu : (1u << g.W) - 1u);
-        load1 = __mmask16(g.W > 16 ? (1u << (g.W - 16)) - 1u : 0u);
+        load0 = g.W >= 16 ? 0xFFFFu : (1u << g.W) - 1u;
+        load1 = g.W > 16 ? (1u << (g.W - 16)) - 1u : 0u;
     }
 
     /// Row i of tile row t's taps, columns [16 half, 16 half + 16), zero outside the plane.
-    __m512 row(const float* x, std::size_t c, std::size_t HW, std::size_t H, std::size_t Wd, std::size_t t, std::size_t i,
-               std::size_t half) const {
+    vf row(const float* x, std::size_t c, std::size_t HW, std::size_t H, std::size_t Wd, std::size_t t, std::size_t i,
+           std::size_t half) const {
         const std::ptrdiff_t h = h0[t] + std::ptrdiff_t(i);
-        if (!ok[t] || h < 0 || h >= std::ptrdiff_t(H)) return _mm512_setzero_ps();
-        return _mm512_maskz_loadu_ps(half ? load1 : load0, x + in[t] + c * HW + std::size_t(h) * Wd + 16 * half);
+        if (!ok[t] || h < 0 || h >= std::ptrdiff_t(H)) return vf(0.0f);
+        return simd::avx512::load_masked(x + in[t] + c * HW + std::size_t(h) * Wd + 16 * half, half ? load1 : load0);
     }
 
     /// B^T d B on registers: one row or column of a x a taps (rows of 16 lanes) to its transform.
-    static void bt(const __m512 (&d)[A], __m512 (&t)[A]) {
+    static void bt(const vf (&d)[A], vf (&t)[A]) {
         if constexpr (S2) {  // rows {0 1 0 0 0}, {0 0 0 1 0}, {1 0 -1 0 0}, {0 0 1 0 0}, {0 0 -1 0 1}
             t[0] = d[1];
             t[1] = d[3];
-            t[2] = _mm512_sub_ps(d[0], d[2]);
+            t[2] = d[0] - d[2];
             t[3] = d[2];
-            t[4] = _mm512_sub_ps(d[4], d[2]);
+            t[4] = d[4] - d[2];
         } else if constexpr (M == 4) {  // the factored form of winograd_apply_f4
-            const __m512 s12 = _mm512_add_ps(d[1], d[2]), s34 = _mm512_add_ps(d[3], d[4]);
-            const __m512 m12 = _mm512_sub_ps(d[1], d[2]), m43 = _mm512_sub_ps(d[4], d[3]);
-            const __m512 m13 = _mm512_sub_ps(d[1], d[3]), m42 = _mm512_sub_ps(d[4], d[2]);
-            const __m512 four = _mm512_set1_ps(4.0f), five = _mm512_set1_ps(5.0f), two = _mm512_set1_ps(2.0f);
-            t[0] = _mm512_fmadd_ps(four, d[0], _mm512_fnmadd_ps(five, d[2], d[4]));
-            t[1] = _mm512_fnmadd_ps(four, s12, s34);
-            t[2] = _mm512_fmadd_ps(four, m12, m43);
-            t[3] = _mm512_fnmadd_ps(two, m13, m42);
-            t[4] = _mm512_fmadd_ps(two, m13, m42);
-            t[5] = _mm512_fmadd_ps(four, d[1], _mm512_fnmadd_ps(five, d[3], d[5]));
+            const vf s12 = d[1] + d[2], s34 = d[3] + d[4];
+            const vf m12 = d[1] - d[2], m43 = d[4] - d[3];
+            const vf m13 = d[1] - d[3], m42 = d[4] - d[2];
+            const vf four(4.0f), five(5.0f), two(2.0f);
+            t[0] = xsimd::fma(four, d[0], xsimd::fnma(five, d[2], d[4]));
+            t[1] = xsimd::fnma(four, s12, s34);
+            t[2] = xsimd::fma(four, m12, m43);
+            t[3] = xsimd::fnma(two, m13, m42);
+            t[4] = xsimd::fma(two, m13, m42);
+            t[5] = xsimd::fma(four, d[1], xsimd::fnma(five, d[3], d[5]));
         } else {  // F(2x2): rows {1, 0, -1, 0}, {0, 1, 1, 0}, {0, -1, 1, 0}, {0, 1, 0, -1}
-            t[0] = _mm512_sub_ps(d[0], d[2]);
-            t[1] = _mm512_add_ps(d[1], d[2]);
-            t[2] = _mm512_sub_ps(d[2], d[1]);
-            t[3] = _mm512_sub_ps(d[1], d[3]);
+            t[0] = d[0] - d[2];
+            t[1] = d[1] + d[2];
+            t[2] = d[2] - d[1];
+            t[3] = d[1] - d[3];
         }
     }
 
@@ -257,7 +257,7 @@ struct winograd_input_rows {
         alignas(64) float z[A][A][16];
         for (std::size_t v = 0; v < 2; ++v) {
             for (std::size_t i = 0; i < A; ++i) {
-                __m512 a[2], b[2];
+                vf a[2], b[2];
                 for (std::size_t s = 0; s < 2; ++s) {
                     const std::size_t grp = 2 * v + s;
                     if (tq == 8) {
@@ -268,25 +268,21 @@ struct winograd_input_rows {
                         b[s] = row(x, c, HW, H, Wd, 2 * grp + 1, i, 0);
                     }
                 }
-                __m512 d[A], t[A];
+                vf d[A], t[A];
 #pragma GCC unroll 8
-                for (std::size_t j = 0; j < A; ++j) {
-                    const __m512 lo = _mm512_maskz_permutex2var_ps(__mmask16(cols[j] & 0x00FFu), a[0], idx[j], b[0]);
-                    const __m512 hi = _mm512_maskz_permutex2var_ps(__mmask16(cols[j] & 0xFF00u), a[1], idx[j], b[1]);
-                    d[j] = _mm512_mask_mov_ps(lo, __mmask16(0xFF00u), hi);
-                }
+                for (std::size_t j = 0; j < A; ++j) d[j] = taps[j](a[0], b[0], a[1], b[1]);
                 bt(d, t);
 #pragma GCC unroll 8
-                for (std::size_t u = 0; u < A; ++u) _mm512_store_ps(z[i][u], t[u]);
+                for (std::size_t u = 0; u < A; ++u) t[u].store_aligned(z[i][u]);
             }
 #pragma GCC unroll 8
             for (std::size_t u = 0; u < A; ++u) {
-                __m512 d[A], t[A];
+                vf d[A], t[A];
 #pragma GCC unroll 8
-                for (std::size_t i = 0; i < A; ++i) d[i] = _mm512_load_ps(z[i][u]);
+                for (std::size_t i = 0; i < A; ++i) d[i] = vf::load_aligned(z[i][u]);
                 bt(d, t);
 #pragma GCC unroll 8
-                for (std::size_t r = 0; r < A; ++r) _mm512_store_ps(V + (r * A + u) * plane + c * ld + 16 * v, t[r]);
+                for (std::size_t r = 0; r < A; ++r) t[r].store_aligned(V + (r * A + u) * plane + c * ld + 16 * v);
             }
         }
     }
@@ -387,20 +383,21 @@ bool winograd_whole_rows(const conv_shape& g, const winograd_lane<M>* lanes, std
 /// the result in L1) and the 4 x 4 SSE transposes of simd::sse::store_quad, no value goes through
 /// memory between the products and y.
 struct winograd_output_rows {
+    using vf = simd::batch<float>;
     std::size_t tq;              // tiles per row: 8 or 4
     std::size_t out[8] = {};     // offset in y of each tile row's first output (channel 0)
 
-    static void at(const __m512 (&m)[6], __m512 (&o)[4]) {  // the factored A^T of winograd_apply_f4
-        const __m512 s12 = _mm512_add_ps(m[1], m[2]), d12 = _mm512_sub_ps(m[1], m[2]);
-        const __m512 s34 = _mm512_add_ps(m[3], m[4]), d34 = _mm512_sub_ps(m[3], m[4]);
-        o[0] = _mm512_add_ps(_mm512_add_ps(m[0], s12), s34);
-        o[1] = _mm512_fmadd_ps(_mm512_set1_ps(2.0f), d34, d12);
-        o[2] = _mm512_fmadd_ps(_mm512_set1_ps(4.0f), s34, s12);
-        o[3] = _mm512_add_ps(_mm512_fmadd_ps(_mm512_set1_ps(8.0f), d34, d12), m[5]);
+    static void at(const vf (&m)[6], vf (&o)[4]) {  // the factored A^T of winograd_apply_f4
+        const vf s12 = m[1] + m[2], d12 = m[1] - m[2];
+        const vf s34 = m[3] + m[4], d34 = m[3] - m[4];
+        o[0] = (m[0] + s12) + s34;
+        o[1] = xsimd::fma(vf(2.0f), d34, d12);
+        o[2] = xsimd::fma(vf(4.0f), s34, s12);
+        o[3] = xsimd::fma(vf(8.0f), d34, d12) + m[5];
     }
 
-    void store(float* d, __m512 v, bool accumulate) const {
-        _mm512_storeu_ps(d, accumulate ? _mm512_add_ps(v, _mm512_loadu_ps(d)) : v);
+    static void store(float* d, const vf& v, bool accumulate) {
+        (accumulate ? v + vf::load_unaligned(d) : v).store_unaligned(d);
     }
 
     /// y (+)= A^T m A for output channels [k0, k1): m[xi] = Mb[xi plane + k 32 .. + 32).
@@ -409,40 +406,28 @@ struct winograd_output_rows {
         for (std::size_t k = k0; k < k1; ++k)
             for (std::size_t v = 0; v < 2; ++v) {
                 const float* src = Mb + k * 32 + 16 * v;
-                __m512 z[4][6];  // A^T m, down the columns
+                vf z[4][6];  // A^T m, down the columns
 #pragma GCC unroll 6
                 for (std::size_t s = 0; s < 6; ++s) {
-                    __m512 m[6], o[4];
+                    vf m[6], o[4];
 #pragma GCC unroll 6
-                    for (std::size_t r = 0; r < 6; ++r) m[r] = _mm512_load_ps(src + (r * 6 + s) * plane);
+                    for (std::size_t r = 0; r < 6; ++r) m[r] = vf::load_aligned(src + (r * 6 + s) * plane);
                     at(m, o);
 #pragma GCC unroll 4
                     for (std::size_t p = 0; p < 4; ++p) z[p][s] = o[p];
                 }
 #pragma GCC unroll 4
                 for (std::size_t p = 0; p < 4; ++p) {
-                    __m512 o[4];
+                    vf o[4], r[4];
                     at(z[p], o);  // row p of the 16 tiles' outputs, one vector per column
-                    // in each 128-bit lane j, T_c = tile 4 j + c's four values of this row
-                    const __m512 a01 = _mm512_unpacklo_ps(o[0], o[1]), b01 = _mm512_unpackhi_ps(o[0], o[1]);
-                    const __m512 a23 = _mm512_unpacklo_ps(o[2], o[3]), b23 = _mm512_unpackhi_ps(o[2], o[3]);
-                    const __m512 t0 = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(a01), _mm512_castps_pd(a23)));
-                    const __m512 t1 = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(a01), _mm512_castps_pd(a23)));
-                    const __m512 t2 = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(b01), _mm512_castps_pd(b23)));
-                    const __m512 t3 = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(b01), _mm512_castps_pd(b23)));
-                    // tiles 4 j .. 4 j + 3 side by side: lane j of t0, t1, t2, t3
-                    const __m512 p01 = _mm512_shuffle_f32x4(t0, t1, 0x44), q23 = _mm512_shuffle_f32x4(t2, t3, 0x44);  // lanes 0, 1
-                    const __m512 p01h = _mm512_shuffle_f32x4(t0, t1, 0xEE), q23h = _mm512_shuffle_f32x4(t2, t3, 0xEE);  // lanes 2, 3
-                    const __m512 r0 = _mm512_shuffle_f32x4(p01, q23, 0x88), r1 = _mm512_shuffle_f32x4(p01, q23, 0xDD);
-                    const __m512 r2 = _mm512_shuffle_f32x4(p01h, q23h, 0x88), r3 = _mm512_shuffle_f32x4(p01h, q23h, 0xDD);
-                    // r_j: the 16 outputs of tiles 4 j .. 4 j + 3 (16 v + ...) in row p
+                    simd::avx512::transpose4x16(o, r);  // r[j]: the 16 outputs of tiles 4 j .. 4 j + 3 in row p
                     float* base = y + k * PQ + p * Q;
                     if (tq == 8) {  // two tile rows of 8 per vector: r0 r1 one row, r2 r3 the next
-                        store(base + out[2 * v], r0, accumulate), store(base + out[2 * v] + 16, r1, accumulate);
-                        store(base + out[2 * v + 1], r2, accumulate), store(base + out[2 * v + 1] + 16, r3, accumulate);
+                        store(base + out[2 * v], r[0], accumulate), store(base + out[2 * v] + 16, r[1], accumulate);
+                        store(base + out[2 * v + 1], r[2], accumulate), store(base + out[2 * v + 1] + 16, r[3], accumulate);
                     } else {  // four tile rows of 4
-                        store(base + out[4 * v], r0, accumulate), store(base + out[4 * v + 1], r1, accumulate);
-                        store(base + out[4 * v + 2], r2, accumulate), store(base + out[4 * v + 3], r3, accumulate);
+                        store(base + out[4 * v], r[0], accumulate), store(base + out[4 * v + 1], r[1], accumulate);
+                        store(base + out[4 * v + 2], r[2], accumulate), store(base + out[4 * v + 3], r[3], accumulate);
                     }
                 }
             }
@@ -453,45 +438,41 @@ struct winograd_output_rows {
 /// A^T down the columns and along the rows in registers, then one two-source permute interleaves
 /// the two column vectors of an output row into whole tile rows (16 or 8 values).
 struct winograd_output_rows2 {
+    using vf = simd::batch<float>;
     std::size_t tq;
     std::size_t out[8] = {};
 
-    static void at(const __m512 (&m)[4], __m512 (&o)[2]) {  // A^T = {1, 1, 1, 0}, {0, 1, -1, -1}
-        o[0] = _mm512_add_ps(_mm512_add_ps(m[0], m[1]), m[2]);
-        o[1] = _mm512_sub_ps(_mm512_sub_ps(m[1], m[2]), m[3]);
+    static void at(const vf (&m)[4], vf (&o)[2]) {  // A^T = {1, 1, 1, 0}, {0, 1, -1, -1}
+        o[0] = (m[0] + m[1]) + m[2];
+        o[1] = (m[1] - m[2]) - m[3];
     }
 
     void apply(const float* Mb, std::size_t plane, std::size_t k0, std::size_t k1, std::size_t Q, std::size_t PQ, float* y,
                bool accumulate) const {
-        const __m512i lo = simd::detail::zip_lo_index(), hi = simd::detail::zip_hi_index();
-        const auto store16 = [&](float* d, __m512 v) { _mm512_storeu_ps(d, accumulate ? _mm512_add_ps(v, _mm512_loadu_ps(d)) : v); };
-        const auto store8 = [&](float* d, __m256 v) { _mm256_storeu_ps(d, accumulate ? _mm256_add_ps(v, _mm256_loadu_ps(d)) : v); };
-        const auto half = [](__m512 v, int h) {
-            return h == 0 ? _mm512_castps512_ps256(v) : _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1));
-        };
         for (std::size_t k = k0; k < k1; ++k)
             for (std::size_t v = 0; v < 2; ++v) {
                 const float* src = Mb + k * 32 + 16 * v;
-                __m512 z[2][4];
+                vf z[2][4];
 #pragma GCC unroll 4
                 for (std::size_t s = 0; s < 4; ++s) {
-                    __m512 m[4], o[2];
+                    vf m[4], o[2];
 #pragma GCC unroll 4
-                    for (std::size_t r = 0; r < 4; ++r) m[r] = _mm512_load_ps(src + (r * 4 + s) * plane);
+                    for (std::size_t r = 0; r < 4; ++r) m[r] = vf::load_aligned(src + (r * 4 + s) * plane);
                     at(m, o);
                     z[0][s] = o[0], z[1][s] = o[1];
                 }
 #pragma GCC unroll 2
                 for (std::size_t p = 0; p < 2; ++p) {
-                    __m512 o[2];
+                    vf o[2], a, b;
                     at(z[p], o);
-                    const __m512 a = _mm512_permutex2var_ps(o[0], lo, o[1]), b = _mm512_permutex2var_ps(o[0], hi, o[1]);
+                    simd::avx512::interleave(o[0], o[1], a, b);
                     float* base = y + k * PQ + p * Q;
                     if (tq == 8) {  // lanes 0-7 / 8-15: tile rows 2 v, 2 v + 1
-                        store16(base + out[2 * v], a), store16(base + out[2 * v + 1], b);
+                        winograd_output_rows::store(base + out[2 * v], a, accumulate);
+                        winograd_output_rows::store(base + out[2 * v + 1], b, accumulate);
                     } else {  // lanes 4 j .. 4 j + 3: tile row 4 v + j
-                        store8(base + out[4 * v], half(a, 0)), store8(base + out[4 * v + 1], half(a, 1));
-                        store8(base + out[4 * v + 2], half(b, 0)), store8(base + out[4 * v + 3], half(b, 1));
+                        simd::avx512::store_halves(base + out[4 * v], base + out[4 * v + 1], a, accumulate);
+                        simd::avx512::store_halves(base + out[4 * v + 2], base + out[4 * v + 3], b, accumulate);
                     }
                 }
             }
