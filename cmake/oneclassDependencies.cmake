@@ -30,3 +30,14 @@ endif()
 # patched by the distribution; see include/oneclass/data/image_codecs.hpp.
 find_dependency(PNG)
 find_dependency(JPEG)
+
+# CSV: libcsv (Debian libcsv-dev), the RFC 4180 parser and quoting of data/csv.hpp. It ships no
+# CMake config; one imported target, as for BLAS.
+if(NOT TARGET oneclass::csv)
+  find_library(_oneclass_csv_lib NAMES csv REQUIRED)
+  find_path(_oneclass_csv_inc NAMES csv.h REQUIRED)
+  add_library(oneclass::csv INTERFACE IMPORTED)
+  set_target_properties(oneclass::csv PROPERTIES
+    INTERFACE_LINK_LIBRARIES "${_oneclass_csv_lib}"
+    INTERFACE_INCLUDE_DIRECTORIES "${_oneclass_csv_inc}")
+endif()

@@ -121,6 +121,44 @@ TEST_CASE("csv: header detection, CRLF, blank lines; errors name line and column
     REQUIRE(load_csv_vector<float>(t / "s.csv") == s);
 }
 
+TEST_CASE("csv: quoted fields (RFC 4180) in headers and data; malformed quotes name the line") {
+    temp_dir t("csvq");
+    // a header whose fields hold commas, doubled quotes and a line break; quoted numbers; a blank line
+    write_bytes(t / "q.csv", "\"width, mm\",\"say \"\"hi\"\"\",\"two\nlines\"\n\"1.5\", 2 ,\"-3\"\n\n4,5,6\n7,8,x\n");
+    REQUIRE_THROWS_WITH(load_csv_matrix<double>(t / "q.csv"), Catch::Contains("line 6, column 3: 'x'"));
+    write_bytes(t / "q.csv", "\"width, mm\",\"say \"\"hi\"\"\",\"two\nlines\"\n\"1.5\", 2 ,\"-3\"\n\n4,5,6\n");
+    const auto m = load_csv_matrix<double>(t / "q.csv");
+    REQUIRE(m.rows() == 2);
+    REQUIRE(m.cols() == 3);
+    REQUIRE(m(0, 0) == 1.5);
+    REQUIRE(m(0, 1) == 2.0);
+    REQUIRE(m(0, 2) == -3.0);
+    REQUIRE(m(1, 2) == 6.0);
+
+    const auto records = parse_csv("a,\"b,c\"\r\n\n\"d\"\"e\",f\n\"g\nh\",i");
+    REQUIRE(records.size() == 3);
+    REQUIRE(records[0].fields == std::vector<std::string>{"a", "b,c"});
+    REQUIRE(records[0].line == 1);
+    REQUIRE(records[1].fields == std::vector<std::string>{"d\"e", "f"});
+    REQUIRE(records[1].line == 3);
+    REQUIRE(records[2].fields == std::vector<std::string>{"g\nh", "i"});
+    REQUIRE(records[2].line == 5);  // the record spans lines 4-5; the last line without a newline
+
+    REQUIRE_THROWS_WITH(parse_csv("1,2\n3,\"4\n5,6\n", "open.csv"), Catch::Contains("'open.csv' line 4: malformed CSV"));
+    REQUIRE_THROWS_WITH(parse_csv("1,2\n3,4\"x\n", "stray.csv"), Catch::Contains("'stray.csv' line 2: malformed CSV"));
+
+    // quoting on write: only the fields that need it, and they read back as written
+    REQUIRE(csv_quoted("score") == "score");
+    REQUIRE(csv_quoted("a,b") == "\"a,b\"");
+    REQUIRE(csv_quoted("say \"hi\"") == "\"say \"\"hi\"\"\"");
+    REQUIRE(csv_quoted(" pad") == "\" pad\"");
+    const std::vector<double> v{1.0, 2.0};
+    save_csv_column(t / "h.csv", "score, higher = more anomalous", v);
+    const auto back = parse_csv(read_file_bytes(t / "h.csv", "test"));
+    REQUIRE(back.front().fields == std::vector<std::string>{"score, higher = more anomalous"});
+    REQUIRE(load_csv_vector<double>(t / "h.csv") == v);
+}
+
 TEST_CASE("idx: plain and gzip files, truncation and bad magic") {
     temp_dir t("idx");
     std::vector<std::uint8_t> px(2 * 3 * 4);

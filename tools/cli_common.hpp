@@ -9,7 +9,6 @@
 #include <oneclass/detectors.hpp>
 
 #include <CLI/CLI.hpp>
-#include <csv.h>
 #include <nlohmann/json.hpp>
 
 #include <charconv>
@@ -282,49 +281,21 @@ struct eval_row {
     double train_s = std::numeric_limits<double>::quiet_NaN();
 };
 
-/// One CSV field as RFC 4180 writes it: as is, or quoted by libcsv (inner quotes doubled) when it
-/// holds a comma, quote, line break or surrounding space.
-inline std::string csv_quoted(const std::string& field) {
-    const bool plain = field.find_first_of(",\"\r\n") == std::string::npos &&
-                       (field.empty() || (field.front() != ' ' && field.back() != ' '));
-    if (plain) return field;
-    std::string out(field.size() * 2 + 2, '\0');
-    out.resize(csv_write(out.data(), out.size(), field.data(), field.size()));
-    return out;
-}
-
-/// The records of a CSV text (libcsv, strict: a stray quote is an error), or nullopt if malformed.
-inline std::optional<std::vector<std::vector<std::string>>> parse_csv(const std::string& text) {
-    struct state {
-        std::vector<std::vector<std::string>> rows;
-        std::vector<std::string> row;
-    } st;
-    csv_parser p;
-    if (csv_init(&p, CSV_STRICT | CSV_STRICT_FINI | CSV_APPEND_NULL) != 0) return std::nullopt;
-    auto field = [](void* s, std::size_t n, void* d) { static_cast<state*>(d)->row.emplace_back(static_cast<const char*>(s), n); };
-    auto record = [](int, void* d) {
-        auto* x = static_cast<state*>(d);
-        x->rows.push_back(std::move(x->row));
-        x->row.clear();
-    };
-    const bool ok = csv_parse(&p, text.data(), text.size(), field, record, &st) == text.size() &&
-                    csv_fini(&p, field, record, &st) == 0;
-    csv_free(&p);
-    if (!ok) return std::nullopt;
-    return st.rows;
-}
-
 /// Reads back the CSV that write_eval_results wrote (a baseline to print next to new results);
 /// each row's detector becomes "<features>-<detector>", e.g. "raw-ocsvm".
 inline std::vector<eval_row> read_eval_results_csv(const std::string& path) {
-    const auto records = parse_csv(read_file_bytes(path, "cli"));
-    require(records.has_value(), "cli", "--baseline '", path, "' is not a well-formed CSV file");
-    require(!records->empty() && records->front().size() >= 5 && records->front()[0] == "dataset" &&
-                records->front()[3] == "class" && records->front()[4] == "class_name",
+    std::vector<csv_record> records;
+    try {
+        records = parse_csv(read_file_bytes(path, "cli"), path);
+    } catch (const io_error& e) {
+        fail("cli", "--baseline: ", e.what());
+    }
+    require(!records.empty() && records.front().fields.size() >= 5 && records.front().fields[0] == "dataset" &&
+                records.front().fields[3] == "class" && records.front().fields[4] == "class_name",
             "cli", "--baseline '", path, "' is not a results CSV written by oneclass eval");
     std::vector<eval_row> rows;
-    for (std::size_t no = 1; no < records->size(); ++no) {
-        const auto& f = (*records)[no];
+    for (std::size_t no = 1; no < records.size(); ++no) {
+        const auto& f = records[no].fields;
         eval_row r{};
         try {
             require(f.size() >= 7, "cli", "short");
@@ -333,7 +304,7 @@ inline std::vector<eval_row> read_eval_results_csv(const std::string& path) {
             r.detector = f[1] + "-" + f[2];
             r.auc = std::stod(f.size() >= 12 ? f[6] : f[5]);
         } catch (const std::exception&) {
-            fail("cli", "--baseline '", path, "' line ", no + 1, " is malformed");
+            fail("cli", "--baseline '", path, "' line ", records[no].line, " is malformed");
         }
         rows.push_back(r);
     }

@@ -1,10 +1,11 @@
 // oneclass/data/csv.hpp - numeric CSV matrices (rows = samples) and score columns.
 //
-// Reading: comma-separated numbers, one sample per line; an optional header line (the first
-// non-empty line when none of its fields is a number); a UTF-8 byte-order mark, blank lines and
-// "\r\n" endings are accepted.
-// A ragged row, a non-numeric field, a NaN/Inf value or a file with no data rows throws
-// io_error naming the file, line and column. Writing is atomic (temp file + rename).
+// Reading: RFC 4180 CSV by libcsv (fields may be quoted, with commas, doubled quotes and line
+// breaks inside), one sample per record; an optional header (the first record when none of its
+// fields is a number); a UTF-8 byte-order mark, blank lines and "\r\n" endings are accepted.
+// A malformed quote, a ragged row, a non-numeric field, a NaN/Inf value or a file with no data
+// rows throws io_error naming the file, line and column. Writing is atomic (temp file + rename),
+// header fields quoted where they need it.
 //
 //     auto X = oneclass::load_csv_matrix<double>("train.csv");
 //     oneclass::save_csv_column("scores.csv", "score", scores);
@@ -13,6 +14,8 @@
 #include <oneclass/core/binary_io.hpp>
 #include <oneclass/core/error.hpp>
 #include <oneclass/tensor/matrix.hpp>
+
+#include <csv.h>
 
 #include <charconv>
 #include <cmath>
@@ -24,62 +27,97 @@
 
 namespace oneclass {
 
-namespace detail {
-inline std::string_view trim(std::string_view s) {
-    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-    while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) s.remove_suffix(1);
-    return s;
+/// One record of a CSV text and the line it ends on (1-based; a quoted line break spans lines).
+struct csv_record {
+    std::size_t line = 0;
+    std::vector<std::string> fields;
+};
+
+/// The records of a CSV text, parsed by libcsv in strict mode (a stray or unterminated quote is
+/// an error: io_error naming `source` and the line); blank lines are skipped, spaces and tabs
+/// around unquoted fields dropped, a leading UTF-8 byte-order mark ignored.
+inline std::vector<csv_record> parse_csv(std::string_view text, std::string_view source = "CSV text") {
+    if (text.starts_with("\xEF\xBB\xBF")) text.remove_prefix(3);  // spreadsheet exports
+    struct state {
+        std::vector<csv_record> records;
+        csv_record current;
+        std::size_t line = 1;
+    } st;
+    const auto field = [](void* s, std::size_t n, void* d) {
+        static_cast<state*>(d)->current.fields.emplace_back(static_cast<const char*>(s), n);
+    };
+    const auto record = [](int, void* d) {
+        auto* x = static_cast<state*>(d);
+        x->current.line = x->line;
+        x->records.push_back(std::move(x->current));
+        x->current = {};
+    };
+    csv_parser p;
+    if (csv_init(&p, CSV_STRICT | CSV_STRICT_FINI) != 0) fail<io_error>("load_csv", "out of memory parsing '", source, "'");
+    std::string error;
+    // fed one line at a time, so that each record knows the line it ends on
+    while (!text.empty() && error.empty()) {
+        const auto nl = text.find('\n');
+        const std::string_view chunk = text.substr(0, nl == std::string_view::npos ? text.size() : nl + 1);
+        if (csv_parse(&p, chunk.data(), chunk.size(), field, record, &st) != chunk.size())
+            error = csv_strerror(csv_error(&p));
+        else if (nl != std::string_view::npos)
+            text.remove_prefix(chunk.size()), ++st.line;
+        else
+            text = {};
+    }
+    if (error.empty() && csv_fini(&p, field, record, &st) != 0) error = csv_strerror(csv_error(&p));
+    csv_free(&p);
+    if (!error.empty()) fail<io_error>("load_csv", "'", source, "' line ", st.line, ": malformed CSV (", error, ")");
+    return std::move(st.records);
 }
+
+/// One CSV field as RFC 4180 writes it: as is, or quoted (inner quotes doubled) when it holds a
+/// comma, quote or line break, or starts or ends with a space.
+inline std::string csv_quoted(std::string_view field) {
+    const bool plain = field.find_first_of(",\"\r\n") == std::string_view::npos &&
+                       (field.empty() || (field.front() != ' ' && field.back() != ' '));
+    if (plain) return std::string(field);
+    std::string out(field.size() * 2 + 2, '\0');
+    out.resize(csv_write(out.data(), out.size(), field.data(), field.size()));
+    return out;
+}
+
+namespace detail {
 inline bool parse_double(std::string_view s, double& v) {
-    s = trim(s);
+    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);  // inside quotes
+    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
     if (!s.empty() && s.front() == '+') s.remove_prefix(1);
     if (s.empty()) return false;
     const auto r = std::from_chars(s.data(), s.data() + s.size(), v);
     return r.ec == std::errc() && r.ptr == s.data() + s.size();
-}
-template <class F>
-void split_fields(std::string_view line, F&& f) {
-    std::size_t col = 0;
-    while (true) {
-        const auto p = line.find(',');
-        f(col++, line.substr(0, p));
-        if (p == std::string_view::npos) break;
-        line.remove_prefix(p + 1);
-    }
 }
 }  // namespace detail
 
 namespace detail {
 template <class T>
 matrix<T> load_csv_matrix_unchecked(const std::filesystem::path& path) {
-    const std::string text = read_file_bytes(path, "load_csv");
     const std::string src = path.string();
+    const auto records = parse_csv(read_file_bytes(path, "load_csv"), src);
     std::vector<T> values;
-    std::size_t cols = 0, rows = 0, line_no = 0;
+    std::size_t cols = 0, rows = 0;
     bool first = true;
-    std::string_view rest(text);
-    if (rest.starts_with("\xEF\xBB\xBF")) rest.remove_prefix(3);  // a UTF-8 byte-order mark (spreadsheet exports)
-    while (!rest.empty()) {
-        const auto nl = rest.find('\n');
-        const std::string_view line = detail::trim(rest.substr(0, nl));
-        rest = nl == std::string_view::npos ? std::string_view() : rest.substr(nl + 1);
-        ++line_no;
-        if (line.empty()) continue;
+    for (const csv_record& rec : records) {
         std::vector<double> row;
         std::size_t bad_col = 0, numbers = 0;
         std::string_view bad;
         bool numeric = true;
-        detail::split_fields(line, [&](std::size_t c, std::string_view f) {
+        for (std::size_t c = 0; c < rec.fields.size(); ++c) {
             double v;
-            if (detail::parse_double(f, v)) {
+            if (detail::parse_double(rec.fields[c], v)) {
                 ++numbers;
                 row.push_back(v);
             } else if (numeric) {
                 numeric = false;
                 bad_col = c;
-                bad = detail::trim(f);
+                bad = rec.fields[c];
             }
-        });
+        }
         if (!numeric) {
             // a header only if no field is a number: "1,2,3,x" is a data row with a typo, and
             // taking it for a header would drop it silently
@@ -87,16 +125,16 @@ matrix<T> load_csv_matrix_unchecked(const std::filesystem::path& path) {
                 first = false;
                 continue;
             }
-            fail<io_error>("load_csv", "'", src, "' line ", line_no, ", column ", bad_col + 1, ": '", bad,
+            fail<io_error>("load_csv", "'", src, "' line ", rec.line, ", column ", bad_col + 1, ": '", bad,
                            "' is not a number");
         }
         first = false;
         if (cols == 0) cols = row.size();
         if (row.size() != cols)
-            fail<io_error>("load_csv", "'", src, "' line ", line_no, " has ", row.size(), " fields, expected ", cols);
+            fail<io_error>("load_csv", "'", src, "' line ", rec.line, " has ", row.size(), " fields, expected ", cols);
         for (std::size_t c = 0; c < row.size(); ++c) {
             if (!std::isfinite(row[c]))
-                fail<io_error>("load_csv", "'", src, "' line ", line_no, ", column ", c + 1, " is not finite (",
+                fail<io_error>("load_csv", "'", src, "' line ", rec.line, ", column ", c + 1, " is not finite (",
                                row[c], ")");
             values.push_back(T(row[c]));
         }
@@ -122,11 +160,11 @@ std::vector<T> load_csv_vector(const std::filesystem::path& path) {
     return std::vector<T>(m.data(), m.data() + m.rows());
 }
 
-/// Writes one value per line under a header, atomically; values with 9 significant digits
-/// for float and 17 for double, so that they read back exactly.
+/// Writes one value per line under a header (quoted where it needs it), atomically; values with
+/// 9 significant digits for float and 17 for double, so that they read back exactly.
 template <class T>
 void save_csv_column(const std::filesystem::path& path, std::string_view header, const std::vector<T>& values) {
-    std::string out(header);
+    std::string out = csv_quoted(header);
     out.push_back('\n');
     char buf[64];
     for (const T v : values) {
@@ -137,7 +175,8 @@ void save_csv_column(const std::filesystem::path& path, std::string_view header,
     write_file_atomic(path, out, "save_csv");
 }
 
-/// Writes a matrix as CSV (optional header line), atomically.
+/// Writes a matrix as CSV, atomically, under an optional header line written as given (its fields
+/// already joined; csv_quoted quotes one that needs it).
 template <class T>
 void save_csv_matrix(const std::filesystem::path& path, matrix_view<const T> m, std::string_view header = {}) {
     std::string out;
