@@ -5,11 +5,14 @@
 //   oneclass train --dataset fashion-mnist --class 0 --method distaug --preset quick --out m.ocm
 //   oneclass eval --dataset fashion-mnist --model m.ocm --detector kde,ocsvm [--features f|gf]
 //   oneclass run --dataset fashion-mnist --classes all --method distaug --preset quick --seeds 3
+//   oneclass run --dataset mvtec --root R --categories all --method cutpaste --preset quick --heatmaps maps
+//   oneclass localize --model m.ocm --detector-model det.ocm --images photos/ --out maps/
 //
 // Every error (bad flag, missing or malformed file, wrong dimensions, NaN/Inf, bad parameter)
 // prints one line "oneclass: error: ..." to stderr and exits with status 2; outputs are written
 // atomically at the end, so a failed run leaves no partial file.
 #include "cli_common.hpp"
+#include "cli_mvtec.hpp"
 #include "cli_run.hpp"
 
 #include <oneclass/data.hpp>
@@ -183,25 +186,59 @@ int main(int argc, char** argv) {
     auto* load = detect->add_option("--load-model", da.load_model, "score with a saved detector instead of fitting");
     save->excludes(load);
 
-    const std::vector<std::string> datasets{"fashion-mnist", "cifar10", "cifar20", "folder", "cat-vs-dog", "celeba"};
-    const char* dataset_help = "fashion-mnist|cifar10|cifar20|folder|cat-vs-dog|celeba";
+    const std::vector<std::string> datasets{"fashion-mnist", "cifar10", "cifar20", "folder", "cat-vs-dog", "celeba", "mvtec"};
+    const char* dataset_help = "fashion-mnist|cifar10|cifar20|folder|cat-vs-dog|celeba|mvtec";
+    // --dataset mvtec: defect localisation on patches (tools/cli_mvtec.hpp); its own flags, shared by train / eval / run
+    cli::mvtec_args ma;
+    const auto add_mvtec_flags = [&](CLI::App* cmd, bool training, bool scoring) {
+        if (training) {
+            cmd->add_option("--patch", ma.patch, "mvtec: P, the side of the patches (default 32)")->check(cli::whole_number(8, 4096));
+            cmd->add_option("--patches", ma.patches, "mvtec: training patches per epoch (default: the preset's)")
+                ->check(cli::whole_number(1, 1000000000));
+        }
+        if (scoring) {
+            if (!training) cmd->add_option("--patch", ma.patch, "mvtec: P (default: the model's; 32 for raw)")->check(cli::whole_number(8, 4096));
+            cmd->add_option("--stride", ma.stride, "mvtec: S, the stride of dense scoring (default 4)")->check(cli::whole_number(1, 4096));
+            cmd->add_option("--fit-patches", ma.fit_patches, "mvtec: training patches the detectors are fitted on (default: the preset's)")
+                ->check(cli::whole_number(2, 100000000));
+            cmd->add_option("--heatmaps", ma.heatmaps, "mvtec: write each test image's anomaly map picture, a grid and maps.npy here");
+            cmd->add_option("--save-detectors", ma.save_detectors, "mvtec: write each fitted patch detector here (for 'localize')");
+            cmd->add_option("--textures", ma.textures, "mvtec: the categories averaged as textures (default MVTec's: carpet,grid,leather,tile,wood)");
+        }
+        cmd->add_option("--grayscale", ma.grayscale, "mvtec: replicate (grey categories as RGB; default) or keep (their own channels)")
+            ->check(CLI::IsMember({"replicate", "keep"}));
+    };
     eval_args ea;
     auto* eval = app.add_subcommand("eval", "one-vs-rest AUC over the classes of a dataset (raw pixels or a trained model)");
     add_detector_flags(eval, ea.det, false);
     eval->add_option("--dataset", ea.dataset, dataset_help)->check(CLI::IsMember(datasets));
     eval->add_option("--root", ea.root, "dataset folder (default: /usr/share/datasets/fashion-mnist)");
-    eval->add_option("--image-size", ea.image_size, "folder / cat-vs-dog / celeba: resize to this side (32 or 64)")
-        ->check(cli::whole_number(16, 256));
+    eval->add_option("--image-size", ea.image_size, "folder / cat-vs-dog / celeba: resize to this side (32 or 64); mvtec: 256")
+        ->check(cli::whole_number(16, 4096));
     eval->add_option("--attribute", ea.attribute, "celeba: the attribute that marks an anomaly (default Eyeglasses)");
     eval->add_option("--model", ea.model, "a model from 'oneclass train': evaluate its features on its class");
     eval->add_option("--features", ea.features, "raw (pixels in [0, 1]; default without --model), f or gf (with --model)");
     eval->add_option("--detector", ea.detectors, "comma-separated list, e.g. ocsvm,kde,gde");
     eval->add_option("--classes", ea.classes, "all or a list such as 0,3,7 (with --model: the model's class)");
     eval->add_option("--out-dir", ea.out_dir, "where the JSON and CSV results go (default results)");
+    eval->add_option("--category", ma.category, "mvtec: the category");
+    add_mvtec_flags(eval, false, true);
+
+    cli::localize_args la;
+    auto* localize = app.add_subcommand("localize", "anomaly maps of your own images with a patch model and a patch detector");
+    localize->add_option("--model", la.model, "a patch model from 'oneclass train --dataset mvtec'")->required();
+    localize->add_option("--detector-model", la.detector_model, "a patch detector from 'oneclass eval --dataset mvtec --save-detectors'")
+        ->required();
+    localize->add_option("--images", la.images, "a folder of PNG / JPEG images")->required();
+    localize->add_option("--out", la.out, "folder for each image's picture, scores.csv and maps.npy")->required();
+    localize->add_option("--stride", la.stride, "S (default 4)")->check(cli::whole_number(1, 4096));
+    localize->add_option("--features", la.features, "f or gf: what the detector was fitted on (default f)");
+    localize->add_option("--range", la.range, "LO,HI: the scores the colour map spans (default: these images' smallest and largest)");
 
     const std::string cmd1 = argc > 1 ? argv[1] : "";
-    if (argc > 1 && argv[1][0] != '-' && cmd1 != "detect" && cmd1 != "eval" && cmd1 != "run" && cmd1 != "train") {
-        std::fprintf(stderr, "oneclass: error: unknown command '%s' (detect, eval, train, run; see --help)\n", argv[1]);
+    if (argc > 1 && argv[1][0] != '-' && cmd1 != "detect" && cmd1 != "eval" && cmd1 != "run" && cmd1 != "train" &&
+        cmd1 != "localize") {
+        std::fprintf(stderr, "oneclass: error: unknown command '%s' (detect, eval, train, run, localize; see --help)\n", argv[1]);
         return 2;
     }
     auto add_train_flags = [&](CLI::App* cmd, cli::train_options& t) {
@@ -227,10 +264,12 @@ int main(int argc, char** argv) {
     auto* train = app.add_subcommand("train", "train a representation on one class's training images, write a model");
     train->add_option("--dataset", ta.dataset, dataset_help)->check(CLI::IsMember(datasets));
     train->add_option("--root", ta.root, "dataset folder");
-    train->add_option("--image-size", ta.image_size, "folder / cat-vs-dog / celeba: resize to this side (32 or 64)")
-        ->check(cli::whole_number(16, 256));
+    train->add_option("--image-size", ta.image_size, "folder / cat-vs-dog / celeba: resize to this side (32 or 64); mvtec: 256")
+        ->check(cli::whole_number(16, 4096));
     train->add_option("--attribute", ta.attribute, "celeba: the attribute that marks an anomaly (default Eyeglasses)");
-    train->add_option("--class", ta.cls, "the inlier (normal) class")->required()->check(cli::whole_number(0, 100000));
+    train->add_option("--class", ta.cls, "the inlier (normal) class")->check(cli::whole_number(0, 100000));
+    train->add_option("--category", ma.category, "mvtec: the category");
+    add_mvtec_flags(train, true, false);
     train->add_option("--out", ta.out, "model file to write")->required();
     train->add_option("--checkpoint", ta.checkpoint, "checkpoint file (default MODEL.ckpt; removed once MODEL is written)");
     train->add_option("--checkpoint-every", ta.checkpoint_every, "epochs between checkpoints (default 1)")
@@ -246,8 +285,8 @@ int main(int argc, char** argv) {
     add_detector_flags(run, run_det, false, false);
     run->add_option("--dataset", ra.dataset, dataset_help)->check(CLI::IsMember(datasets));
     run->add_option("--root", ra.root, "dataset folder");
-    run->add_option("--image-size", ra.image_size, "folder / cat-vs-dog / celeba: resize to this side (32 or 64)")
-        ->check(cli::whole_number(16, 256));
+    run->add_option("--image-size", ra.image_size, "folder / cat-vs-dog / celeba: resize to this side (32 or 64); mvtec: 256")
+        ->check(cli::whole_number(16, 4096));
     run->add_option("--attribute", ra.attribute, "celeba: the attribute that marks an anomaly (default Eyeglasses)");
     run->add_option("--classes", ra.classes, "all or a list such as 0,3,7");
     run->add_option("--seeds", ra.seeds, "number of seeds (mean +- std)")->check(cli::whole_number(1, 1000));
@@ -256,6 +295,8 @@ int main(int argc, char** argv) {
     run->add_option("--out-dir", ra.out_dir, "where the JSON and CSV results go");
     run->add_option("--baseline", ra.baseline, "a results CSV of 'oneclass eval' to print alongside (e.g. raw pixels)");
     add_train_flags(run, ra.train);
+    run->add_option("--categories", ma.categories, "mvtec: all or a list such as bottle,carpet");
+    add_mvtec_flags(run, true, true);
 
     try {
         app.parse(argc, argv);
@@ -274,6 +315,38 @@ int main(int argc, char** argv) {
         std::unique_ptr<tbb::global_control> limit;
         if (threads > 0)
             limit = std::make_unique<tbb::global_control>(tbb::global_control::max_allowed_parallelism, threads);
+        const auto mvtec_from = [&](const std::string& root, std::size_t image_size, const std::string& detectors, bool detectors_given,
+                                    const std::string& out_dir) {
+            ma.root = root;
+            if (image_size) ma.image_size = image_size;
+            if (detectors_given) ma.detectors = detectors;
+            ma.out_dir = out_dir;
+        };
+        if (*localize) return cli::run_localize(la);
+        if (*train && ta.dataset == "mvtec") {
+            mvtec_from(ta.root, ta.image_size, "", false, "");
+            ma.out = ta.out, ma.train = ta.train;
+            require(ta.cls < 0, "cli", "--class does not apply to --dataset mvtec (use --category)");
+            return cli::run_mvtec_train(ma);
+        }
+        if (*eval && ea.dataset == "mvtec") {
+            mvtec_from(ea.root, ea.image_size, ea.detectors, eval->count("--detector") > 0, ea.out_dir);
+            cli::reject_unused_flags_list(ma.detectors, eval);
+            ma.model = ea.model, ma.features = ea.features.empty() ? (ea.model.empty() ? "raw" : "f") : ea.features;
+            return cli::run_mvtec_eval(ma, ea.det);
+        }
+        if (*run && ra.dataset == "mvtec") {
+            mvtec_from(ra.root, ra.image_size, ra.detectors, run->count("--detector") > 0, ra.out_dir);
+            cli::reject_unused_flags_list(ma.detectors, run);
+            run_det.whole["seed"] = ra.train.seed;
+            ma.train = ra.train, ma.features = ra.features;
+            return cli::run_mvtec_pipeline(ma, run_det);
+        }
+        for (CLI::App* cmd : {train, eval, run})
+            for (const char* f : {"--category", "--categories", "--patch", "--patches", "--stride", "--fit-patches", "--heatmaps",
+                                  "--save-detectors", "--grayscale", "--textures"})
+                if (*cmd && cmd->get_option_no_throw(f) && cmd->count(f))
+                    fail("cli", f, " applies to --dataset mvtec only");
         if (*detect) {
             cli::reject_unused_flags(da.det, detect);
             if (!da.load_model.empty()) cli::reject_fit_flags_with_load(detect);

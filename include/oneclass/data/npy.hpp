@@ -232,6 +232,21 @@ void save_npy(const std::filesystem::path& path, matrix_view<const T> m) {
     write_file_atomic(path, detail::npy_bytes(detail::npy_descr<T>(), shape, c.data(), c.size() * sizeof(T)), "save_npy");
 }
 
+/// Writes an N-d float32 / float64 array (C order, `shape` its dimensions) atomically, e.g. the
+/// N x H x W anomaly maps of a test set.
+template <class T>
+void save_npy(const std::filesystem::path& path, const T* data, const std::vector<std::size_t>& shape) {
+    require(!shape.empty(), "save_npy", "an array needs at least one dimension");
+    std::string s = "(";
+    std::size_t n = 1;
+    for (std::size_t k = 0; k < shape.size(); ++k) {
+        s += (k ? ", " : "") + std::to_string(shape[k]);
+        n *= shape[k];
+    }
+    s += shape.size() == 1 ? ",)" : ")";
+    write_file_atomic(path, detail::npy_bytes(detail::npy_descr<T>(), s, data, n * sizeof(T)), "save_npy");
+}
+
 /// Writes a 1-D float32 / float64 array atomically.
 template <class T>
 void save_npy(const std::filesystem::path& path, const std::vector<T>& v) {

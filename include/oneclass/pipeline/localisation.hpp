@@ -21,6 +21,7 @@
 #include <oneclass/tensor/tensor.hpp>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <variant>
 #include <vector>
@@ -106,6 +107,24 @@ tensor<float> decode_range(const S& src, std::size_t lo, std::size_t hi) {
 }
 }  // namespace detail
 
+/// Raw pixels as the representation: each patch's C x P x P values, as they are (the baseline a
+/// learned representation must beat: 1-NN on raw patch pixels with knn, k = 1, no normalisation).
+struct raw_pixels {
+    template <ImageSource D>
+    matrix<float> features(const D& data, bool head = false, std::size_t batch = 256) const {
+        require(!head, "raw_pixels", "raw pixels have no projection head");
+        const auto [C, H, W] = data.shape();
+        matrix<float> out(data.size(), C * H * W);
+        for (std::size_t lo = 0; lo < data.size(); lo += std::max<std::size_t>(1, batch)) {
+            const std::size_t hi = std::min(data.size(), lo + std::max<std::size_t>(1, batch));
+            parallel::for_chunks(lo, hi, 16, [&](std::size_t a, std::size_t b) {
+                for (std::size_t k = a; k < b; ++k) data.read(k, out.row(k));
+            });
+        }
+        return out;
+    }
+};
+
 /// The features of every grid patch of the images, (N rows() cols()) x d, image after image.
 template <class Rep>
 matrix<float> dense_features(Rep& rep, const tensor<float>& images, const localisation_params& p) {
@@ -121,19 +140,20 @@ matrix<float> sample_patch_features(Rep& rep, const S& normal, std::size_t count
     return rep.features(patches, p.head, p.batch);
 }
 
-/// Scores and anomaly maps of N same-sized images (N x C x H x W in [0, 1]).
-template <class Rep, class D>
-std::vector<anomaly_map> localize(Rep& rep, const D& det, const tensor<float>& images, const localisation_params& p) {
-    const matrix<float> X = dense_features(rep, images, p);
-    const std::vector<float> s = detail::score_rows(det, X);
-    const ops::patch_grid g = p.grid(images.shape(2), images.shape(3));
-    const std::size_t n = images.shape(0), per = g.count();
+namespace detail {
+/// Each image's maps from its patches' scores s (image after image, rows() cols() each).
+inline std::vector<anomaly_map> maps_from_scores(const std::vector<float>& s, const ops::patch_grid& g, std::size_t n,
+                                                 const localisation_params& p) {
+    const std::size_t per = g.count();
+    require(s.size() == n * per, "localize", "got ", s.size(), " patch scores for ", n, " images of ", per, " patches");
     std::vector<anomaly_map> out(n);
     parallel::for_chunks(0, n, 1, [&](std::size_t a, std::size_t b) {
         for (std::size_t k = a; k < b; ++k) {
             anomaly_map& m = out[k];
             m.rows = g.rows(), m.cols = g.cols(), m.height = g.H, m.width = g.W;
             m.patches.assign(s.begin() + std::ptrdiff_t(k * per), s.begin() + std::ptrdiff_t((k + 1) * per));
+            for (const float v : m.patches)
+                require(std::isfinite(v), "localize", "the detector gave a non-finite patch score (", v, ") on image ", k);
             m.score = double(*std::max_element(m.patches.begin(), m.patches.end()));
             m.pixels.resize(g.H * g.W);
             ops::gaussian_upsample(m.patches.data(), g, p.sigma_or_default(), m.pixels.data());
@@ -141,18 +161,42 @@ std::vector<anomaly_map> localize(Rep& rep, const D& det, const tensor<float>& i
     });
     return out;
 }
+}  // namespace detail
 
-/// The same for every image of a source (decoded images_per_pass at a time).
+/// Scores and anomaly maps of N same-sized images (N x C x H x W in [0, 1]), one list per
+/// detector: the patches' features are computed once and scored by each.
+template <class Rep, class D>
+std::vector<std::vector<anomaly_map>> localize(Rep& rep, const std::vector<const D*>& dets, const tensor<float>& images,
+                                               const localisation_params& p) {
+    const matrix<float> X = dense_features(rep, images, p);
+    const ops::patch_grid g = p.grid(images.shape(2), images.shape(3));
+    std::vector<std::vector<anomaly_map>> out;
+    for (const D* det : dets) out.push_back(detail::maps_from_scores(detail::score_rows(*det, X), g, images.shape(0), p));
+    return out;
+}
+
+/// The same for every image of a source, decoded images_per_pass at a time.
 template <class Rep, class D, LargeImageSource S>
-std::vector<anomaly_map> localize(Rep& rep, const D& det, const S& images, const localisation_params& p) {
-    std::vector<anomaly_map> out;
-    out.reserve(images.size());
+std::vector<std::vector<anomaly_map>> localize(Rep& rep, const std::vector<const D*>& dets, const S& images,
+                                               const localisation_params& p) {
+    std::vector<std::vector<anomaly_map>> out(dets.size());
     const std::size_t step = std::max<std::size_t>(1, p.images_per_pass);
     for (std::size_t lo = 0; lo < images.size(); lo += step) {
-        auto part = localize(rep, det, detail::decode_range(images, lo, std::min(images.size(), lo + step)), p);
-        for (auto& m : part) out.push_back(std::move(m));
+        auto part = localize(rep, dets, detail::decode_range(images, lo, std::min(images.size(), lo + step)), p);
+        for (std::size_t d = 0; d < dets.size(); ++d)
+            for (auto& m : part[d]) out[d].push_back(std::move(m));
     }
     return out;
+}
+
+/// One detector: its maps of N images (a tensor) or of a source's images.
+template <class Rep, class D>
+std::vector<anomaly_map> localize(Rep& rep, const D& det, const tensor<float>& images, const localisation_params& p) {
+    return std::move(localize(rep, std::vector<const D*>{&det}, images, p).front());
+}
+template <class Rep, class D, LargeImageSource S>
+std::vector<anomaly_map> localize(Rep& rep, const D& det, const S& images, const localisation_params& p) {
+    return std::move(localize(rep, std::vector<const D*>{&det}, images, p).front());
 }
 
 }  // namespace oneclass
