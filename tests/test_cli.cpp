@@ -1,5 +1,6 @@
 // tests/test_cli.cpp - the oneclass command-line tool end to end: outputs, model files, and every
 // bad input giving a one-line error, exit status 2 and no partial output file.
+#include "mvtec_fixture.hpp"
 #include "test_util.hpp"
 
 #include <oneclass/core/platform.hpp>
@@ -562,4 +563,99 @@ TEST_CASE("oneclass run / train on CIFAR-10 and CIFAR-20 binaries (generated in 
                            at("c20res2"));
     REQUIRE(wrong.status == 2);
     REQUIRE_THAT(wrong.out, Catch::Contains("trained on cifar20"));
+}
+
+TEST_CASE("oneclass on an MVTec-layout set: run, train / eval / localize, pictures, and one-line errors with nothing partial") {
+    setup s;
+    const fs::path root = dir / "mvtec";
+    test::make_mvtec(root, "stripes", {.train = 8, .test_good = 4, .test_defect = 4, .size = 48, .channels = 3, .seed = 4});
+    const std::string common = " --dataset mvtec --root " + root.string() + " --patch 16 --image-size 48";
+    const std::string quick = " --method rotation --preset quick --epochs 2 --patches 256 --progress none";
+
+    // run: per category and detector image_auc, pixel_auc, pro; CSV + JSON; pictures and maps
+    const auto r = run("run" + common + " --categories all" + quick + " --fit-patches 300 --detector kde,gde --stride 4 --heatmaps " + at("hm") +
+                       " --out-dir " + at("mres") + " --textures stripes");
+    INFO(r.out);
+    REQUIRE(r.status == 0);
+    REQUIRE_THAT(r.out, Catch::Contains("mean_textures kde"));
+    std::ifstream csv(dir / "mres/run-mvtec-rotation-quick.csv");
+    std::string header, line;
+    std::getline(csv, header);
+    REQUIRE(header.rfind("category,detector,image_auc,pixel_auc,pro", 0) == 0);
+    std::size_t rows = 0;
+    while (std::getline(csv, line)) {
+        const auto f = parse_csv(line).front().fields;
+        REQUIRE(f[0] == "stripes");
+        CHECK(std::stod(f[2]) >= 0.9);  // image AUROC: the squares are obvious
+        CHECK(std::stod(f[3]) >= 0.85); // pixel AUROC
+        CHECK(std::stod(f[4]) >= 0.5);  // PRO
+        ++rows;
+    }
+    REQUIRE(rows == 2);
+    const auto js = nlohmann::json::parse(std::ifstream(dir / "mres/run-mvtec-rotation-quick.json"));
+    REQUIRE(js["means"]["gde"]["all"]["pixel_auc"].get<double>() >= 0.85);
+    for (const char* d : {"kde", "gde"}) {
+        const fs::path h = dir / "hm/stripes" / d;
+        REQUIRE(fs::exists(h / "grid.png"));
+        REQUIRE(fs::exists(h / "square_000.png"));
+        REQUIRE(fs::exists(h / "good_003.png"));
+        const image_u8 panel = load_image(h / "square_000.png");
+        CHECK((panel.height == 48 && panel.width == 3 * 48 + 2 * 4));
+        // maps.npy: 8 x 48 x 48 float32
+        const std::string npy = read_file_bytes(h / "maps.npy", "test");
+        REQUIRE_THAT(npy, Catch::Contains("'shape': (8, 48, 48)") && Catch::Contains("<f4"));
+        const std::size_t header = 10 + std::size_t(std::uint8_t(npy[8])) + 256 * std::size_t(std::uint8_t(npy[9]));
+        REQUIRE(npy.size() == header + 8 * 48 * 48 * 4);
+    }
+
+    // train, eval with saved patch detectors, then localize a folder of plain images
+    auto t = run("train" + common + " --category stripes" + quick + " --out " + at("patch.ocm"));
+    INFO(t.out);
+    REQUIRE(t.status == 0);
+    auto e = run("eval --dataset mvtec --root " + root.string() + " --category stripes --model " + at("patch.ocm") +
+                 " --detector gde --save-detectors " + at("dets") + " --out-dir " + at("meval") + " --fit-patches 300");
+    INFO(e.out);
+    REQUIRE(e.status == 0);
+    REQUIRE(fs::exists(dir / "dets/stripes-gde.ocm"));
+    fs::create_directories(dir / "mine");
+    fs::copy_file(root / "stripes/test/square/000.png", dir / "mine/bad.png");
+    fs::copy_file(root / "stripes/test/good/000.png", dir / "mine/ok.png");
+    auto l = run("localize --model " + at("patch.ocm") + " --detector-model " + at("dets/stripes-gde.ocm") + " --images " +
+                 at("mine") + " --out " + at("maps"));
+    INFO(l.out);
+    REQUIRE(l.status == 0);
+    REQUIRE(fs::exists(dir / "maps/bad.png"));
+    const auto sc = parse_csv(read_file_bytes(dir / "maps/scores.csv", "test"));
+    REQUIRE(sc.size() == 3);
+    REQUIRE(sc[1].fields[0] == "bad.png");
+    CHECK(std::stod(sc[1].fields[1]) > std::stod(sc[2].fields[1]));  // the defective image scores higher
+    // the raw-pixel baseline
+    auto raw = run("eval" + common + " --category stripes --features raw --detector knn --k 1 --normalize none --fit-patches 300 --out-dir " +
+                   at("mraw"));
+    INFO(raw.out);
+    REQUIRE(raw.status == 0);
+    REQUIRE(fs::exists(dir / "mraw/eval-mvtec-stripes-raw.csv"));
+
+    // bad inputs: one line, exit 2, no results file
+    const auto bad = [&](const std::string& args, const std::string& needle) {
+        INFO("args: " << args);
+        const auto b = run(args + " --out-dir " + at("never"));
+        INFO("output: " << b.out);
+        REQUIRE(b.status == 2);
+        REQUIRE_THAT(b.out, Catch::Contains("oneclass: error:") && Catch::Contains(needle));
+        REQUIRE(error_lines(b.err) == 1);
+        REQUIRE_FALSE(fs::exists(dir / "never"));
+    };
+    bad("run" + common + " --categories stripes,bottle" + quick, "unknown category 'bottle'");
+    bad("eval" + common + " --category stripes --features f", "needs --model");
+    bad("run" + common + " --categories stripes" + quick + " --stride 5", "multiple of --stride");
+    bad("run --dataset fashion-mnist --heatmaps x --classes 0 --preset quick", "--heatmaps applies to --dataset mvtec only");
+    bad("eval --dataset mvtec --root " + root.string() + " --category stripes --model " + at("patch.ocm") + " --patch 32",
+        "trained on 16 px patches");
+    fs::remove(root / "stripes/ground_truth/square/002_mask.png");
+    bad("run" + common + " --categories all" + quick, "missing mask");
+    save_png(root / "stripes/ground_truth/square/002_mask.png", image_u8{40, 48, 1, std::vector<std::uint8_t>(40 * 48, 0)});
+    bad("run" + common + " --categories all" + quick, "is 40 x 48 but its image");
+    fs::create_directories(root / "empty/train/good");
+    bad("eval" + common + " --category empty --features raw", "empty category");
 }

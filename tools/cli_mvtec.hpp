@@ -137,7 +137,7 @@ inline int run_mvtec_train(const mvtec_args& a) {
 // ---- evaluation -------------------------------------------------------------------------------------
 struct mvtec_row {
     std::string category, detector;
-    double image_auc, pixel_auc, pro, fit_s, score_s;
+    double image_auc, pixel_auc, pro, fit_s, score_s, train_s = NAN;
 };
 
 /// The display range of a set of maps: their smallest and largest pixel (one range per category
@@ -275,7 +275,7 @@ inline void report_mvtec(const std::vector<mvtec_row>& rows, const std::vector<s
             std::printf("mean_%s %-10s %9.4f %9.4f %9.4f\n", group, d.c_str(), ia, pa, pr);
             js["means"][d][group] = {{"image_auc", json_number(ia)}, {"pixel_auc", json_number(pa)}, {"pro", json_number(pr)}};
         }
-    std::string csv = "category,detector,image_auc,pixel_auc,pro,fit_s,score_s\n";
+    std::string csv = "category,detector,image_auc,pixel_auc,pro,fit_s,score_s,train_s\n";
     js["results"] = nlohmann::ordered_json::array();
     const auto num = [](double v) -> std::string {
         if (!std::isfinite(v)) return "null";
@@ -285,14 +285,15 @@ inline void report_mvtec(const std::vector<mvtec_row>& rows, const std::vector<s
     };
     for (const auto& r : rows) {
         csv += csv_quoted(r.category) + "," + csv_quoted(r.detector) + "," + num(r.image_auc) + "," + num(r.pixel_auc) + "," +
-               num(r.pro) + "," + num(r.fit_s) + "," + num(r.score_s) + "\n";
+               num(r.pro) + "," + num(r.fit_s) + "," + num(r.score_s) + "," + num(r.train_s) + "\n";
         js["results"].push_back({{"category", r.category},
                                  {"detector", r.detector},
                                  {"image_auc", json_number(r.image_auc)},
                                  {"pixel_auc", json_number(r.pixel_auc)},
                                  {"pro", json_number(r.pro)},
                                  {"fit_s", json_number(r.fit_s)},
-                                 {"score_s", json_number(r.score_s)}});
+                                 {"score_s", json_number(r.score_s)},
+                                 {"train_s", json_number(r.train_s)}});
     }
     write_file_atomic(stem.string() + ".json", js.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n", "cli");
     write_file_atomic(stem.string() + ".csv", csv, "cli");
@@ -380,7 +381,9 @@ inline int run_mvtec_pipeline(const mvtec_args& a, const detector_options& det_o
                      train_s);
         localisation_params lp = patch_params_of(s.patch, a.stride, s.image_size);
         lp.head = a.features == "gf";
+        const std::size_t first = rows.size();
         evaluate_mvtec(rep, cats[k], lp, s.fit_patches, s.config.seed, names, det_opts, a.heatmaps, a.save_detectors, rows);
+        for (std::size_t i = first; i < rows.size(); ++i) rows[i].train_s = train_s;
     }
     report_mvtec(rows, names, fs::path(a.out_dir) / ("run-mvtec-" + a.train.method + "-" + a.train.preset),
                  a.train.method + "/" + a.features, det_opts, a.textures);
