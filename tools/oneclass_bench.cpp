@@ -2,11 +2,16 @@
 //
 //   oneclass-bench train-step --arch resnet18 --input 32x32x3 --batch 32 --steps 5 --threads 1
 //   oneclass-bench infer      --arch resnet18 --input 32x32x3 --batch 32 --steps 5
+//   oneclass-bench dense      --arch resnet10 --width 0.25 --input 256x256x3 --patch 32 --stride 4 --images 2
 //
 // train-step = forward of backbone + MLP head, cross-entropy on the head's output, backward and
 // an SGD update; infer = backbone forward under no_grad (feature extraction). Prints
 // images_per_s=<median over steps> and peak_rss_mb=<peak resident memory>. The first step is a
 // warm-up and is not counted. benchmarks/compare_torch.py runs the same in PyTorch.
+// dense = the localisation's dense scoring path (pipeline::dense_features: every P x P patch of
+// --images images at --stride through the encoder, L2-normalised, --batch patches per pass);
+// prints patches_per_s and seconds_per_image (medians over steps);
+// benchmarks/compare_torch_dense.py runs PyTorch over the same unfolded patches.
 //
 // --seconds S keeps stepping past --steps until S seconds of timed steps have run, and
 // --start-at T (Unix time, seconds) sleeps until T before the warm-up: compare_torch.py
@@ -15,6 +20,8 @@
 #include <oneclass/core/profile.hpp>
 #include <oneclass/nn/optim.hpp>
 #include <oneclass/nn/resnet.hpp>
+#include <oneclass/pipeline/localisation.hpp>
+#include <oneclass/pipeline/representation.hpp>
 
 #include <CLI/CLI.hpp>
 #include <tbb/global_control.h>
@@ -34,8 +41,13 @@ int main(int argc, char** argv) {
     std::size_t batch = 32, steps = 5, threads = 1, head_depth = 8, head_width = 512, head_out = 128;
     double width = 1.0, seconds = 0.0, start_at = 0.0;
     bool profile = false;
+    std::size_t patch = 32, stride = 4, images = 2;
+    auto* dense = app.add_subcommand("dense", "dense patch features of whole images (the localisation path)");
+    dense->add_option("--patch", patch)->check(CLI::PositiveNumber);
+    dense->add_option("--stride", stride)->check(CLI::PositiveNumber);
+    dense->add_option("--images", images, "images per step")->check(CLI::PositiveNumber);
     for (auto* cmd : {app.add_subcommand("train-step", "forward + backward + SGD step"),
-                      app.add_subcommand("infer", "backbone forward, no_grad")}) {
+                      app.add_subcommand("infer", "backbone forward, no_grad"), dense}) {
         cmd->add_option("--arch", arch, "resnet10|resnet18|resnet34")->check(CLI::IsMember({"resnet10", "resnet18", "resnet34"}));
         cmd->add_option("--input", input, "HxWxC, e.g. 32x32x3, 28x28x1, 64x64x3");
         cmd->add_option("--batch", batch)->check(CLI::PositiveNumber);
@@ -60,6 +72,36 @@ int main(int argc, char** argv) {
             fail("oneclass-bench", "--input must be HxWxC, got '", input, "'");
         if (const auto w = blas_kernel_warning()) std::fprintf(stderr, "oneclass-bench: warning: %s\n", w->c_str());
         tbb::global_control limit(tbb::global_control::max_allowed_parallelism, threads);
+        if (dense->parsed()) {
+            pipeline::representation_config cfg;
+            cfg.method = "rotation";
+            cfg.net = {.depth = std::stoi(arch.substr(6)), .width = width};
+            cfg.head_hidden = std::vector<std::size_t>(head_depth, head_width);
+            cfg.head_out = head_out;
+            pipeline::representation rep(cfg, C);
+            tensor<float> x({images, C, H, W});
+            rng r(0);
+            for (std::size_t i = 0; i < x.size(); ++i) x.data()[i] = float(r.uniform());
+            const localisation_params lp{.patch = patch, .stride = stride, .batch = batch};
+            std::vector<double> secs;
+            std::size_t n = 0;
+            double timed = 0;
+            for (std::size_t s = 0; s <= steps || timed < seconds; ++s) {
+                const auto t0 = std::chrono::steady_clock::now();
+                n = dense_features(rep, x, lp).rows();
+                const double dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+                if (s > 0) secs.push_back(dt), timed += dt;
+            }
+            std::sort(secs.begin(), secs.end());
+            rusage ru{};
+            getrusage(RUSAGE_SELF, &ru);
+            const double med = secs[secs.size() / 2];
+            std::printf("mode=dense arch=%s input=%s patch=%zu stride=%zu images=%zu patches=%zu batch=%zu threads=%zu width=%g\n",
+                        arch.c_str(), input.c_str(), patch, stride, images, n, batch, threads, width);
+            std::printf("patches_per_s=%.3f\nseconds_per_image=%.4f\npeak_rss_mb=%.1f\n", double(n) / med, med / double(images),
+                        double(ru.ru_maxrss) / 1024.0);
+            return 0;
+        }
         rng r(0);
         nn::resnet<float> f({.depth = std::stoi(arch.substr(6)), .width = width, .stem_kind = nn::stem::cifar, .in_channels = C}, r);
         nn::mlp_head<float> g(f.feature_dim(), std::vector<std::size_t>(head_depth, head_width), head_out, r);
