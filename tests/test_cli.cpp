@@ -613,7 +613,8 @@ TEST_CASE("oneclass on an MVTec-layout set: run, train / eval / localize, pictur
     INFO(t.out);
     REQUIRE(t.status == 0);
     auto e = run("eval --dataset mvtec --root " + root.string() + " --category stripes --model " + at("patch.ocm") +
-                 " --detector gde --save-detectors " + at("dets") + " --out-dir " + at("meval") + " --fit-patches 300");
+                 " --detector gde --save-detectors " + at("dets") + " --save-models " + at("models") + " --out-dir " + at("meval") +
+                 " --fit-patches 300");
     INFO(e.out);
     REQUIRE(e.status == 0);
     REQUIRE(fs::exists(dir / "dets/stripes-gde.ocm"));
@@ -629,6 +630,17 @@ TEST_CASE("oneclass on an MVTec-layout set: run, train / eval / localize, pictur
     REQUIRE(sc.size() == 3);
     REQUIRE(sc[1].fields[0] == "bad.png");
     CHECK(std::stod(sc[1].fields[1]) > std::stod(sc[2].fields[1]));  // the defective image scores higher
+    // the one-file patch model gives the same scores
+    auto lb = run("localize --model " + at("models/stripes-gde.ocp") + " --images " + at("mine") + " --out " + at("maps2"));
+    INFO(lb.out);
+    REQUIRE(lb.status == 0);
+    REQUIRE(read_file_bytes(dir / "maps2/scores.csv", "test") == read_file_bytes(dir / "maps/scores.csv", "test"));
+    REQUIRE(read_file_bytes(dir / "maps2/maps.npy", "test") == read_file_bytes(dir / "maps/maps.npy", "test"));
+    const auto lbad = run("localize --model " + at("models/stripes-gde.ocp") + " --detector-model " + at("dets/stripes-gde.ocm") +
+                          " --images " + at("mine") + " --out " + at("maps3"));
+    REQUIRE(lbad.status == 2);
+    REQUIRE_THAT(lbad.out, Catch::Contains("drop --detector-model"));
+    REQUIRE_FALSE(fs::exists(dir / "maps3"));
     // the raw-pixel baseline
     auto raw = run("eval" + common + " --category stripes --features raw --detector knn --k 1 --normalize none --fit-patches 300 --out-dir " +
                    at("mraw"));

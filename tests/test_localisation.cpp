@@ -6,12 +6,14 @@
 #include "test_util.hpp"
 
 #include <oneclass/data/mvtec.hpp>
+#include <oneclass/detectors/gaussian.hpp>
 #include <oneclass/detectors/kde.hpp>
 #include <oneclass/eval/localisation.hpp>
 #include <oneclass/eval/roc_auc.hpp>
 #include <oneclass/ops/patch_map.hpp>
 #include <oneclass/ops/ref/patch_map.hpp>
 #include <oneclass/pipeline/localisation.hpp>
+#include <oneclass/pipeline/patch_model.hpp>
 #include <oneclass/pipeline/representation.hpp>
 #include <oneclass/viz/heatmap.hpp>
 
@@ -306,4 +308,36 @@ TEST_CASE("end to end on a generated MVTec set: the maps find the squares, image
     CHECK(iauc >= 0.9);
     CHECK(pauc >= 0.85);
     CHECK(pro >= 0.5);
+}
+
+TEST_CASE("patch_model: fit, save, load, and the same maps from the file; any image size; damaged files are named") {
+    temp_dir t("patch_model");
+    test::make_mvtec(t.path, "stripes", {.train = 6, .test_good = 2, .test_defect = 2, .size = 48, .channels = 3, .seed = 8});
+    const mvtec_category cat(t.path, "stripes", {.image_size = 48});
+    pipeline::representation rep(patch_config(), 3);
+    rep.fit(patch_sampler<mvtec_split>(cat.train(), {.side = 16, .count = 128, .seed = 2}));
+    const localisation_params lp{.patch = 16, .stride = 4};
+    auto model = pipeline::patch_model::fit(std::move(rep), gde<float>{}, cat.train(), lp, 48, 300, 3);
+    const auto maps = model.localize(cat.test());
+    model.save(t / "m.ocp");
+    auto back = pipeline::patch_model::load(t / "m.ocp");
+    CHECK((back.image_size() == 48 && back.params().patch == 16 && back.params().stride == 4));
+    const auto again = back.localize(cat.test());
+    REQUIRE(again.size() == maps.size());
+    for (std::size_t i = 0; i < maps.size(); ++i) REQUIRE(again[i].pixels == maps[i].pixels);  // the same weights: bit for bit
+    CHECK(again[3].score > again[0].score);  // a defect above a good image
+
+    // an image of another size and channel count is resized and converted first
+    const image_u8 big = resize_area(convert_channels(cat.test().decode(3), 1), 96, 96);
+    const anomaly_map m = back.localize(big);
+    CHECK((m.height == 48 && m.width == 48));
+
+    std::string bytes = read_file_bytes(t / "m.ocp", "test");
+    write_file_atomic(t / "cut.ocp", bytes.substr(0, bytes.size() / 2), "test");
+    REQUIRE_THROWS_WITH(pipeline::patch_model::load(t / "cut.ocp"), Catch::Contains("cut.ocp"));
+    bytes[bytes.size() / 2] ^= 0x40;
+    write_file_atomic(t / "flip.ocp", bytes, "test");
+    REQUIRE_THROWS_WITH(pipeline::patch_model::load(t / "flip.ocp"), Catch::Contains("flip.ocp"));
+    rep = pipeline::representation(patch_config(), 3);  // untrained
+    REQUIRE_THROWS_WITH(pipeline::patch_model(std::move(rep), back.detector(), lp, 48), Catch::Contains("not trained"));
 }

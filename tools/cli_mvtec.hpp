@@ -20,6 +20,7 @@
 #include <oneclass/data/mvtec.hpp>
 #include <oneclass/eval/localisation.hpp>
 #include <oneclass/pipeline/localisation.hpp>
+#include <oneclass/pipeline/patch_model.hpp>
 #include <oneclass/pipeline/representation.hpp>
 #include <oneclass/viz/heatmap.hpp>
 
@@ -30,7 +31,7 @@ namespace oneclass::cli {
 
 struct mvtec_args {
     std::string root, category, categories = "all", model, detectors = "kde,gde", features = "f", out_dir = "results";
-    std::string heatmaps, save_detectors, out, grayscale = "replicate", textures = "carpet,grid,leather,tile,wood";
+    std::string heatmaps, save_detectors, save_models, out, grayscale = "replicate", textures = "carpet,grid,leather,tile,wood";
     std::optional<std::size_t> patch, image_size, patches, fit_patches;
     std::size_t stride = 4;
     train_options train;
@@ -188,11 +189,12 @@ inline void write_heatmaps(const fs::path& dir, const mvtec_category& cat, const
 
 /// Fits each detector on sampled training patches and scores the category's test set; one row
 /// per detector (pictures under heatmaps/<category>/<detector>/ when heatmaps is set, detectors
-/// saved under save_detectors/<category>-<detector>.ocm when set).
+/// saved under save_detectors/<category>-<detector>.ocm, and whole patch models, representation
+/// and detector in one file, under save_models/<category>-<detector>.ocp).
 template <class Rep>
 void evaluate_mvtec(Rep& rep, const mvtec_category& cat, const localisation_params& lp, std::size_t fit_patches, std::uint64_t seed,
                     const std::vector<std::string>& names, const detector_options& det_opts, const std::string& heatmaps,
-                    const std::string& save_detectors, std::vector<mvtec_row>& rows) {
+                    const std::string& save_detectors, const std::string& save_models, std::vector<mvtec_row>& rows) {
     using clock = std::chrono::steady_clock;
     const auto t0 = clock::now();
     const matrix<float> X = sample_patch_features(rep, cat.train(), fit_patches, seed, lp);
@@ -240,6 +242,11 @@ void evaluate_mvtec(Rep& rep, const mvtec_category& cat, const localisation_para
             std::visit([&](const auto& x) { save_model(x, fs::path(save_detectors) / (cat.name() + "-" + names[d] + ".ocm")); },
                        dets[d]);
         }
+        if constexpr (requires { rep.bytes(); })
+            if (!save_models.empty()) {
+                fs::create_directories(save_models);
+                pipeline::patch_model::write(fs::path(save_models) / (cat.name() + "-" + names[d] + ".ocp"), rep, dets[d], lp, S);
+            }
     }
 }
 
@@ -314,6 +321,8 @@ inline void check_mvtec_eval_flags(const mvtec_args& a, const std::vector<std::s
     check_output_dir(a.out_dir, "--out-dir");
     if (!a.heatmaps.empty()) check_output_dir(a.heatmaps, "--heatmaps");
     if (!a.save_detectors.empty()) check_output_dir(a.save_detectors, "--save-detectors");
+    if (!a.save_models.empty()) check_output_dir(a.save_models, "--save-models");
+    require(a.save_models.empty() || a.features != "raw", "cli", "--save-models: raw pixels are not a patch model");
 }
 
 inline int run_mvtec_eval(const mvtec_args& a, const detector_options& det_opts) {
@@ -328,7 +337,7 @@ inline int run_mvtec_eval(const mvtec_args& a, const detector_options& det_opts)
         const localisation_params lp = patch_params_of(a.patch.value_or(32), a.stride, cat.image_size());
         fs::create_directories(a.out_dir);
         raw_pixels raw;
-        evaluate_mvtec(raw, cat, lp, a.fit_patches.value_or(10000), a.train.seed, names, det_opts, a.heatmaps, a.save_detectors, rows);
+        evaluate_mvtec(raw, cat, lp, a.fit_patches.value_or(10000), a.train.seed, names, det_opts, a.heatmaps, a.save_detectors, a.save_models, rows);
     } else {
         auto rep = pipeline::representation::load(a.model);
         const auto meta = [&](const char* k) {
@@ -348,7 +357,7 @@ inline int run_mvtec_eval(const mvtec_args& a, const detector_options& det_opts)
         lp.head = a.features == "gf";
         fs::create_directories(a.out_dir);
         evaluate_mvtec(rep, cat, lp, a.fit_patches.value_or(patch_preset_of(meta("preset")).fit_patches), rep.config().seed, names,
-                       det_opts, a.heatmaps, a.save_detectors, rows);
+                       det_opts, a.heatmaps, a.save_detectors, a.save_models, rows);
         features = rep.config().method + "/" + a.features;
         tag = rep.config().method + "-" + a.features;
     }
@@ -382,7 +391,7 @@ inline int run_mvtec_pipeline(const mvtec_args& a, const detector_options& det_o
         localisation_params lp = patch_params_of(s.patch, a.stride, s.image_size);
         lp.head = a.features == "gf";
         const std::size_t first = rows.size();
-        evaluate_mvtec(rep, cats[k], lp, s.fit_patches, s.config.seed, names, det_opts, a.heatmaps, a.save_detectors, rows);
+        evaluate_mvtec(rep, cats[k], lp, s.fit_patches, s.config.seed, names, det_opts, a.heatmaps, a.save_detectors, a.save_models, rows);
         for (std::size_t i = first; i < rows.size(); ++i) rows[i].train_s = train_s;
     }
     report_mvtec(rows, names, fs::path(a.out_dir) / ("run-mvtec-" + a.train.method + "-" + a.train.preset),
@@ -395,27 +404,42 @@ struct localize_args {
     std::string model, detector_model, images, out, range;
     std::size_t stride = 4;
     std::string features = "f";
+    bool features_given = false, stride_given = false;
 };
 
-inline int run_localize(const localize_args& a) {
-    require(!a.model.empty() && !a.detector_model.empty() && !a.images.empty() && !a.out.empty(), "cli",
-            "localize needs --model, --detector-model, --images and --out");
-    check_output_dir(a.out, "--out");
+/// The patch model of --model: a bundle (.ocp from --save-models), or a representation from
+/// 'train --dataset mvtec' with --detector-model.
+inline pipeline::patch_model localize_model(const localize_args& a) {
+    const std::string bytes = read_file_bytes(a.model, "cli");
+    if (unframe(bytes, std::max(pipeline::patch_model_format_version, pipeline::representation_format_version), a.model).kind ==
+        "patch-model") {
+        require(a.detector_model.empty(), "cli", "--model '", a.model, "' is a patch model with its detector: drop --detector-model");
+        require(!a.features_given && !a.stride_given, "cli", "--features / --stride: the patch model '", a.model,
+                "' records its own");
+        return pipeline::patch_model::load(a.model);
+    }
+    require(!a.detector_model.empty(), "cli", "--detector-model is required with a representation model (or give a .ocp patch model)");
     auto rep = pipeline::representation::load(a.model);
     const auto patch_meta = rep.metadata("patch"), size_meta = rep.metadata("image_size");
     require(patch_meta && size_meta && rep.metadata("dataset") == std::optional<std::string>("mvtec"), "cli", "--model '", a.model,
             "' is not a patch model (from 'oneclass train --dataset mvtec')");
-    const std::size_t patch = std::stoul(*patch_meta), size = std::stoul(*size_meta), C = rep.config().net.in_channels;
-    const auto det = load_any_model<float>(a.detector_model);
+    const std::size_t patch = std::stoul(*patch_meta), size = std::stoul(*size_meta);
     require(a.features == "f" || a.features == "gf", "cli", "--features must be f or gf, got '", a.features, "'");
     localisation_params lp = patch_params_of(patch, a.stride, size);
     lp.head = a.features == "gf";
+    return pipeline::patch_model(std::move(rep), load_any_model<float>(a.detector_model), lp, size);
+}
+
+inline int run_localize(const localize_args& a) {
+    require(!a.model.empty() && !a.images.empty() && !a.out.empty(), "cli", "localize needs --model, --images and --out");
+    check_output_dir(a.out, "--out");
+    auto model = localize_model(a);
     const auto files = detail::sorted_images(a.images);
     require(!files.empty(), "cli", "--images '", a.images, "' holds no PNG or JPEG files");
     std::vector<image_u8> imgs;
-    for (const auto& f : files) imgs.push_back(resize_area(load_image(f, C), size, size));
+    for (const auto& f : files) imgs.push_back(load_image(f, model.channels()));
     const image_list_source src(imgs);
-    const auto maps = localize(rep, det, src, lp);  // checks the detector's dimension against the features
+    const auto maps = model.localize(src);  // resized to the model's size; the detector checks the feature dimension
     std::pair<double, double> range = map_range(maps);
     if (!a.range.empty()) {
         const auto parts = split_list(a.range, "--range");
@@ -424,18 +448,20 @@ inline int run_localize(const localize_args& a) {
         require(range.first < range.second, "cli", "--range: LO must be below HI");
     }
     fs::create_directories(a.out);
+    const std::size_t S = model.image_size();
     std::string csv = "file,score\n";
     std::vector<float> all;
     for (std::size_t i = 0; i < files.size(); ++i) {
+        const image_u8 shown = resize_area(imgs[i], S, S);
         save_png(fs::path(a.out) / (files[i].stem().string() + ".png"),
-                 viz::localisation_panel(imgs[i], maps[i].pixels.data(), range.first, range.second));
+                 viz::localisation_panel(shown, maps[i].pixels.data(), range.first, range.second));
         char b[64];
         std::snprintf(b, sizeof b, "%.9g", maps[i].score);
         csv += csv_quoted(files[i].filename().string()) + "," + b + "\n";
         all.insert(all.end(), maps[i].pixels.begin(), maps[i].pixels.end());
         std::printf("%s score=%s\n", files[i].filename().string().c_str(), b);
     }
-    save_npy(fs::path(a.out) / "maps.npy", all.data(), {files.size(), size, size});
+    save_npy(fs::path(a.out) / "maps.npy", all.data(), {files.size(), S, S});
     write_file_atomic(fs::path(a.out) / "scores.csv", csv, "cli");
     std::printf("images=%zu out=%s\n", files.size(), a.out.c_str());
     return 0;

@@ -203,6 +203,7 @@ int main(int argc, char** argv) {
                 ->check(cli::whole_number(2, 100000000));
             cmd->add_option("--heatmaps", ma.heatmaps, "mvtec: write each test image's anomaly map picture, a grid and maps.npy here");
             cmd->add_option("--save-detectors", ma.save_detectors, "mvtec: write each fitted patch detector here (for 'localize')");
+            cmd->add_option("--save-models", ma.save_models, "mvtec: write each patch model (representation + detector, one .ocp file) here");
             cmd->add_option("--textures", ma.textures, "mvtec: the categories averaged as textures (default MVTec's: carpet,grid,leather,tile,wood)");
         }
         cmd->add_option("--grayscale", ma.grayscale, "mvtec: replicate (grey categories as RGB; default) or keep (their own channels)")
@@ -226,9 +227,9 @@ int main(int argc, char** argv) {
 
     cli::localize_args la;
     auto* localize = app.add_subcommand("localize", "anomaly maps of your own images with a patch model and a patch detector");
-    localize->add_option("--model", la.model, "a patch model from 'oneclass train --dataset mvtec'")->required();
-    localize->add_option("--detector-model", la.detector_model, "a patch detector from 'oneclass eval --dataset mvtec --save-detectors'")
+    localize->add_option("--model", la.model, "a patch model (.ocp, from --save-models), or a representation from 'oneclass train --dataset mvtec'")
         ->required();
+    localize->add_option("--detector-model", la.detector_model, "with a representation: a patch detector from 'oneclass eval --dataset mvtec --save-detectors'");
     localize->add_option("--images", la.images, "a folder of PNG / JPEG images")->required();
     localize->add_option("--out", la.out, "folder for each image's picture, scores.csv and maps.npy")->required();
     localize->add_option("--stride", la.stride, "S (default 4)")->check(cli::whole_number(1, 4096));
@@ -322,7 +323,10 @@ int main(int argc, char** argv) {
             if (detectors_given) ma.detectors = detectors;
             ma.out_dir = out_dir;
         };
-        if (*localize) return cli::run_localize(la);
+        if (*localize) {
+            la.features_given = localize->count("--features") > 0, la.stride_given = localize->count("--stride") > 0;
+            return cli::run_localize(la);
+        }
         if (*train && ta.dataset == "mvtec") {
             mvtec_from(ta.root, ta.image_size, "", false, "");
             ma.out = ta.out, ma.train = ta.train;
@@ -344,7 +348,7 @@ int main(int argc, char** argv) {
         }
         for (CLI::App* cmd : {train, eval, run})
             for (const char* f : {"--category", "--categories", "--patch", "--patches", "--stride", "--fit-patches", "--heatmaps",
-                                  "--save-detectors", "--grayscale", "--textures"})
+                                  "--save-detectors", "--save-models", "--grayscale", "--textures"})
                 if (*cmd && cmd->get_option_no_throw(f) && cmd->count(f))
                     fail("cli", f, " applies to --dataset mvtec only");
         if (*detect) {

@@ -143,14 +143,16 @@ struct detector_list {
     /// Loads whichever detector of the list the file holds.
     template <class T>
     static variant<T> load(const std::filesystem::path& path) {
-        return naming_file(path, "load_model", [&] {
-            const std::string bytes = read_file_bytes(path, "load_model");
-            const std::string kind = unframe(bytes, model_format_version, path.string()).kind;
-            std::optional<variant<T>> out;
-            ((kind == D<T>::kind ? (void)out.emplace(model_from_bytes<D<T>>(bytes, path.string())) : (void)0), ...);
-            if (!out) fail<io_error>("load_model", "'", path.string(), "' holds an unknown model kind '", kind, "'");
-            return std::move(*out);
-        });
+        return naming_file(path, "load_model", [&] { return from_bytes<T>(read_file_bytes(path, "load_model"), path.string()); });
+    }
+    /// The same from the bytes of a model file (model_bytes), e.g. one embedded in another file.
+    template <class T>
+    static variant<T> from_bytes(std::string_view bytes, const std::string& source) {
+        const std::string kind = unframe(bytes, model_format_version, source).kind;
+        std::optional<variant<T>> out;
+        ((kind == D<T>::kind ? (void)out.emplace(model_from_bytes<D<T>>(bytes, source)) : (void)0), ...);
+        if (!out) fail<io_error>("load_model", "'", source, "' holds an unknown model kind '", kind, "'");
+        return std::move(*out);
     }
 
     template <class T>

@@ -127,26 +127,33 @@ public:
         return naming_file(path, "representation::load", [&] { return load_unchecked(path); });
     }
 
-private:
-    static basic_representation load_unchecked(const std::filesystem::path& path) {
-        const std::string bytes = read_file_bytes(path, "representation::load");
-        const framed_file f = unframe(bytes, representation_format_version, path.string());
+    /// What save() writes, as bytes (to embed the model in another file).
+    std::string bytes(const config_fields& metadata = {}) { return serialize("representation", false, metadata); }
+
+    /// The model of bytes() or of a file's contents; `source` names it in errors.
+    static basic_representation from_bytes(std::string_view bytes, const std::string& source) {
+        const framed_file f = unframe(bytes, representation_format_version, source);
         if (f.kind != "representation")
-            fail<io_error>("representation::load", "'", path.string(), "' is a ", f.kind, " file, not a trained representation");
-        binary_reader r(f.payload, "'" + path.string() + "'");
-        const auto cfg = config_from_fields(get_fields(r), "'" + path.string() + "'");
+            fail<io_error>("representation::load", "'", source, "' is a ", f.kind, " file, not a trained representation");
+        binary_reader r(f.payload, "'" + source + "'");
+        const auto cfg = config_from_fields(get_fields(r), "'" + source + "'");
         if (!List::contains(cfg.method))
-            fail<io_error>("representation::load", "'", path.string(), "': unknown method '", cfg.method, "' (", List::choices(), ")");
+            fail<io_error>("representation::load", "'", source, "': unknown method '", cfg.method, "' (", List::choices(), ")");
         // The configuration decides how much the model allocates; the file must at least hold the
         // weights it describes (4 bytes each) before any of it is built.
         const double weights = double(nn::resnet_weight_count(cfg.net)) + double(head_weight_count(cfg));
         if (weights * 4 > double(r.remaining()))
-            fail<io_error>("representation::load", "'", path.string(), "' describes a network of ", weights,
+            fail<io_error>("representation::load", "'", source, "' describes a network of ", weights,
                            " weights but holds only ", r.remaining(), " bytes");
         basic_representation rep(cfg, cfg.net.in_channels);
-        rep.read(f, path, "representation", false);
+        rep.read(f, source, "representation", false);
         rep.fitted_ = true;
         return rep;
+    }
+
+private:
+    static basic_representation load_unchecked(const std::filesystem::path& path) {
+        return from_bytes(read_file_bytes(path, "representation::load"), path.string());
     }
 
 public:
@@ -304,6 +311,11 @@ private:
     }
 
     void write(const std::filesystem::path& path, const char* kind, bool optimizer, const config_fields& metadata) {
+        write_file_atomic(path, serialize(kind, optimizer, metadata),
+                          kind == std::string("checkpoint") ? "save_checkpoint" : "representation::save");
+    }
+
+    std::string serialize(const char* kind, bool optimizer, const config_fields& metadata) {
         binary_writer w;
         put_fields(w, describe(c_));
         put_fields(w, metadata);
@@ -324,7 +336,7 @@ private:
             w.put_string(b.id);
             w.put_vector(*b.values);
         }
-        write_file_atomic(path, frame_payload(representation_format_version, kind, w.bytes()), kind == std::string("checkpoint") ? "save_checkpoint" : "representation::save");
+        return frame_payload(representation_format_version, kind, w.bytes());
     }
 
     /// Reads what write() produced (already unframed) into this model, all or nothing.
