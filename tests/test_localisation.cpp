@@ -17,6 +17,8 @@
 #include <oneclass/pipeline/representation.hpp>
 #include <oneclass/viz/heatmap.hpp>
 
+#include <tbb/global_control.h>
+
 #include <filesystem>
 #include <unistd.h>
 
@@ -302,6 +304,11 @@ TEST_CASE("end to end on a generated MVTec set: the maps find the squares, image
         pixels.insert(pixels.end(), maps[i].pixels.begin(), maps[i].pixels.end());
         const image_u8 m = cat.test().mask(i);
         masks.insert(masks.end(), m.pixels.begin(), m.pixels.end());
+    }
+    {  // the same maps on one thread: batches and reductions do not depend on the thread count
+        tbb::global_control one(tbb::global_control::max_allowed_parallelism, 1);
+        const auto serial = localize(rep, det, cat.test(), lp);
+        for (std::size_t i = 0; i < maps.size(); ++i) REQUIRE(serial[i].pixels == maps[i].pixels);
     }
     const double iauc = roc_auc(image_scores, labels), pauc = pixel_roc_auc(pixels, masks), pro = pro_auc(pixels, masks, 48, 48);
     INFO("image AUROC " << iauc << ", pixel AUROC " << pauc << ", PRO " << pro);
