@@ -265,14 +265,23 @@ TEST_CASE("viz: inferno's ends, contours on the mask's outline, panels side by s
         CHECK(l > prev);
         prev = l;
     }
+    // a 2 x 3 block inside a 6 x 6 image, and a 1 x 2 block on its right border
     image_u8 img{6, 6, 3, std::vector<std::uint8_t>(108, 100)}, mask{6, 6, 1, std::vector<std::uint8_t>(36, 0)};
-    for (std::size_t y = 1; y < 5; ++y)
-        for (std::size_t x = 1; x < 5; ++x) mask.pixels[y * 6 + x] = 255;
+    for (std::size_t y = 2; y < 4; ++y)
+        for (std::size_t x = 1; x < 4; ++x) mask.pixels[y * 6 + x] = 255;
+    mask.pixels[0 * 6 + 5] = mask.pixels[0 * 6 + 4] = 255;
     viz::draw_contour(img, mask, {1, 2, 3});
+    const char* want[6] = {"...oXX",  // X: outlined, o: outline outside; block pixels inside stay untouched (-)
+                           ".ooooo",  //
+                           "o---o.",  //
+                           "o---o.",  //
+                           ".ooo..",  //
+                           "......"};
     for (std::size_t y = 0; y < 6; ++y)
         for (std::size_t x = 0; x < 6; ++x) {
-            const bool ring = y >= 1 && y <= 4 && x >= 1 && x <= 4 && (y == 1 || y == 4 || x == 1 || x == 4);
-            CHECK(img.pixels[(y * 6 + x) * 3] == (ring ? 1 : 100));
+            const char w = want[y][x];
+            INFO("pixel " << y << ", " << x);
+            CHECK(img.pixels[(y * 6 + x) * 3] == (w == 'o' || w == 'X' ? 1 : 100));
         }
     const image_u8 p = viz::panel({img, image_u8{4, 3, 1, std::vector<std::uint8_t>(12, 0)}}, true, 2);
     CHECK((p.height == 6 && p.width == 11 && p.channels == 3));

@@ -7,7 +7,7 @@
 //   colorize(map, H, W, lo, hi)      the map through inferno, lo..hi mapped to 0..1 (clamped): one
 //                                    range for a whole test set, so pictures compare
 //   overlay(img, map, lo, hi)        the input with the colour blended in where the map is high
-//   draw_contour(img, mask, colour)  the outline of the mask's regions (4-neighbour boundary)
+//   draw_contour(img, mask, colour)  the outline of the mask's regions (just outside them)
 //   panel({a, b, c}) / stack({..})   images side by side / one above another, on white
 //   localisation_panel(...)          input | map | overlay, contour on the first and the last
 #pragma once
@@ -87,8 +87,9 @@ image_u8 overlay(const image_u8& img, const T* map, double lo, double hi, double
     return out;
 }
 
-/// Draws the boundary of the mask's regions (mask pixels with a 4-neighbour outside the mask or
-/// on the image border) in `colour`.
+/// Outlines the mask's regions in `colour`: the pixels just outside them (a 4-neighbour in the
+/// mask), so that a thin defect (a scratch) stays visible inside its outline, and the mask's own
+/// pixels on the image border, where there is no outside.
 inline void draw_contour(image_u8& img, const image_u8& mask, rgb colour = {0x00, 0xff, 0x7f}) {
     require(img.channels == 3 && mask.channels == 1 && img.height == mask.height && img.width == mask.width, "draw_contour",
             "needs an RGB image and a 1-channel mask of its size, got ", img.height, " x ", img.width, " x ", img.channels,
@@ -97,9 +98,9 @@ inline void draw_contour(image_u8& img, const image_u8& mask, rgb colour = {0x00
     const auto in = [&](std::size_t y, std::size_t x) { return mask.pixels[y * W + x] != 0; };
     for (std::size_t y = 0; y < H; ++y)
         for (std::size_t x = 0; x < W; ++x) {
-            if (!in(y, x)) continue;
-            const bool edge = y == 0 || x == 0 || y + 1 == H || x + 1 == W || !in(y - 1, x) || !in(y + 1, x) || !in(y, x - 1) ||
-                              !in(y, x + 1);
+            const bool edge = in(y, x) ? (y == 0 || x == 0 || y + 1 == H || x + 1 == W)
+                                       : ((y > 0 && in(y - 1, x)) || (y + 1 < H && in(y + 1, x)) || (x > 0 && in(y, x - 1)) ||
+                                          (x + 1 < W && in(y, x + 1)));
             if (edge) {
                 std::uint8_t* px = img.pixels.data() + 3 * (y * W + x);
                 px[0] = colour.r, px[1] = colour.g, px[2] = colour.b;
