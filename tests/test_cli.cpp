@@ -648,6 +648,16 @@ TEST_CASE("oneclass on an MVTec-layout set: run, train / eval / localize, pictur
     REQUIRE(raw.status == 0);
     REQUIRE(fs::exists(dir / "mraw/eval-mvtec-stripes-raw.csv"));
 
+    // a grey category: replicated to RGB by default, kept single-channel with --grayscale keep
+    test::make_mvtec(dir / "grey", "plain", {.train = 4, .test_good = 2, .test_defect = 2, .size = 48, .channels = 1, .seed = 5});
+    for (const auto& [mode, channels] : {std::pair<std::string, std::size_t>{"replicate", 3}, {"keep", 1}}) {
+        auto g = run("train --dataset mvtec --root " + at("grey") + " --category plain --patch 16 --image-size 48 --grayscale " + mode +
+                     quick + " --out " + at("grey-" + mode + ".ocm"));
+        INFO(g.out);
+        REQUIRE(g.status == 0);
+        CHECK(pipeline::representation::load(dir / ("grey-" + mode + ".ocm")).config().net.in_channels == channels);
+    }
+
     // bad inputs: one line, exit 2, no results file
     const auto bad = [&](const std::string& args, const std::string& needle) {
         INFO("args: " << args);
