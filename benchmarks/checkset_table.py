@@ -16,11 +16,11 @@ textures = a.textures.split(",")
 rows = {}  # (column, category) -> row
 methods = []
 for path in sorted(glob.glob(os.path.join(a.results, "**", "*.csv"), recursive=True)):
-    name = os.path.basename(path)
-    if name.startswith("eval-mvtec-") and name.endswith("-raw.csv"):
+    name = os.path.basename(path)  # eval-mvtec-<category>-raw.csv, run-mvtec-<method>-<preset>.csv, maybe behind a prefix
+    if "eval-mvtec-" in name and name.endswith("-raw.csv"):
         method = "raw"
-    elif name.startswith("run-mvtec-"):
-        method = name[len("run-mvtec-"):].rsplit("-", 1)[0]
+    elif "run-mvtec-" in name:
+        method = name[name.index("run-mvtec-") + len("run-mvtec-"):].rsplit("-", 1)[0]
     else:
         continue
     for r in csv.DictReader(open(path)):
