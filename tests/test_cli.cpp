@@ -670,6 +670,8 @@ TEST_CASE("oneclass on an MVTec-layout set: run, train / eval / localize, pictur
     };
     bad("run" + common + " --categories stripes,bottle" + quick, "unknown category 'bottle'");
     bad("eval" + common + " --category stripes --features f", "needs --model");
+    bad("run" + common + " --categories stripes --seeds 3" + quick, "--seeds does not apply to --dataset mvtec");
+    bad("run" + common + " --categories stripes --channels 1" + quick, "--channels does not apply to --dataset mvtec (see --grayscale)");
     bad("run" + common + " --categories stripes" + quick + " --stride 5", "multiple of --stride");
     bad("run --dataset fashion-mnist --heatmaps x --classes 0 --preset quick", "--heatmaps applies to --dataset mvtec only");
     bad("eval --dataset mvtec --root " + root.string() + " --category stripes --model " + at("patch.ocm") + " --patch 32",

@@ -323,6 +323,14 @@ int main(int argc, char** argv) {
             if (detectors_given) ma.detectors = detectors;
             ma.out_dir = out_dir;
         };
+        // flags of the class-level datasets that mean nothing on MVTec: refused, not ignored
+        for (CLI::App* cmd : {train, eval, run})
+            if (*cmd && ((cmd == train && ta.dataset == "mvtec") || (cmd == eval && ea.dataset == "mvtec") ||
+                         (cmd == run && ra.dataset == "mvtec")))
+                for (const char* f : {"--class", "--classes", "--seeds", "--baseline", "--channels", "--train-limit", "--attribute"})
+                    if (cmd->get_option_no_throw(f) && cmd->count(f))
+                        fail("cli", f, " does not apply to --dataset mvtec", std::string(f) == "--channels" ? " (see --grayscale)" : "",
+                             std::string(f) == "--class" ? " (use --category)" : "");
         if (*localize) {
             la.features_given = localize->count("--features") > 0, la.stride_given = localize->count("--stride") > 0;
             return cli::run_localize(la);
@@ -330,7 +338,6 @@ int main(int argc, char** argv) {
         if (*train && ta.dataset == "mvtec") {
             mvtec_from(ta.root, ta.image_size, "", false, "");
             ma.out = ta.out, ma.train = ta.train;
-            require(ta.cls < 0, "cli", "--class does not apply to --dataset mvtec (use --category)");
             return cli::run_mvtec_train(ma);
         }
         if (*eval && ea.dataset == "mvtec") {
