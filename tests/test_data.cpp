@@ -15,16 +15,7 @@ namespace fs = std::filesystem;
 namespace {
 const fs::path data_dir = ONECLASS_TEST_DATA;
 
-struct temp_dir {
-    fs::path path;
-    explicit temp_dir(const std::string& tag) {
-        path = fs::temp_directory_path() / ("oneclass_" + tag + "_" + std::to_string(::getpid()));
-        fs::remove_all(path);
-        fs::create_directories(path);
-    }
-    ~temp_dir() { fs::remove_all(path); }
-    fs::path operator/(const std::string& s) const { return path / s; }
-};
+using test::temp_dir;
 
 void write_bytes(const fs::path& p, const std::string& b) {
     std::ofstream(p, std::ios::binary).write(b.data(), std::streamsize(b.size()));

@@ -26,16 +26,7 @@ using namespace oneclass;
 namespace fs = std::filesystem;
 
 namespace {
-struct temp_dir {
-    fs::path path;
-    explicit temp_dir(const std::string& tag) {
-        path = fs::temp_directory_path() / ("oneclass_" + tag + "_" + std::to_string(::getpid()));
-        fs::remove_all(path);
-        fs::create_directories(path);
-    }
-    ~temp_dir() { fs::remove_all(path); }
-    fs::path operator/(const std::string& s) const { return path / s; }
-};
+using test::temp_dir;
 }  // namespace
 
 TEST_CASE("gaussian_upsample equals the 2-D definition, ragged borders included") {

@@ -7,14 +7,31 @@
 
 #include <catch2/catch.hpp>
 
+#include <unistd.h>
+
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
+#include <filesystem>
 #include <sstream>
 #include <string>
 #include <vector>
 
 namespace test {
+
+/// A fresh folder under the system's temporary directory (tag and process id in its name),
+/// removed with everything in it when the object goes.
+struct temp_dir {
+    std::filesystem::path path;
+    explicit temp_dir(const std::string& tag)
+        : path(std::filesystem::temp_directory_path() / ("oneclass_" + tag + "_" + std::to_string(::getpid()))) {
+        std::filesystem::remove_all(path);
+        std::filesystem::create_directories(path);
+    }
+    temp_dir(const temp_dir&) = delete;
+    ~temp_dir() { std::filesystem::remove_all(path); }
+    std::filesystem::path operator/(const std::string& s) const { return path / s; }
+};
 
 /// Seed for randomised tests: ONECLASS_TEST_SEED overrides the fixed default; printed on failure.
 inline std::uint64_t seed(std::uint64_t fallback = 12345) {

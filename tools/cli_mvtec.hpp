@@ -81,15 +81,7 @@ inline double train_mvtec(pipeline::representation& rep, const mvtec_category& c
                           std::uint64_t seed, const train_options& t, const std::string& label) {
     const patch_sampler<mvtec_split> sampler(cat.train(), {.side = patch, .count = patches, .seed = seed});
     progress_reporter progress(t.progress, t.metrics, label, {{"category", cat.name()}, {"seed", seed}});
-    const auto t0 = std::chrono::steady_clock::now();
-    try {
-        rep.fit(sampler, [&](const pipeline::step_log& l) { progress(l); }, &stop_requested());
-    } catch (...) {
-        progress.finish();
-        throw;
-    }
-    progress.finish();
-    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    return train_with_progress(rep, sampler, progress);
 }
 
 struct mvtec_setup {

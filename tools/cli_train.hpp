@@ -270,9 +270,11 @@ private:
     double rate_ = 0, epoch_loss_ = 0;
 };
 
-/// Trains `rep` on `images` with the reporter and the Ctrl-C flag; returns the seconds spent.
-/// On Ctrl-C the representation has written its checkpoint and training_interrupted propagates.
-inline double train_with_progress(pipeline::representation& rep, const tensor<float>& images, progress_reporter& progress) {
+/// Trains `rep` on `images` (a tensor or any ImageSource) with the reporter and the Ctrl-C flag;
+/// returns the seconds spent. On Ctrl-C the representation has written its checkpoint (when it has
+/// one) and training_interrupted propagates.
+template <class Images>
+double train_with_progress(pipeline::representation& rep, const Images& images, progress_reporter& progress) {
     const auto t0 = std::chrono::steady_clock::now();
     // Test hook: ONECLASS_TEST_SIGINT_AT_STEP=K raises a real SIGINT after global step K, so that
     // the Ctrl-C path (handler, checkpoint, exit status, --resume) is tested deterministically.
