@@ -641,6 +641,11 @@ TEST_CASE("oneclass on an MVTec-layout set: run, train / eval / localize, pictur
     REQUIRE(lbad.status == 2);
     REQUIRE_THAT(lbad.out, Catch::Contains("drop --detector-model"));
     REQUIRE_FALSE(fs::exists(dir / "maps3"));
+    const auto lrange = run("localize --model " + at("models/stripes-gde.ocp") + " --images " + at("mine") + " --out " + at("maps4") +
+                            " --range 1,x");
+    REQUIRE(lrange.status == 2);
+    REQUIRE_THAT(lrange.out, Catch::Contains("--range must be LO,HI with finite LO < HI, got '1,x'"));
+    REQUIRE_FALSE(fs::exists(dir / "maps4"));
     // the raw-pixel baseline
     auto raw = run("eval" + common + " --category stripes --features raw --detector knn --k 1 --normalize none --fit-patches 300 --out-dir " +
                    at("mraw"));

@@ -24,6 +24,7 @@
 #include <oneclass/pipeline/representation.hpp>
 #include <oneclass/viz/heatmap.hpp>
 
+#include <charconv>
 #include <chrono>
 #include <cstdio>
 
@@ -61,6 +62,15 @@ inline patch_preset patch_preset_of(const std::string& name) {
         p.fit_patches = 50000;
     }
     return p;
+}
+
+/// A whole-number record of a model file ("patch", "image_size"), or a one-line error naming it.
+inline std::size_t model_record(const std::string& model, const char* key, const std::optional<std::string>& v) {
+    std::size_t n = 0;
+    const bool ok = v && !v->empty() && std::from_chars(v->data(), v->data() + v->size(), n).ptr == v->data() + v->size();
+    require(ok && n > 0, "cli", "--model '", model, "': record '", key, "' is ", v ? "'" + *v + "'" : std::string("missing"),
+            ", not a positive whole number");
+    return n;
 }
 
 inline std::size_t mvtec_channels(const std::string& grayscale) {
@@ -340,7 +350,8 @@ inline int run_mvtec_eval(const mvtec_args& a, const detector_options& det_opts)
         require(meta("dataset") == "mvtec", "cli", "--model '", a.model, "' was trained on ", meta("dataset"), ", not mvtec");
         require(a.features == "f" || a.features == "gf", "cli", "--features must be f, gf or raw, got '", a.features, "'");
         require(a.features == "f" || rep.uses_head(), "cli", "--features gf: a ", rep.config().method, " model has no projection head");
-        const std::size_t patch = std::stoul(meta("patch")), size = std::stoul(meta("image_size"));
+        const std::size_t patch = model_record(a.model, "patch", meta("patch")),
+                          size = model_record(a.model, "image_size", meta("image_size"));
         require(!a.patch || *a.patch == patch, "cli", "--patch ", *a.patch, ": the model was trained on ", patch, " px patches");
         require(!a.image_size || *a.image_size == size, "cli", "--image-size ", *a.image_size, ": the model was trained at ", size);
         const std::size_t channels = rep.config().net.in_channels;
@@ -415,7 +426,7 @@ inline pipeline::patch_model localize_model(const localize_args& a) {
     const auto patch_meta = rep.metadata("patch"), size_meta = rep.metadata("image_size");
     require(patch_meta && size_meta && rep.metadata("dataset") == std::optional<std::string>("mvtec"), "cli", "--model '", a.model,
             "' is not a patch model (from 'oneclass train --dataset mvtec')");
-    const std::size_t patch = std::stoul(*patch_meta), size = std::stoul(*size_meta);
+    const std::size_t patch = model_record(a.model, "patch", patch_meta), size = model_record(a.model, "image_size", size_meta);
     require(a.features == "f" || a.features == "gf", "cli", "--features must be f or gf, got '", a.features, "'");
     localisation_params lp = patch_params_of(patch, a.stride, size);
     lp.head = a.features == "gf";
@@ -435,9 +446,9 @@ inline int run_localize(const localize_args& a) {
     std::pair<double, double> range = map_range(maps);
     if (!a.range.empty()) {
         const auto parts = split_list(a.range, "--range");
-        require(parts.size() == 2, "cli", "--range must be LO,HI, got '", a.range, "'");
-        range = {std::stod(parts[0]), std::stod(parts[1])};
-        require(range.first < range.second, "cli", "--range: LO must be below HI");
+        const bool numbers = parts.size() == 2 && detail::parse_double(parts[0], range.first) &&
+                             detail::parse_double(parts[1], range.second) && std::isfinite(range.first) && std::isfinite(range.second);
+        require(numbers && range.first < range.second, "cli", "--range must be LO,HI with finite LO < HI, got '", a.range, "'");
     }
     fs::create_directories(a.out);
     const std::size_t S = model.image_size();
