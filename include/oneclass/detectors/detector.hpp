@@ -86,6 +86,21 @@ concept scorer = requires(const D cd, matrix_view<const typename D::value_type> 
 template <class D>
 concept Detector = detector_types<D> && fittable<D> && scorer<D>;
 
+/// Scores and their gradients with respect to the rows they were computed from (before the
+/// detector's own normalisation: the chain through it is included).
+template <class T>
+struct score_gradients {
+    std::vector<T> score;
+    matrix<T> gradient;  ///< rows x dim: d score_i / d X(i, :)
+};
+
+/// A detector whose score is differentiable in its input: the optional capability explanations
+/// need (explain/), so that d score(f(x)) / dx flows through the network.
+template <class D>
+concept DifferentiableDetector = Detector<D> && requires(const D cd, matrix_view<const typename D::value_type> X) {
+    { cd.score_gradient(X) } -> std::same_as<score_gradients<typename D::value_type>>;
+};
+
 /// A detector that can be written to and read from a model file (detectors/serialize.hpp).
 template <class D>
 concept SerializableDetector = Detector<D> && requires(const D cd, D d, binary_writer& w, binary_reader& r) {
@@ -118,6 +133,19 @@ void check_score_input(matrix_view<const T> X, bool fitted, std::size_t dim, con
     if (!fitted) fail<not_fitted>(where, "the detector is not fitted (call fit or load first)");
     require(X.cols() == dim, where, "expected ", dim, " features, got ", X.cols());
     require_finite(X, where, "test data");
+}
+
+/// g (the gradient with respect to u = x / |x|) becomes the gradient with respect to x:
+/// (g - u (u . g)) / |x|, the Jacobian of the L2 normalisation (symmetric) applied to g. A zero
+/// row, which normalisation leaves unchanged, keeps g.
+template <class T>
+void chain_l2(const T* x, T* g, std::size_t d) {
+    const double nrm = std::sqrt(double(simd::squared_norm(x, d)));
+    if (!(nrm > 0)) return;
+    double ug = 0;
+    for (std::size_t j = 0; j < d; ++j) ug += double(x[j]) * double(g[j]);
+    ug /= nrm;
+    for (std::size_t j = 0; j < d; ++j) g[j] = T((double(g[j]) - double(x[j]) / nrm * ug) / nrm);
 }
 
 template <class T>

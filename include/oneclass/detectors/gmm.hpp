@@ -129,6 +129,41 @@ public:
         return out;
     }
 
+    /// Scores as score() and their gradients with respect to the rows of X: the responsibility-
+    /// weighted sum of the components' Mahalanobis gradients, sum_c r_c Sigma_c^{-1} (x - mu_c).
+    score_gradients<T> score_gradient(matrix_view<const T> X) const {
+        detail::check_score_input(X, fitted(), dim(), "gmm::score_gradient");
+        const std::size_t k = comps_.size(), d = dim();
+        score_gradients<T> out{std::vector<T>(X.rows()), matrix<T>(X.rows(), d)};
+        const bool l2 = p_.normalize == normalization::l2;
+        parallel::for_chunks(0, X.rows(), p_.block_rows, [&](std::size_t lo, std::size_t hi) {
+            const std::size_t b = hi - lo;
+            matrix<double> Xd, lp(b, k), G(b, d), acc(b, d);
+            std::vector<matrix<double>> Z(k);
+            std::vector<double> col(b);
+            detail::rows_as_double(X, lo, hi, l2, Xd);
+            for (std::size_t c_ = 0; c_ < k; ++c_) {
+                comps_[c_].log_density(Xd.view(), col.data(), Z[c_]);
+                for (std::size_t i = 0; i < b; ++i) lp(i, c_) = col[i] + std::log(weights_[c_]);
+            }
+            std::vector<double> lse(b);
+            for (std::size_t i = 0; i < b; ++i) out.score[lo + i] = T(-(lse[i] = logsumexp(lp.row(i), k)));
+            for (std::size_t c_ = 0; c_ < k; ++c_) {
+                linalg::gemm_nt<double>(Z[c_].view(), comps_[c_].W.view(), G.view(), 1.0, 0.0);
+                for (std::size_t i = 0; i < b; ++i) {
+                    const double r = std::exp(lp(i, c_) - lse[i]);  // responsibility
+                    for (std::size_t j = 0; j < d; ++j) acc(i, j) += r * G(i, j);
+                }
+            }
+            for (std::size_t i = 0; i < b; ++i) {
+                T* gr = out.gradient.row(lo + i);
+                for (std::size_t j = 0; j < d; ++j) gr[j] = T(acc(i, j));
+                if (l2) detail::chain_l2(X.row(lo + i), gr, d);
+            }
+        });
+        return out;
+    }
+
     bool fitted() const noexcept { return !comps_.empty(); }
     std::size_t dim() const noexcept { return comps_.empty() ? 0 : comps_[0].dim(); }
     const std::vector<double>& weights() const noexcept { return weights_; }
@@ -275,7 +310,7 @@ private:
     std::vector<double> weights_;
 };
 
-static_assert(SerializableDetector<gmm<float>>);
+static_assert(SerializableDetector<gmm<float>> && DifferentiableDetector<gmm<float>>);
 static_assert(SerializableDetector<gmm<double>>);
 
 }  // namespace oneclass

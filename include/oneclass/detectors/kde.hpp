@@ -14,6 +14,10 @@
 //     (void)det.fit(train);
 //     auto s = det.score(test);
 //
+// Gradient (score_gradient, for explanations): with w_j = softmax_j(-gamma ||x - y_j||^2),
+//     ds/dx = sum_j w_j 2 (x - y_j) = 2 (x - sum_j w_j y_j),
+// the weights from the same shifted exponentials as the score, the weighted sum by one GEMM.
+//
 // Complexity: fit O(n d); score O(n_test n d) flops, memory O(block n) per thread.
 #pragma once
 
@@ -69,6 +73,30 @@ public:
         return out;
     }
 
+    /// Scores as score() and their gradients with respect to the rows of X.
+    score_gradients<T> score_gradient(matrix_view<const T> X) const {
+        detail::check_score_input(X, fitted(), dim(), "kde::score_gradient");
+        score_gradients<T> out{std::vector<T>(X.rows()), matrix<T>(X.rows(), dim())};
+        const std::size_t n = train_.rows(), d = dim();
+        const T g = T(gamma_);
+        linalg::for_each_weighted_row<T>(
+            X, p_.normalize == normalization::l2, train_.view(), norms_, p_.block_rows,
+            [&](std::size_t i, T* d2) {
+                const T m = simd::min(d2, n);
+                const T s = simd::sum_exp_shifted(d2, n, m, -g);
+                out.score[i] = T(double(m) - std::log(double(s)) / gamma_);
+                simd::exp_shifted_inplace(d2, n, m, -g);
+                const T inv = T(1) / s;
+                for (std::size_t j = 0; j < n; ++j) d2[j] *= inv;
+            },
+            [&](std::size_t i, const T* u, const T* wy) {
+                T* gr = out.gradient.row(i);
+                for (std::size_t j = 0; j < d; ++j) gr[j] = T(2) * (u[j] - wy[j]);
+                if (p_.normalize == normalization::l2) detail::chain_l2(X.row(i), gr, d);
+            });
+        return out;
+    }
+
     bool fitted() const noexcept { return !train_.empty(); }
     std::size_t dim() const noexcept { return train_.cols(); }
     double gamma() const noexcept { return gamma_; }
@@ -101,7 +129,7 @@ private:
     double gamma_ = 0;
 };
 
-static_assert(SerializableDetector<kde<float>>);
+static_assert(SerializableDetector<kde<float>> && DifferentiableDetector<kde<float>>);
 static_assert(SerializableDetector<kde<double>>);
 
 }  // namespace oneclass

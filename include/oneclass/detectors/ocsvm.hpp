@@ -187,6 +187,39 @@ public:
         return out;
     }
 
+    /// Scores as score() and their gradients with respect to the rows of X: for the RBF kernel
+    /// ds/dx = 2 gamma sum_i alpha_i K(x_i, x) (x - x_i), for the linear one -w.
+    score_gradients<T> score_gradient(matrix_view<const T> X) const {
+        detail::check_score_input(X, fitted(), dim(), "ocsvm::score_gradient");
+        const std::size_t d = dim(), nsv = sv_.rows();
+        score_gradients<T> out{score(X), matrix<T>(X.rows(), d)};
+        const bool l2 = p_.normalize == normalization::l2;
+        if (p_.kernel == svm_kernel::linear) {
+            for (std::size_t i = 0; i < X.rows(); ++i) {
+                T* gr = out.gradient.row(i);
+                for (std::size_t j = 0; j < d; ++j) gr[j] = T(-w_[j]);
+                if (l2) detail::chain_l2(X.row(i), gr, d);
+            }
+            return out;
+        }
+        const T g = T(gamma_);
+        std::vector<T> ksum(X.rows());
+        linalg::for_each_weighted_row<T>(
+            X, l2, sv_.view(), sv_norms_, p_.block_rows,
+            [&](std::size_t i, T* d2) {
+                simd::exp_affine_inplace(d2, nsv, -g, T(0));
+                double s = 0;
+                for (std::size_t j = 0; j < nsv; ++j) s += double(d2[j] *= coef_t_[j]);
+                ksum[i] = T(s);
+            },
+            [&](std::size_t i, const T* u, const T* wx) {
+                T* gr = out.gradient.row(i);
+                for (std::size_t j = 0; j < d; ++j) gr[j] = T(2) * g * (u[j] * ksum[i] - wx[j]);
+                if (l2) detail::chain_l2(X.row(i), gr, d);
+            });
+        return out;
+    }
+
     bool fitted() const noexcept { return sv_.rows() > 0; }
     std::size_t dim() const noexcept { return sv_.cols(); }
     double rho() const noexcept { return rho_; }
@@ -259,7 +292,7 @@ private:
     std::size_t iterations_ = 0, kernel_rows_computed_ = 0;
 };
 
-static_assert(SerializableDetector<ocsvm<float>>);
+static_assert(SerializableDetector<ocsvm<float>> && DifferentiableDetector<ocsvm<float>>);
 static_assert(SerializableDetector<ocsvm<double>>);
 
 }  // namespace oneclass

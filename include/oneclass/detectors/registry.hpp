@@ -181,7 +181,36 @@ struct detector_list {
             d);
     }
 
+    /// The variant names whose detectors are differentiable (DifferentiableDetector).
+    static std::vector<std::string> differentiable_names() {
+        std::vector<std::string> n;
+        ((DifferentiableDetector<D<float>> ? append(n, variant_names<D<float>>()) : void()), ...);
+        return n;
+    }
+    static bool differentiable(std::string_view name) {
+        for (const auto& n : differentiable_names())
+            if (n == name) return true;
+        return false;
+    }
+    /// Scores and their input gradients; invalid_input for a detector without them.
+    template <class T>
+    static score_gradients<T> score_gradient(const variant<T>& d, matrix_view<const T> X) {
+        return std::visit(
+            [&](const auto& x) -> score_gradients<T> {
+                using X_ = std::decay_t<decltype(x)>;
+                if constexpr (DifferentiableDetector<X_>) return x.score_gradient(X);
+                else fail("score_gradient", "detector ", variant_of(x), " has no score gradient (differentiable: ",
+                          join(differentiable_names()), ")");
+            },
+            d);
+    }
+
 private:
+    static std::string join(const std::vector<std::string>& v) {
+        std::string s;
+        for (const auto& n : v) s += (s.empty() ? "" : ", ") + n;
+        return s;
+    }
     /// 1e30 as "1e30", 0.5 as "0.5": bounds as a user writes them.
     static std::string bound(double v) {
         char b[32];

@@ -131,9 +131,21 @@ public:
                 c_.in_channels, " x H x W, got ", to_string(x.shape()));
         auto h = bn1_->forward_relu(conv1_->forward(x));
         if (c_.stem_kind == stem::imagenet) h = fn::max_pool2d(h, 3, 2, 1);
-        for (auto& s : stages_) h = s->forward(h);
+        for (std::size_t s = 0; s < stages_.size(); ++s) {
+            h = stages_[s]->forward(h);
+            if (capture_ && capture_stage_ == s + 1) *capture_ = h;
+        }
         return h;
     }
+    /// While `out` is set, every forward stores the output of stage `stage` (1..4) in *out: the
+    /// activation GradCAM weighs by its gradient (explain/). nullptr stops it.
+    void capture_stage(std::size_t stage, variable<T>* out) {
+        require(out == nullptr || (stage >= 1 && stage <= stages_.size()), "resnet::capture_stage", "stage must be 1..",
+                stages_.size(), ", got ", stage);
+        capture_stage_ = stage;
+        capture_ = out;
+    }
+    std::size_t stages() const { return stages_.size(); }
     /// Total downsampling of forward_map: 8 for the CIFAR stem, 32 for the ImageNet stem.
     std::size_t map_stride() const { return c_.stem_kind == stem::cifar ? 8 : 32; }
     std::string name() const override { return "resnet" + std::to_string(c_.depth); }
@@ -146,6 +158,8 @@ private:
     std::shared_ptr<batch_norm<T>> bn1_;
     std::vector<std::shared_ptr<sequential<T>>> stages_;
     std::size_t features_ = 0;
+    std::size_t capture_stage_ = 0;
+    variable<T>* capture_ = nullptr;
 };
 
 /// [Linear(no bias) - BN1d - ReLU] per hidden width, then Linear(out) with bias.

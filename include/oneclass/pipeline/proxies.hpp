@@ -59,6 +59,15 @@ public:
     std::vector<double> scores(const network_ref& net, const tensor<float>& x, const std::string& which) {
         return losses::rotation_scores(logits(net, x).value(), which == "rotnet-sum");
     }
+    /// "rotnet-p0" on the tape (N scores, differentiable in x); "rotnet-sum" is not offered (it
+    /// scores the four rotations of x).
+    variable<float> score_variable(const network_ref& net, const variable<float>& x, const std::string& which) {
+        require(which == "rotnet-p0", "rotation_proxy::score_variable", "only rotnet-p0 is differentiable here, not '", which, "'");
+        const variable<float> p = fn::exp(fn::log_softmax(cls_->forward(net.embed(x))));
+        tensor<float> e0({4, 1});
+        e0.data()[0] = -1.0f;  // -p(y = 0 | x)
+        return fn::reshape(fn::matmul(p, variable<float>(e0)), {x.shape()[0]});
+    }
     std::vector<nn::named_variable<float>> parameters() { return detail::prefixed_parameters(*cls_, "cls."); }
     std::vector<nn::named_buffer<float>> buffers() { return {}; }
     void train(bool on) { cls_->train(on); }
@@ -150,6 +159,17 @@ public:
         }
         return out;
     }
+    /// "dae-recon" on the tape: N mean squared errors, differentiable in x (through both the
+    /// reconstruction and the target).
+    variable<float> score_variable(const network_ref& net, const variable<float>& x, const std::string&) {
+        const variable<float> rec = dec_->forward(net.f.forward_map(x));
+        require(rec.value().size() == x.value().size(), "dae_proxy::score_variable", "image sides must be multiples of ",
+                stride_, ", got ", to_string(x.shape()));
+        const std::size_t N = x.shape()[0], img = x.value().size() / std::max<std::size_t>(1, N);
+        const variable<float> d = fn::flatten(fn::sub(rec, x));
+        const variable<float> mean_col(tensor<float>({img, 1}, 1.0f / float(img)));
+        return fn::reshape(fn::matmul(fn::mul(d, d), mean_col), {N});
+    }
     std::vector<nn::named_variable<float>> parameters() { return detail::prefixed_parameters(*dec_, "dec."); }
     std::vector<nn::named_buffer<float>> buffers() { return detail::prefixed_buffers(*dec_, "dec."); }
     void train(bool on) { dec_->train(on); }
@@ -161,7 +181,7 @@ private:
     double sigma_;
 };
 
-static_assert(ScoringProxy<rotation_proxy> && ScoringProxy<dae_proxy>);
+static_assert(DifferentiableScoringProxy<rotation_proxy> && DifferentiableScoringProxy<dae_proxy>);
 
 /// The built-in proxies, in the order the CLI lists them.
 using builtin_proxies = proxy_list<rotation_proxy, simclr_proxy, distaug_proxy, dae_proxy, cutpaste_proxy>;

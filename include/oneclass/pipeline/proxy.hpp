@@ -10,6 +10,9 @@
 //   BuildableProxy     + make(config, f, rng): what a representation builds from a saved name
 //   ScoringProxy       + score_names(), scores(net, x, name): the proxy's own anomaly scores
 //                      (higher = more anomalous), e.g. RotNet's or the reconstruction error
+//   DifferentiableScoringProxy  + score_variable(net, x, name): those scores on the tape, N of
+//                      them, differentiable in x (explain/ attributes them to pixels); a name it
+//                      cannot differentiate throws
 //   proxy_list<P...>   names, parsing and the variant of a set of proxies; extend the built-in
 //                      list with your own: proxy_list_append<builtin_proxies, my_proxy>
 #pragma once
@@ -31,7 +34,8 @@ namespace oneclass::pipeline {
 struct network_ref {
     nn::resnet<float>& f;
     nn::mlp_head<float>& g;
-    variable<float> embed(const tensor<float>& x) const { return g.forward(f.forward(variable<float>(x))); }
+    variable<float> embed(const tensor<float>& x) const { return embed(variable<float>(x)); }
+    variable<float> embed(const variable<float>& x) const { return g.forward(f.forward(x)); }
 };
 
 template <class P>
@@ -54,6 +58,12 @@ concept ScoringProxy = ProxyLoss<P> && requires(P p, const network_ref& net, con
     { P::score_names() } -> std::same_as<std::vector<std::string>>;
     { p.scores(net, x, s) } -> std::same_as<std::vector<double>>;
 };
+
+template <class P>
+concept DifferentiableScoringProxy =
+    ScoringProxy<P> && requires(P p, const network_ref& net, const variable<float>& x, const std::string& s) {
+        { p.score_variable(net, x, s) } -> std::same_as<variable<float>>;
+    };
 
 /// A set of proxies: the one list from which names, parsing and the representation's variant follow.
 template <BuildableProxy... P>

@@ -240,6 +240,24 @@ public:
         return proxy_scores(tensor_source(images), name, batch);
     }
 
+    /// The proxy's own anomaly score `name` on the tape (evaluation mode): N scores,
+    /// differentiable in x, for explanations. Throws for a proxy or score without a gradient.
+    variable<float> proxy_score_variable(const variable<float>& x, const std::string& name) {
+        const auto names = proxy_score_names();
+        require(std::find(names.begin(), names.end(), name) != names.end(), "representation::proxy_score_variable", "a ",
+                c_.method, " model has no score '", name, "'",
+                names.empty() ? std::string(" (its proxy has none)") : " (it has " + detail::join(names) + ")");
+        require(x.value().ndim() == 4 && x.shape()[1] == c_.net.in_channels, "representation::proxy_score_variable",
+                "expects N x ", c_.net.in_channels, " x H x W images, got ", to_string(x.shape()));
+        set_train(false);
+        return std::visit(
+            [&](auto& p) -> variable<float> {
+                if constexpr (DifferentiableScoringProxy<std::decay_t<decltype(p)>>) return p.score_variable(net(), x, name);
+                else fail("representation::proxy_score_variable", "the ", c_.method, " proxy's scores have no gradient");
+            },
+            *proxy_);
+    }
+
     /// Every parameter (encoder "f.", head "g.", proxy's own "cls." / "dec.") with a stable id.
     std::vector<nn::named_variable<float>> parameters() {
         auto ps = detail::prefixed_parameters(*f_, "f.");

@@ -367,6 +367,16 @@ T sum_exp_shifted(const T* a, std::size_t n, T offset, T scale) noexcept {
     return s;
 }
 
+/// a[i] = exp(scale * (a[i] - offset)), in place: the terms sum_exp_shifted adds (KDE's weights).
+template <class T>
+void exp_shifted_inplace(T* a, std::size_t n, T offset, T scale) noexcept {
+    constexpr std::size_t W = width<T>;
+    const batch<T> vs(scale), vo(offset);
+    std::size_t i = 0;
+    for (; i + W <= n; i += W) detail::exp0((batch<T>::load_unaligned(a + i) - vo) * vs).store_unaligned(a + i);
+    for (; i < n; ++i) a[i] = std::exp(scale * (a[i] - offset));
+}
+
 /// sum_i w[i] * exp(scale * a[i]), a unchanged.
 template <class T>
 T weighted_sum_exp(const T* w, const T* a, std::size_t n, T scale) noexcept {

@@ -87,7 +87,8 @@ struct gaussian_component {
         });
     }
 
-    /// out[i] = log N(x_i) for the rows of X (double, already preprocessed), serially.
+    /// out[i] = log N(x_i) for the rows of X (double, already preprocessed), serially; scratch is
+    /// left holding z = (x - mu) W, row by row (GDE's gradient continues from it).
     void log_density(matrix_view<const double> X, double* out, matrix<double>& scratch) const {
         const std::size_t n = X.rows(), d = dim();
         if (scratch.rows() != n || scratch.cols() != d) scratch = matrix<double>(n, d);
