@@ -409,6 +409,74 @@ TEST_CASE("oneclass train / eval --model / Ctrl-C and --resume / metrics, and th
     bad("train" + common + " --method simclr --lr 0.5 --resume --out " + at("c.ocm"), "written for lr 0.05");
 }
 
+TEST_CASE("oneclass explain: heat maps, maps and CSV for detectors and the proxy, the pointing game, one-line errors") {
+    setup s;
+    write_fashion_mnist(dir / "fm", 400, 60);
+    const std::string common = " --root " + at("fm") + " --class 2 --epochs 1 --batch 8 --progress log";
+    REQUIRE(run("train" + common + " --method rotation --out " + at("r.ocm")).status == 0);
+    REQUIRE(run("train" + common + " --method simclr --out " + at("s.ocm")).status == 0);
+    const auto e = run("explain --model " + at("r.ocm") + " --dataset fashion-mnist --root " + at("fm") +
+                       " --detector kde,gde,proxy --method gradient,ig,gradcam --steps 4 --count 3 --out " + at("ex"));
+    INFO(e.out);
+    REQUIRE(e.status == 0);
+    REQUIRE_THAT(e.out, Catch::Contains("kde ig:") && Catch::Contains("completeness gap max") && Catch::Contains("proxy gradcam:"));
+    for (const char* d : {"kde", "gde", "proxy"})
+        for (const char* m : {"gradient", "ig", "gradcam"}) {
+            const std::string npy = read_file_bytes(dir / "ex" / (std::string(d) + "-" + m + ".npy"), "t");
+            REQUIRE_THAT(npy, Catch::Contains("'shape': (3, 32, 32)"));
+            REQUIRE(npy.size() > 3 * 32 * 32 * 4);
+            REQUIRE(fs::exists(dir / "ex/images" / ("2-" + std::string(d) + "-" + m + ".png")));
+        }
+    const image_u8 grid = load_image(dir / "ex/grid.png");
+    REQUIRE(grid.height > 3 * 112);
+    const std::string csv = read_file_bytes(dir / "ex/explain.csv", "t");
+    REQUIRE(std::count(csv.begin(), csv.end(), '\n') == 1 + 3 * 3 * 3);
+    REQUIRE_THAT(csv, Catch::Contains(",anomalous,kde,ig,"));
+    // the pointing game on normal test images with pasted squares
+    const auto pg = run("explain --model " + at("r.ocm") + " --dataset fashion-mnist --root " + at("fm") +
+                        " --detector kde --method gradcam --count 4 --pointing-game 8 --out " + at("pg"));
+    INFO(pg.out);
+    REQUIRE(pg.status == 0);
+    REQUIRE_THAT(pg.out, Catch::Contains("pointing game: 4 images, 8 x 8 noise squares, chance (area share) 0.062"));
+    REQUIRE_THAT(read_file_bytes(dir / "pg/explain.csv", "t"), Catch::Contains(",pasted,kde,gradcam,"));
+    // own images: fitted on --train's folder, resized to the model's size
+    fs::create_directories(dir / "mine");
+    fs::create_directories(dir / "normal");
+    for (int i = 0; i < 4; ++i) {
+        image_u8 img{40, 40, 1, std::vector<std::uint8_t>(1600, std::uint8_t(40 * i))};
+        save_png(dir / "mine" / ("m" + std::to_string(i) + ".png"), img);
+        for (std::size_t p = 0; p < img.pixels.size(); p += 7) img.pixels[p] = 200;
+        save_png(dir / "normal" / ("n" + std::to_string(i) + ".png"), img);
+    }
+    const auto own = run("explain --model " + at("r.ocm") + " --images " + at("mine") + " --train " + at("normal") +
+                         " --detector ocsvm --method gradient --out " + at("own"));
+    INFO(own.out);
+    REQUIRE(own.status == 0);
+    REQUIRE_THAT(read_file_bytes(dir / "own/ocsvm-gradient.npy", "t"), Catch::Contains("'shape': (4, 32, 32)"));
+
+    auto bad = [&](const std::string& args, const std::string& needle) {
+        INFO(args);
+        const auto r = run(args + " --out " + at("never"));
+        INFO(r.out);
+        REQUIRE(r.status == 2);
+        REQUIRE_THAT(r.out, Catch::Contains("oneclass: error:") && Catch::Contains(needle));
+        REQUIRE(error_lines(r.err) == 1);
+        REQUIRE_FALSE(fs::exists(dir / "never"));
+    };
+    const std::string m = "explain --model " + at("r.ocm") + " --dataset fashion-mnist --root " + at("fm");
+    bad(m + " --detector knn", "--detector knn has no score gradient");
+    bad(m + " --method lime", "unknown method 'lime'");
+    bad(m + " --baseline white", "--baseline");
+    bad(m + " --stage 5", "--stage");
+    bad(m + " --detector kde --nu 0.2", "--nu does not apply to detector kde");
+    bad("explain --model " + at("s.ocm") + " --dataset fashion-mnist --root " + at("fm") + " --detector proxy",
+        "a simclr model has no score of its own");
+    bad("explain --model " + at("r.ocm") + " --images " + at("mine"), "give --train DIR");
+    bad(m + " --images " + at("mine") + " --pointing-game 8", "drop --images");
+    bad("explain --model " + at("r.ocm") + " --dataset cifar10 --root " + at("fm"), "trained on fashion-mnist");
+    bad("explain --model " + at("missing.ocm") + " --dataset fashion-mnist --root " + at("fm"), "missing.ocm");
+}
+
 TEST_CASE("oneclass on image folders: generic folder, cat-vs-dog and CelebA layouts from generated files") {
     setup s;
     rng r(3);

@@ -218,14 +218,20 @@ struct model_eval_args {
     std::size_t image_size = 0;
 };
 
-inline int run_eval_model(const model_eval_args& a, const detector_options& det_opts) {
-    const auto names = split_list(a.detectors, "--detector");
-    check_eval_flags(names, det_opts, a.features);
-    check_output_dir(a.out_dir, "--out-dir");
-    auto rep = pipeline::representation::load(a.model);
+/// A trained class-level model and the data it was trained on: its class, that class's training
+/// images and the test split, after checking the model's records against the flags.
+struct model_data {
+    int cls = 0;
+    class_data cd;
+    labelled_split data;
+};
+
+inline model_data load_model_data(pipeline::representation& rep, const std::string& model, const std::string& dataset,
+                                  const std::string& root, std::size_t image_size, const std::string& attribute,
+                                  const std::string& classes) {
     const auto meta = [&](const char* k) {
         const auto v = rep.metadata(k);
-        require(v.has_value(), "cli", "--model '", a.model, "' has no '", k, "' record (not written by oneclass train?)");
+        require(v.has_value(), "cli", "--model '", model, "' has no '", k, "' record (not written by oneclass train?)");
         return *v;
     };
     const auto meta_number = [&](const char* k) {  // a malformed record is named, not a bare "stod"
@@ -237,33 +243,49 @@ inline int run_eval_model(const model_eval_args& a, const detector_options& det_
         } catch (const std::exception&) {
             pos = 0;
         }
-        require(pos == v.size() && !v.empty() && d >= 0, "cli", "--model '", a.model, "': record '", k, "' = '", v,
+        require(pos == v.size() && !v.empty() && d >= 0, "cli", "--model '", model, "': record '", k, "' = '", v,
                 "' is not a number");
         return d;
     };
-    require(meta("dataset") == a.dataset, "cli", "--model '", a.model, "' was trained on ", meta("dataset"),
-            ", not --dataset ", a.dataset);
-    const int cls = int(meta_number("class"));
-    require(a.classes.empty() || a.classes == meta("class"), "cli", "--model '", a.model, "' was trained on class ",
-            cls, ", not --classes ", a.classes);
+    require(meta("dataset") == dataset, "cli", "--model '", model, "' was trained on ", meta("dataset"), ", not --dataset ",
+            dataset);
+    model_data m;
+    m.cls = int(meta_number("class"));
+    require(classes.empty() || classes == meta("class"), "cli", "--model '", model, "' was trained on class ", m.cls,
+            ", not --classes ", classes);
+    const std::size_t channels = rep.config().net.in_channels;
+    require(meta("attribute") == attribute, "cli", "--model '", model, "' was trained with --attribute ", meta("attribute"),
+            ", not ", attribute);
+    const bool resizable = dataset == "folder" || dataset == "cat-vs-dog" || dataset == "celeba";
+    m.data = load_dataset(dataset, root, image_size ? image_size : resizable ? std::size_t(meta_number("image_size")) : 0,
+                          attribute);
+    require(std::size_t(m.cls) < m.data.train.num_classes(), "cli", "--model class ", m.cls, " is not in this dataset");
+    m.cd = class_images(m.data, m.cls, channels, std::size_t(meta_number("train_limit")));
+    require(m.cd.train_images.shape(2) == std::size_t(meta_number("image_size")), "cli", "--model '", model,
+            "' was trained on ", meta("image_size"), " px images, this dataset gives ", m.cd.train_images.shape(2));
+    return m;
+}
+
+inline int run_eval_model(const model_eval_args& a, const detector_options& det_opts) {
+    const auto names = split_list(a.detectors, "--detector");
+    check_eval_flags(names, det_opts, a.features);
+    check_output_dir(a.out_dir, "--out-dir");
+    auto rep = pipeline::representation::load(a.model);
     require(a.features == "f" || rep.uses_head(), "cli", "--features gf: a ", rep.config().method,
             " model has no projection head");
+    const model_data md = load_model_data(rep, a.model, a.dataset, a.root, a.image_size, a.attribute, a.classes);
+    const int cls = md.cls;
+    const class_data& cd = md.cd;
+    const labelled_split& data = md.data;
     const std::size_t channels = rep.config().net.in_channels;
-    require(meta("attribute") == a.attribute, "cli", "--model '", a.model, "' was trained with --attribute ",
-            meta("attribute"), ", not ", a.attribute);
-    const bool resizable = a.dataset == "folder" || a.dataset == "cat-vs-dog" || a.dataset == "celeba";
-    const labelled_split data = load_dataset(a.dataset, a.root, a.image_size ? a.image_size
-                                                                : resizable ? std::size_t(meta_number("image_size")) : 0,
-                                             a.attribute);
-    require(std::size_t(cls) < data.train.num_classes(), "cli", "--model class ", cls, " is not in this dataset");
-    const class_data cd = class_images(data, cls, channels, std::size_t(meta_number("train_limit")));
-    require(cd.train_images.shape(2) == std::size_t(meta_number("image_size")), "cli", "--model '", a.model, "' was trained on ",
-            meta("image_size"), " px images, this dataset gives ", cd.train_images.shape(2));
     fs::create_directories(a.out_dir);
     const tensor<float> test_images = dataset_images(data.test, all_rows(data.test.size()), channels);
     // the training time is informational: absent or "null" in the model file reads as unknown
     const auto ts = rep.metadata("train_s");
-    const double train_seconds = ts && *ts != "null" ? meta_number("train_s") : std::numeric_limits<double>::quiet_NaN();
+    double train_seconds = std::numeric_limits<double>::quiet_NaN();
+    if (ts && *ts != "null")
+        require(detail::parse_double(*ts, train_seconds) && train_seconds >= 0, "cli", "--model '", a.model, "': record 'train_s' = '",
+                *ts, "' is not a number");
     std::vector<eval_row> rows;
     evaluate_representation(rep, cd.train_images, test_images, cd.test_labels, cls, cd.class_name, names, det_opts,
                             a.features, std::int64_t(rep.config().seed), train_seconds, rows);
@@ -272,7 +294,7 @@ inline int run_eval_model(const model_eval_args& a, const detector_options& det_
     for (const auto& n : names) cols.push_back(n);
     print_table(rows, cols, {cls});
     const std::string& method = rep.config().method;
-    const auto stem = fs::path(a.out_dir) / ("eval-" + a.dataset + "-" + method + "-" + a.features + "-class" + meta("class"));
+    const auto stem = fs::path(a.out_dir) / ("eval-" + a.dataset + "-" + method + "-" + a.features + "-class" + std::to_string(cls));
     write_eval_results(stem, a.dataset, method + "/" + a.features, det_opts, rows, cols);
     std::printf("results=%s.{json,csv}\n", stem.string().c_str());
     return 0;

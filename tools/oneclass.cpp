@@ -12,6 +12,7 @@
 // prints one line "oneclass: error: ..." to stderr and exits with status 2; outputs are written
 // atomically at the end, so a failed run leaves no partial file.
 #include "cli_common.hpp"
+#include "cli_explain.hpp"
 #include "cli_mvtec.hpp"
 #include "cli_run.hpp"
 
@@ -236,10 +237,39 @@ int main(int argc, char** argv) {
     localize->add_option("--features", la.features, "f or gf: what the detector was fitted on (default f)");
     localize->add_option("--range", la.range, "LO,HI: the scores the colour map spans (default: these images' smallest and largest)");
 
+    cli::explain_args xa;
+    detector_options explain_det;
+    auto* explain = app.add_subcommand("explain", "heat maps of why a detector on a trained model finds images anomalous");
+    add_detector_flags(explain, explain_det, false);
+    explain->add_option("--model", xa.model, "a model from 'oneclass train'")->required();
+    explain->add_option("--dataset", xa.dataset, "the model's dataset: its class's training images fit the detectors; test images are explained")
+        ->check(CLI::IsMember(datasets));
+    explain->add_option("--root", xa.root, "dataset folder");
+    explain->add_option("--attribute", xa.attribute, "celeba: the attribute that marks an anomaly (default Eyeglasses)");
+    explain->add_option("--images", xa.images, "a folder of images to explain (instead of the dataset's test images)");
+    explain->add_option("--train", xa.train, "with --images: a folder of normal images to fit the detectors on");
+    explain->add_option("--detector", xa.detectors, "comma-separated: kde, gde, gmm, ocsvm, ocsvm-linear, proxy (the proxy's own score)");
+    explain->add_option("--method", xa.methods, "comma-separated: gradient, ig, gradcam (default all three)");
+    explain->add_option("--steps", xa.steps, "integrated gradients: path points (default 32)")->check(cli::whole_number(1, 4096));
+    explain->add_option("--baseline", xa.baseline, "integrated gradients: black, blur or mean (the training images' mean colour)")
+        ->check(CLI::IsMember({"black", "blur", "mean"}));
+    explain->add_option("--rule", xa.rule, "integrated gradients: riemann (midpoints) or gauss-legendre")
+        ->check(CLI::IsMember({"riemann", "gauss-legendre"}));
+    explain->add_option("--stage", xa.stage, "GradCAM: the encoder stage 1..4 (default 4)")->check(cli::whole_number(1, 4));
+    explain->add_option("--features", xa.features, "f (encoder, default) or gf (projection head)");
+    explain->add_option("--which", xa.which, "dataset test images: anomalous (default), normal or all")
+        ->check(CLI::IsMember({"anomalous", "normal", "all"}));
+    explain->add_option("--count", xa.count, "how many images (default 16)")->check(cli::whole_number(1, 100000));
+    explain->add_option("--pointing-game", xa.pointing_game, "SIDE: paste SIDE x SIDE noise squares into normal test images, report hit rates")
+        ->check(cli::whole_number(1, 4096));
+    explain->add_option("--image-seed", xa.seed, "which images are picked and where squares go (default 0)")
+        ->check(cli::whole_number(0, UINT64_MAX));
+    explain->add_option("--out", xa.out, "folder for the pictures, the .npy maps and explain.csv")->required();
+
     const std::string cmd1 = argc > 1 ? argv[1] : "";
     if (argc > 1 && argv[1][0] != '-' && cmd1 != "detect" && cmd1 != "eval" && cmd1 != "run" && cmd1 != "train" &&
-        cmd1 != "localize") {
-        std::fprintf(stderr, "oneclass: error: unknown command '%s' (detect, eval, train, run, localize; see --help)\n", argv[1]);
+        cmd1 != "localize" && cmd1 != "explain") {
+        std::fprintf(stderr, "oneclass: error: unknown command '%s' (detect, eval, train, run, localize, explain; see --help)\n", argv[1]);
         return 2;
     }
     auto add_train_flags = [&](CLI::App* cmd, cli::train_options& t) {
@@ -331,6 +361,13 @@ int main(int argc, char** argv) {
                     if (cmd->get_option_no_throw(f) && cmd->count(f))
                         fail("cli", f, " does not apply to --dataset mvtec", std::string(f) == "--channels" ? " (see --grayscale)" : "",
                              std::string(f) == "--class" ? " (use --category)" : "");
+        if (*explain) {
+            std::string listed;  // the detectors that take flags: all but the proxy's own score
+            for (const auto& n : cli::split_list(xa.detectors, "--detector"))
+                if (n != "proxy") listed += (listed.empty() ? "" : ",") + n;
+            if (!listed.empty()) cli::reject_unused_flags_list(listed, explain);
+            return cli::run_explain(xa, explain_det);
+        }
         if (*localize) {
             la.features_given = localize->count("--features") > 0, la.stride_given = localize->count("--stride") > 0;
             return cli::run_localize(la);

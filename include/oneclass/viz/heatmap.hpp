@@ -10,6 +10,9 @@
 //   draw_contour(img, mask, colour)  the outline of the mask's regions (just outside them)
 //   panel({a, b, c}) / stack({..})   images side by side / one above another, on white
 //   localisation_panel(...)          input | map | overlay, contour on the first and the last
+//   enlarge(img, k)                  each pixel a k x k block (small images shown readably)
+//   upper_quantile(map, n, q)        the map's q-quantile: a per-image top of the range that one
+//                                    extreme pixel cannot set alone (explanations)
 #pragma once
 
 #include <oneclass/core/error.hpp>
@@ -137,6 +140,27 @@ image_u8 localisation_panel(const image_u8& input, const T* map, double lo, doub
     image_u8 a = as_rgb(input), c = overlay(input, map, lo, hi);
     if (mask) draw_contour(a, *mask), draw_contour(c, *mask);
     return panel({a, colorize(map, input.height, input.width, lo, hi), c});
+}
+
+/// Each pixel repeated into a k x k block.
+inline image_u8 enlarge(const image_u8& img, std::size_t k) {
+    require(k >= 1, "viz::enlarge", "the factor must be >= 1");
+    image_u8 out{img.height * k, img.width * k, img.channels, std::vector<std::uint8_t>(img.pixels.size() * k * k)};
+    for (std::size_t y = 0; y < out.height; ++y)
+        for (std::size_t x = 0; x < out.width; ++x)
+            std::copy_n(img.pixels.data() + ((y / k) * img.width + x / k) * img.channels, img.channels,
+                        out.pixels.data() + (y * out.width + x) * img.channels);
+    return out;
+}
+
+/// The q-quantile (q in [0, 1], nearest rank) of n values.
+template <class T>
+double upper_quantile(const T* map, std::size_t n, double q) {
+    require(n >= 1 && q >= 0 && q <= 1, "viz::upper_quantile", "needs values and q in [0, 1]");
+    std::vector<T> v(map, map + n);
+    const std::size_t k = std::min(n - 1, std::size_t(q * double(n - 1) + 0.5));
+    std::nth_element(v.begin(), v.begin() + std::ptrdiff_t(k), v.end());
+    return double(v[k]);
 }
 
 }  // namespace oneclass::viz
