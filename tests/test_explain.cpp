@@ -5,6 +5,7 @@
 
 #include <oneclass/detectors/registry.hpp>
 #include <oneclass/explain/attribution.hpp>
+#include <oneclass/explain/pointing_game.hpp>
 #include <oneclass/explain/targets.hpp>
 
 using namespace oneclass;
@@ -335,4 +336,65 @@ TEST_CASE("explanations through a representation: proxy scores on the tape equal
     CHECK_THROWS_WITH(explain::detector_target(rep, knn_any), Catch::Contains("knn has no score gradient"));
     CHECK_THROWS_WITH(explain::proxy_target(rep, "dae-recon"), Catch::Contains("no score 'dae-recon'"));
     CHECK_THROWS_WITH(explain::parse_method("lime"), Catch::Contains("unknown method 'lime'"));
+}
+
+TEST_CASE("pointing game: hand cases for the maximum and the top-5 % mass") {
+    std::vector<float> map(100, 0.0f);
+    const explain::pasted_square sq{2, 3, 4};  // rows 2..5, columns 3..6
+    map[3 * 10 + 4] = 5;                       // inside
+    map[9 * 10 + 9] = 4;                       // outside
+    auto r = explain::pointing_game(map.data(), 10, 10, sq);
+    CHECK(r.hit_max);
+    CHECK(r.mass_inside == Approx(5.0 / 9.0));  // top 5 of 100 pixels: 5, 4, then zeros
+    CHECK(r.hit_mass);
+    map[9 * 10 + 9] = 6;
+    r = explain::pointing_game(map.data(), 10, 10, sq);
+    CHECK_FALSE(r.hit_max);
+    CHECK(r.mass_inside == Approx(5.0 / 11.0));
+    CHECK_FALSE(r.hit_mass);
+    tensor<float> x({3, 2, 10, 10});
+    const auto s1 = explain::paste_noise_squares(x, 4, 7);
+    tensor<float> y({3, 2, 10, 10});
+    const auto s2 = explain::paste_noise_squares(y, 4, 7);
+    for (std::size_t n = 0; n < 3; ++n) {
+        CHECK((s1[n].top == s2[n].top && s1[n].left == s2[n].left));  // seeded
+        CHECK(s1[n].top + 4 <= 10);
+        CHECK(s1[n].left + 4 <= 10);
+        for (std::size_t c = 0; c < 2; ++c)
+            for (std::size_t i = 0; i < 100; ++i)
+                CHECK((x.data()[(n * 2 + c) * 100 + i] != 0) == s1[n].contains(i / 10, i % 10));
+    }
+    CHECK_THROWS(explain::paste_noise_squares(x, 11, 1));
+}
+
+TEST_CASE("pointing game on raw pixels: explanations of a KDE find pasted squares far above chance") {
+    // Normal images: smooth ramps in random directions (16 x 16). A KDE on the raw pixels scores
+    // an image with a pasted noise square by its distance to the nearest ramps, so an explanation
+    // that is wired right (image, row and column order, batch) points into the square.
+    auto ramps = [](std::size_t n, std::uint64_t s) {
+        tensor<float> t({n, 1, 16, 16});
+        rng r(s);
+        for (std::size_t i = 0; i < n; ++i) {
+            const double a = 6.283185307179586 * r.uniform(), c = 0.3 + 0.4 * r.uniform();
+            for (std::size_t y = 0; y < 16; ++y)
+                for (std::size_t x = 0; x < 16; ++x)
+                    t.data()[i * 256 + y * 16 + x] = float(c + 0.02 * (std::cos(a) * (double(x) - 7.5) + std::sin(a) * (double(y) - 7.5)));
+        }
+        return t;
+    };
+    const tensor<float> train = ramps(200, test::seed(20));
+    tensor<float> test_x = ramps(40, test::seed(21));
+    const auto squares = explain::paste_noise_squares(test_x, 4, test::seed(22));
+    kde<float> k({.gamma = 0, .normalize = normalization::none});
+    (void)k.fit(matrix_view<const float>(train.data(), 200, 256));
+    explain::target t;
+    t.name = "kde on pixels";
+    t.score = [&k](const variable<float>& x, variable<float>*) { return explain::detector_score(fn::flatten(x), k); };
+    for (auto m : {explain::method::gradient, explain::method::integrated_gradients}) {
+        const auto a = explain::explain(t, test_x, m, {.steps = 16, .from = explain::baseline::blur});
+        std::size_t hits = 0;
+        for (std::size_t n = 0; n < 40; ++n) hits += explain::pointing_game(a.map.data() + n * 256, 16, 16, squares[n]).hit_max;
+        INFO(explain::method_name(m) << " hits " << hits << " of 40 (chance 16 / 256 = 0.0625)");
+        CHECK(hits >= 32);
+    }
 }

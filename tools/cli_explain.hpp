@@ -14,7 +14,8 @@
 //
 // Writes DIR/<detector>-<method>.npy (N x H x W float32 maps), DIR/images/<i>-<detector>-<method>.png
 // (input | heat map | overlay, normalised per image to [0, its 99.5th percentile]), DIR/grid.png
-// (one row per image: the input, then one overlay per detector and method) and DIR/explain.csv
+// (one row per image, the first 16: the input, then one overlay per detector and method, in the
+// order of --detector and --method) and DIR/explain.csv
 // (per image: score, IG's baseline score and completeness gap, pointing-game hits, seconds).
 #pragma once
 
@@ -125,6 +126,7 @@ inline int run_explain(const explain_args& a, const detector_options& det_opts) 
     tensor<float> fit_images, images;
     std::vector<std::string> labels;  // per image, for the CSV
     std::vector<explain::pasted_square> squares;
+    tensor<float> clean;  // the pointing game's images before the squares went in
     if (!a.images.empty()) {
         const auto size = rep.metadata("image_size");
         const std::size_t S = model_record(a.model, "image_size", size);
@@ -149,6 +151,7 @@ inline int run_explain(const explain_args& a, const detector_options& det_opts) 
             images = dataset_images(md.data.test, rows, channels);
             for (const auto r : rows) labels.push_back(y[r] ? "anomalous" : "normal");
             if (a.pointing_game) {
+                clean = images.clone();
                 squares = explain::paste_noise_squares(images, a.pointing_game, a.seed);
                 for (auto& l : labels) l = "pasted";
             }
@@ -186,8 +189,8 @@ inline int run_explain(const explain_args& a, const detector_options& det_opts) 
 
     fs::create_directories(fs::path(a.out) / "images");
     const std::size_t k = std::max<std::size_t>(1, (112 + std::max(H, W) - 1) / std::max(H, W));  // shown >= 112 px
-    std::vector<std::vector<image_u8>> grid(N);
-    for (std::size_t n = 0; n < N; ++n) {
+    std::vector<std::vector<image_u8>> grid(std::min<std::size_t>(N, 16));  // the grid shows the first 16 images
+    for (std::size_t n = 0; n < grid.size(); ++n) {
         image_u8 in = viz::enlarge(explain_detail::tensor_image(images, n), k);
         if (!squares.empty()) {
             in = viz::as_rgb(in);
@@ -198,17 +201,26 @@ inline int run_explain(const explain_args& a, const detector_options& det_opts) 
     std::string csv = "image,kind,detector,method,score,baseline_score,completeness_gap,hit_max,mass_inside,seconds_per_image\n";
     struct hits {
         std::string det, method;
-        double hit_max = 0, hit_mass = 0, mass = 0, seconds = 0;
+        double hit_max = 0, hit_mass = 0, mass = 0, seconds = 0, auc = 0;
     };
     std::vector<hits> summary;
-    for (std::size_t d = 0; d < names.size(); ++d)
+    for (std::size_t d = 0; d < names.size(); ++d) {
+        double auc = 0;
+        if (!squares.empty()) {  // whether the detector sees the squares at all: pasted against clean images
+            std::vector<double> s = explain::detail::scores_only(targets[d], images);
+            const auto sc = explain::detail::scores_only(targets[d], clean);
+            s.insert(s.end(), sc.begin(), sc.end());
+            std::vector<int> y(N, 1);
+            y.resize(2 * N, 0);
+            auc = roc_auc(s, y);
+        }
         for (const auto m : methods) {
             const auto t0 = clock::now();
             const explain::attribution at = explain::explain(targets[d], images, m, ig);
             const double per_image = std::chrono::duration<double>(clock::now() - t0).count() / double(N);
             const std::string tag = names[d] + "-" + explain::method_name(m);
             save_npy(fs::path(a.out) / (tag + ".npy"), at.map.data(), {N, H, W});
-            hits h{names[d], explain::method_name(m), 0, 0, 0, per_image};
+            hits h{names[d], explain::method_name(m), 0, 0, 0, per_image, auc};
             for (std::size_t n = 0; n < N; ++n) {
                 const float* map = at.map.data() + n * H * W;
                 const double hi = viz::upper_quantile(map, H * W, 0.995);
@@ -221,7 +233,7 @@ inline int run_explain(const explain_args& a, const detector_options& det_opts) 
                          viz::localisation_panel(shown, big.data(), 0.0, hi, squares.empty() ? nullptr : &mask));
                 image_u8 ov = viz::overlay(shown, big.data(), 0.0, hi);
                 if (!squares.empty()) viz::draw_contour(ov, mask);
-                grid[n].push_back(ov);
+                if (n < grid.size()) grid[n].push_back(ov);
                 explain::pointing_result pg;
                 if (!squares.empty()) {
                     pg = explain::pointing_game(map, H, W, squares[n]);
@@ -237,15 +249,20 @@ inline int run_explain(const explain_args& a, const detector_options& det_opts) 
                 csv += b;
             }
             if (m == explain::method::integrated_gradients) {
-                double worst = 0;
-                for (double g : at.completeness_gap) worst = std::max(worst, g);
-                std::printf("%s %s: %.3f s per image, completeness gap max %.3g\n", names[d].c_str(), explain::method_name(m),
-                            per_image, worst);
+                double worst = 0, worst_rel = 0;
+                for (std::size_t n = 0; n < N; ++n) {
+                    worst = std::max(worst, at.completeness_gap[n]);
+                    const double delta = std::abs(at.score[n] - at.baseline_score[n]);
+                    if (delta > 0) worst_rel = std::max(worst_rel, at.completeness_gap[n] / delta);
+                }
+                std::printf("%s %s: %.3f s per image, completeness gap max %.3g (%.2g %% of |s(x) - s(baseline)|)\n",
+                            names[d].c_str(), explain::method_name(m), per_image, worst, 100 * worst_rel);
             } else {
                 std::printf("%s %s: %.3f s per image\n", names[d].c_str(), explain::method_name(m), per_image);
             }
             summary.push_back(h);
         }
+    }
     std::vector<image_u8> rows;
     for (const auto& r : grid) rows.push_back(viz::panel(r));
     save_png(fs::path(a.out) / "grid.png", viz::stack(rows));
@@ -254,10 +271,11 @@ inline int run_explain(const explain_args& a, const detector_options& det_opts) 
         const double chance = double(a.pointing_game * a.pointing_game) / double(H * W);
         std::printf("pointing game: %zu images, %zu x %zu noise squares, chance (area share) %.3f\n", N, a.pointing_game,
                     a.pointing_game, chance);
-        std::printf("%-10s %-9s %8s %9s %12s\n", "detector", "method", "hit_max", "hit_mass", "mass_inside");
+        std::printf("%-10s %-9s %8s %9s %12s %18s\n", "detector", "method", "hit_max", "hit_mass", "mass_inside",
+                    "auc_pasted_clean");
         for (const auto& h : summary)
-            std::printf("%-10s %-9s %8.3f %9.3f %12.3f\n", h.det.c_str(), h.method.c_str(), h.hit_max / double(N),
-                        h.hit_mass / double(N), h.mass / double(N));
+            std::printf("%-10s %-9s %8.3f %9.3f %12.3f %18.3f\n", h.det.c_str(), h.method.c_str(), h.hit_max / double(N),
+                        h.hit_mass / double(N), h.mass / double(N), h.auc);
     }
     std::printf("images=%zu out=%s\n", N, a.out.c_str());
     return 0;

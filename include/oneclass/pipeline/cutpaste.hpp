@@ -26,6 +26,7 @@ struct cutpaste_params {
     double area_min = 0.02, area_max = 0.15;  ///< cut_paste: fraction of the image
     double ratio_min = 0.3, ratio_max = 3.3;  ///< cut_paste: aspect ratio (width / height), log-uniform
     double scar_width_min = 2, scar_width_max = 16, scar_length_min = 10, scar_length_max = 25;  ///< at 256 px
+    double scar_min_side = 0;                 ///< scars scale as max(min(H, W), scar_min_side) / 256 (docs/results.md: ablation)
     double scar_angle = 45;                   ///< degrees, either way
     double jitter = 0.1;                      ///< brightness, contrast, saturation and hue of the pasted piece
 };
@@ -72,7 +73,7 @@ void cut_paste(const T* src, std::size_t C, std::size_t H, std::size_t W, const 
 template <class T>
 void scar(const T* src, std::size_t C, std::size_t H, std::size_t W, const cutpaste_params& p, rng& r, T* dst,
           std::uint8_t* mask = nullptr) {
-    const double s = double(std::min(H, W)) / 256.0;
+    const double s = std::max(double(std::min(H, W)), p.scar_min_side) / 256.0;
     auto draw = [&](double lo, double hi) { return std::max<std::size_t>(1, std::size_t(std::lround(s * (lo + (hi - lo) * r.uniform())))); };
     const std::size_t w = std::min(W, draw(p.scar_width_min, p.scar_width_max));
     const std::size_t h = std::min(H, draw(p.scar_length_min, p.scar_length_max));
