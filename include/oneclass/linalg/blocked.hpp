@@ -22,28 +22,37 @@
 
 namespace oneclass::linalg {
 
+namespace detail {
+template <class T>
+struct block_scratch {
+    std::vector<T> q, qn, d, wr;
+};
+/// Rows [lo, hi) of the queries, preprocessed, into s.q (b x dim), and their squared distances to
+/// the references into s.d (b x n).
+template <class T>
+void distance_block(matrix_view<const T> queries, bool l2_rows, matrix_view<const T> refs, const std::vector<T>& ref_norms,
+                    std::size_t lo, std::size_t hi, block_scratch<T>& s) {
+    const std::size_t b = hi - lo, n = refs.rows(), dim = refs.cols();
+    s.q.resize(b * dim);
+    s.qn.resize(b);
+    s.d.resize(b * n);
+    matrix_view<T> Q(s.q.data(), b, dim);
+    for (std::size_t i = 0; i < b; ++i) std::copy_n(queries.row(lo + i), dim, Q.row(i));
+    if (l2_rows) l2_normalize_rows(Q);
+    for (std::size_t i = 0; i < b; ++i) s.qn[i] = simd::squared_norm(Q.row(i), dim);
+    squared_distances<T>(Q, s.qn.data(), refs, ref_norms.data(), matrix_view<T>(s.d.data(), b, n));
+}
+}  // namespace detail
+
 template <class T, class RowFn>
 void for_each_distance_row(matrix_view<const T> queries, bool l2_rows, matrix_view<const T> refs,
                            const std::vector<T>& ref_norms, std::size_t block, RowFn&& row_fn) {
-    struct scratch {
-        std::vector<T> q, qn, d;
-    };
-    tbb::enumerable_thread_specific<scratch> tls;
-    const std::size_t n = refs.rows(), dim = refs.cols();
-    block = std::max<std::size_t>(1, block);
-    parallel::for_chunks(0, queries.rows(), block, [&](std::size_t lo, std::size_t hi) {
-        scratch& s = tls.local();
-        const std::size_t b = hi - lo;
-        s.q.resize(b * dim);
-        s.qn.resize(b);
-        s.d.resize(b * n);
-        matrix_view<T> Q(s.q.data(), b, dim);
-        for (std::size_t i = 0; i < b; ++i) std::copy_n(queries.row(lo + i), dim, Q.row(i));
-        if (l2_rows) l2_normalize_rows(Q);
-        for (std::size_t i = 0; i < b; ++i) s.qn[i] = simd::squared_norm(Q.row(i), dim);
-        matrix_view<T> D(s.d.data(), b, n);
-        squared_distances<T>(Q, s.qn.data(), refs, ref_norms.data(), D);
-        for (std::size_t i = 0; i < b; ++i) row_fn(lo + i, D.row(i));
+    tbb::enumerable_thread_specific<detail::block_scratch<T>> tls;
+    const std::size_t n = refs.rows();
+    parallel::for_chunks(0, queries.rows(), std::max<std::size_t>(1, block), [&](std::size_t lo, std::size_t hi) {
+        detail::block_scratch<T>& s = tls.local();
+        detail::distance_block(queries, l2_rows, refs, ref_norms, lo, hi, s);
+        for (std::size_t i = 0; i < hi - lo; ++i) row_fn(lo + i, s.d.data() + i * n);
     });
 }
 
@@ -54,29 +63,17 @@ void for_each_distance_row(matrix_view<const T> queries, bool l2_rows, matrix_vi
 template <class T, class WeightFn, class FinishFn>
 void for_each_weighted_row(matrix_view<const T> queries, bool l2_rows, matrix_view<const T> refs,
                            const std::vector<T>& ref_norms, std::size_t block, WeightFn&& weight_fn, FinishFn&& finish_fn) {
-    struct scratch {
-        std::vector<T> q, qn, d, wr;
-    };
-    tbb::enumerable_thread_specific<scratch> tls;
+    tbb::enumerable_thread_specific<detail::block_scratch<T>> tls;
     const std::size_t n = refs.rows(), dim = refs.cols();
-    block = std::max<std::size_t>(1, block);
-    parallel::for_chunks(0, queries.rows(), block, [&](std::size_t lo, std::size_t hi) {
-        scratch& s = tls.local();
+    parallel::for_chunks(0, queries.rows(), std::max<std::size_t>(1, block), [&](std::size_t lo, std::size_t hi) {
+        detail::block_scratch<T>& s = tls.local();
+        detail::distance_block(queries, l2_rows, refs, ref_norms, lo, hi, s);
         const std::size_t b = hi - lo;
-        s.q.resize(b * dim);
-        s.qn.resize(b);
-        s.d.resize(b * n);
+        for (std::size_t i = 0; i < b; ++i) weight_fn(lo + i, s.d.data() + i * n);
         s.wr.resize(b * dim);
-        matrix_view<T> Q(s.q.data(), b, dim);
-        for (std::size_t i = 0; i < b; ++i) std::copy_n(queries.row(lo + i), dim, Q.row(i));
-        if (l2_rows) l2_normalize_rows(Q);
-        for (std::size_t i = 0; i < b; ++i) s.qn[i] = simd::squared_norm(Q.row(i), dim);
-        matrix_view<T> D(s.d.data(), b, n);
-        squared_distances<T>(Q, s.qn.data(), refs, ref_norms.data(), D);
-        for (std::size_t i = 0; i < b; ++i) weight_fn(lo + i, D.row(i));
-        matrix_view<T> WR(s.wr.data(), b, dim);
-        gemm_nn<T>(D, refs, WR, T(1), T(0));
-        for (std::size_t i = 0; i < b; ++i) finish_fn(lo + i, static_cast<const T*>(Q.row(i)), static_cast<const T*>(WR.row(i)));
+        gemm_nn<T>(matrix_view<const T>(s.d.data(), b, n), refs, matrix_view<T>(s.wr.data(), b, dim), T(1), T(0));
+        for (std::size_t i = 0; i < b; ++i)
+            finish_fn(lo + i, static_cast<const T*>(s.q.data() + i * dim), static_cast<const T*>(s.wr.data() + i * dim));
     });
 }
 
