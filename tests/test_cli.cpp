@@ -415,6 +415,7 @@ TEST_CASE("oneclass explain: heat maps, maps and CSV for detectors and the proxy
     const std::string common = " --root " + at("fm") + " --class 2 --epochs 1 --batch 8 --progress log";
     REQUIRE(run("train" + common + " --method rotation --out " + at("r.ocm")).status == 0);
     REQUIRE(run("train" + common + " --method simclr --out " + at("s.ocm")).status == 0);
+    REQUIRE(run("train" + common + " --method dae --out " + at("d.ocm")).status == 0);
     const auto e = run("explain --model " + at("r.ocm") + " --dataset fashion-mnist --root " + at("fm") +
                        " --detector kde,gde,proxy --method gradient,ig,gradcam --steps 4 --count 3 --out " + at("ex"));
     INFO(e.out);
@@ -472,6 +473,8 @@ TEST_CASE("oneclass explain: heat maps, maps and CSV for detectors and the proxy
     bad("explain --model " + at("s.ocm") + " --dataset fashion-mnist --root " + at("fm") + " --detector proxy",
         "a simclr model has no score of its own");
     bad("explain --model " + at("r.ocm") + " --images " + at("mine"), "give --train DIR");
+    bad("explain --model " + at("d.ocm") + " --dataset fashion-mnist --root " + at("fm") + " --features gf", "no projection head");
+    bad(m + " --features h", "--features must be f or gf");
     bad(m + " --images " + at("mine") + " --pointing-game 8", "drop --images");
     bad("explain --model " + at("r.ocm") + " --dataset cifar10 --root " + at("fm"), "trained on fashion-mnist");
     bad("explain --model " + at("missing.ocm") + " --dataset fashion-mnist --root " + at("fm"), "missing.ocm");

@@ -336,6 +336,11 @@ TEST_CASE("explanations through a representation: proxy scores on the tape equal
     CHECK_THROWS_WITH(explain::detector_target(rep, knn_any), Catch::Contains("knn has no score gradient"));
     CHECK_THROWS_WITH(explain::proxy_target(rep, "dae-recon"), Catch::Contains("no score 'dae-recon'"));
     CHECK_THROWS_WITH(explain::parse_method("lime"), Catch::Contains("unknown method 'lime'"));
+    // images the model cannot take: three channels for a one-channel model, a NaN
+    CHECK_THROWS_WITH(explain::gradient(t, tensor<float>({2, 3, 16, 16})), Catch::Contains("expects N x 1 x H x W"));
+    tensor<float> nan_img({1, 1, 16, 16});
+    nan_img.data()[7] = std::nanf("");
+    CHECK_THROWS_WITH(explain::integrated_gradients(t, nan_img), Catch::Contains("non-finite"));
 }
 
 TEST_CASE("pointing game: hand cases for the maximum and the top-5 % mass") {
