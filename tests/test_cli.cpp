@@ -409,7 +409,7 @@ TEST_CASE("oneclass train / eval --model / Ctrl-C and --resume / metrics, and th
     bad("train" + common + " --method simclr --lr 0.5 --resume --out " + at("c.ocm"), "written for lr 0.05");
 }
 
-TEST_CASE("oneclass explain: heat maps, maps and CSV for detectors and the proxy, the pointing game, one-line errors") {
+TEST_CASE("oneclass explain and features: heat maps, maps and CSV, the pointing game, features and their uniformity, one-line errors") {
     setup s;
     write_fashion_mnist(dir / "fm", 400, 60);
     const std::string common = " --root " + at("fm") + " --class 2 --epochs 1 --batch 8 --progress log";
@@ -455,6 +455,23 @@ TEST_CASE("oneclass explain: heat maps, maps and CSV for detectors and the proxy
     REQUIRE(own.status == 0);
     REQUIRE_THAT(read_file_bytes(dir / "own/ocsvm-gradient.npy", "t"), Catch::Contains("'shape': (4, 32, 32)"));
 
+    // the features out, and their uniformity (section 5.1) in eval's output and JSON
+    const auto fx = run("features --model " + at("r.ocm") + " --root " + at("fm") + " --out " + at("f.npy") + " --labels " + at("y.npy"));
+    INFO(fx.out);
+    REQUIRE(fx.status == 0);
+    REQUIRE_THAT(read_file_bytes(dir / "f.npy", "t"), Catch::Contains("'shape': (60, 128)"));
+    REQUIRE_THAT(read_file_bytes(dir / "y.npy", "t"), Catch::Contains("'shape': (60,)"));
+    REQUIRE(run("features --model " + at("r.ocm") + " --root " + at("fm") + " --split train --features gf --out " + at("g.npy")).status == 0);
+    REQUIRE_THAT(read_file_bytes(dir / "g.npy", "t"), Catch::Contains("'shape': (40, 32)"));
+    const auto un = run("eval --model " + at("r.ocm") + " --root " + at("fm") + " --detector kde --uniformity --out-dir " + at("un"));
+    INFO(un.out);
+    REQUIRE(un.status == 0);
+    REQUIRE_THAT(un.out, Catch::Contains("features=f uniformity=-") && Catch::Contains("features=gf uniformity=-") &&
+                             Catch::Contains("mmd2="));
+    const auto unjs = nlohmann::json::parse(read_file_bytes(dir / "un/eval-fashion-mnist-rotation-f-class2.json", "t"));
+    REQUIRE(unjs["uniformity"]["f"]["uniformity"].get<double>() < 0);
+    REQUIRE(unjs["uniformity"]["gf"]["rows"] == 40);
+
     auto bad = [&](const std::string& args, const std::string& needle) {
         INFO(args);
         const auto r = run(args + " --out " + at("never"));
@@ -478,6 +495,28 @@ TEST_CASE("oneclass explain: heat maps, maps and CSV for detectors and the proxy
     bad(m + " --images " + at("mine") + " --pointing-game 8", "drop --images");
     bad("explain --model " + at("r.ocm") + " --dataset cifar10 --root " + at("fm"), "trained on fashion-mnist");
     bad("explain --model " + at("missing.ocm") + " --dataset fashion-mnist --root " + at("fm"), "missing.ocm");
+    auto badf = [&](const std::string& args, const std::string& needle) {
+        INFO(args);
+        const auto r = run(args + " --out " + at("never.npy"));
+        INFO(r.out);
+        REQUIRE(r.status == 2);
+        REQUIRE_THAT(r.out, Catch::Contains("oneclass: error:") && Catch::Contains(needle));
+        REQUIRE(error_lines(r.err) == 1);
+        REQUIRE_FALSE(fs::exists(dir / "never.npy"));
+    };
+    badf("features --model " + at("d.ocm") + " --root " + at("fm") + " --features gf", "no projection head");
+    badf("features --model " + at("r.ocm") + " --root " + at("fm") + " --class 3", "trained on class 2");
+    badf("features --model " + at("r.ocm") + " --root " + at("fm") + " --split validation", "--split");
+    const auto csv_out = run("features --model " + at("r.ocm") + " --root " + at("fm") + " --out " + at("f.csv"));
+    REQUIRE(csv_out.status == 2);
+    REQUIRE_THAT(csv_out.out, Catch::Contains("must be a .npy file"));
+    const auto nomodel = run("eval --root " + at("fm") + " --uniformity --out-dir " + at("never"));
+    REQUIRE(nomodel.status == 2);
+    REQUIRE_THAT(nomodel.out, Catch::Contains("--uniformity needs --model"));
+    const auto sig = run("eval --model " + at("r.ocm") + " --root " + at("fm") + " --uniformity --mmd-sigma 0 --out-dir " + at("never"));
+    REQUIRE(sig.status == 2);
+    REQUIRE_THAT(sig.out, Catch::Contains("--mmd-sigma must be > 0"));
+    REQUIRE_FALSE(fs::exists(dir / "never"));
 }
 
 TEST_CASE("oneclass on image folders: generic folder, cat-vs-dog and CelebA layouts from generated files") {

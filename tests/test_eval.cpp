@@ -4,6 +4,8 @@
 
 #include <oneclass/eval.hpp>
 
+#include <tbb/global_control.h>
+
 using namespace oneclass;
 
 TEST_CASE("roc_auc closed forms") {
@@ -33,4 +35,83 @@ TEST_CASE("one_vs_rest: train rows of the inlier class, label 1 for every other 
     REQUIRE(s.test_labels == std::vector<int>{1, 0, 1, 0});
     REQUIRE_THROWS_WITH(one_vs_rest(tr, te, 2), Catch::Contains("1 training rows"));
     REQUIRE_THROWS_AS(one_vs_rest(tr, std::vector<int>{1, 1}, 1), invalid_input);
+}
+
+namespace {
+long double brute_uniformity(const matrix<double>& X) {
+    const std::size_t n = X.rows(), d = X.cols();
+    std::vector<long double> u(n * d);
+    for (std::size_t i = 0; i < n; ++i) {
+        long double nrm = 0;
+        for (std::size_t j = 0; j < d; ++j) nrm += (long double)X(i, j) * X(i, j);
+        for (std::size_t j = 0; j < d; ++j) u[i * d + j] = X(i, j) / std::sqrt(nrm);
+    }
+    long double s = 0;
+    for (std::size_t i = 0; i < n; ++i)
+        for (std::size_t k = i + 1; k < n; ++k) {
+            long double d2 = 0;
+            for (std::size_t j = 0; j < d; ++j) d2 += (u[i * d + j] - u[k * d + j]) * (u[i * d + j] - u[k * d + j]);
+            s += std::exp(-2 * d2);
+        }
+    return std::log(s / (n * (n - 1) / 2.0L));
+}
+long double brute_mmd2(const matrix<double>& X, const matrix<double>& Y, double sigma) {
+    auto k = [&](const double* a, const double* b) {
+        long double d2 = 0;
+        for (std::size_t j = 0; j < X.cols(); ++j) d2 += ((long double)a[j] - b[j]) * ((long double)a[j] - b[j]);
+        return std::exp(-d2 / (2.0L * sigma * sigma));
+    };
+    const long double n = X.rows(), m = Y.rows();
+    long double xx = 0, yy = 0, xy = 0;
+    for (std::size_t i = 0; i < X.rows(); ++i)
+        for (std::size_t j = 0; j < X.rows(); ++j)
+            if (i != j) xx += k(X.row(i), X.row(j));
+    for (std::size_t i = 0; i < Y.rows(); ++i)
+        for (std::size_t j = 0; j < Y.rows(); ++j)
+            if (i != j) yy += k(Y.row(i), Y.row(j));
+    for (std::size_t i = 0; i < X.rows(); ++i)
+        for (std::size_t j = 0; j < Y.rows(); ++j) xy += k(X.row(i), Y.row(j));
+    return xx / (n * (n - 1)) + yy / (m * (m - 1)) - 2 * xy / (n * m);
+}
+}  // namespace
+
+// Tolerances: the pair terms are exp of GEMM-expanded squared distances in double, each off by a
+// few ulps of the norms (|x|^2 = 1 after normalisation); sums of 10^4-10^5 such terms then carry
+// relative errors near 1e-13, far inside 1e-10.
+TEST_CASE("uniformity and MMD^2 against brute-force long-double references, closed forms, any thread count") {
+    const auto X = test::random_matrix<double>(150, 9, test::seed(31), 1.0, 0.5);
+    const auto Y = test::random_matrix<double>(120, 9, test::seed(32), 0.7, -0.2);
+    CHECK(uniformity<double>(X.view()) == Approx(double(brute_uniformity(X))).epsilon(1e-10));
+    CHECK(mmd2_unbiased<double>(X.view(), Y.view(), 1.3) == Approx(double(brute_mmd2(X, Y, 1.3))).epsilon(1e-10));
+    // closed forms: identical rows -> 0; two antipodal rows -> log exp(-2 * 4) = -8
+    matrix<double> same(5, 3, 1.0);
+    CHECK(uniformity<double>(same.view()) == Approx(0).margin(1e-12));
+    matrix<double> anti(2, 3, 0.0);
+    anti(0, 1) = 2, anti(1, 1) = -5;
+    CHECK(uniformity<double>(anti.view()) == Approx(-8).epsilon(1e-12));
+    // MMD^2 by hand: X = {0, 1}, Y = {0, 2} in one dimension, sigma = 1:
+    // e^-0.5 + e^-2 - (1 + e^-2 + 2 e^-0.5) / 2 = (e^-2 - 1) / 2
+    matrix<double> a(2, 1), b(2, 1);
+    a(1, 0) = 1, b(1, 0) = 2;
+    CHECK(mmd2_unbiased<double>(a.view(), b.view(), 1.0) == Approx((std::exp(-2.0) - 1) / 2).epsilon(1e-12));
+    // features from the sphere itself sit near 0; features bunched around one direction far from it
+    const auto S = sphere_samples(400, 16, 5);
+    CHECK(std::abs(mmd2_to_sphere<double>(S.view(), 1.0, 6)) < 0.01);
+    auto bunched = test::random_matrix<double>(400, 16, 7, 0.1);
+    for (std::size_t i = 0; i < 400; ++i) bunched(i, 0) += 1;
+    CHECK(mmd2_to_sphere<double>(bunched.view(), 1.0, 6) > 0.3);
+    CHECK(uniformity<double>(bunched.view()) > uniformity<double>(S.view()) + 2);
+    // the same numbers on one thread
+    const double u = uniformity<double>(X.view()), m = mmd2_to_sphere<double>(X.view(), 0.8, 3);
+    {
+        tbb::global_control one(tbb::global_control::max_allowed_parallelism, 1);
+        CHECK(uniformity<double>(X.view()) == u);
+        CHECK(mmd2_to_sphere<double>(X.view(), 0.8, 3) == m);
+    }
+    CHECK_THROWS_WITH(uniformity<double>(matrix<double>(1, 3).view()), Catch::Contains("at least 2 rows"));
+    CHECK_THROWS_WITH(mmd2_unbiased<double>(X.view(), test::random_matrix<double>(5, 4, 1).view()), Catch::Contains("9 and 4 columns"));
+    CHECK_THROWS_WITH(mmd2_to_sphere<double>(X.view(), 0.0), Catch::Contains("sigma must be > 0"));
+    matrix<double> bad = X;
+    bad(3, 3) = std::nan("");
+    CHECK_THROWS(uniformity<double>(bad.view()));
 }

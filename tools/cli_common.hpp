@@ -347,9 +347,10 @@ inline nlohmann::ordered_json json_number(double v) {
     return v;
 }
 
+/// `extra`: more top-level JSON fields (e.g. the uniformity of the features).
 inline void write_eval_results(const fs::path& stem, const std::string& dataset, const std::string& features,
                                const detector_options& o, const std::vector<eval_row>& rows,
-                               const std::vector<std::string>& dets) {
+                               const std::vector<std::string>& dets, const nlohmann::ordered_json& extra = {}) {
     auto num = [](double v) -> std::string {
         if (!std::isfinite(v)) return "null";
         char b[64];
@@ -368,6 +369,8 @@ inline void write_eval_results(const fs::path& stem, const std::string& dataset,
     js["normalize"] = o.normalize;
     js["mean_auc"] = nlohmann::ordered_json::object();
     for (const auto& d : dets) js["mean_auc"][d] = json_number(mean_auc(rows, d));
+    if (extra.is_object())
+        for (const auto& [k, v] : extra.items()) js[k] = v;
     js["results"] = nlohmann::ordered_json::array();
     for (const auto& r : rows) {
         nlohmann::ordered_json e;

@@ -216,6 +216,8 @@ inline int run_train(const train_args& a) {
 struct model_eval_args {
     std::string dataset, root, model, detectors, features, out_dir, classes, attribute;
     std::size_t image_size = 0;
+    bool uniformity = false;
+    double mmd_sigma = 1.0;
 };
 
 /// A trained class-level model and the data it was trained on: its class, that class's training
@@ -267,6 +269,7 @@ inline model_data load_model_data(pipeline::representation& rep, const std::stri
 }
 
 inline int run_eval_model(const model_eval_args& a, const detector_options& det_opts) {
+    require(std::isfinite(a.mmd_sigma) && a.mmd_sigma > 0, "cli", "--mmd-sigma must be > 0, got ", a.mmd_sigma);
     const auto names = split_list(a.detectors, "--detector");
     check_eval_flags(names, det_opts, a.features);
     check_output_dir(a.out_dir, "--out-dir");
@@ -293,10 +296,58 @@ inline int run_eval_model(const model_eval_args& a, const detector_options& det_
     for (const auto& n : rep.proxy_score_names()) cols.push_back(n);
     for (const auto& n : names) cols.push_back(n);
     print_table(rows, cols, {cls});
+    nlohmann::ordered_json extra = nlohmann::ordered_json::object();
+    if (a.uniformity) {
+        // section 5.1: how uniformly the class's training features cover the sphere, f and g(f)
+        for (const bool head : {false, true}) {
+            if (head && !rep.uses_head()) continue;
+            const matrix<float> F = rep.features(cd.train_images, head);
+            const double u = uniformity<float>(F.view()), m = mmd2_to_sphere<float>(F.view(), a.mmd_sigma, rep.config().seed);
+            const char* name = head ? "gf" : "f";
+            std::printf("features=%s uniformity=%.6f mmd2=%.6g\n", name, u, m);
+            extra["uniformity"][name] = {{"uniformity", json_number(u)}, {"mmd2", json_number(m)}, {"mmd_sigma", a.mmd_sigma},
+                                        {"rows", F.rows()}};
+        }
+    }
     const std::string& method = rep.config().method;
     const auto stem = fs::path(a.out_dir) / ("eval-" + a.dataset + "-" + method + "-" + a.features + "-class" + std::to_string(cls));
-    write_eval_results(stem, a.dataset, method + "/" + a.features, det_opts, rows, cols);
+    write_eval_results(stem, a.dataset, method + "/" + a.features, det_opts, rows, cols, extra);
     std::printf("results=%s.{json,csv}\n", stem.string().c_str());
+    return 0;
+}
+
+}  // namespace oneclass::cli
+
+namespace oneclass::cli {
+
+// ---- features --------------------------------------------------------------------------------------
+struct features_args {
+    std::string model, dataset = "fashion-mnist", root, attribute = "Eyeglasses", classes, split = "test", features = "f", out, labels;
+};
+
+/// The L2-normalised features of the model's class's training images (--split train) or of the
+/// whole test split (labels: 1 = anomaly, any other class), as .npy.
+inline int run_features(const features_args& a) {
+    require(a.split == "train" || a.split == "test", "cli", "--split must be train or test, got '", a.split, "'");
+    require(a.features == "f" || a.features == "gf", "cli", "--features must be f or gf, got '", a.features, "'");
+    require(extension_of(a.out) == ".npy", "cli", "--out '", a.out, "' must be a .npy file");
+    check_output_file(a.out, "--out");
+    if (!a.labels.empty()) {
+        require(extension_of(a.labels) == ".npy", "cli", "--labels '", a.labels, "' must be a .npy file");
+        check_output_file(a.labels, "--labels");
+    }
+    auto rep = pipeline::representation::load(a.model);
+    require(a.features == "f" || rep.uses_head(), "cli", "--features gf: a ", rep.config().method, " model has no projection head");
+    const model_data md = load_model_data(rep, a.model, a.dataset, a.root, 0, a.attribute, a.classes);
+    const std::size_t channels = rep.config().net.in_channels;
+    const bool train = a.split == "train";
+    const tensor<float> images = train ? md.cd.train_images : dataset_images(md.data.test, all_rows(md.data.test.size()), channels);
+    const matrix<float> F = rep.features(images, a.features == "gf");
+    std::vector<double> y = train ? std::vector<double>(F.rows(), 0.0) : std::vector<double>(md.cd.test_labels.begin(), md.cd.test_labels.end());
+    save_npy<float>(a.out, F.view());
+    if (!a.labels.empty()) save_npy(a.labels, y);
+    std::printf("features=%s rows=%zu dim=%zu class=%d split=%s out=%s\n", a.features.c_str(), F.rows(), F.cols(), md.cls,
+                a.split.c_str(), a.out.c_str());
     return 0;
 }
 

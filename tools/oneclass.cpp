@@ -104,14 +104,17 @@ struct eval_args {
     std::string attribute = "Eyeglasses";
     std::string out_dir = "results";
     std::size_t image_size = 0;
+    bool uniformity = false;
+    double mmd_sigma = 1.0;
 };
 
 int run_eval(eval_args a) {
     if (!a.model.empty()) {
         return cli::run_eval_model({a.dataset, a.root, a.model, a.detectors, a.features.empty() ? "f" : a.features,
-                                    a.out_dir, a.classes, a.attribute, a.image_size},
+                                    a.out_dir, a.classes, a.attribute, a.image_size, a.uniformity, a.mmd_sigma},
                                    a.det);
     }
+    require(!a.uniformity, "cli", "--uniformity needs --model (the features of a trained representation)");
     cli::check_output_dir(a.out_dir, "--out-dir");
     if (a.features.empty()) a.features = "raw";
     if (a.classes.empty()) a.classes = "all";
@@ -223,6 +226,8 @@ int main(int argc, char** argv) {
     eval->add_option("--detector", ea.detectors, "comma-separated list, e.g. ocsvm,kde,gde");
     eval->add_option("--classes", ea.classes, "all or a list such as 0,3,7 (with --model: the model's class)");
     eval->add_option("--out-dir", ea.out_dir, "where the JSON and CSV results go (default results)");
+    eval->add_flag("--uniformity", ea.uniformity, "with --model: uniformity and MMD^2 to the sphere of the class's training features, f and g(f)");
+    eval->add_option("--mmd-sigma", ea.mmd_sigma, "--uniformity: the Gaussian kernel's width (default 1)");
     eval->add_option("--category", ma.category, "mvtec: the category");
     add_mvtec_flags(eval, false, true);
 
@@ -266,10 +271,23 @@ int main(int argc, char** argv) {
         ->check(cli::whole_number(0, UINT64_MAX));
     explain->add_option("--out", xa.out, "folder for the pictures, the .npy maps and explain.csv")->required();
 
+    cli::features_args fa;
+    auto* features = app.add_subcommand("features", "write a trained model's L2-normalised features as .npy");
+    features->add_option("--model", fa.model, "a model from 'oneclass train'")->required();
+    features->add_option("--dataset", fa.dataset, dataset_help)->check(CLI::IsMember(datasets));
+    features->add_option("--root", fa.root, "dataset folder");
+    features->add_option("--attribute", fa.attribute, "celeba: the attribute that marks an anomaly (default Eyeglasses)");
+    features->add_option("--class", fa.classes, "the model's class (checked against the model)");
+    features->add_option("--split", fa.split, "train (the class's training images) or test (the whole test split; default)")
+        ->check(CLI::IsMember({"train", "test"}));
+    features->add_option("--features", fa.features, "f (encoder, default) or gf (projection head)");
+    features->add_option("--out", fa.out, "the .npy file of N x d features")->required();
+    features->add_option("--labels", fa.labels, "a .npy file of the rows' labels (1 = anomaly: another class)");
+
     const std::string cmd1 = argc > 1 ? argv[1] : "";
     if (argc > 1 && argv[1][0] != '-' && cmd1 != "detect" && cmd1 != "eval" && cmd1 != "run" && cmd1 != "train" &&
-        cmd1 != "localize" && cmd1 != "explain") {
-        std::fprintf(stderr, "oneclass: error: unknown command '%s' (detect, eval, train, run, localize, explain; see --help)\n", argv[1]);
+        cmd1 != "localize" && cmd1 != "explain" && cmd1 != "features") {
+        std::fprintf(stderr, "oneclass: error: unknown command '%s' (detect, eval, train, run, localize, explain, features; see --help)\n", argv[1]);
         return 2;
     }
     auto add_train_flags = [&](CLI::App* cmd, cli::train_options& t) {
@@ -357,10 +375,11 @@ int main(int argc, char** argv) {
         for (CLI::App* cmd : {train, eval, run})
             if (*cmd && ((cmd == train && ta.dataset == "mvtec") || (cmd == eval && ea.dataset == "mvtec") ||
                          (cmd == run && ra.dataset == "mvtec")))
-                for (const char* f : {"--class", "--classes", "--seeds", "--baseline", "--channels", "--train-limit", "--attribute"})
+                for (const char* f : {"--class", "--classes", "--seeds", "--baseline", "--channels", "--train-limit", "--attribute", "--uniformity", "--mmd-sigma"})
                     if (cmd->get_option_no_throw(f) && cmd->count(f))
                         fail("cli", f, " does not apply to --dataset mvtec", std::string(f) == "--channels" ? " (see --grayscale)" : "",
                              std::string(f) == "--class" ? " (use --category)" : "");
+        if (*features) return cli::run_features(fa);
         if (*explain) {
             std::string listed;  // the detectors that take flags: all but the proxy's own score
             for (const auto& n : cli::split_list(xa.detectors, "--detector"))

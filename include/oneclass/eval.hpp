@@ -2,3 +2,4 @@
 #pragma once
 #include <oneclass/eval/one_vs_rest.hpp>
 #include <oneclass/eval/roc_auc.hpp>
+#include <oneclass/eval/uniformity.hpp>
