@@ -241,6 +241,29 @@ TEST_CASE("oneclass eval on a generated Fashion-MNIST folder; truncated IDX and 
     REQUIRE_THAT(p.out, Catch::Contains("detector=kde features=f method=rotation mean_auc=") && Catch::Contains("+-") &&
                             Catch::Contains("detector=rotnet-sum"));
     REQUIRE(fs::exists(dir / "res_run/run-fashion-mnist-rotation-quick.json"));
+    // an ensemble over methods, a contaminated training set, the detector on clean images only
+    const auto en = run("run --root " + at("fm") + " --classes 3 --method rotation,simclr --ensemble --epochs 1 --batch 4" +
+                        " --detector kde --contamination 0.25 --detector-train 4 --progress none --out-dir " + at("res_en"));
+    INFO(en.out);
+    REQUIRE(en.status == 0);
+    REQUIRE_THAT(en.out, Catch::Contains("on 10 images (2 of other classes)") && Catch::Contains("kde@rotation") &&
+                             Catch::Contains("kde@simclr") && Catch::Contains("detector=ensemble-kde") &&
+                             Catch::Contains("ensemble-kde: auc=") && Catch::Contains("(2 members)"));
+    REQUIRE(fs::exists(dir / "res_en/run-fashion-mnist-rotation+simclr-quick-ensemble.json"));
+    for (const auto& [args, needle] : std::vector<std::pair<std::string, std::string>>{
+             {" --classes 3 --contamination 0.6", "--contamination must be in [0, 0.5]"},
+             {" --classes 3 --method rotation,simclr", "add --ensemble"},
+             {" --classes 3 --method rotation --ensemble", "--ensemble needs several members"},
+             {" --classes 3 --method distaug --distaug 0,9", "--distaug must be rot, hflip"},
+             {" --classes 3 --method distaug --distaug 0", "at least two distributions"},
+             {" --classes 3 --method rotation --distaug rot", "--distaug applies to --method distaug"},
+             {" --classes 3 --detector-train 1", "--detector-train"}}) {
+        const auto r = run("run --root " + at("fm") + args + " --out-dir " + at("res_never"));
+        INFO(args << "\n" << r.out);
+        REQUIRE(r.status == 2);
+        REQUIRE_THAT(r.out, Catch::Contains(needle));
+        REQUIRE_FALSE(fs::exists(dir / "res_never"));
+    }
     const auto bad_method = run("run --root " + at("fm") + " --method jigsaw --out-dir " + at("res5"));
     REQUIRE(bad_method.status == 2);
     REQUIRE_THAT(bad_method.out, Catch::Contains("jigsaw"));

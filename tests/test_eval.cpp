@@ -115,3 +115,23 @@ TEST_CASE("uniformity and MMD^2 against brute-force long-double references, clos
     bad(3, 3) = std::nan("");
     CHECK_THROWS(uniformity<double>(bad.view()));
 }
+
+TEST_CASE("score ensemble: each member standardised by its own normal scores, then averaged") {
+    score_ensemble e;
+    // member a: normal scores 1, 3 (mean 2, sd sqrt(2)); member b: 10, 20, 30 (mean 20, sd 10)
+    e.add(std::vector<double>{1, 3}, std::vector<double>{2, 2 + std::sqrt(2.0)});
+    e.add(std::vector<float>{10, 20, 30}, std::vector<float>{40, 20});
+    const auto s = e.scores();
+    REQUIRE(s.size() == 2);
+    CHECK(s[0] == Approx((0.0 + 2.0) / 2));
+    CHECK(s[1] == Approx((1.0 + 0.0) / 2));
+    CHECK(e.members() == 2);
+    CHECK_THROWS_WITH(e.add(std::vector<double>{1, 2}, std::vector<double>{1, 2, 3}), Catch::Contains("scores 3 test rows, the others 2"));
+    CHECK_THROWS_WITH(e.add(std::vector<double>{1}, std::vector<double>{1, 2}), Catch::Contains("at least 2 normal scores"));
+    CHECK_THROWS_WITH(score_ensemble().scores(), Catch::Contains("no members"));
+    // a scale change of one member does not change the ensemble
+    score_ensemble f, g;
+    f.add(std::vector<double>{1, 2, 4}, std::vector<double>{3, 5});
+    g.add(std::vector<double>{100, 200, 400}, std::vector<double>{300, 500});
+    CHECK(f.scores()[1] == Approx(g.scores()[1]));
+}

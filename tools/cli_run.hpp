@@ -26,8 +26,15 @@ struct run_args {
     std::string dataset = "fashion-mnist", root, classes = "all", attribute = "Eyeglasses";
     std::string detectors = "kde,ocsvm", features = "f", out_dir = "results", baseline;
     std::size_t seeds = 1, image_size = 0;
+    double contamination = 0;              ///< share of other classes' images mixed into the training set
+    std::optional<std::size_t> detector_train;  ///< the detector fits on this many clean images only
+    bool ensemble = false;
     train_options train;
 };
+
+/// An ensemble per detector name (eval/ensemble.hpp: members standardised by their own scores on
+/// their training features).
+using ensemble_sums = std::map<std::string, score_ensemble>;
 
 /// Fits every detector on the features of `train_images` and scores `test_images`; appends one
 /// row per detector and per built-in proxy score.
@@ -35,13 +42,14 @@ inline void evaluate_representation(pipeline::representation& rep, const tensor<
                                     const tensor<float>& test_images, const std::vector<int>& test_labels, int cls,
                                     const std::string& class_name, const std::vector<std::string>& names,
                                     const detector_options& det_opts, const std::string& features, std::int64_t seed,
-                                    double train_s, std::vector<eval_row>& rows) {
+                                    double train_s, std::vector<eval_row>& rows, ensemble_sums* ensemble = nullptr,
+                                    const std::string& column_suffix = "") {
     using clock = std::chrono::steady_clock;
     const bool head = features == "gf";
     const matrix<float> ftr = rep.features(train_images, head), fte = rep.features(test_images, head);
     for (const auto& name : rep.proxy_score_names()) {
         const auto scores = rep.proxy_scores(test_images, name);
-        rows.push_back({cls, class_name, name, roc_auc(scores, test_labels), 0.0, 0.0,
+        rows.push_back({cls, class_name, name + column_suffix, roc_auc(scores, test_labels), 0.0, 0.0,
                         std::numeric_limits<double>::quiet_NaN(), true, seed, train_s});
         std::fprintf(stderr, "  %s: auc=%.4f\n", name.c_str(), rows.back().auc);
     }
@@ -53,10 +61,44 @@ inline void evaluate_representation(pipeline::representation& rep, const tensor<
         const auto t2 = clock::now();
         const auto scores = std::visit([&](const auto& d) { return d.score(fte.view()); }, det);
         const double score_s = std::chrono::duration<double>(clock::now() - t2).count();
-        rows.push_back({cls, class_name, name, roc_auc(scores, test_labels), fit_s, score_s, gamma_of(det),
+        rows.push_back({cls, class_name, name + column_suffix, roc_auc(scores, test_labels), fit_s, score_s, gamma_of(det),
                         rep_fit.converged, seed, train_s});
-        std::fprintf(stderr, "  %s: auc=%.4f\n", name.c_str(), rows.back().auc);
+        std::fprintf(stderr, "  %s: auc=%.4f\n", rows.back().detector.c_str(), rows.back().auc);
+        if (ensemble) (*ensemble)[name].add(std::visit([&](const auto& d) { return d.score(ftr.view()); }, det), scores);
     }
+}
+
+/// The first n images (all when n is 0 or at least their count).
+inline tensor<float> first_images(const tensor<float>& x, std::size_t n) {
+    return n == 0 || n >= x.shape(0) ? x : x.slice(0, n).clone();
+}
+
+inline tensor<float> concat_images(const tensor<float>& a, const tensor<float>& b) {
+    if (b.size() == 0) return a;
+    shape_t s = a.shape();
+    s[0] += b.shape(0);
+    tensor<float> out(s, uninitialized);
+    std::copy_n(a.data(), a.size(), out.data());
+    std::copy_n(b.data(), b.size(), out.data() + a.size());
+    return out;
+}
+
+/// round(rate x n) training images of the other classes, a seeded draw: the contamination of
+/// section 5.3 (unlabelled anomalies among n normal training images). The draw is one seeded
+/// order, so a smaller n takes a subset of a larger one's images.
+inline tensor<float> contaminating_images(const labelled_split& data, int c, std::size_t n, double rate, std::size_t channels,
+                                          std::uint64_t seed) {
+    const std::size_t k = std::size_t(std::llround(rate * double(n)));
+    if (k == 0) return {};
+    std::vector<std::size_t> others;
+    for (std::size_t i = 0; i < data.train.labels.size(); ++i)
+        if (data.train.labels[i] != c) others.push_back(i);
+    require(others.size() >= k, "cli", "--contamination ", rate, " needs ", k, " images of other classes, there are ", others.size());
+    rng r(seed ^ 0xc0117a1117a7e5ull);
+    for (std::size_t i = 0; i < k; ++i) std::swap(others[i], others[i + r.below(others.size() - i)]);
+    others.resize(k);
+    std::sort(others.begin(), others.end());
+    return dataset_images(data.train, others, channels);
 }
 
 /// Per class: mean +- std over seeds of each column; then the means over classes.
@@ -105,11 +147,22 @@ inline int run_pipeline(const run_args& a, const detector_options& det_opts) {
     const auto names = split_list(a.detectors, "--detector");
     check_eval_flags(names, det_opts, a.features);
     require(a.seeds >= 1, "cli", "--seeds must be >= 1");
+    require(std::isfinite(a.contamination) && a.contamination >= 0 && a.contamination <= 0.5, "cli",
+            "--contamination must be in [0, 0.5], got ", a.contamination);
+    require(!a.detector_train || *a.detector_train >= 2, "cli", "--detector-train must be >= 2");
     check_output_dir(a.out_dir, "--out-dir");
     check_output_file(a.train.metrics, "--metrics");
-    auto cfg = build_config(a.train);
-    require(a.features == "f" || pipeline::builtin_proxies::uses_head(cfg.method), "cli", "--features gf: the ",
-            cfg.method, " method trains no projection head");
+    const auto methods = split_list(a.train.method, "--method");
+    require(methods.size() == 1 || a.ensemble, "cli", "several --method values are an ensemble: add --ensemble");
+    std::vector<pipeline::representation_config> cfgs;
+    for (const auto& m : methods) {
+        train_options t = a.train;
+        t.method = m;
+        cfgs.push_back(build_config(t));
+        require(a.features == "f" || pipeline::builtin_proxies::uses_head(m), "cli", "--features gf: the ", m,
+                " method trains no projection head");
+    }
+    require(!a.ensemble || methods.size() * a.seeds >= 2, "cli", "--ensemble needs several members: --seeds K >= 2 or several --method");
     const std::vector<eval_row> baseline = a.baseline.empty() ? std::vector<eval_row>{} : read_eval_results_csv(a.baseline);
     const labelled_split data = load_dataset(a.dataset, a.root, a.image_size, a.attribute);
     const auto classes = parse_classes(a.classes, data.train.num_classes());
@@ -121,22 +174,47 @@ inline int run_pipeline(const run_args& a, const detector_options& det_opts) {
 
     std::vector<eval_row> rows;
     for (int c : classes) {
-        const class_data cd = class_images(data, c, channels, a.train.train_limit.value_or(0));
-        for (std::size_t s = 0; s < a.seeds; ++s) {
-            cfg.seed = a.train.seed + s;
-            pipeline::representation rep(cfg, channels);
-            const std::string label = "class " + std::to_string(c) + " seed " + std::to_string(cfg.seed);
-            progress_reporter progress(a.train.progress, a.train.metrics, label,
-                                       {{"class", c}, {"seed", cfg.seed}});
-            const double train_s = train_with_progress(rep, cd.train_images, progress);
-            std::fprintf(stderr, "%s: trained %zu epochs on %zu images in %.1f s\n", label.c_str(), cfg.epochs,
-                         cd.train_images.shape(0), train_s);
-            evaluate_representation(rep, cd.train_images, test_images, cd.test_labels, c, cd.class_name, names, det_opts,
-                                    a.features, std::int64_t(cfg.seed), train_s, rows);
+        const class_data cd = class_images(data, c, channels, 0);
+        ensemble_sums sums;
+        for (std::size_t mi = 0; mi < methods.size(); ++mi)
+            for (std::size_t s = 0; s < a.seeds; ++s) {
+                auto cfg = cfgs[mi];
+                cfg.seed = a.train.seed + s;
+                // the representation's training set: --train-limit of the class, plus the contamination;
+                // the detector's: the whole class (contaminated alike), or --detector-train clean images
+                const tensor<float> clean = first_images(cd.train_images, a.train.train_limit.value_or(0));
+                const tensor<float> dirt = contaminating_images(data, c, clean.shape(0), a.contamination, channels, cfg.seed);
+                const tensor<float> rep_images = concat_images(clean, dirt);
+                const tensor<float> det_images =
+                    a.detector_train ? first_images(cd.train_images, *a.detector_train)
+                                     : concat_images(cd.train_images, contaminating_images(data, c, cd.train_images.shape(0),
+                                                                                           a.contamination, channels, cfg.seed));
+                pipeline::representation rep(cfg, channels);
+                const std::string label = "class " + std::to_string(c) + (methods.size() > 1 ? " " + methods[mi] : "") + " seed " +
+                                          std::to_string(cfg.seed);
+                progress_reporter progress(a.train.progress, a.train.metrics, label, {{"class", c}, {"seed", cfg.seed}});
+                const double train_s = train_with_progress(rep, rep_images, progress);
+                std::fprintf(stderr, "%s: trained %zu epochs on %zu images (%zu of other classes) in %.1f s\n", label.c_str(),
+                             cfg.epochs, rep_images.shape(0), dirt.size() ? dirt.shape(0) : std::size_t(0), train_s);
+                evaluate_representation(rep, det_images, test_images, cd.test_labels, c, cd.class_name, names, det_opts,
+                                        a.features, std::int64_t(cfg.seed), train_s, rows, a.ensemble ? &sums : nullptr,
+                                        methods.size() > 1 ? "@" + methods[mi] : "");
+            }
+        for (const auto& [name, ens] : sums) {
+            rows.push_back({c, cd.class_name, "ensemble-" + name, roc_auc(ens.scores(), cd.test_labels), 0.0, 0.0,
+                            std::numeric_limits<double>::quiet_NaN(), true, -1, std::numeric_limits<double>::quiet_NaN()});
+            std::fprintf(stderr, "  %s: auc=%.4f (%zu members)\n", rows.back().detector.c_str(), rows.back().auc,
+                         methods.size() * a.seeds);
         }
     }
-    std::vector<std::string> cols = names;
-    for (const auto& n : pipeline::builtin_proxies::score_names(cfg.method)) cols.push_back(n);
+    std::vector<std::string> cols;
+    for (const auto& m : methods) {
+        const std::string suffix = methods.size() > 1 ? "@" + m : "";
+        for (const auto& n : names) cols.push_back(n + suffix);
+        for (const auto& n : pipeline::builtin_proxies::score_names(m)) cols.push_back(n + suffix);
+    }
+    if (a.ensemble)
+        for (const auto& n : names) cols.push_back("ensemble-" + n);
     // baseline columns (e.g. raw-ocsvm, raw-kde) for the classes of this run, printed alongside
     std::vector<eval_row> shown = rows;
     std::vector<std::string> shown_cols = cols;
@@ -146,9 +224,11 @@ inline int run_pipeline(const run_args& a, const detector_options& det_opts) {
             if (std::find(shown_cols.begin(), shown_cols.end(), b.detector) == shown_cols.end())
                 shown_cols.push_back(b.detector);
         }
-    print_seed_table(shown, shown_cols, classes, a.features, a.train.method);
-    const auto stem = fs::path(a.out_dir) / ("run-" + a.dataset + "-" + a.train.method + "-" + a.train.preset);
-    write_eval_results(stem, a.dataset, a.train.method + "/" + a.features, det_opts, rows, cols);
+    std::string method_name;
+    for (const auto& m : methods) method_name += (method_name.empty() ? "" : "+") + m;
+    print_seed_table(shown, shown_cols, classes, a.features, method_name);
+    const auto stem = fs::path(a.out_dir) / ("run-" + a.dataset + "-" + method_name + "-" + a.train.preset + (a.ensemble ? "-ensemble" : ""));
+    write_eval_results(stem, a.dataset, method_name + "/" + a.features, det_opts, rows, cols);
     std::printf("results=%s.{json,csv}\n", stem.string().c_str());
     return 0;
 }
@@ -262,7 +342,8 @@ inline model_data load_model_data(pipeline::representation& rep, const std::stri
     m.data = load_dataset(dataset, root, image_size ? image_size : resizable ? std::size_t(meta_number("image_size")) : 0,
                           attribute);
     require(std::size_t(m.cls) < m.data.train.num_classes(), "cli", "--model class ", m.cls, " is not in this dataset");
-    m.cd = class_images(m.data, m.cls, channels, std::size_t(meta_number("train_limit")));
+    (void)meta_number("train_limit");  // checked; the detector fits on the whole class (the representation saw at most that many)
+    m.cd = class_images(m.data, m.cls, channels, 0);
     require(m.cd.train_images.shape(2) == std::size_t(meta_number("image_size")), "cli", "--model '", model,
             "' was trained on ", meta("image_size"), " px images, this dataset gives ", m.cd.train_images.shape(2));
     return m;

@@ -45,7 +45,7 @@ inline void install_sigint_handler() {
 
 // ---- configuration from flags ----------------------------------------------------------------------
 struct train_options {
-    std::string method = "distaug", preset = "quick", arch, progress = "auto", metrics;
+    std::string method = "distaug", preset = "quick", arch, progress = "auto", metrics, distaug;
     // unset: the preset's (or the dataset's channels, all of the class's images); a value given
     // is checked, never taken for "unset"
     std::optional<std::size_t> epochs, batch, channels, train_limit;
@@ -90,6 +90,25 @@ inline pipeline::representation_config preset_config(const std::string& name) {
     return c;
 }
 
+/// The distributions DistAug contrasts: rot (the four rotations), hflip (the image and its
+/// mirror), rot+hflip (all eight), or a list of the official code's shift codes 0..7 (rotation
+/// (s / 2) x 90 degrees, then a horizontal flip if s is odd), e.g. 0,2,4,6.
+inline std::vector<int> distaug_shifts_of(const std::string& s) {
+    if (s == "rot") return {0, 2, 4, 6};
+    if (s == "hflip") return {0, 1};
+    if (s == "rot+hflip") return {0, 1, 2, 3, 4, 5, 6, 7};
+    std::vector<int> out;
+    for (const auto& item : split_list(s, "--distaug")) {
+        const bool digit = item.size() == 1 && item[0] >= '0' && item[0] <= '7';
+        require(digit, "cli", "--distaug must be rot, hflip, rot+hflip or shift codes 0..7 such as 0,2,4,6, got '", s, "'");
+        const int v = item[0] - '0';
+        require(std::find(out.begin(), out.end(), v) == out.end(), "cli", "--distaug lists shift ", v, " twice");
+        out.push_back(v);
+    }
+    require(out.size() >= 2, "cli", "--distaug needs at least two distributions, got '", s, "'");
+    return out;
+}
+
 inline pipeline::representation_config build_config(const train_options& o) {
     auto cfg = preset_config(o.preset);
     pipeline::builtin_proxies::check(o.method, "cli");
@@ -120,6 +139,10 @@ inline pipeline::representation_config build_config(const train_options& o) {
     if (o.train_limit) require(*o.train_limit >= 1, "cli", "--train-limit must be >= 1, got ", *o.train_limit);
     require(o.progress == "auto" || o.progress == "bar" || o.progress == "log" || o.progress == "none", "cli",
             "--progress must be auto, bar, log or none, got '", o.progress, "'");
+    if (!o.distaug.empty()) {
+        require(o.method == "distaug", "cli", "--distaug applies to --method distaug");
+        cfg.distaug_shifts = distaug_shifts_of(o.distaug);
+    }
     cfg.seed = o.seed;
     return cfg;
 }

@@ -291,9 +291,11 @@ int main(int argc, char** argv) {
         return 2;
     }
     auto add_train_flags = [&](CLI::App* cmd, cli::train_options& t) {
-        cmd->add_option("--method", t.method, pipeline::builtin_proxies::choices("|"))
-            ->check(CLI::IsMember(std::vector<std::string>(pipeline::builtin_proxies::names.begin(),
-                                                           pipeline::builtin_proxies::names.end())));
+        auto* method = cmd->add_option("--method", t.method, pipeline::builtin_proxies::choices("|") +
+                                                                 (cmd->get_name() == "run" ? " (a list with --ensemble)" : ""));
+        if (cmd->get_name() != "run")  // run takes a list and checks each name
+            method->check(CLI::IsMember(std::vector<std::string>(pipeline::builtin_proxies::names.begin(),
+                                                                 pipeline::builtin_proxies::names.end())));
         cmd->add_option("--preset", t.preset, "quick|standard|paper")->check(CLI::IsMember({"quick", "standard", "paper"}));
         cmd->add_option("--epochs", t.epochs, "override the preset's epochs")->check(cli::whole_number(1, 1000000));
         cmd->add_option("--batch", t.batch, "override the preset's batch size")->check(cli::whole_number(2, 65536));
@@ -307,6 +309,7 @@ int main(int argc, char** argv) {
             ->check(cli::whole_number(1, 3));
         cmd->add_option("--progress", t.progress, "auto (bar on a terminal, log lines otherwise)|bar|log|none");
         cmd->add_option("--metrics", t.metrics, "write per-step and per-epoch metrics as JSON lines");
+        cmd->add_option("--distaug", t.distaug, "DistAug's distributions: rot (default), hflip, rot+hflip, or shift codes 0..7 (e.g. 0,1,2,3)");
     };
 
     cli::train_args ta;
@@ -343,6 +346,10 @@ int main(int argc, char** argv) {
     run->add_option("--features", ra.features, "f (encoder) or gf (head)");
     run->add_option("--out-dir", ra.out_dir, "where the JSON and CSV results go");
     run->add_option("--baseline", ra.baseline, "a results CSV of 'oneclass eval' to print alongside (e.g. raw pixels)");
+    run->add_option("--contamination", ra.contamination, "mix this share (0..0.5) of other classes' images into each training set (seeded)");
+    run->add_option("--detector-train", ra.detector_train, "fit the detectors on this many clean images of the class only")
+        ->check(cli::whole_number(2, 1000000000));
+    run->add_flag("--ensemble", ra.ensemble, "also score the ensemble of the seeds (and methods): standardised scores, summed");
     add_train_flags(run, ra.train);
     run->add_option("--categories", ma.categories, "mvtec: all or a list such as bottle,carpet");
     add_mvtec_flags(run, true, true);
@@ -375,7 +382,8 @@ int main(int argc, char** argv) {
         for (CLI::App* cmd : {train, eval, run})
             if (*cmd && ((cmd == train && ta.dataset == "mvtec") || (cmd == eval && ea.dataset == "mvtec") ||
                          (cmd == run && ra.dataset == "mvtec")))
-                for (const char* f : {"--class", "--classes", "--seeds", "--baseline", "--channels", "--train-limit", "--attribute", "--uniformity", "--mmd-sigma"})
+                for (const char* f : {"--class", "--classes", "--seeds", "--baseline", "--channels", "--train-limit", "--attribute", "--uniformity", "--mmd-sigma",
+                                      "--contamination", "--detector-train", "--ensemble"})
                     if (cmd->get_option_no_throw(f) && cmd->count(f))
                         fail("cli", f, " does not apply to --dataset mvtec", std::string(f) == "--channels" ? " (see --grayscale)" : "",
                              std::string(f) == "--class" ? " (use --category)" : "");
