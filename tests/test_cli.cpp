@@ -676,6 +676,19 @@ TEST_CASE("oneclass run / train on CIFAR-10 and CIFAR-20 binaries (generated in 
     REQUIRE(p.status == 0);
     REQUIRE_THAT(p.out, Catch::Contains("deer") && Catch::Contains("detector=kde features=f method=distaug mean_auc="));
     REQUIRE(fs::exists(dir / "cres/run-cifar10-distaug-quick.csv"));
+    // examples/cifar10_one_class on the same files
+    {
+        FILE* ex = popen((std::string(ONECLASS_EXAMPLE_CIFAR10) + " " + at("c10") + " 4 1 2>&1").c_str(), "r");
+        REQUIRE(ex != nullptr);
+        std::string out;
+        std::array<char, 4096> buf;
+        while (std::size_t n = std::fread(buf.data(), 1, buf.size(), ex)) out.append(buf.data(), n);
+        const int st = pclose(ex);
+        INFO(out);
+        REQUIRE((WIFEXITED(st) && WEXITSTATUS(st) == 0));
+        REQUIRE_THAT(out, Catch::Contains("class 4 (deer): 10 training images, 20 test images") &&
+                              Catch::Contains("distaug + kde    auc=") && Catch::Contains("raw + ocsvm      auc="));
+    }
     // CIFAR-100 binaries: coarse + fine label bytes; CIFAR-20 uses the coarse one
     fs::create_directories(dir / "c100/cifar-100-binary");
     for (const char* split : {"train", "test"}) {

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# The paper's figure 4 trend (sections 5.1-5.2) on Fashion-MNIST: for SimCLR and DistAug, train one
+# class at several batch sizes (preset quick otherwise), then report the uniformity and MMD^2 to
+# the sphere of f and g(f) with the KDE's AUC on each.
+#
+# Usage: benchmarks/batch_sweep.sh BUILD_DIR OUT_DIR [class] [batches...]   (default: class 0, 8 32 128)
+# Writes OUT_DIR/batch_sweep.csv: method,batch,features,uniformity,mmd2,auc_kde
+set -euo pipefail
+build=$1 out=$2
+cls=${3:-0}
+shift $(( $# >= 3 ? 3 : $# ))
+batches=("$@")
+[ ${#batches[@]} -eq 0 ] && batches=(8 32 128)
+cli=$build/tools/oneclass
+mkdir -p "$out"
+csv=$out/batch_sweep.csv
+echo "method,batch,features,uniformity,mmd2,auc_kde" > "$csv.tmp"
+for m in simclr distaug; do
+  for b in "${batches[@]}"; do
+    model=$out/$m-b$b-class$cls.ocm
+    [ -f "$model" ] || "$cli" train --dataset fashion-mnist --class "$cls" --method "$m" --preset quick --batch "$b" \
+      --out "$model" --progress none > "$out/$m-b$b.train.log" 2>&1
+    for feat in f gf; do
+      log=$out/$m-b$b-$feat.eval.log
+      "$cli" eval --dataset fashion-mnist --model "$model" --features "$feat" --detector kde --uniformity \
+        --out-dir "$out/eval-$m-b$b-$feat" > "$log" 2>&1
+      auc=$(sed -n 's/^detector=kde mean_auc=//p' "$log")
+      line=$(grep "^features=$feat uniformity=" "$log")
+      u=$(echo "$line" | sed 's/.*uniformity=\([^ ]*\).*/\1/')
+      mmd=$(echo "$line" | sed 's/.*mmd2=\([^ ]*\).*/\1/')
+      echo "$m,$b,$feat,$u,$mmd,$auc" | tee -a "$csv.tmp"
+    done
+  done
+done
+mv "$csv.tmp" "$csv"
