@@ -243,13 +243,41 @@ TEST_CASE("oneclass eval on a generated Fashion-MNIST folder; truncated IDX and 
     REQUIRE(fs::exists(dir / "res_run/run-fashion-mnist-rotation-quick.json"));
     // an ensemble over methods, a contaminated training set, the detector on clean images only
     const auto en = run("run --root " + at("fm") + " --classes 3 --method rotation,simclr --ensemble --epochs 1 --batch 4" +
-                        " --detector kde --contamination 0.25 --detector-train 4 --progress none --out-dir " + at("res_en"));
+                        " --detector kde --contamination 0.25 --detector-train 4 --progress none --out-dir " + at("res_en") +
+                        " --plots " + at("plots"));
     INFO(en.out);
     REQUIRE(en.status == 0);
     REQUIRE_THAT(en.out, Catch::Contains("on 10 images (2 of other classes)") && Catch::Contains("kde@rotation") &&
                              Catch::Contains("kde@simclr") && Catch::Contains("detector=ensemble-kde") &&
                              Catch::Contains("ensemble-kde: auc=") && Catch::Contains("(2 members)"));
     REQUIRE(fs::exists(dir / "res_en/run-fashion-mnist-rotation+simclr-quick-ensemble.json"));
+    // the plots PLplot drew: whole PNG files of the set size, nothing temporary left
+    const image_u8 bars = load_image(dir / "plots/auc-per-class.png"), roc = load_image(dir / "plots/roc-class3.png");
+    REQUIRE((bars.width == 1100 && bars.height == 600 && roc.width == 900 && roc.height == 600));
+    REQUIRE(std::distance(fs::directory_iterator(dir / "plots"), fs::directory_iterator{}) == 2);
+    // oneclass plot: a line per group from a CSV
+    write_text("sweep.csv", "method,batch,auc\nsimclr,8,0.7\nsimclr,32,0.8\ndistaug,32,0.85\ndistaug,8,0.9\n");
+    const auto pl = run("plot --csv " + at("sweep.csv") + " --x batch --y auc --group method --log-x --out " + at("sweep.png"));
+    INFO(pl.out);
+    REQUIRE(pl.status == 0);
+    REQUIRE_THAT(pl.out, Catch::Contains("series=2"));
+    REQUIRE(load_image(dir / "sweep.png").width == 900);
+    for (const auto& [args, needle] : std::vector<std::pair<std::string, std::string>>{
+             {" --x batch --y aucs --out " + at("p.png"), "--y 'aucs' is not a column"},
+             {" --x method --y auc --out " + at("p.png"), "are not numbers"},
+             {" --x batch --y auc --out " + at("p.jpg"), "must be a .png file"}}) {
+        const auto r = run("plot --csv " + at("sweep.csv") + args);
+        INFO(args << "\n" << r.out);
+        REQUIRE(r.status == 2);
+        REQUIRE_THAT(r.out, Catch::Contains(needle));
+        REQUIRE_FALSE(fs::exists(dir / "p.png"));
+    }
+    write_text("neg.csv", "x,y\n0,1\n1,2\n");
+    const auto lg = run("plot --csv " + at("neg.csv") + " --x x --y y --log-x --out " + at("p.png"));
+    REQUIRE(lg.status == 2);
+    REQUIRE_THAT(lg.out, Catch::Contains("cannot be plotted"));
+    REQUIRE_FALSE(fs::exists(dir / "p.png"));
+    REQUIRE_FALSE(fs::exists(dir / "p.png.tmp.png"));
     for (const auto& [args, needle] : std::vector<std::pair<std::string, std::string>>{
              {" --classes 3 --contamination 0.6", "--contamination must be in [0, 0.5]"},
              {" --classes 3 --method rotation,simclr", "add --ensemble"},

@@ -135,3 +135,23 @@ TEST_CASE("score ensemble: each member standardised by its own normal scores, th
     g.add(std::vector<double>{100, 200, 400}, std::vector<double>{300, 500});
     CHECK(f.scores()[1] == Approx(g.scores()[1]));
 }
+
+TEST_CASE("ROC curve: hand case with ties, and its trapezoids sum to the AUC") {
+    // scores 0.9 (a), 0.8 (n), 0.8 (a), 0.3 (n): thresholds above 0.9, at 0.8 (a tie), at 0.3
+    const std::vector<double> s{0.9, 0.8, 0.8, 0.3};
+    const std::vector<int> y{1, 0, 1, 0};
+    const auto c = roc_curve(s, y);
+    REQUIRE(c.size() == 4);
+    CHECK((c[0].fpr == 0 && c[0].tpr == 0));
+    CHECK((c[1].fpr == 0 && c[1].tpr == 0.5));
+    CHECK((c[2].fpr == 0.5 && c[2].tpr == 1));
+    CHECK((c[3].fpr == 1 && c[3].tpr == 1));
+    rng r(9);
+    std::vector<double> sc(300);
+    std::vector<int> lab(300);
+    for (std::size_t i = 0; i < 300; ++i) lab[i] = int(i % 3 == 0), sc[i] = std::round(10 * (r.normal() + lab[i])) / 10;
+    const auto curve = roc_curve(sc, lab);
+    double area = 0;
+    for (std::size_t i = 1; i < curve.size(); ++i) area += (curve[i].fpr - curve[i - 1].fpr) * (curve[i].tpr + curve[i - 1].tpr) / 2;
+    CHECK(area == Approx(roc_auc(sc, lab)).epsilon(1e-12));
+}

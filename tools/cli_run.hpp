@@ -11,6 +11,7 @@
 #pragma once
 
 #include "cli_common.hpp"
+#include "cli_plots.hpp"
 #include "cli_train.hpp"
 
 #include <oneclass/eval.hpp>
@@ -29,6 +30,7 @@ struct run_args {
     double contamination = 0;              ///< share of other classes' images mixed into the training set
     std::optional<std::size_t> detector_train;  ///< the detector fits on this many clean images only
     bool ensemble = false;
+    std::string plots;  ///< a folder for the per-class AUC bars and each class's ROC curves
     train_options train;
 };
 
@@ -43,7 +45,8 @@ inline void evaluate_representation(pipeline::representation& rep, const tensor<
                                     const std::string& class_name, const std::vector<std::string>& names,
                                     const detector_options& det_opts, const std::string& features, std::int64_t seed,
                                     double train_s, std::vector<eval_row>& rows, ensemble_sums* ensemble = nullptr,
-                                    const std::string& column_suffix = "") {
+                                    const std::string& column_suffix = "",
+                                    std::vector<std::pair<std::string, std::vector<double>>>* kept = nullptr) {
     using clock = std::chrono::steady_clock;
     const bool head = features == "gf";
     const matrix<float> ftr = rep.features(train_images, head), fte = rep.features(test_images, head);
@@ -52,6 +55,7 @@ inline void evaluate_representation(pipeline::representation& rep, const tensor<
         rows.push_back({cls, class_name, name + column_suffix, roc_auc(scores, test_labels), 0.0, 0.0,
                         std::numeric_limits<double>::quiet_NaN(), true, seed, train_s});
         std::fprintf(stderr, "  %s: auc=%.4f\n", name.c_str(), rows.back().auc);
+        if (kept) kept->push_back({name + column_suffix, scores});
     }
     for (const auto& name : names) {
         auto det = make_detector(with_name(det_opts, name));
@@ -64,6 +68,7 @@ inline void evaluate_representation(pipeline::representation& rep, const tensor<
         rows.push_back({cls, class_name, name + column_suffix, roc_auc(scores, test_labels), fit_s, score_s, gamma_of(det),
                         rep_fit.converged, seed, train_s});
         std::fprintf(stderr, "  %s: auc=%.4f\n", rows.back().detector.c_str(), rows.back().auc);
+        if (kept) kept->push_back({name + column_suffix, std::vector<double>(scores.begin(), scores.end())});
         if (ensemble) (*ensemble)[name].add(std::visit([&](const auto& d) { return d.score(ftr.view()); }, det), scores);
     }
 }
@@ -151,6 +156,7 @@ inline int run_pipeline(const run_args& a, const detector_options& det_opts) {
             "--contamination must be in [0, 0.5], got ", a.contamination);
     require(!a.detector_train || *a.detector_train >= 2, "cli", "--detector-train must be >= 2");
     check_output_dir(a.out_dir, "--out-dir");
+    if (!a.plots.empty()) check_output_dir(a.plots, "--plots");
     check_output_file(a.train.metrics, "--metrics");
     const auto methods = split_list(a.train.method, "--method");
     require(methods.size() == 1 || a.ensemble, "cli", "several --method values are an ensemble: add --ensemble");
@@ -167,6 +173,7 @@ inline int run_pipeline(const run_args& a, const detector_options& det_opts) {
     const labelled_split data = load_dataset(a.dataset, a.root, a.image_size, a.attribute);
     const auto classes = parse_classes(a.classes, data.train.num_classes());
     fs::create_directories(a.out_dir);
+    if (!a.plots.empty()) fs::create_directories(a.plots);
     if (!a.train.metrics.empty()) fs::remove(a.train.metrics + ".tmp");
     const std::size_t channels = a.train.channels.value_or(data.train.channels);
     const tensor<float> test_images = dataset_images(data.test, all_rows(data.test.size()), channels);
@@ -176,6 +183,7 @@ inline int run_pipeline(const run_args& a, const detector_options& det_opts) {
     for (int c : classes) {
         const class_data cd = class_images(data, c, channels, 0);
         ensemble_sums sums;
+        std::vector<std::pair<std::string, std::vector<double>>> kept;
         for (std::size_t mi = 0; mi < methods.size(); ++mi)
             for (std::size_t s = 0; s < a.seeds; ++s) {
                 auto cfg = cfgs[mi];
@@ -198,13 +206,22 @@ inline int run_pipeline(const run_args& a, const detector_options& det_opts) {
                              cfg.epochs, rep_images.shape(0), dirt.size() ? dirt.shape(0) : std::size_t(0), train_s);
                 evaluate_representation(rep, det_images, test_images, cd.test_labels, c, cd.class_name, names, det_opts,
                                         a.features, std::int64_t(cfg.seed), train_s, rows, a.ensemble ? &sums : nullptr,
-                                        methods.size() > 1 ? "@" + methods[mi] : "");
+                                        methods.size() > 1 ? "@" + methods[mi] : "", s == 0 ? &kept : nullptr);
             }
         for (const auto& [name, ens] : sums) {
             rows.push_back({c, cd.class_name, "ensemble-" + name, roc_auc(ens.scores(), cd.test_labels), 0.0, 0.0,
                             std::numeric_limits<double>::quiet_NaN(), true, -1, std::numeric_limits<double>::quiet_NaN()});
             std::fprintf(stderr, "  %s: auc=%.4f (%zu members)\n", rows.back().detector.c_str(), rows.back().auc,
                          methods.size() * a.seeds);
+            kept.push_back({"ensemble-" + name, ens.scores()});
+        }
+        if (!a.plots.empty()) {
+            std::vector<std::string> kn;
+            std::vector<std::vector<double>> ks;
+            for (auto& [n, v] : kept) kn.push_back(n), ks.push_back(v);
+            roc_plot(fs::path(a.plots) / ("roc-class" + std::to_string(c) + ".png"),
+                     "ROC, class " + std::to_string(c) + " (" + cd.class_name + ")" + (a.seeds > 1 ? ", seed " + std::to_string(a.train.seed) : ""),
+                     kn, ks, cd.test_labels);
         }
     }
     std::vector<std::string> cols;
@@ -227,6 +244,25 @@ inline int run_pipeline(const run_args& a, const detector_options& det_opts) {
     std::string method_name;
     for (const auto& m : methods) method_name += (method_name.empty() ? "" : "+") + m;
     print_seed_table(shown, shown_cols, classes, a.features, method_name);
+    if (!a.plots.empty()) {
+        std::vector<std::string> groups;
+        for (int c : classes) groups.push_back(std::to_string(c));
+        std::vector<plot_series> bars;
+        for (const auto& col : shown_cols) {
+            plot_series s{col, {}, {}};
+            for (int c : classes) {
+                double sum = 0;
+                int n = 0;
+                for (const auto& r : shown)
+                    if (r.cls == c && r.detector == col) sum += r.auc, ++n;
+                s.y.push_back(n ? sum / n : 0.0);
+            }
+            bars.push_back(std::move(s));
+        }
+        bar_plot(fs::path(a.plots) / "auc-per-class.png", "ROC AUC per class (" + method_name + ", " + a.train.preset + ")", "ROC AUC",
+                 groups, bars, 0.5, 1.0);
+        std::printf("plots=%s\n", a.plots.c_str());
+    }
     const auto stem = fs::path(a.out_dir) / ("run-" + a.dataset + "-" + method_name + "-" + a.train.preset + (a.ensemble ? "-ensemble" : ""));
     write_eval_results(stem, a.dataset, method_name + "/" + a.features, det_opts, rows, cols);
     std::printf("results=%s.{json,csv}\n", stem.string().c_str());

@@ -271,6 +271,16 @@ int main(int argc, char** argv) {
         ->check(cli::whole_number(0, UINT64_MAX));
     explain->add_option("--out", xa.out, "folder for the pictures, the .npy maps and explain.csv")->required();
 
+    cli::plot_args pa;
+    auto* plot = app.add_subcommand("plot", "a PNG line plot from a CSV file (results, sweeps): one line per --group value");
+    plot->add_option("--csv", pa.csv, "the CSV file (a header row, then data)")->required();
+    plot->add_option("--x", pa.x, "the column on the x axis")->required();
+    plot->add_option("--y", pa.y, "the column on the y axis")->required();
+    plot->add_option("--group", pa.group, "the column whose values make separate lines");
+    plot->add_flag("--log-x", pa.log_x, "a log10 x axis");
+    plot->add_option("--title", pa.title, "the plot's title");
+    plot->add_option("--out", pa.out, "the .png file")->required();
+
     cli::features_args fa;
     auto* features = app.add_subcommand("features", "write a trained model's L2-normalised features as .npy");
     features->add_option("--model", fa.model, "a model from 'oneclass train'")->required();
@@ -286,8 +296,8 @@ int main(int argc, char** argv) {
 
     const std::string cmd1 = argc > 1 ? argv[1] : "";
     if (argc > 1 && argv[1][0] != '-' && cmd1 != "detect" && cmd1 != "eval" && cmd1 != "run" && cmd1 != "train" &&
-        cmd1 != "localize" && cmd1 != "explain" && cmd1 != "features") {
-        std::fprintf(stderr, "oneclass: error: unknown command '%s' (detect, eval, train, run, localize, explain, features; see --help)\n", argv[1]);
+        cmd1 != "localize" && cmd1 != "explain" && cmd1 != "features" && cmd1 != "plot") {
+        std::fprintf(stderr, "oneclass: error: unknown command '%s' (detect, eval, train, run, localize, explain, features, plot; see --help)\n", argv[1]);
         return 2;
     }
     auto add_train_flags = [&](CLI::App* cmd, cli::train_options& t) {
@@ -350,6 +360,7 @@ int main(int argc, char** argv) {
     run->add_option("--detector-train", ra.detector_train, "fit the detectors on this many clean images of the class only")
         ->check(cli::whole_number(2, 1000000000));
     run->add_flag("--ensemble", ra.ensemble, "also score the ensemble of the seeds (and methods): standardised scores, summed");
+    run->add_option("--plots", ra.plots, "a folder for PNG plots: AUC per class, each class's ROC curves (first seed)");
     add_train_flags(run, ra.train);
     run->add_option("--categories", ma.categories, "mvtec: all or a list such as bottle,carpet");
     add_mvtec_flags(run, true, true);
@@ -383,11 +394,12 @@ int main(int argc, char** argv) {
             if (*cmd && ((cmd == train && ta.dataset == "mvtec") || (cmd == eval && ea.dataset == "mvtec") ||
                          (cmd == run && ra.dataset == "mvtec")))
                 for (const char* f : {"--class", "--classes", "--seeds", "--baseline", "--channels", "--train-limit", "--attribute", "--uniformity", "--mmd-sigma",
-                                      "--contamination", "--detector-train", "--ensemble"})
+                                      "--contamination", "--detector-train", "--ensemble", "--plots"})
                     if (cmd->get_option_no_throw(f) && cmd->count(f))
                         fail("cli", f, " does not apply to --dataset mvtec", std::string(f) == "--channels" ? " (see --grayscale)" : "",
                              std::string(f) == "--class" ? " (use --category)" : "");
         if (*features) return cli::run_features(fa);
+        if (*plot) return cli::run_plot(pa);
         if (*explain) {
             std::string listed;  // the detectors that take flags: all but the proxy's own score
             for (const auto& n : cli::split_list(xa.detectors, "--detector"))

@@ -54,4 +54,31 @@ double roc_auc(const std::vector<S>& scores, const std::vector<L>& labels) {
     return roc_auc(std::span<const S>(scores), std::span<const L>(labels));
 }
 
+/// The ROC curve: one point (false positive rate, true positive rate) per distinct threshold,
+/// from (0, 0) (nothing flagged) to (1, 1), tied scores moving together (as sklearn's roc_curve
+/// with drop_intermediate = false). The trapezoids under it sum to roc_auc.
+struct roc_point {
+    double fpr, tpr;
+};
+template <class S, class L>
+std::vector<roc_point> roc_curve(const std::vector<S>& scores, const std::vector<L>& labels) {
+    (void)roc_auc(scores, labels);  // the same checks
+    const std::size_t n = scores.size();
+    std::size_t n1 = 0;
+    for (const auto l : labels) n1 += l == L(1);
+    const double n0 = double(n - n1);
+    std::vector<std::size_t> idx(n);
+    std::iota(idx.begin(), idx.end(), std::size_t{0});
+    std::sort(idx.begin(), idx.end(), [&](std::size_t a, std::size_t b) { return scores[a] > scores[b]; });
+    std::vector<roc_point> pts{{0.0, 0.0}};
+    std::size_t tp = 0, fp = 0;
+    for (std::size_t i = 0; i < n;) {
+        std::size_t j = i;
+        while (j < n && scores[idx[j]] == scores[idx[i]]) (labels[idx[j++]] == L(1) ? tp : fp)++;
+        pts.push_back({double(fp) / n0, double(tp) / double(n1)});
+        i = j;
+    }
+    return pts;
+}
+
 }  // namespace oneclass
