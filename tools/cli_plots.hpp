@@ -67,7 +67,7 @@ private:
     std::unique_ptr<plstream> pls_;
 };
 
-inline void legend(plstream& pls, const std::vector<std::string>& names, bool lines) {
+inline void legend(plstream& pls, const std::vector<std::string>& names, bool lines, bool outside = false) {
     const PLINT n = PLINT(names.size());
     std::vector<PLINT> opt(names.size(), lines ? PL_LEGEND_LINE : PL_LEGEND_COLOR_BOX), colors(names.size()), styles(names.size(), 1),
         patterns(names.size(), 0), symbol_numbers(names.size(), 0);
@@ -75,8 +75,8 @@ inline void legend(plstream& pls, const std::vector<std::string>& names, bool li
     std::vector<const char*> texts, symbols(names.size(), "");
     for (std::size_t i = 0; i < names.size(); ++i) colors[i] = 2 + PLINT(i % palette_size), texts.push_back(names[i].c_str());
     PLFLT w = 0, h = 0;
-    pls.legend(&w, &h, PL_LEGEND_BACKGROUND | PL_LEGEND_BOUNDING_BOX, PL_POSITION_RIGHT | PL_POSITION_BOTTOM | PL_POSITION_INSIDE,
-               0.02, 0.02, 0.1, 0, 1, 1, 0, 0, n, opt.data(), 1.0, 0.8, 2.0, 1.0, colors.data(), texts.data(), colors.data(),
+    pls.legend(&w, &h, PL_LEGEND_BACKGROUND | PL_LEGEND_BOUNDING_BOX, outside ? PL_POSITION_RIGHT | PL_POSITION_OUTSIDE : PL_POSITION_RIGHT | PL_POSITION_BOTTOM | PL_POSITION_INSIDE,
+               0.02, 0.02, 0.06, 0, 1, 1, 0, 0, n, opt.data(), 0.8, 0.75, 2.0, 0.0, colors.data(), texts.data(), colors.data(),
                patterns.data(), box_scales.data(), box_widths.data(), colors.data(), styles.data(), widths.data(), colors.data(),
                scales.data(), symbol_numbers.data(), symbols.data());
 }
@@ -101,10 +101,14 @@ inline void line_plot(const fs::path& path, const std::string& title, const std:
     if (x1 <= x0) x0 -= 0.5, x1 += 0.5;
     if (y1 <= y0) y0 -= 0.5, y1 += 0.5;
     const double px = 0.04 * (x1 - x0), py = 0.06 * (y1 - y0);
-    plot_detail::png_page page(path, 900, 600);
+    plot_detail::png_page page(path, 1000, 600);
     plstream& pls = *page;
     pls.col0(1);
-    pls.env(x0 - px, x1 + px, y0 - (ylo < yhi ? 0 : py), y1 + (ylo < yhi ? 0 : py), 0, log_x ? 10 : 0);
+    // the plot on the left three quarters, the legend outside it on the right: it never covers data
+    pls.adv(0);
+    pls.vpor(0.09, 0.70, 0.11, 0.91);
+    pls.wind(x0 - px, x1 + px, y0 - (ylo < yhi ? 0 : py), y1 + (ylo < yhi ? 0 : py));
+    pls.box(log_x ? "bclnst" : "bcnst", 0, 0, "bcnstv", 0, 0);
     pls.lab(xlabel.c_str(), ylabel.c_str(), title.c_str());
     std::vector<std::string> names;
     for (std::size_t k = 0; k < series.size(); ++k) {
@@ -119,7 +123,7 @@ inline void line_plot(const fs::path& path, const std::string& title, const std:
     }
     pls.width(1.0);
     pls.col0(1);
-    plot_detail::legend(pls, names, true);
+    plot_detail::legend(pls, names, true, true);
     page.finish();
 }
 
@@ -133,8 +137,10 @@ inline void bar_plot(const fs::path& path, const std::string& title, const std::
     plstream& pls = *page;
     pls.col0(1);
     const double G = double(groups.size());
-    pls.env(0, G, ylo, yhi, 0, -2);
-    pls.box("bc", 0, 0, "bcgnt", 0, 0);
+    pls.adv(0);
+    pls.vpor(0.08, 0.80, 0.11, 0.91);
+    pls.wind(0, G, ylo, yhi);
+    pls.box("bc", 0, 0, "bcgnstv", 0, 0);
     pls.lab("", ylabel.c_str(), title.c_str());
     const double w = 0.8 / double(series.size());
     for (std::size_t k = 0; k < series.size(); ++k) {
@@ -149,7 +155,7 @@ inline void bar_plot(const fs::path& path, const std::string& title, const std::
     for (std::size_t g = 0; g < groups.size(); ++g) pls.mtex("b", 1.5, (double(g) + 0.5) / G, 0.5, groups[g].c_str());
     std::vector<std::string> names;
     for (const auto& s : series) names.push_back(s.name);
-    plot_detail::legend(pls, names, false);
+    plot_detail::legend(pls, names, false, true);
     page.finish();
 }
 
@@ -160,13 +166,13 @@ inline void roc_plot(const fs::path& path, const std::string& title, const std::
     for (std::size_t k = 0; k < names.size(); ++k) {
         plot_series s;
         char b[96];
-        std::snprintf(b, sizeof b, "%s (AUC %.3f)", names[k].c_str(), roc_auc(scores[k], labels));
+        std::snprintf(b, sizeof b, "%s: %.3f", names[k].c_str(), roc_auc(scores[k], labels));
         s.name = b;
         for (const auto& p : roc_curve(scores[k], labels)) s.x.push_back(p.fpr), s.y.push_back(p.tpr);
         series.push_back(std::move(s));
     }
     series.push_back({"chance", {0, 1}, {0, 1}});
-    line_plot(path, title, "false positive rate", "true positive rate", series, false, 0, 1);
+    line_plot(path, title + " (legend: ROC AUC)", "false positive rate", "true positive rate", series, false, 0, 1);
 }
 
 // ---- oneclass plot: a line plot from any CSV (results, sweeps, trade-offs) ----------------------------
