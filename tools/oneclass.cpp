@@ -313,7 +313,7 @@ int main(int argc, char** argv) {
         cmd->add_option("--arch", t.arch, "resnet10|resnet18|resnet34 (default: the preset's)");
         cmd->add_option("--width", t.width, "ResNet width multiplier (default: the preset's)");
         cmd->add_option("--seed", t.seed, "training seed")->check(cli::whole_number(0, UINT64_MAX));
-        cmd->add_option("--train-limit", t.train_limit, "use at most this many training images of the class")
+        cmd->add_option("--train-limit", t.train_limit, "train the representation on at most this many of the class's images (detectors fit on all of them)")
             ->check(cli::whole_number(1, 1000000000));
         cmd->add_option("--channels", t.channels, "1 or 3 (grayscale replicated; default: the dataset's)")
             ->check(cli::whole_number(1, 3));
