@@ -251,6 +251,13 @@ TEST_CASE("oneclass eval on a generated Fashion-MNIST folder; truncated IDX and 
                              Catch::Contains("kde@simclr") && Catch::Contains("detector=ensemble-kde") &&
                              Catch::Contains("ensemble-kde: auc=") && Catch::Contains("(2 members)"));
     REQUIRE(fs::exists(dir / "res_en/run-fashion-mnist-rotation+simclr-quick-ensemble.json"));
+    // a validation split from the training split only: [val] columns beside the test ones
+    const auto va = run("run --root " + at("fm") + " --classes 3 --method rotation --epochs 1 --batch 4 --detector kde --validate 0.25" +
+                        " --progress none --out-dir " + at("res_val"));
+    INFO(va.out);
+    REQUIRE(va.status == 0);
+    REQUIRE_THAT(va.out, Catch::Contains("trained 1 epochs on 6 images") && Catch::Contains("detector=kde[val] features=f") &&
+                             Catch::Contains("detector=rotnet-sum[val]"));
     // the plots PLplot drew: whole PNG files of the set size, nothing temporary left
     const image_u8 bars = load_image(dir / "plots/auc-per-class.png"), roc = load_image(dir / "plots/roc-class3.png");
     REQUIRE((bars.width == 1100 && bars.height == 600 && roc.width == 1000 && roc.height == 600));
@@ -285,7 +292,8 @@ TEST_CASE("oneclass eval on a generated Fashion-MNIST folder; truncated IDX and 
              {" --classes 3 --method distaug --distaug 0,9", "--distaug must be rot, hflip"},
              {" --classes 3 --method distaug --distaug 0", "at least two distributions"},
              {" --classes 3 --method rotation --distaug rot", "--distaug applies to --method distaug"},
-             {" --classes 3 --detector-train 1", "--detector-train"}}) {
+             {" --classes 3 --detector-train 1", "--detector-train"},
+             {" --classes 3 --validate 0.8", "--validate must be in [0, 0.5]"}}) {
         const auto r = run("run --root " + at("fm") + args + " --out-dir " + at("res_never"));
         INFO(args << "\n" << r.out);
         REQUIRE(r.status == 2);

@@ -31,6 +31,7 @@ struct run_args {
     std::optional<std::size_t> detector_train;  ///< the detector fits on this many clean images only
     bool ensemble = false;
     std::string plots;  ///< a folder for the per-class AUC bars and each class's ROC curves
+    double validate = 0;  ///< share of the class's training images held out as validation normals
     train_options train;
 };
 
@@ -155,6 +156,7 @@ inline int run_pipeline(const run_args& a, const detector_options& det_opts) {
     require(std::isfinite(a.contamination) && a.contamination >= 0 && a.contamination <= 0.5, "cli",
             "--contamination must be in [0, 0.5], got ", a.contamination);
     require(!a.detector_train || *a.detector_train >= 2, "cli", "--detector-train must be >= 2");
+    require(std::isfinite(a.validate) && a.validate >= 0 && a.validate <= 0.5, "cli", "--validate must be in [0, 0.5], got ", a.validate);
     check_output_dir(a.out_dir, "--out-dir");
     if (!a.plots.empty()) check_output_dir(a.plots, "--plots");
     check_output_file(a.train.metrics, "--metrics");
@@ -181,7 +183,20 @@ inline int run_pipeline(const run_args& a, const detector_options& det_opts) {
 
     std::vector<eval_row> rows;
     for (int c : classes) {
-        const class_data cd = class_images(data, c, channels, 0);
+        class_data cd = class_images(data, c, channels, 0);
+        // --validate: the class's last images become validation normals, as many other-class
+        // training images the validation anomalies; nothing of them trains or fits anything
+        tensor<float> val_images;
+        std::vector<int> val_labels;
+        if (a.validate > 0) {
+            const std::size_t n = cd.train_images.shape(0), nv = std::size_t(std::llround(a.validate * double(n)));
+            require(nv >= 1 && nv + 2 <= n, "cli", "--validate ", a.validate, " leaves no validation or no training images of class ", c);
+            const tensor<float> normals = cd.train_images.slice(n - nv, n).clone();
+            cd.train_images = first_images(cd.train_images, n - nv);
+            val_images = concat_images(normals, contaminating_images(data, c, nv, 1.0, channels, a.train.seed + 0x5a1d));
+            val_labels.assign(nv, 0);
+            val_labels.resize(2 * nv, 1);
+        }
         ensemble_sums sums;
         std::vector<std::pair<std::string, std::vector<double>>> kept;
         for (std::size_t mi = 0; mi < methods.size(); ++mi)
@@ -207,6 +222,10 @@ inline int run_pipeline(const run_args& a, const detector_options& det_opts) {
                 evaluate_representation(rep, det_images, test_images, cd.test_labels, c, cd.class_name, names, det_opts,
                                         a.features, std::int64_t(cfg.seed), train_s, rows, a.ensemble ? &sums : nullptr,
                                         methods.size() > 1 ? "@" + methods[mi] : "", s == 0 ? &kept : nullptr);
+                if (a.validate > 0)
+                    evaluate_representation(rep, det_images, val_images, val_labels, c, cd.class_name, names, det_opts, a.features,
+                                            std::int64_t(cfg.seed), train_s, rows, nullptr,
+                                            (methods.size() > 1 ? "@" + methods[mi] : "") + "[val]");
             }
         for (const auto& [name, ens] : sums) {
             rows.push_back({c, cd.class_name, "ensemble-" + name, roc_auc(ens.scores(), cd.test_labels), 0.0, 0.0,
@@ -232,6 +251,12 @@ inline int run_pipeline(const run_args& a, const detector_options& det_opts) {
     }
     if (a.ensemble)
         for (const auto& n : names) cols.push_back("ensemble-" + n);
+    if (a.validate > 0)
+        for (const auto& m : methods) {
+            const std::string suffix = (methods.size() > 1 ? "@" + m : "") + "[val]";
+            for (const auto& n : names) cols.push_back(n + suffix);
+            for (const auto& n : pipeline::builtin_proxies::score_names(m)) cols.push_back(n + suffix);
+        }
     // baseline columns (e.g. raw-ocsvm, raw-kde) for the classes of this run, printed alongside
     std::vector<eval_row> shown = rows;
     std::vector<std::string> shown_cols = cols;

@@ -360,6 +360,8 @@ int main(int argc, char** argv) {
     run->add_option("--detector-train", ra.detector_train, "fit the detectors on this many clean images of the class only")
         ->check(cli::whole_number(2, 1000000000));
     run->add_flag("--ensemble", ra.ensemble, "also score the ensemble of the seeds (and methods): standardised scores, summed");
+    run->add_option("--validate", ra.validate, "hold out this share (0..0.5) of each class's training images as validation normals, "
+                                                "as many other-class training images as validation anomalies; report AUC on them ([val] columns)");
     run->add_option("--plots", ra.plots, "a folder for PNG plots: AUC per class, each class's ROC curves (first seed)");
     add_train_flags(run, ra.train);
     run->add_option("--categories", ma.categories, "mvtec: all or a list such as bottle,carpet");
@@ -394,7 +396,7 @@ int main(int argc, char** argv) {
             if (*cmd && ((cmd == train && ta.dataset == "mvtec") || (cmd == eval && ea.dataset == "mvtec") ||
                          (cmd == run && ra.dataset == "mvtec")))
                 for (const char* f : {"--class", "--classes", "--seeds", "--baseline", "--channels", "--train-limit", "--attribute", "--uniformity", "--mmd-sigma",
-                                      "--contamination", "--detector-train", "--ensemble", "--plots"})
+                                      "--contamination", "--detector-train", "--ensemble", "--plots", "--validate"})
                     if (cmd->get_option_no_throw(f) && cmd->count(f))
                         fail("cli", f, " does not apply to --dataset mvtec", std::string(f) == "--channels" ? " (see --grayscale)" : "",
                              std::string(f) == "--class" ? " (use --category)" : "");
