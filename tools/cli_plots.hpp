@@ -138,7 +138,7 @@ inline void bar_plot(const fs::path& path, const std::string& title, const std::
     pls.col0(1);
     const double G = double(groups.size());
     pls.adv(0);
-    pls.vpor(0.08, 0.80, 0.11, 0.91);
+    pls.vpor(0.08, 0.72, 0.11, 0.91);
     pls.wind(0, G, ylo, yhi);
     pls.box("bc", 0, 0, "bcgnstv", 0, 0);
     pls.lab("", ylabel.c_str(), title.c_str());
