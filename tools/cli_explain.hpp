@@ -189,15 +189,18 @@ inline int run_explain(const explain_args& a, const detector_options& det_opts) 
 
     fs::create_directories(fs::path(a.out) / "images");
     const std::size_t k = std::max<std::size_t>(1, (112 + std::max(H, W) - 1) / std::max(H, W));  // shown >= 112 px
-    std::vector<std::vector<image_u8>> grid(std::min<std::size_t>(N, 16));  // the grid shows the first 16 images
-    for (std::size_t n = 0; n < grid.size(); ++n) {
-        image_u8 in = viz::enlarge(explain_detail::tensor_image(images, n), k);
+    // each image as shown (enlarged), its square's mask, and the input framed by that outline: once
+    std::vector<image_u8> shown(N), masks(squares.empty() ? 0 : N), framed(N);
+    for (std::size_t n = 0; n < N; ++n) {
+        shown[n] = viz::enlarge(explain_detail::tensor_image(images, n), k);
+        framed[n] = viz::as_rgb(shown[n]);
         if (!squares.empty()) {
-            in = viz::as_rgb(in);
-            viz::draw_contour(in, viz::enlarge(explain_detail::square_mask(H, W, squares[n]), k));
+            masks[n] = viz::enlarge(explain_detail::square_mask(H, W, squares[n]), k);
+            viz::draw_contour(framed[n], masks[n]);
         }
-        grid[n].push_back(in);
     }
+    std::vector<std::vector<image_u8>> grid(std::min<std::size_t>(N, 16));  // the grid shows the first 16 images
+    for (std::size_t n = 0; n < grid.size(); ++n) grid[n].push_back(framed[n]);
     std::string csv = "image,kind,detector,method,score,baseline_score,completeness_gap,hit_max,mass_inside,seconds_per_image\n";
     struct hits {
         std::string det, method;
@@ -224,16 +227,14 @@ inline int run_explain(const explain_args& a, const detector_options& det_opts) 
             for (std::size_t n = 0; n < N; ++n) {
                 const float* map = at.map.data() + n * H * W;
                 const double hi = viz::upper_quantile(map, H * W, 0.995);
-                image_u8 shown = viz::enlarge(explain_detail::tensor_image(images, n), k);
                 std::vector<float> big(H * W * k * k);
                 for (std::size_t y = 0; y < H * k; ++y)
                     for (std::size_t x = 0; x < W * k; ++x) big[y * W * k + x] = map[(y / k) * W + x / k];
-                const image_u8 mask = squares.empty() ? image_u8{} : viz::enlarge(explain_detail::square_mask(H, W, squares[n]), k);
+                image_u8 ov = viz::overlay(shown[n], big.data(), 0.0, hi);
+                if (!squares.empty()) viz::draw_contour(ov, masks[n]);
                 save_png(fs::path(a.out) / "images" / (std::to_string(n) + "-" + tag + ".png"),
-                         viz::localisation_panel(shown, big.data(), 0.0, hi, squares.empty() ? nullptr : &mask));
-                image_u8 ov = viz::overlay(shown, big.data(), 0.0, hi);
-                if (!squares.empty()) viz::draw_contour(ov, mask);
-                if (n < grid.size()) grid[n].push_back(ov);
+                         viz::panel({framed[n], viz::colorize(big.data(), H * k, W * k, 0.0, hi), ov}));
+                if (n < grid.size()) grid[n].push_back(std::move(ov));
                 explain::pointing_result pg;
                 if (!squares.empty()) {
                     pg = explain::pointing_game(map, H, W, squares[n]);

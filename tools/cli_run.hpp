@@ -209,9 +209,10 @@ inline int run_pipeline(const run_args& a, const detector_options& det_opts) {
                 const tensor<float> dirt = contaminating_images(data, c, clean.shape(0), a.contamination, channels, cfg.seed);
                 const tensor<float> rep_images = concat_images(clean, dirt);
                 const tensor<float> det_images =
-                    a.detector_train ? first_images(cd.train_images, *a.detector_train)
-                                     : concat_images(cd.train_images, contaminating_images(data, c, cd.train_images.shape(0),
-                                                                                           a.contamination, channels, cfg.seed));
+                    a.detector_train                                  ? first_images(cd.train_images, *a.detector_train)
+                    : clean.shape(0) == cd.train_images.shape(0) ? rep_images  // the same set: drawn once
+                        : concat_images(cd.train_images,
+                                        contaminating_images(data, c, cd.train_images.shape(0), a.contamination, channels, cfg.seed));
                 pipeline::representation rep(cfg, channels);
                 const std::string label = "class " + std::to_string(c) + (methods.size() > 1 ? " " + methods[mi] : "") + " seed " +
                                           std::to_string(cfg.seed);

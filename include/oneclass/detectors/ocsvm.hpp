@@ -192,9 +192,10 @@ public:
     score_gradients<T> score_gradient(matrix_view<const T> X) const {
         detail::check_score_input(X, fitted(), dim(), "ocsvm::score_gradient");
         const std::size_t d = dim(), nsv = sv_.rows();
-        score_gradients<T> out{score(X), matrix<T>(X.rows(), d)};
+        score_gradients<T> out{std::vector<T>(X.rows()), matrix<T>(X.rows(), d)};
         const bool l2 = p_.normalize == normalization::l2;
         if (p_.kernel == svm_kernel::linear) {
+            out.score = score(X);
             for (std::size_t i = 0; i < X.rows(); ++i) {
                 T* gr = out.gradient.row(i);
                 for (std::size_t j = 0; j < d; ++j) gr[j] = T(-w_[j]);
@@ -207,6 +208,7 @@ public:
         linalg::for_each_weighted_row<T>(
             X, l2, sv_.view(), sv_norms_, p_.block_rows,
             [&](std::size_t i, T* d2) {
+                out.score[i] = T(rho_ - double(simd::weighted_sum_exp(coef_t_.data(), d2, nsv, -g)));  // as score()
                 simd::exp_affine_inplace(d2, nsv, -g, T(0));
                 double s = 0;
                 for (std::size_t j = 0; j < nsv; ++j) s += double(d2[j] *= coef_t_[j]);

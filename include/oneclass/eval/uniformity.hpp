@@ -25,13 +25,13 @@
 namespace oneclass {
 
 namespace detail {
-/// X as double, rows L2-normalised (zero rows stay zero).
+/// X as double, rows L2-normalised if asked (zero rows stay zero).
 template <class T>
-matrix<double> normalized_double(matrix_view<const T> X) {
+matrix<double> as_double(matrix_view<const T> X, bool l2) {
     matrix<double> D(X.rows(), X.cols());
     for (std::size_t i = 0; i < X.rows(); ++i)
         for (std::size_t j = 0; j < X.cols(); ++j) D(i, j) = double(X(i, j));
-    linalg::l2_normalize_rows(D.view());
+    if (l2) linalg::l2_normalize_rows(D.view());
     return D;
 }
 
@@ -66,7 +66,7 @@ template <class T>
 double uniformity(matrix_view<const T> X, double t = 2.0) {
     detail::check_rows(X, 2, "uniformity");
     require(std::isfinite(t) && t > 0, "uniformity", "t must be > 0, got ", t);
-    const matrix<double> D = detail::normalized_double(X);
+    const matrix<double> D = detail::as_double(X, true);
     const double n = double(X.rows());
     // both orders of each pair are summed, hence n (n - 1) terms for the n (n - 1) / 2 pairs
     const double s = detail::pair_sum(D, D, true, [t](double d2) { return std::exp(-t * d2); });
@@ -81,13 +81,7 @@ double mmd2_unbiased(matrix_view<const T> X, matrix_view<const T> Y, double sigm
     detail::check_rows(Y, 2, "mmd2_unbiased");
     require(X.cols() == Y.cols(), "mmd2_unbiased", "the samples have ", X.cols(), " and ", Y.cols(), " columns");
     require(std::isfinite(sigma) && sigma > 0, "mmd2_unbiased", "sigma must be > 0, got ", sigma);
-    auto as_double = [](matrix_view<const T> M) {
-        matrix<double> D(M.rows(), M.cols());
-        for (std::size_t i = 0; i < M.rows(); ++i)
-            for (std::size_t j = 0; j < M.cols(); ++j) D(i, j) = double(M(i, j));
-        return D;
-    };
-    const matrix<double> A = as_double(X), B = as_double(Y);
+    const matrix<double> A = detail::as_double(X, false), B = detail::as_double(Y, false);
     const double g = 1.0 / (2 * sigma * sigma), n = double(A.rows()), m = double(B.rows());
     auto k = [g](double d2) { return std::exp(-g * d2); };
     const double xx = detail::pair_sum(A, A, true, k), yy = detail::pair_sum(B, B, true, k), xy = detail::pair_sum(A, B, false, k);
@@ -114,7 +108,7 @@ inline matrix<double> sphere_samples(std::size_t n, std::size_t d, std::uint64_t
 template <class T>
 double mmd2_to_sphere(matrix_view<const T> X, double sigma = 1.0, std::uint64_t seed = 0) {
     detail::check_rows(X, 2, "mmd2_to_sphere");
-    const matrix<double> D = detail::normalized_double(X);
+    const matrix<double> D = detail::as_double(X, true);
     const matrix<double> S = sphere_samples(X.rows(), X.cols(), seed);
     return mmd2_unbiased<double>(D.view(), S.view(), sigma);
 }

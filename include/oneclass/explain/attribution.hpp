@@ -66,7 +66,7 @@ struct ig_params {
     std::size_t steps = 32;
     quadrature rule = quadrature::riemann;
     explain::baseline from = baseline::black;
-    double blur_sigma = 0;                 ///< blur baseline: Gaussian sigma in pixels, 0 = min(H, W) / 8
+    double blur_sigma = 0;                 ///< blur baseline: Gaussian sigma in pixels, 0 = min(H, W) / 8 (augment::gaussian_blur)
     std::vector<float> channel_mean = {};  ///< mean baseline: per-channel values (empty: each image's own)
     std::size_t batch = 64;                ///< path points per forward/backward pass
 };
@@ -89,26 +89,24 @@ inline std::pair<std::vector<double>, std::vector<double>> quadrature_rule(std::
         for (std::size_t k = 0; k < m; ++k) a[k] = (double(k) + 0.5) / double(m), w[k] = 1.0 / double(m);
         return {a, w};
     }
-    for (std::size_t k = 0; k < m; ++k) {
-        double t = std::cos(std::numbers::pi * (double(k) + 0.75) / (double(m) + 0.5)), dp = 1;
-        for (int it = 0; it < 100; ++it) {
-            double p0 = 1, p1 = t;  // P_0, P_1, then the three-term recurrence up to P_m
-            for (std::size_t j = 2; j <= m; ++j) {
-                const double p2 = ((2.0 * double(j) - 1) * t * p1 - (double(j) - 1) * p0) / double(j);
-                p0 = p1, p1 = p2;
-            }
-            dp = double(m) * (t * p1 - p0) / (t * t - 1);  // P_m'
-            const double dt = p1 / dp;
-            t -= dt;
-            if (std::abs(dt) < 1e-15) break;
-        }
-        // recompute P_m' at the converged node for the weight 2 / ((1 - t^2) P_m'(t)^2)
+    // P_m(t) and P_m'(t) by the three-term recurrence
+    auto legendre = [m](double t) {
         double p0 = 1, p1 = t;
         for (std::size_t j = 2; j <= m; ++j) {
             const double p2 = ((2.0 * double(j) - 1) * t * p1 - (double(j) - 1) * p0) / double(j);
             p0 = p1, p1 = p2;
         }
-        dp = double(m) * (t * p1 - p0) / (t * t - 1);
+        return std::pair{p1, double(m) * (t * p1 - p0) / (t * t - 1)};
+    };
+    for (std::size_t k = 0; k < m; ++k) {
+        double t = std::cos(std::numbers::pi * (double(k) + 0.75) / (double(m) + 0.5));
+        for (int it = 0; it < 100; ++it) {
+            const auto [p, dp] = legendre(t);
+            const double dt = p / dp;
+            t -= dt;
+            if (std::abs(dt) < 1e-15) break;
+        }
+        const double dp = legendre(t).second;  // at the converged node, for the weight 2 / ((1 - t^2) P_m'(t)^2)
         a[m - 1 - k] = 0.5 * (t + 1);  // [-1, 1] -> [0, 1], ascending
         w[m - 1 - k] = 1.0 / ((1 - t * t) * dp * dp);
     }
@@ -155,35 +153,6 @@ inline tensor<float> abs_channel_sum(const tensor<float>& a) {
     return m;
 }
 
-/// Separable Gaussian blur of each channel, borders mirrored.
-inline void gaussian_blur(const float* src, std::size_t C, std::size_t H, std::size_t W, double sigma, float* dst) {
-    const long r = std::max(1L, long(std::ceil(3 * sigma)));
-    std::vector<double> k(std::size_t(2 * r + 1));
-    double ks = 0;
-    for (long i = -r; i <= r; ++i) ks += k[std::size_t(i + r)] = std::exp(-0.5 * double(i * i) / (sigma * sigma));
-    for (auto& v : k) v /= ks;
-    auto mirror = [](long i, long n) {
-        while (i < 0 || i >= n) i = i < 0 ? -i - 1 : 2 * n - i - 1;
-        return std::size_t(i);
-    };
-    std::vector<double> tmp(H * W);
-    for (std::size_t c = 0; c < C; ++c) {
-        const float* s = src + c * H * W;
-        for (std::size_t y = 0; y < H; ++y)
-            for (std::size_t x = 0; x < W; ++x) {
-                double v = 0;
-                for (long i = -r; i <= r; ++i) v += k[std::size_t(i + r)] * s[y * W + mirror(long(x) + i, long(W))];
-                tmp[y * W + x] = v;
-            }
-        for (std::size_t y = 0; y < H; ++y)
-            for (std::size_t x = 0; x < W; ++x) {
-                double v = 0;
-                for (long i = -r; i <= r; ++i) v += k[std::size_t(i + r)] * tmp[mirror(long(y) + i, long(H)) * W + x];
-                dst[c * H * W + y * W + x] = float(v);
-            }
-    }
-}
-
 }  // namespace detail
 
 /// The baseline images x' of `x` for integrated gradients.
@@ -195,7 +164,9 @@ inline tensor<float> baseline_images(const tensor<float>& x, const ig_params& p)
     if (p.from == baseline::blur) {
         const double sigma = p.blur_sigma > 0 ? p.blur_sigma : double(std::min(H, W)) / 8.0;
         require(std::isfinite(sigma), "explain::baseline_images", "blur_sigma must be finite");
-        for (std::size_t n = 0; n < N; ++n) detail::gaussian_blur(x.data() + n * C * HW, C, H, W, sigma, b.data() + n * C * HW);
+        std::copy_n(x.data(), x.size(), b.data());
+        const std::size_t taps = 2 * std::size_t(std::ceil(3 * sigma)) + 1;
+        for (std::size_t n = 0; n < N; ++n) augment::gaussian_blur(b.data() + n * C * HW, C, H, W, taps, sigma);
         return b;
     }
     require(p.channel_mean.empty() || p.channel_mean.size() == C, "explain::baseline_images", "channel_mean has ",

@@ -20,7 +20,8 @@
 
 namespace oneclass::explain {
 
-/// The N scores of the N rows of `features` (N x d, on the tape) under a fitted detector.
+/// The N scores of the N rows of `features` (N x d, on the tape) under a fitted detector. The
+/// gradients are computed only when the tape records and the features need them.
 template <class T, DifferentiableDetector D>
     requires std::same_as<typename D::value_type, T>
 variable<T> detector_score(const variable<T>& features, const D& det) {
@@ -28,6 +29,10 @@ variable<T> detector_score(const variable<T>& features, const D& det) {
             to_string(features.shape()));
     const tensor<T> f = features.value().contiguous_copy();
     const matrix_view<const T> X(f.data(), f.shape(0), f.shape(1));
+    if (!features.requires_grad() || !grad_enabled()) {
+        const std::vector<T> s = det.score(X);
+        return variable<T>(tensor<T>({f.shape(0)}, std::span<const T>(s)));
+    }
     auto sg = std::make_shared<score_gradients<T>>(det.score_gradient(X));
     tensor<T> s({f.shape(0)}, std::span<const T>(sg->score));
     auto nf = features.node();
@@ -39,21 +44,34 @@ variable<T> detector_score(const variable<T>& features, const D& det) {
     });
 }
 
+namespace detail {
+/// Refuses detector `name` of a variant over D..., naming the alternatives that have a gradient.
+template <class... D>
+[[noreturn]] void no_gradient(const std::string& name) {
+    std::string s;
+    ((DifferentiableDetector<D> ? (void)(s += (s.empty() ? "" : ", ") + std::string(D::kind)) : void()), ...);
+    fail("explain", "detector ", name, " has no score gradient (differentiable: ", s, ")");
+}
+template <class... D>
+void check_differentiable(const std::variant<D...>& det) {
+    std::visit(
+        [](const auto& x) {
+            if constexpr (!DifferentiableDetector<std::decay_t<decltype(x)>>) no_gradient<D...>(variant_of(x));
+        },
+        det);
+}
+template <DifferentiableDetector D>
+void check_differentiable(const D&) {}
+}  // namespace detail
+
 /// The same for a detector held in a variant of a detector list (any_detector); a detector that
 /// has no gradient throws, naming those that do.
 template <class T, class... D>
 variable<T> detector_score(const variable<T>& features, const std::variant<D...>& det) {
     return std::visit(
         [&](const auto& x) -> variable<T> {
-            using X = std::decay_t<decltype(x)>;
-            if constexpr (DifferentiableDetector<X>) return detector_score(features, x);
-            else fail("explain", "detector ", variant_of(x), " has no score gradient (differentiable: ",
-                      [] {
-                          std::string s;
-                          ((DifferentiableDetector<D> ? (void)(s += (s.empty() ? "" : ", ") + std::string(D::kind)) : void()), ...);
-                          return s;
-                      }(),
-                      ")");
+            if constexpr (DifferentiableDetector<std::decay_t<decltype(x)>>) return detector_score(features, x);
+            else detail::no_gradient<D...>(variant_of(x));
         },
         det);
 }
@@ -84,15 +102,7 @@ template <class Rep, class Det>
 target detector_target(Rep& rep, const Det& det, bool head = false, std::size_t stage = 4) {
     require(!head || rep.uses_head(), "explain::detector_target", "a ", rep.config().method,
             " model has no trained projection head; explain a detector on f");
-    if constexpr (requires { det.index(); }) {
-        // a variant: refuse a detector without a gradient now, not at the first image
-        std::visit(
-            [](const auto& x) {
-                if constexpr (!DifferentiableDetector<std::decay_t<decltype(x)>>)
-                    fail("explain", "detector ", variant_of(x), " has no score gradient (explain with kde, gde, gmm or ocsvm)");
-            },
-            det);
-    }
+    detail::check_differentiable(det);  // now, not at the first image
     require(stage >= 1 && stage <= rep.encoder().stages(), "explain::detector_target", "stage must be 1..",
             rep.encoder().stages(), ", got ", stage);
     target t;

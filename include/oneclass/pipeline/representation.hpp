@@ -214,10 +214,7 @@ public:
     /// The proxy's own anomaly score `name` (higher = more anomalous), evaluation mode, batched.
     template <ImageSource D>
     std::vector<double> proxy_scores(const D& data, const std::string& name, std::size_t batch = 128) {
-        const auto names = proxy_score_names();
-        require(std::find(names.begin(), names.end(), name) != names.end(), "representation::proxy_scores", "a ",
-                c_.method, " model has no score '", name, "'",
-                names.empty() ? std::string(" (its proxy has none)") : " (it has " + detail::join(names) + ")");
+        check_score_name(name, "representation::proxy_scores");
         check_source(data, "representation::proxy_scores");
         no_grad ng;
         set_train(false);
@@ -243,10 +240,7 @@ public:
     /// The proxy's own anomaly score `name` on the tape (evaluation mode): N scores,
     /// differentiable in x, for explanations. Throws for a proxy or score without a gradient.
     variable<float> proxy_score_variable(const variable<float>& x, const std::string& name) {
-        const auto names = proxy_score_names();
-        require(std::find(names.begin(), names.end(), name) != names.end(), "representation::proxy_score_variable", "a ",
-                c_.method, " model has no score '", name, "'",
-                names.empty() ? std::string(" (its proxy has none)") : " (it has " + detail::join(names) + ")");
+        check_score_name(name, "representation::proxy_score_variable");
         require(x.value().ndim() == 4 && x.shape()[1] == c_.net.in_channels, "representation::proxy_score_variable",
                 "expects N x ", c_.net.in_channels, " x H x W images, got ", to_string(x.shape()));
         set_train(false);
@@ -297,6 +291,12 @@ private:
         f_->train(on);
         g_->train(on);
         std::visit([&](auto& p) { p.train(on); }, *proxy_);
+    }
+
+    void check_score_name(const std::string& name, const char* where) const {
+        const auto names = proxy_score_names();
+        require(std::find(names.begin(), names.end(), name) != names.end(), where, "a ", c_.method, " model has no score '", name,
+                "'", names.empty() ? std::string(" (its proxy has none)") : " (it has " + detail::join(names) + ")");
     }
 
     void check_images(const tensor<float>& images, const char* where) const {
