@@ -251,6 +251,12 @@ TEST_CASE("oneclass eval on a generated Fashion-MNIST folder; truncated IDX and 
                              Catch::Contains("kde@simclr") && Catch::Contains("detector=ensemble-kde") &&
                              Catch::Contains("ensemble-kde: auc=") && Catch::Contains("(2 members)"));
     REQUIRE(fs::exists(dir / "res_en/run-fashion-mnist-rotation+simclr-quick-ensemble.json"));
+    // --distaug in a list of methods is the DistAug member's
+    const auto ed = run("run --root " + at("fm") + " --classes 3 --method rotation,distaug --distaug hflip --ensemble --epochs 1" +
+                        " --batch 4 --detector kde --progress none --out-dir " + at("res_ed"));
+    INFO(ed.out);
+    REQUIRE(ed.status == 0);
+    REQUIRE_THAT(ed.out, Catch::Contains("kde@distaug") && Catch::Contains("ensemble-kde"));
     // a validation split from the training split only: [val] columns beside the test ones
     const auto va = run("run --root " + at("fm") + " --classes 3 --method rotation --epochs 1 --batch 4 --detector kde --validate 0.25" +
                         " --progress none --out-dir " + at("res_val"));

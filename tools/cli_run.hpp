@@ -163,9 +163,12 @@ inline int run_pipeline(const run_args& a, const detector_options& det_opts) {
     const auto methods = split_list(a.train.method, "--method");
     require(methods.size() == 1 || a.ensemble, "cli", "several --method values are an ensemble: add --ensemble");
     std::vector<pipeline::representation_config> cfgs;
+    require(a.train.distaug.empty() || std::find(methods.begin(), methods.end(), "distaug") != methods.end(), "cli",
+            "--distaug applies to --method distaug");
     for (const auto& m : methods) {
         train_options t = a.train;
         t.method = m;
+        if (m != "distaug") t.distaug.clear();  // in a list of methods, --distaug is the DistAug member's
         cfgs.push_back(build_config(t));
         require(a.features == "f" || pipeline::builtin_proxies::uses_head(m), "cli", "--features gf: the ", m,
                 " method trains no projection head");
