@@ -537,14 +537,15 @@ TEST_CASE("oneclass explain and features: heat maps, maps and CSV, the pointing 
     REQUIRE(unjs["uniformity"]["f"]["uniformity"].get<double>() < 0);
     REQUIRE(unjs["uniformity"]["gf"]["rows"] == 40);
 
-    auto bad = [&](const std::string& args, const std::string& needle) {
+    // one line, exit 2, and `out` (the command's --out) never written
+    auto bad = [&](const std::string& args, const std::string& needle, const std::string& out = "never") {
         INFO(args);
-        const auto r = run(args + " --out " + at("never"));
+        const auto r = run(args + " --out " + at(out));
         INFO(r.out);
         REQUIRE(r.status == 2);
         REQUIRE_THAT(r.out, Catch::Contains("oneclass: error:") && Catch::Contains(needle));
         REQUIRE(error_lines(r.err) == 1);
-        REQUIRE_FALSE(fs::exists(dir / "never"));
+        REQUIRE_FALSE(fs::exists(dir / out));
     };
     const std::string m = "explain --model " + at("r.ocm") + " --dataset fashion-mnist --root " + at("fm");
     bad(m + " --detector knn", "--detector knn has no score gradient");
@@ -560,18 +561,9 @@ TEST_CASE("oneclass explain and features: heat maps, maps and CSV, the pointing 
     bad(m + " --images " + at("mine") + " --pointing-game 8", "drop --images");
     bad("explain --model " + at("r.ocm") + " --dataset cifar10 --root " + at("fm"), "trained on fashion-mnist");
     bad("explain --model " + at("missing.ocm") + " --dataset fashion-mnist --root " + at("fm"), "missing.ocm");
-    auto badf = [&](const std::string& args, const std::string& needle) {
-        INFO(args);
-        const auto r = run(args + " --out " + at("never.npy"));
-        INFO(r.out);
-        REQUIRE(r.status == 2);
-        REQUIRE_THAT(r.out, Catch::Contains("oneclass: error:") && Catch::Contains(needle));
-        REQUIRE(error_lines(r.err) == 1);
-        REQUIRE_FALSE(fs::exists(dir / "never.npy"));
-    };
-    badf("features --model " + at("d.ocm") + " --root " + at("fm") + " --features gf", "no projection head");
-    badf("features --model " + at("r.ocm") + " --root " + at("fm") + " --class 3", "trained on class 2");
-    badf("features --model " + at("r.ocm") + " --root " + at("fm") + " --split validation", "--split");
+    bad("features --model " + at("d.ocm") + " --root " + at("fm") + " --features gf", "no projection head", "never.npy");
+    bad("features --model " + at("r.ocm") + " --root " + at("fm") + " --class 3", "trained on class 2", "never.npy");
+    bad("features --model " + at("r.ocm") + " --root " + at("fm") + " --split validation", "--split", "never.npy");
     const auto csv_out = run("features --model " + at("r.ocm") + " --root " + at("fm") + " --out " + at("f.csv"));
     REQUIRE(csv_out.status == 2);
     REQUIRE_THAT(csv_out.out, Catch::Contains("must be a .npy file"));
