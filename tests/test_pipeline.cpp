@@ -506,6 +506,86 @@ TEST_CASE("embed: the features on the tape, differentiable in the input") {
     }
 }
 
+TEST_CASE("view_features: each view's features side by side, scaled to unit rows; bad views named") {
+    const auto train = bars(32, false, 73);
+    auto cfg = tiny("rotation");
+    cfg.epochs = 1;
+    pipeline::representation rep(cfg, 1);
+    rep.fit(train);
+    const tensor<float> x = bars(5, true, 74);
+    const std::size_t N = x.shape(0);
+    for (bool head : {false, true}) {
+        const std::vector<int> views = {0, 3, 6};
+        // one batch of all N images throughout, so each view's forward is the very computation of
+        // features() on the shifted images; the only difference is the rounding of the 1/sqrt(3) scale
+        const auto got = rep.view_features(x, views, head, N);
+        const std::size_t d = head ? cfg.head_out : rep.encoder().feature_dim();
+        REQUIRE(got.rows() == N);
+        REQUIRE(got.cols() == views.size() * d);
+        for (std::size_t v = 0; v < views.size(); ++v) {
+            const auto want = rep.features(augment::distribution_shift(x, views[v]), head, N);
+            for (std::size_t i = 0; i < N; ++i)
+                for (std::size_t j = 0; j < d; ++j)
+                    REQUIRE(got(i, v * d + j) == Approx(want(i, j) / std::sqrt(3.0)).margin(1e-7));
+        }
+        for (std::size_t i = 0; i < N; ++i) {
+            double n2 = 0;
+            for (std::size_t j = 0; j < got.cols(); ++j) n2 += double(got(i, j)) * got(i, j);
+            REQUIRE(n2 == Approx(1.0).margin(1e-5));
+        }
+        // the single identity view is features() itself
+        const auto one = rep.view_features(x, {0}, head, N), plain = rep.features(x, head, N);
+        REQUIRE(std::equal(one.values().begin(), one.values().end(), plain.values().begin(), plain.values().end()));
+    }
+    REQUIRE_THROWS_WITH(rep.view_features(x, {}), Catch::Contains("no views"));
+    REQUIRE_THROWS_WITH(rep.view_features(x, {0, 8}), Catch::Contains("view codes are 0..7, got 8"));
+    REQUIRE_THROWS_WITH(rep.view_features(x, {0, 2, 2}), Catch::Contains("view 2 is listed twice"));
+    REQUIRE_THROWS_WITH(rep.view_features(tensor<float>({2, 1, 16, 12}), {0, 2}), Catch::Contains("need square images, got 16 x 12"));
+    REQUIRE(rep.view_features(tensor<float>({2, 1, 16, 12}), {0}).rows() == 2);  // no rotation: any shape
+}
+
+TEST_CASE("rotation on augmented images: the classifier sees the seeded views' rotations; the flag trains and round-trips") {
+    const auto x = bars(6, false, 81);
+    augment::simclr_params views;
+    views.min_area = 0.5;
+    rng init(5);
+    nn::resnet<float> f({.depth = 10, .width = 1.0 / 16, .in_channels = 1}, init);
+    nn::mlp_head<float> g(f.feature_dim(), {16}, 8, init);
+    const pipeline::network_ref net{f, g};
+    rng ra(9), rb(9);  // the same classifier weights
+    pipeline::rotation_proxy with(8, ra, views), without(8, rb);
+    for (std::uint64_t seed : {3u, 4u}) {
+        const float got = with.loss(net, x, seed).value().data()[0];
+        const float want = without.loss(net, augment::simclr(views)(x, seed), 0).value().data()[0];
+        REQUIRE(got == want);  // the same computation on the same batch
+    }
+    REQUIRE(with.loss(net, x, 3).value().data()[0] != without.loss(net, x, 3).value().data()[0]);
+
+    const auto train = bars(32, false, 82);
+    auto cfg = tiny("rotation");
+    cfg.epochs = 1;
+    cfg.rotation_augment = true;
+    cfg.views = views;
+    pipeline::representation a(cfg, 1), b(cfg, 1);
+    a.fit(train), b.fit(train);
+    const auto fa = a.features(train), fb = b.features(train);
+    REQUIRE(std::equal(fa.values().begin(), fa.values().end(), fb.values().begin(), fb.values().end()));
+    auto plain_cfg = cfg;
+    plain_cfg.rotation_augment = false;
+    pipeline::representation c(plain_cfg, 1);
+    c.fit(train);
+    const auto fc = c.features(train);
+    REQUIRE_FALSE(std::equal(fa.values().begin(), fa.values().end(), fc.values().begin(), fc.values().end()));
+    const auto fields = pipeline::describe(cfg);
+    REQUIRE(std::find(fields.begin(), fields.end(), std::pair<std::string, std::string>{"rotation_augment", "1"}) != fields.end());
+    const auto dir = std::filesystem::temp_directory_path() / ("oneclass_rotaug_" + std::to_string(::getpid()));
+    std::filesystem::create_directories(dir);
+    a.save(dir / "a.ocm");
+    const auto back = pipeline::representation::load(dir / "a.ocm");
+    REQUIRE(back.config().rotation_augment);
+    std::filesystem::remove_all(dir);
+}
+
 TEST_CASE("model files of format 2 (before the field table) still load and give the same features and scores") {
     // tests/data/models/make_models.cpp wrote them at 4297544; the .npy files hold what that build
     // computed. Tolerance: 8x PyTorch's own float32 error of an eval forward (z_eval in

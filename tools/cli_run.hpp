@@ -26,6 +26,7 @@ namespace oneclass::cli {
 struct run_args {
     std::string dataset = "fashion-mnist", root, classes = "all", attribute = "Eyeglasses";
     std::string detectors = "kde,ocsvm", features = "f", out_dir = "results", baseline;
+    std::string views = "none";  ///< the view sets the detectors see, a list (view_codes)
     std::size_t seeds = 1, image_size = 0;
     double contamination = 0;              ///< share of other classes' images mixed into the training set
     std::optional<std::size_t> detector_train;  ///< the detector fits on this many clean images only
@@ -39,18 +40,41 @@ struct run_args {
 /// their training features).
 using ensemble_sums = std::map<std::string, score_ensemble>;
 
+/// The views a detector sees (--views): none (the image as it is), hflip (and its mirror), rot (its
+/// four rotations), rot+hflip (all eight), as augment::distribution_shift codes.
+inline std::vector<int> view_codes(const std::string& v) {
+    if (v == "none") return {0};
+    if (v == "hflip") return {0, 1};
+    if (v == "rot") return {0, 2, 4, 6};
+    if (v == "rot+hflip") return {0, 1, 2, 3, 4, 5, 6, 7};
+    fail("cli", "--views must list none, hflip, rot or rot+hflip, got '", v, "'");
+}
+inline std::vector<std::string> parse_views(const std::string& s) {
+    auto v = split_list(s, "--views");
+    for (std::size_t i = 0; i < v.size(); ++i) {
+        (void)view_codes(v[i]);
+        require(std::find(v.begin(), v.begin() + std::ptrdiff_t(i), v[i]) == v.begin() + std::ptrdiff_t(i), "cli", "--views lists ",
+                v[i], " twice");
+    }
+    return v;
+}
+/// A detector's column: its name, and the views after a colon unless they are `none` (kde:rot).
+inline std::string detector_column(const std::string& detector, const std::string& view) {
+    return view == "none" ? detector : detector + ":" + view;
+}
+
 /// Fits every detector on the features of `train_images` and scores `test_images`; appends one
 /// row per detector and per built-in proxy score.
 inline void evaluate_representation(pipeline::representation& rep, const tensor<float>& train_images,
                                     const tensor<float>& test_images, const std::vector<int>& test_labels, int cls,
                                     const std::string& class_name, const std::vector<std::string>& names,
-                                    const detector_options& det_opts, const std::string& features, std::int64_t seed,
-                                    double train_s, std::vector<eval_row>& rows, ensemble_sums* ensemble = nullptr,
+                                    const detector_options& det_opts, const std::string& features,
+                                    const std::vector<std::string>& views, std::int64_t seed, double train_s,
+                                    std::vector<eval_row>& rows, ensemble_sums* ensemble = nullptr,
                                     const std::string& column_suffix = "",
                                     std::vector<std::pair<std::string, std::vector<double>>>* kept = nullptr) {
     using clock = std::chrono::steady_clock;
     const bool head = features == "gf";
-    const matrix<float> ftr = rep.features(train_images, head), fte = rep.features(test_images, head);
     for (const auto& name : rep.proxy_score_names()) {
         const auto scores = rep.proxy_scores(test_images, name);
         rows.push_back({cls, class_name, name + column_suffix, roc_auc(scores, test_labels), 0.0, 0.0,
@@ -58,19 +82,24 @@ inline void evaluate_representation(pipeline::representation& rep, const tensor<
         std::fprintf(stderr, "  %s: auc=%.4f\n", name.c_str(), rows.back().auc);
         if (kept) kept->push_back({name + column_suffix, scores});
     }
-    for (const auto& name : names) {
-        auto det = make_detector(with_name(det_opts, name));
-        const auto t1 = clock::now();
-        const fit_report rep_fit = std::visit([&](auto& d) { return d.fit(ftr.view()); }, det);
-        const double fit_s = std::chrono::duration<double>(clock::now() - t1).count();
-        const auto t2 = clock::now();
-        const auto scores = std::visit([&](const auto& d) { return d.score(fte.view()); }, det);
-        const double score_s = std::chrono::duration<double>(clock::now() - t2).count();
-        rows.push_back({cls, class_name, name + column_suffix, roc_auc(scores, test_labels), fit_s, score_s, gamma_of(det),
-                        rep_fit.converged, seed, train_s});
-        std::fprintf(stderr, "  %s: auc=%.4f\n", rows.back().detector.c_str(), rows.back().auc);
-        if (kept) kept->push_back({name + column_suffix, std::vector<double>(scores.begin(), scores.end())});
-        if (ensemble) (*ensemble)[name].add(std::visit([&](const auto& d) { return d.score(ftr.view()); }, det), scores);
+    for (const auto& view : views) {
+        const std::vector<int> codes = view_codes(view);
+        const matrix<float> ftr = rep.view_features(train_images, codes, head), fte = rep.view_features(test_images, codes, head);
+        for (const auto& detector : names) {
+            const std::string name = detector_column(detector, view);
+            auto det = make_detector(with_name(det_opts, detector));
+            const auto t1 = clock::now();
+            const fit_report rep_fit = std::visit([&](auto& d) { return d.fit(ftr.view()); }, det);
+            const double fit_s = std::chrono::duration<double>(clock::now() - t1).count();
+            const auto t2 = clock::now();
+            const auto scores = std::visit([&](const auto& d) { return d.score(fte.view()); }, det);
+            const double score_s = std::chrono::duration<double>(clock::now() - t2).count();
+            rows.push_back({cls, class_name, name + column_suffix, roc_auc(scores, test_labels), fit_s, score_s, gamma_of(det),
+                            rep_fit.converged, seed, train_s});
+            std::fprintf(stderr, "  %s: auc=%.4f\n", rows.back().detector.c_str(), rows.back().auc);
+            if (kept) kept->push_back({name + column_suffix, std::vector<double>(scores.begin(), scores.end())});
+            if (ensemble) (*ensemble)[name].add(std::visit([&](const auto& d) { return d.score(ftr.view()); }, det), scores);
+        }
     }
 }
 
@@ -152,6 +181,11 @@ inline void check_eval_flags(const std::vector<std::string>& names, const detect
 inline int run_pipeline(const run_args& a, const detector_options& det_opts) {
     const auto names = split_list(a.detectors, "--detector");
     check_eval_flags(names, det_opts, a.features);
+    const auto views = parse_views(a.views);
+    // the detectors' columns, each detector under each view set
+    std::vector<std::string> det_cols;
+    for (const auto& n : names)
+        for (const auto& v : views) det_cols.push_back(detector_column(n, v));
     require(a.seeds >= 1, "cli", "--seeds must be >= 1");
     require(std::isfinite(a.contamination) && a.contamination >= 0 && a.contamination <= 0.5, "cli",
             "--contamination must be in [0, 0.5], got ", a.contamination);
@@ -165,10 +199,13 @@ inline int run_pipeline(const run_args& a, const detector_options& det_opts) {
     std::vector<pipeline::representation_config> cfgs;
     require(a.train.distaug.empty() || std::find(methods.begin(), methods.end(), "distaug") != methods.end(), "cli",
             "--distaug applies to --method distaug");
+    require(!a.train.augment || std::find(methods.begin(), methods.end(), "rotation") != methods.end(), "cli",
+            "--augment applies to --method rotation");
     for (const auto& m : methods) {
         train_options t = a.train;
         t.method = m;
         if (m != "distaug") t.distaug.clear();  // in a list of methods, --distaug is the DistAug member's
+        if (m != "rotation") t.augment = false;  // and --augment the rotation member's
         cfgs.push_back(build_config(t));
         require(a.features == "f" || pipeline::builtin_proxies::uses_head(m), "cli", "--features gf: the ", m,
                 " method trains no projection head");
@@ -224,11 +261,11 @@ inline int run_pipeline(const run_args& a, const detector_options& det_opts) {
                 std::fprintf(stderr, "%s: trained %zu epochs on %zu images (%zu of other classes) in %.1f s\n", label.c_str(),
                              cfg.epochs, rep_images.shape(0), dirt.size() ? dirt.shape(0) : std::size_t(0), train_s);
                 evaluate_representation(rep, det_images, test_images, cd.test_labels, c, cd.class_name, names, det_opts,
-                                        a.features, std::int64_t(cfg.seed), train_s, rows, a.ensemble ? &sums : nullptr,
+                                        a.features, views, std::int64_t(cfg.seed), train_s, rows, a.ensemble ? &sums : nullptr,
                                         methods.size() > 1 ? "@" + methods[mi] : "", s == 0 ? &kept : nullptr);
                 if (a.validate > 0)
                     evaluate_representation(rep, det_images, val_images, val_labels, c, cd.class_name, names, det_opts, a.features,
-                                            std::int64_t(cfg.seed), train_s, rows, nullptr,
+                                            views, std::int64_t(cfg.seed), train_s, rows, nullptr,
                                             (methods.size() > 1 ? "@" + methods[mi] : "") + "[val]");
             }
         for (const auto& [name, ens] : sums) {
@@ -250,15 +287,15 @@ inline int run_pipeline(const run_args& a, const detector_options& det_opts) {
     std::vector<std::string> cols;
     for (const auto& m : methods) {
         const std::string suffix = methods.size() > 1 ? "@" + m : "";
-        for (const auto& n : names) cols.push_back(n + suffix);
+        for (const auto& n : det_cols) cols.push_back(n + suffix);
         for (const auto& n : pipeline::builtin_proxies::score_names(m)) cols.push_back(n + suffix);
     }
     if (a.ensemble)
-        for (const auto& n : names) cols.push_back("ensemble-" + n);
+        for (const auto& n : det_cols) cols.push_back("ensemble-" + n);
     if (a.validate > 0)
         for (const auto& m : methods) {
             const std::string suffix = (methods.size() > 1 ? "@" + m : "") + "[val]";
-            for (const auto& n : names) cols.push_back(n + suffix);
+            for (const auto& n : det_cols) cols.push_back(n + suffix);
             for (const auto& n : pipeline::builtin_proxies::score_names(m)) cols.push_back(n + suffix);
         }
     // baseline columns (e.g. raw-ocsvm, raw-kde) for the classes of this run, printed alongside
@@ -359,7 +396,7 @@ inline int run_train(const train_args& a) {
 
 // ---- eval --model --------------------------------------------------------------------------------
 struct model_eval_args {
-    std::string dataset, root, model, detectors, features, out_dir, classes, attribute;
+    std::string dataset, root, model, detectors, features, out_dir, classes, attribute, views = "none";
     std::size_t image_size = 0;
     bool uniformity = false;
     double mmd_sigma = 1.0;
@@ -418,6 +455,7 @@ inline int run_eval_model(const model_eval_args& a, const detector_options& det_
     require(std::isfinite(a.mmd_sigma) && a.mmd_sigma > 0, "cli", "--mmd-sigma must be > 0, got ", a.mmd_sigma);
     const auto names = split_list(a.detectors, "--detector");
     check_eval_flags(names, det_opts, a.features);
+    const auto views = parse_views(a.views);
     check_output_dir(a.out_dir, "--out-dir");
     auto rep = pipeline::representation::load(a.model);
     require(a.features == "f" || rep.uses_head(), "cli", "--features gf: a ", rep.config().method,
@@ -437,10 +475,11 @@ inline int run_eval_model(const model_eval_args& a, const detector_options& det_
                 *ts, "' is not a number");
     std::vector<eval_row> rows;
     evaluate_representation(rep, cd.train_images, test_images, cd.test_labels, cls, cd.class_name, names, det_opts,
-                            a.features, std::int64_t(rep.config().seed), train_seconds, rows);
+                            a.features, views, std::int64_t(rep.config().seed), train_seconds, rows);
     std::vector<std::string> cols;
     for (const auto& n : rep.proxy_score_names()) cols.push_back(n);
-    for (const auto& n : names) cols.push_back(n);
+    for (const auto& n : names)
+        for (const auto& v : views) cols.push_back(detector_column(n, v));
     print_table(rows, cols, {cls});
     nlohmann::ordered_json extra = nlohmann::ordered_json::object();
     if (a.uniformity) {

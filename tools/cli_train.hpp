@@ -51,6 +51,7 @@ struct train_options {
     std::optional<std::size_t> epochs, batch, channels, train_limit;
     std::optional<double> width, lr;
     std::uint64_t seed = 0;
+    bool augment = false;  ///< rotation: augmented images (rotation_augment)
 };
 
 /// The presets: `quick` trains one Fashion-MNIST class in minutes on 2 cores, `standard` (a deeper
@@ -139,6 +140,12 @@ inline pipeline::representation_config build_config(const train_options& o) {
     if (o.train_limit) require(*o.train_limit >= 1, "cli", "--train-limit must be >= 1, got ", *o.train_limit);
     require(o.progress == "auto" || o.progress == "bar" || o.progress == "log" || o.progress == "none", "cli",
             "--progress must be auto, bar, log or none, got '", o.progress, "'");
+    if (o.augment) {
+        // the official code's rotation augmentation: crops of half the area or more (its cnr0.5)
+        require(o.method == "rotation", "cli", "--augment applies to --method rotation");
+        cfg.rotation_augment = true;
+        cfg.views.min_area = 0.5;
+    }
     if (!o.distaug.empty()) {
         require(o.method == "distaug", "cli", "--distaug applies to --method distaug");
         cfg.distaug_shifts = distaug_shifts_of(o.distaug);

@@ -103,6 +103,7 @@ struct eval_args {
     std::string dataset = "fashion-mnist", root, features, detectors = "ocsvm,kde,gde", classes, model;
     std::string attribute = "Eyeglasses";
     std::string out_dir = "results";
+    std::string views;
     std::size_t image_size = 0;
     bool uniformity = false;
     double mmd_sigma = 1.0;
@@ -111,10 +112,12 @@ struct eval_args {
 int run_eval(eval_args a) {
     if (!a.model.empty()) {
         return cli::run_eval_model({a.dataset, a.root, a.model, a.detectors, a.features.empty() ? "f" : a.features,
-                                    a.out_dir, a.classes, a.attribute, a.image_size, a.uniformity, a.mmd_sigma},
+                                    a.out_dir, a.classes, a.attribute, a.views.empty() ? "none" : a.views, a.image_size,
+                                    a.uniformity, a.mmd_sigma},
                                    a.det);
     }
     require(!a.uniformity, "cli", "--uniformity needs --model (the features of a trained representation)");
+    require(a.views.empty(), "cli", "--views needs --model (views of the images a trained representation sees)");
     cli::check_output_dir(a.out_dir, "--out-dir");
     if (a.features.empty()) a.features = "raw";
     if (a.classes.empty()) a.classes = "all";
@@ -192,6 +195,8 @@ int main(int argc, char** argv) {
 
     const std::vector<std::string> datasets{"fashion-mnist", "cifar10", "cifar20", "folder", "cat-vs-dog", "celeba", "mvtec"};
     const char* dataset_help = "fashion-mnist|cifar10|cifar20|folder|cat-vs-dog|celeba|mvtec";
+    const char* views_help = "a list of the view sets the detectors see, each a column: none (default), hflip, rot (the four "
+                             "rotations' features side by side), rot+hflip; e.g. none,rot";
     // --dataset mvtec: defect localisation on patches (tools/cli_mvtec.hpp); its own flags, shared by train / eval / run
     cli::mvtec_args ma;
     const auto add_mvtec_flags = [&](CLI::App* cmd, bool training, bool scoring) {
@@ -228,6 +233,7 @@ int main(int argc, char** argv) {
     eval->add_option("--out-dir", ea.out_dir, "where the JSON and CSV results go (default results)");
     eval->add_flag("--uniformity", ea.uniformity, "with --model: uniformity and MMD^2 to the sphere of the class's training features, f and g(f)");
     eval->add_option("--mmd-sigma", ea.mmd_sigma, "--uniformity: the Gaussian kernel's width (default 1)");
+    eval->add_option("--views", ea.views, views_help);
     eval->add_option("--category", ma.category, "mvtec: the category");
     add_mvtec_flags(eval, false, true);
 
@@ -320,6 +326,7 @@ int main(int argc, char** argv) {
         cmd->add_option("--progress", t.progress, "auto (bar on a terminal, log lines otherwise)|bar|log|none");
         cmd->add_option("--metrics", t.metrics, "write per-step and per-epoch metrics as JSON lines");
         cmd->add_option("--distaug", t.distaug, "DistAug's distributions: rot (default), hflip, rot+hflip, or shift codes 0..7 (e.g. 0,1,2,3)");
+        cmd->add_flag("--augment", t.augment, "rotation: augment each image (a crop of half the area or more, flip, jitter, blur) before its four rotations");
     };
 
     cli::train_args ta;
@@ -362,6 +369,7 @@ int main(int argc, char** argv) {
     run->add_flag("--ensemble", ra.ensemble, "also score the ensemble of the seeds (and methods): standardised scores, summed");
     run->add_option("--validate", ra.validate, "hold out this share (0..0.5) of each class's training images as validation normals, "
                                                 "as many other-class training images as validation anomalies; report AUC on them ([val] columns)");
+    run->add_option("--views", ra.views, views_help);
     run->add_option("--plots", ra.plots, "a folder for PNG plots: AUC per class, each class's ROC curves (first seed)");
     add_train_flags(run, ra.train);
     run->add_option("--categories", ma.categories, "mvtec: all or a list such as bottle,carpet");
@@ -396,7 +404,7 @@ int main(int argc, char** argv) {
             if (*cmd && ((cmd == train && ta.dataset == "mvtec") || (cmd == eval && ea.dataset == "mvtec") ||
                          (cmd == run && ra.dataset == "mvtec")))
                 for (const char* f : {"--class", "--classes", "--seeds", "--baseline", "--channels", "--train-limit", "--attribute", "--uniformity", "--mmd-sigma",
-                                      "--contamination", "--detector-train", "--ensemble", "--plots", "--validate"})
+                                      "--contamination", "--detector-train", "--ensemble", "--plots", "--validate", "--views"})
                     if (cmd->get_option_no_throw(f) && cmd->count(f))
                         fail("cli", f, " does not apply to --dataset mvtec", std::string(f) == "--channels" ? " (see --grayscale)" : "",
                              std::string(f) == "--class" ? " (use --category)" : "");

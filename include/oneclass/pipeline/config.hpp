@@ -42,6 +42,9 @@ struct representation_config {
     double lr = 0.01, momentum = 0.9, weight_decay = 3e-4, temperature = 0.2;
     std::vector<int> distaug_shifts{0, 2, 4, 6};  ///< rot0 / 90 / 180 / 270 (see augment::distribution_shift)
     augment::simclr_params views{};
+    /// Rotation prediction on augmented images (`views`, then the four rotations), as the
+    /// official code trains it; off, the task sees each image as it is.
+    bool rotation_augment = false;
     double dae_noise = 0.1;  ///< std of the gaussian noise the autoencoder removes
     std::uint64_t seed = 0;
     config_fields proxy_options;       ///< a user proxy's settings (names without the "proxy." prefix)
@@ -143,7 +146,7 @@ inline const auto& config_field_table() {
     using C = representation_config;
     using R = detail::field_reader;
     using detail::exact;
-    static const std::array<config_field, 17> table{{
+    static const std::array<config_field, 18> table{{
         {"method", true, [](const C& c) { return c.method; },
          [](C& c, const R& r) {
              if (r.text().empty()) r.bad("empty");
@@ -199,6 +202,11 @@ inline const auto& config_field_table() {
              const auto v = r.list();
              if (v.size() != 15) r.bad();
              c.views = {v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9], v[10], v[11], v[12], v[13], v[14] != 0};
+         }},
+        {"rotation_augment", false, [](const C& c) { return std::string(c.rotation_augment ? "1" : "0"); },
+         [](C& c, const R& r) {
+             if (r.text() != "0" && r.text() != "1") r.bad("'" + r.text() + "' (expected 0 or 1)");
+             c.rotation_augment = r.text() == "1";
          }},
     }};
     return table;

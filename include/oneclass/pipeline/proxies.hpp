@@ -17,6 +17,7 @@
 #include <oneclass/pipeline/proxy.hpp>
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -41,12 +42,15 @@ class rotation_proxy {
 public:
     static constexpr bool uses_head = true;
     static constexpr const char* name = "rotation";
-    rotation_proxy(std::size_t head_out, rng& r) : cls_(std::make_shared<nn::linear<float>>(head_out, 4, true, r)) {}
-    static rotation_proxy make(const representation_config& c, const nn::resnet<float>&, rng& r) {
-        return rotation_proxy(c.head_out, r);
+    rotation_proxy(std::size_t head_out, rng& r, std::optional<augment::simclr_params> augment = std::nullopt)
+        : cls_(std::make_shared<nn::linear<float>>(head_out, 4, true, r)) {
+        if (augment) augment_.emplace(*augment);
     }
-    variable<float> loss(const network_ref& net, const tensor<float>& x, std::uint64_t) {
-        auto [rx, labels] = losses::rotation_batch(x);
+    static rotation_proxy make(const representation_config& c, const nn::resnet<float>&, rng& r) {
+        return rotation_proxy(c.head_out, r, c.rotation_augment ? std::optional(c.views) : std::nullopt);
+    }
+    variable<float> loss(const network_ref& net, const tensor<float>& x, std::uint64_t seed) {
+        auto [rx, labels] = losses::rotation_batch(augment_ ? (*augment_)(x, seed) : x);
         return losses::rotation_loss(cls_->forward(net.embed(rx)), labels);
     }
     /// Logits of the four rotations of each image (4N x 4, rotation-major as rotation_batch).
@@ -74,6 +78,7 @@ public:
 
 private:
     std::shared_ptr<nn::linear<float>> cls_;
+    std::optional<augment::simclr> augment_;
 };
 
 class simclr_proxy {

@@ -25,6 +25,7 @@
 
 #include <oneclass/core/binary_io.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <filesystem>
@@ -192,6 +193,51 @@ public:
             std::copy_n(h.value().data(), (hi - lo) * d, out.row(lo));
         }
         return out;
+    }
+
+    /// Features of several views of each image side by side: for each code s of `views`
+    /// (augment::distribution_shift: rotation (s / 2) x 90 degrees, then a flip if s is odd) the
+    /// L2-normalised features of the shifted image, scaled by 1 / sqrt(k) so that a row of the
+    /// N x (k d) result is again unit length. A rotation-trained encoder maps the four rotations of
+    /// an image to four different points; a detector on the joint vector sees all of them (with
+    /// an RBF kernel, the product of the per-view kernels). views = {0} is `features`.
+    template <ImageSource D>
+    matrix<float> view_features(const D& data, const std::vector<int>& views, bool head = false, std::size_t batch = 256) {
+        check_source(data, "representation::view_features");
+        require(!views.empty(), "representation::view_features", "no views");
+        for (std::size_t i = 0; i < views.size(); ++i) {
+            require(views[i] >= 0 && views[i] < 8, "representation::view_features", "view codes are 0..7, got ", views[i]);
+            require(std::find(views.begin(), views.begin() + std::ptrdiff_t(i), views[i]) == views.begin() + std::ptrdiff_t(i),
+                    "representation::view_features", "view ", views[i], " is listed twice");
+        }
+        const auto shape = data.shape();
+        require(views == std::vector<int>{0} || shape[1] == shape[2], "representation::view_features",
+                "rotated views need square images, got ", shape[1], " x ", shape[2]);
+        require(!head || uses_head(), "representation::view_features", "a ", c_.method,
+                " model has no trained projection head; use the encoder features f");
+        no_grad ng;
+        const std::size_t N = data.size(), d = head ? c_.head_out : f_->feature_dim(), k = views.size();
+        const float scale = 1.0f / std::sqrt(float(k));
+        matrix<float> out(N, k * d);
+        for (std::size_t lo = 0; lo < N; lo += batch) {
+            const std::size_t hi = std::min(N, lo + batch);
+            const tensor<float> x = gather_range(data, lo, hi);
+            for (std::size_t v = 0; v < k; ++v) {
+                const variable<float> h =
+                    embed(variable<float>(views[v] == 0 ? x : augment::distribution_shift(x, views[v])), head);
+                for (std::size_t i = 0; i < hi - lo; ++i) {
+                    const float* src = h.value().data() + i * d;
+                    float* dst = out.row(lo + i) + v * d;
+                    for (std::size_t j = 0; j < d; ++j) dst[j] = k == 1 ? src[j] : src[j] * scale;
+                }
+            }
+        }
+        return out;
+    }
+    matrix<float> view_features(const tensor<float>& images, const std::vector<int>& views, bool head = false,
+                                std::size_t batch = 256) {
+        check_images(images, "representation::view_features");
+        return view_features(tensor_source(images), views, head, batch);
     }
 
     /// The features of `x` on the tape (evaluation mode): f(x), or g(f(x)) when `head`, L2-
