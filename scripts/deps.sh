@@ -4,7 +4,7 @@
 set -euo pipefail
 pkgs=(g++ cmake make libeigen3-dev xtl-dev xtensor-dev libxtensor-blas-dev libxsimd-dev libtbb-dev
       libopenblas-dev libcli11-dev libpng-dev libjpeg-dev zlib1g-dev catch2 libbenchmark-dev
-      nlohmann-json3-dev libcsv-dev libplplot-dev plplot-driver-cairo pkg-config "$@")
+      nlohmann-json3-dev libcsv-dev libplplot-dev plplot-driver-cairo pkg-config libopenmpi-dev openmpi-bin "$@")
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

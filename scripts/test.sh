@@ -4,6 +4,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/deps.sh
 jobs=$(nproc)
-cmake -S . -B build-test -DCMAKE_BUILD_TYPE=Release -DONECLASS_WERROR=ON
+cmake -S . -B build-test -DCMAKE_BUILD_TYPE=Release -DONECLASS_WERROR=ON -DONECLASS_WITH_MPI=ON
 cmake --build build-test -j"$jobs"
 ctest --test-dir build-test --output-on-failure -j"$jobs"

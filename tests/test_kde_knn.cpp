@@ -69,6 +69,54 @@ TEMPLATE_TEST_CASE("kde fast path equals the brute-force reference over SIMD tai
     }
 }
 
+TEMPLATE_TEST_CASE("kde and knn over disjoint shards: the merged parts are the whole set's scores", "", float, double) {
+    using T = TestType;
+    const std::size_t d = 19;
+    const auto X = test::random_matrix<T>(230, d, test::seed() + 11);
+    const auto Q = test::random_matrix<T>(41, d, test::seed() + 12, 1.5);
+    // unequal shards, one of a single row (fewer than k below): [0, 120), [120, 121), [121, 230)
+    const std::vector<std::pair<std::size_t, std::size_t>> shards{{0, 120}, {120, 1}, {121, 109}};
+    for (double g : {0.05, 0.7, 40.0}) {
+        const kde_params<T> p{.gamma = T(g), .normalize = normalization::l2, .block_rows = 16};
+        kde<T> whole(p);
+        (void)whole.fit(X.view());
+        std::vector<kde_partial<T>> parts;
+        for (auto [lo, n] : shards) {
+            kde<T> part(p);
+            (void)part.fit(X.view().middle_rows(lo, n));
+            parts.push_back(part.partial_score(Q.view()));
+        }
+        const auto merged = kde<T>::merge_partials(parts, g);
+        // against the double reference with the single-model test's tolerance (above): the merge
+        // only regroups the same sum
+        matrix<T> Xn = detail::preprocess(X.view(), normalization::l2), Qn = detail::preprocess(Q.view(), normalization::l2);
+        const double tol = std::is_same_v<T, float> ? 3e-5 * d : 1e-10 * d;
+        INFO("gamma=" << g);
+        REQUIRE_ALLCLOSE(merged, kde_reference(Xn, Qn, g), tol, tol);
+        REQUIRE_ALLCLOSE(merged, whole.score(Q.view()), 2 * tol, 2 * tol);
+    }
+    REQUIRE_THROWS_WITH(kde<T>::merge_partials({}, 1.0), Catch::Contains("no parts"));
+    for (auto metric : {knn_metric::cosine, knn_metric::euclidean})
+        for (std::size_t k : {std::size_t(1), std::size_t(3), std::size_t(20)}) {
+            const knn_params<T> p{.k = k, .metric = metric};
+            knn<T> whole(p);
+            (void)whole.fit(X.view());
+            std::vector<matrix<T>> parts;
+            for (auto [lo, n] : shards) {
+                knn<T> part({.k = 1, .metric = metric});
+                (void)part.fit(X.view().middle_rows(lo, n));
+                parts.push_back(part.partial_nearest(Q.view(), k));
+            }
+            INFO("k=" << k);
+            // the selection is exact; the distances come from GEMMs over other blocks of reference
+            // rows, which a BLAS may round differently: the sklearn comparison's tolerance (above)
+            const double tol = std::is_same_v<T, float> ? 2e-5 : 1e-7;
+            REQUIRE_ALLCLOSE(knn<T>::merge_nearest(parts, p), whole.score(Q.view()), tol, tol);
+            if (k > 1)
+                REQUIRE_THROWS_WITH(knn<T>::merge_nearest({parts[1]}, p), Catch::Contains("fewer than k = " + std::to_string(k)));
+        }
+}
+
 TEST_CASE("kde and knn scores do not depend on the thread count") {
     const auto X = test::random_matrix<float>(500, 40, 5), Q = test::random_matrix<float>(999, 40, 6);
     kde<float> k({.block_rows = 32});
@@ -131,6 +179,9 @@ TEST_CASE("kde / knn bad input: clear exceptions") {
     REQUIRE_THROWS_WITH(k.score(X.view()), Catch::Contains("not fitted"));
     REQUIRE_THROWS_WITH(k.fit(X.view().middle_rows(0, 1)), Catch::Contains("at least 2 training rows, got 1"));
     REQUIRE_THROWS_WITH(k.fit(matrix_view<const float>()), Catch::Contains("at least 2 training rows, got 0"));
+    kde<float> given({.gamma = 2.0f});  // a given width needs no variance: one row is a model
+    REQUIRE_NOTHROW(given.fit(X.view().middle_rows(0, 1)));
+    REQUIRE_THROWS_WITH(given.fit(matrix_view<const float>()), Catch::Contains("at least 1 training rows, got 0"));
     (void)k.fit(X.view());
     const auto W = test::random_matrix<float>(3, 5, 2);
     REQUIRE_THROWS_WITH(k.score(W.view()), Catch::Contains("kde::score: expected 4 features, got 5"));

@@ -18,6 +18,11 @@
 //     ds/dx = sum_j w_j 2 (x - y_j) = 2 (x - sum_j w_j y_j),
 // the weights from the same shifted exponentials as the score, the weighted sum by one GEMM.
 //
+// Sharded training sets (mpi/sharded.hpp): a model fitted on one shard gives, per query, the
+// row minimum m and the shifted sum s = sum_j exp(-gamma (d_j - m)) (partial_score); over shards
+// r with M = min_r m_r the whole set's score is M - log(sum_r s_r exp(-gamma (m_r - M))) / gamma
+// (merge_partials), the same identity the single-model loop uses, up to summation order.
+//
 // Complexity: fit O(n d); score O(n_test n d) flops, memory O(block n) per thread.
 #pragma once
 
@@ -36,6 +41,13 @@ struct kde_params {
     std::size_t block_rows = 128;                     ///< queries per GEMM block
 };
 
+/// One shard's part of the KDE score of each query (kde::partial_score).
+template <class T>
+struct kde_partial {
+    std::vector<T> min;        ///< min_j ||x - y_j||^2 over the shard
+    std::vector<double> sum;   ///< sum_j exp(-gamma (||x - y_j||^2 - min)), >= 1
+};
+
 template <class T>
 class kde {
 public:
@@ -51,7 +63,8 @@ public:
     }
 
     fit_report fit(matrix_view<const T> X) {
-        detail::check_fit_input(X, "kde::fit");
+        // the default width needs a variance (two rows); a given one works on a single row (a shard)
+        detail::check_fit_input(X, "kde::fit", p_.gamma > 0 ? 1 : 2);
         train_ = detail::preprocess(X, p_.normalize);
         gamma_ = p_.gamma > 0 ? double(p_.gamma) : default_gamma<T>(train_.view());
         norms_ = linalg::row_squared_norms<T>(train_.view());
@@ -70,6 +83,40 @@ public:
                                              const T s = simd::sum_exp_shifted(d2, n, m, -g);  // >= 1
                                              out[i] = T(double(m) - std::log(double(s)) / gamma_);
                                          });
+        return out;
+    }
+
+    /// This model's part of each query's score, to merge with other shards' (merge_partials).
+    kde_partial<T> partial_score(matrix_view<const T> X) const {
+        detail::check_score_input(X, fitted(), dim(), "kde::partial_score");
+        kde_partial<T> out{std::vector<T>(X.rows()), std::vector<double>(X.rows())};
+        const std::size_t n = train_.rows();
+        const T g = T(gamma_);
+        linalg::for_each_distance_row<T>(X, p_.normalize == normalization::l2, train_.view(), norms_, p_.block_rows,
+                                         [&](std::size_t i, const T* d2) {
+                                             out.min[i] = simd::min(d2, n);
+                                             out.sum[i] = double(simd::sum_exp_shifted(d2, n, out.min[i], -g));
+                                         });
+        return out;
+    }
+
+    /// The scores over the union of the shards whose partial_score are `parts` (all with the same
+    /// gamma and queries), merged in the order given.
+    static std::vector<T> merge_partials(const std::vector<kde_partial<T>>& parts, double gamma) {
+        require(!parts.empty(), "kde::merge_partials", "no parts");
+        require(gamma > 0 && std::isfinite(gamma), "kde::merge_partials", "gamma must be positive and finite, got ", gamma);
+        const std::size_t m = parts[0].min.size();
+        for (const auto& p : parts)
+            require(p.min.size() == m && p.sum.size() == m, "kde::merge_partials", "parts of ", m, " and ", p.min.size(),
+                    " queries");
+        std::vector<T> out(m);
+        for (std::size_t i = 0; i < m; ++i) {
+            double M = double(parts[0].min[i]);
+            for (const auto& p : parts) M = std::min(M, double(p.min[i]));
+            double s = 0;
+            for (const auto& p : parts) s += p.sum[i] * std::exp(-gamma * (double(p.min[i]) - M));
+            out[i] = T(M - std::log(s) / gamma);
+        }
         return out;
     }
 

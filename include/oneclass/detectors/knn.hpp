@@ -9,6 +9,9 @@
 //     (void)det.fit(train);
 //     auto s = det.score(test);
 //
+// Sharded training sets (mpi/sharded.hpp): each shard's k smallest squared distances per query
+// (partial_nearest) merge into the whole set's k-th (merge_nearest): exact, no rounding involved.
+//
 // Complexity: as KDE (blocked GEMM), plus an O(n) selection per query.
 #pragma once
 
@@ -17,6 +20,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <vector>
 
 namespace oneclass {
@@ -73,6 +77,40 @@ public:
                                              }
                                              out[i] = cosine ? v / T(2) : std::sqrt(v);
                                          });
+        return out;
+    }
+
+    /// Per query the k smallest squared distances (of the metric's rows) to this model's training
+    /// rows, ascending; +inf where the model holds fewer than k rows. Q x k.
+    matrix<T> partial_nearest(matrix_view<const T> X, std::size_t k) const {
+        detail::check_score_input(X, fitted(), dim(), "knn::partial_nearest");
+        require(k >= 1, "knn::partial_nearest", "k must be >= 1");
+        matrix<T> out(X.rows(), k);
+        const std::size_t n = train_.rows(), have = std::min(n, k);
+        linalg::for_each_distance_row<T>(X, effective_norm() == normalization::l2, train_.view(), norms_, p_.block_rows,
+                                         [&](std::size_t i, T* d2) {
+                                             T* o = out.row(i);
+                                             std::partial_sort_copy(d2, d2 + n, o, o + have);
+                                             std::fill(o + have, o + k, std::numeric_limits<T>::infinity());
+                                         });
+        return out;
+    }
+
+    /// The scores over the union of the shards whose partial_nearest(X, params.k) are `parts`.
+    static std::vector<T> merge_nearest(const std::vector<matrix<T>>& parts, const params_type& p) {
+        require(!parts.empty(), "knn::merge_nearest", "no parts");
+        const std::size_t m = parts[0].rows(), k = p.k;
+        for (const auto& q : parts)
+            require(q.rows() == m && q.cols() == k, "knn::merge_nearest", "parts must be ", m, " x ", k, ", got ", q.rows(),
+                    " x ", q.cols());
+        std::vector<T> out(m), all(parts.size() * k);
+        for (std::size_t i = 0; i < m; ++i) {
+            for (std::size_t r = 0; r < parts.size(); ++r) std::copy_n(parts[r].row(i), k, all.begin() + std::ptrdiff_t(r * k));
+            std::nth_element(all.begin(), all.begin() + std::ptrdiff_t(k - 1), all.end());
+            const T v = all[k - 1];
+            require(std::isfinite(v), "knn::merge_nearest", "the shards hold fewer than k = ", k, " training rows");
+            out[i] = p.metric == knn_metric::cosine ? v / T(2) : std::sqrt(v);
+        }
         return out;
     }
 

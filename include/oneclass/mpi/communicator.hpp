@@ -1,0 +1,139 @@
+// oneclass/mpi/communicator.hpp - the few MPI collectives oneclass uses, over a communicator it
+// does not own (MPI_COMM_WORLD by default), with errors as exceptions.
+//
+// Everything here is an all-gather in rank order or a broadcast: a reduction is always finished
+// by every rank itself, summing the gathered parts in rank order, so that its result does not
+// depend on the order in which MPI's own reduction trees combine them (MPI_Allreduce on floats
+// gives no such promise).
+//
+//     oneclass::mpi::environment env(argc, argv);      // MPI_Init / MPI_Finalize
+//     oneclass::mpi::communicator comm;                // MPI_COMM_WORLD
+//     auto parts = comm.all_gather(std::vector<double>{x});   // parts[r] = rank r's vector
+//
+// Needs <mpi.h>: a program that includes it links MPI::MPI_CXX (CMake: ONECLASS_WITH_MPI).
+#pragma once
+
+#include <oneclass/core/error.hpp>
+
+#include <mpi.h>
+
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+namespace oneclass::mpi {
+
+namespace detail {
+inline void check(int rc, const char* what) {
+    if (rc == MPI_SUCCESS) return;
+    char msg[MPI_MAX_ERROR_STRING];
+    int len = 0;
+    MPI_Error_string(rc, msg, &len);
+    fail("mpi", what, " failed: ", std::string(msg, std::size_t(len)));
+}
+}  // namespace detail
+
+/// MPI_Init on construction (unless MPI is already initialised), MPI_Finalize on destruction.
+class environment {
+public:
+    environment(int& argc, char**& argv) {
+        int done = 0;
+        MPI_Initialized(&done);
+        if (!done) {
+            detail::check(MPI_Init(&argc, &argv), "MPI_Init");
+            owner_ = true;
+        }
+    }
+    environment(const environment&) = delete;
+    environment& operator=(const environment&) = delete;
+    ~environment() {
+        int finalized = 0;
+        MPI_Finalized(&finalized);
+        if (owner_ && !finalized) MPI_Finalize();
+    }
+
+private:
+    bool owner_ = false;
+};
+
+class communicator {
+public:
+    explicit communicator(MPI_Comm c = MPI_COMM_WORLD) : c_(c) {
+        // errors come back as codes (thrown here) instead of aborting every rank
+        detail::check(MPI_Comm_set_errhandler(c_, MPI_ERRORS_RETURN), "MPI_Comm_set_errhandler");
+        detail::check(MPI_Comm_rank(c_, &rank_), "MPI_Comm_rank");
+        detail::check(MPI_Comm_size(c_, &size_), "MPI_Comm_size");
+    }
+    int rank() const noexcept { return rank_; }
+    int size() const noexcept { return size_; }
+    MPI_Comm native() const noexcept { return c_; }
+
+    void barrier() const { detail::check(MPI_Barrier(c_), "MPI_Barrier"); }
+
+    /// Every rank's vector (any length, any trivially copyable T), on every rank, in rank order.
+    template <class T>
+    std::vector<std::vector<T>> all_gather(const std::vector<T>& mine) const {
+        static_assert(std::is_trivially_copyable_v<T>);
+        const std::size_t P = static_cast<std::size_t>(size_);
+        const long long bytes = static_cast<long long>(mine.size() * sizeof(T));
+        std::vector<long long> sizes(P, 0);
+        detail::check(MPI_Allgather(&bytes, 1, MPI_LONG_LONG, sizes.data(), 1, MPI_LONG_LONG, c_), "MPI_Allgather");
+        std::vector<int> counts(P, 0), offsets(P, 0);
+        long long total = 0;
+        for (std::size_t r = 0; r < P; ++r) {
+            require(sizes[r] % static_cast<long long>(sizeof(T)) == 0 && total + sizes[r] < (1LL << 31), "mpi::all_gather", "rank ",
+                    r, " sent ", sizes[r], " bytes (the gather is limited to 2 GiB)");
+            counts[r] = static_cast<int>(sizes[r]);
+            offsets[r] = static_cast<int>(total);
+            total += sizes[r];
+        }
+        std::vector<unsigned char> all(static_cast<std::size_t>(total) + 1);
+        detail::check(MPI_Allgatherv(mine.data(), static_cast<int>(bytes), MPI_BYTE, all.data(), counts.data(), offsets.data(),
+                                     MPI_BYTE, c_),
+                      "MPI_Allgatherv");
+        std::vector<std::vector<T>> out(P);
+        for (std::size_t r = 0; r < P; ++r) {
+            out[r].resize(static_cast<std::size_t>(counts[r]) / sizeof(T));
+            if (counts[r] > 0) std::memcpy(out[r].data(), all.data() + offsets[r], static_cast<std::size_t>(counts[r]));
+        }
+        return out;
+    }
+
+    /// Rank `root`'s vector on every rank.
+    template <class T>
+    std::vector<T> broadcast(std::vector<T> v, int root = 0) const {
+        static_assert(std::is_trivially_copyable_v<T>);
+        long long n = (long long)v.size();
+        detail::check(MPI_Bcast(&n, 1, MPI_LONG_LONG, root, c_), "MPI_Bcast");
+        v.resize(std::size_t(n));
+        if (n > 0) detail::check(MPI_Bcast(v.data(), int(std::size_t(n) * sizeof(T)), MPI_BYTE, root, c_), "MPI_Bcast");
+        return v;
+    }
+
+    /// The sum of one double per rank, added in rank order on every rank (the same bits everywhere
+    /// and on every run).
+    double sum(double mine) const {
+        double s = 0;
+        for (const auto& part : all_gather(std::vector<double>{mine})) s += part[0];
+        return s;
+    }
+
+    /// Stops every rank (MPI_Abort) after printing `why` from this one; for failures that the
+    /// other ranks cannot see, so that none of them waits for ever in a collective.
+    [[noreturn]] void abort(const std::string& why, int code = 1) const {
+        std::fprintf(stderr, "oneclass: rank %d of %d: %s\n", rank_, size_, why.c_str());
+        std::fflush(stderr);
+        MPI_Abort(c_, code);
+        std::abort();
+    }
+
+private:
+    MPI_Comm c_;
+    int rank_ = 0, size_ = 1;
+};
+
+}  // namespace oneclass::mpi
