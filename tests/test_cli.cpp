@@ -241,15 +241,17 @@ TEST_CASE("oneclass eval on a generated Fashion-MNIST folder; truncated IDX and 
     REQUIRE_THAT(p.out, Catch::Contains("detector=kde features=f method=rotation mean_auc=") && Catch::Contains("+-") &&
                             Catch::Contains("detector=rotnet-sum"));
     REQUIRE(fs::exists(dir / "res_run/run-fashion-mnist-rotation-quick.json"));
-    // an ensemble over methods, a contaminated training set, the detector on clean images only
+    // an ensemble over methods, a contaminated training set, the detector on clean images only, and
+    // the ensemble on the validation split too (8 images of class 3: 6 train, 2 validate)
     const auto en = run("run --root " + at("fm") + " --classes 3 --method rotation,simclr --ensemble --epochs 1 --batch 4" +
-                        " --detector kde --contamination 0.25 --detector-train 4 --progress none --out-dir " + at("res_en") +
+                        " --detector kde --contamination 0.25 --detector-train 4 --validate 0.25 --progress none --out-dir " + at("res_en") +
                         " --plots " + at("plots"));
     INFO(en.out);
     REQUIRE(en.status == 0);
-    REQUIRE_THAT(en.out, Catch::Contains("on 10 images (2 of other classes)") && Catch::Contains("kde@rotation") &&
+    REQUIRE_THAT(en.out, Catch::Contains("on 8 images (2 of other classes)") && Catch::Contains("kde@rotation") &&
                              Catch::Contains("kde@simclr") && Catch::Contains("detector=ensemble-kde") &&
-                             Catch::Contains("ensemble-kde: auc=") && Catch::Contains("(2 members)"));
+                             Catch::Contains("ensemble-kde: auc=") && Catch::Contains("(2 members)") &&
+                             Catch::Contains("detector=ensemble-kde[val] features=f"));
     REQUIRE(fs::exists(dir / "res_en/run-fashion-mnist-rotation+simclr-quick-ensemble.json"));
     // --distaug in a list of methods is the DistAug member's
     const auto ed = run("run --root " + at("fm") + " --classes 3 --method rotation,distaug --distaug hflip --ensemble --epochs 1" +

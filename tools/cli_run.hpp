@@ -237,7 +237,7 @@ inline int run_pipeline(const run_args& a, const detector_options& det_opts) {
             val_labels.assign(nv, 0);
             val_labels.resize(2 * nv, 1);
         }
-        ensemble_sums sums;
+        ensemble_sums sums, val_sums;
         std::vector<std::pair<std::string, std::vector<double>>> kept;
         for (std::size_t mi = 0; mi < methods.size(); ++mi)
             for (std::size_t s = 0; s < a.seeds; ++s) {
@@ -265,9 +265,12 @@ inline int run_pipeline(const run_args& a, const detector_options& det_opts) {
                                         methods.size() > 1 ? "@" + methods[mi] : "", s == 0 ? &kept : nullptr);
                 if (a.validate > 0)
                     evaluate_representation(rep, det_images, val_images, val_labels, c, cd.class_name, names, det_opts, a.features,
-                                            views, std::int64_t(cfg.seed), train_s, rows, nullptr,
+                                            views, std::int64_t(cfg.seed), train_s, rows, a.ensemble ? &val_sums : nullptr,
                                             (methods.size() > 1 ? "@" + methods[mi] : "") + "[val]");
             }
+        for (const auto& [name, ens] : val_sums)  // selected on these, reported beside the test split's
+            rows.push_back({c, cd.class_name, "ensemble-" + name + "[val]", roc_auc(ens.scores(), val_labels), 0.0, 0.0,
+                            std::numeric_limits<double>::quiet_NaN(), true, -1, std::numeric_limits<double>::quiet_NaN()});
         for (const auto& [name, ens] : sums) {
             rows.push_back({c, cd.class_name, "ensemble-" + name, roc_auc(ens.scores(), cd.test_labels), 0.0, 0.0,
                             std::numeric_limits<double>::quiet_NaN(), true, -1, std::numeric_limits<double>::quiet_NaN()});
@@ -298,6 +301,8 @@ inline int run_pipeline(const run_args& a, const detector_options& det_opts) {
             for (const auto& n : det_cols) cols.push_back(n + suffix);
             for (const auto& n : pipeline::builtin_proxies::score_names(m)) cols.push_back(n + suffix);
         }
+    if (a.validate > 0 && a.ensemble)
+        for (const auto& n : det_cols) cols.push_back("ensemble-" + n + "[val]");
     // baseline columns (e.g. raw-ocsvm, raw-kde) for the classes of this run, printed alongside
     std::vector<eval_row> shown = rows;
     std::vector<std::string> shown_cols = cols;
