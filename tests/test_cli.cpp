@@ -27,9 +27,10 @@ struct result {
     std::string err;  ///< stderr alone
 };
 
-result run(const std::string& args, const std::string& env = "") {
+result run(const std::string& args, const std::string& env = "", const std::string& launcher = "") {
     const std::string errfile = (fs::temp_directory_path() / ("oneclass_cli_err_" + std::to_string(::getpid()))).string();
-    const std::string cmd = (env.empty() ? "" : env + " ") + std::string(ONECLASS_CLI) + " " + args + " 2>" + errfile;
+    const std::string cmd = (env.empty() ? "" : env + " ") + (launcher.empty() ? "" : launcher + " ") + std::string(ONECLASS_CLI) + " " +
+                            args + " 2>" + errfile;
     FILE* p = popen(cmd.c_str(), "r");
     REQUIRE(p != nullptr);
     std::string out;
@@ -158,6 +159,31 @@ TEST_CASE("oneclass detect: scores, auc, gamma, model save / load") {
     if (blas().openblas) REQUIRE_THAT(v.out, Catch::Contains("BLAS kernels: Haswell"));
     const auto d = run("detect --detector ocsvm --train " + at("train.npy") + " --test " + at("test.npy"));
     REQUIRE_THAT(d.out, Catch::Contains("gamma=") && Catch::Contains("rho=") && Catch::Contains("n_support="));
+    const auto ns = run("detect --detector kde --shard-train --train " + at("train.npy") + " --test " + at("test.npy"));
+    REQUIRE(ns.status == 2);
+    REQUIRE_THAT(ns.out, Catch::Contains("--shard-train needs"));
+#ifdef ONECLASS_MPIEXEC
+    // under mpirun: the training rows split over 3 ranks (KDE, kNN), or the test rows (OC-SVM),
+    // give one process's scores; one rank writes the file, one rank prints
+    const std::string mpi_env = "OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_btl_vader_single_copy_mechanism=none";
+    const std::string launcher = std::string(ONECLASS_MPIEXEC) + " -np 3 --oversubscribe";
+    for (const std::string det : {"kde --shard-train", "knn --k 3 --shard-train", "ocsvm", "kde"}) {
+        INFO(det);
+        const std::string common = " --train " + at("train.npy") + " --test " + at("test.npy") + " --labels " + at("labels.npy");
+        const auto one = run("detect --detector " + det.substr(0, det.find(" --shard-train")) + common + " --out " + at("s1.csv"));
+        const auto many = run("detect --detector " + det + common + " --out " + at("s3.csv"), mpi_env, launcher);
+        INFO(many.out);
+        REQUIRE(one.status == 0);
+        REQUIRE(many.status == 0);
+        REQUIRE(many.out.find("test_rows=100") == many.out.rfind("test_rows=100"));  // printed by one rank
+        if (det.find("shard") != std::string::npos) REQUIRE_THAT(many.out, Catch::Contains("train_rows=200 dim=6 ranks=3"));
+        // float tolerance: the shards' sums and distances are regrouped (docs/scaling.md)
+        REQUIRE_ALLCLOSE(load_csv_vector<double>(dir / "s3.csv"), load_csv_vector<double>(dir / "s1.csv"), 1e-4, 1e-4);
+    }
+    const auto bad = run("detect --detector gde --shard-train --train " + at("train.npy") + " --test " + at("test.npy"), mpi_env, launcher);
+    REQUIRE(bad.status != 0);
+    REQUIRE_THAT(bad.out, Catch::Contains("--shard-train works with --detector kde or knn, not gde"));
+#endif
 }
 
 TEST_CASE("oneclass detect: every bad input is one line, exit 2, no output file") {

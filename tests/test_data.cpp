@@ -87,6 +87,42 @@ TEST_CASE("npy: corrupt header, truncated data, wrong rank throw io_error naming
     REQUIRE_THROWS_WITH(load_npy_matrix<float>(t / "missing.npy"), Catch::Contains("cannot open"));
 }
 
+TEST_CASE("npy: load_npy_rows reads a block of rows, only those bytes, with the whole-file checks") {
+    temp_dir t("npyrows");
+    const auto m = test::random_matrix<float>(11, 6, test::seed() + 1);
+    save_npy<float>(t / "m.npy", m.view());
+    for (auto [lo, hi] : std::vector<std::pair<std::size_t, std::size_t>>{{0, 11}, {0, 0}, {3, 7}, {10, 11}, {4, 99}}) {
+        std::size_t rows = 0;
+        const auto b = load_npy_rows<float>(t / "m.npy", lo, hi, &rows);
+        INFO(lo << ".." << hi);
+        REQUIRE(rows == 11);
+        REQUIRE(b.rows() == std::min<std::size_t>(hi, 11) - lo);
+        REQUIRE(b.cols() == 6);
+        for (std::size_t i = 0; i < b.rows(); ++i)
+            for (std::size_t j = 0; j < 6; ++j) REQUIRE(b(i, j) == m(lo + i, j));
+    }
+    // what numpy wrote: big-endian f8, format 2.0, a 1-D vector (n x 1)
+    for (const char* f : {"f8_bigendian.npy", "f4_v2.npy"}) {
+        const auto b = load_npy_rows<double>(data_dir / f, 1, 3);
+        REQUIRE(b.rows() == 2);
+        for (std::size_t i = 0; i < 2; ++i)
+            for (std::size_t j = 0; j < 4; ++j) REQUIRE(b(i, j) == m34(i + 1, j));
+    }
+    REQUIRE(load_npy_rows<double>(data_dir / "i8_vector.npy", 2, 5).values()[0] == 1.0);
+    REQUIRE_THROWS_WITH(load_npy_rows<double>(data_dir / "f8_fortran.npy", 0, 1), Catch::Contains("Fortran order"));
+    REQUIRE_THROWS_WITH(load_npy_rows<float>(t / "m.npy", 5, 2), Catch::Contains("rows [5, 2)"));
+    const std::string good = read_file_bytes(t / "m.npy", "t");
+    write_bytes(t / "trunc.npy", good.substr(0, good.size() - 3));
+    REQUIRE_THROWS_WITH(load_npy_rows<float>(t / "trunc.npy", 0, 2), Catch::Contains("trunc.npy") && Catch::Contains("truncated"));
+    write_bytes(t / "long.npy", good + "xyzw");
+    REQUIRE_THROWS_WITH(load_npy_rows<float>(t / "long.npy", 0, 2), Catch::Contains("trailing bytes"));
+    for (std::size_t cut : {0, 5, 11, 40}) {
+        write_bytes(t / "head.npy", good.substr(0, cut));
+        REQUIRE_THROWS_AS(load_npy_rows<float>(t / "head.npy", 0, 1), io_error);
+    }
+    REQUIRE_THROWS_WITH(load_npy_rows<float>(t / "missing.npy", 0, 1), Catch::Contains("cannot open"));
+}
+
 TEST_CASE("csv: header detection, CRLF, blank lines; errors name line and column") {
     temp_dir t("csv");
     write_bytes(t / "a.csv", "x,y,z\r\n1, 2.5 ,-3e2\r\n\r\n4,5,6\n");

@@ -7,6 +7,7 @@
 //   oneclass run --dataset fashion-mnist --classes all --method distaug --preset quick --seeds 3
 //   oneclass run --dataset mvtec --root R --categories all --method cutpaste --preset quick --heatmaps maps
 //   oneclass localize --model m.ocm --detector-model det.ocm --images photos/ --out maps/
+//   mpirun -np 4 oneclass detect --detector kde --train big.npy --test test.npy --shard-train
 //
 // Every error (bad flag, missing or malformed file, wrong dimensions, NaN/Inf, bad parameter)
 // prints one line "oneclass: error: ..." to stderr and exits with status 2; outputs are written
@@ -22,6 +23,9 @@
 
 #include <CLI/CLI.hpp>
 #include <tbb/global_control.h>
+#if ONECLASS_WITH_MPI
+#include <oneclass/mpi/sharded.hpp>
+#endif
 
 #include <chrono>
 #include <cstdio>
@@ -44,11 +48,53 @@ double seconds_since(clock_type::time_point t0) {
     return std::chrono::duration<double>(clock_type::now() - t0).count();
 }
 
+#if ONECLASS_WITH_MPI
+// The MPI job this process is a rank of, when an MPI launcher started it (mpirun sets these);
+// a plain `oneclass ...` never initialises MPI.
+std::optional<mpi::communicator> world;
+bool launched_by_mpi() { return std::getenv("OMPI_COMM_WORLD_SIZE") || std::getenv("PMI_SIZE"); }
+#endif
+bool first_rank() {
+#if ONECLASS_WITH_MPI
+    return !world || world->rank() == 0;
+#else
+    return true;
+#endif
+}
+
 // ---- detect -------------------------------------------------------------------------------------
 struct detect_args {
     detector_options det;
     std::string train, test, labels, out, save_model, load_model;
+    bool shard_train = false;  ///< MPI: each rank reads and scores against its block of --train rows
 };
+
+/// mpirun ... detect --shard-train: KDE or kNN over a training set split across the ranks, each
+/// reading only its block of rows of the .npy file (mpi/sharded.hpp).
+std::vector<float> sharded_detect_scores(const detect_args& a, const matrix<float>& X_test) {
+#if ONECLASS_WITH_MPI
+    require(world.has_value(), "detect", "--shard-train needs an MPI job: mpirun -np P oneclass detect ...");
+    require(a.det.name == "kde" || a.det.name == "knn", "detect", "--shard-train works with --detector kde or knn, not ",
+            a.det.name.empty() ? "none" : a.det.name);
+    require(a.save_model.empty() && a.load_model.empty(), "detect", "--shard-train fits no single model to save or load");
+    require(cli::extension_of(a.train) == ".npy", "detect", "--shard-train reads blocks of rows of a .npy --train file, not '",
+            a.train, "'");
+    std::size_t n = 0;
+    (void)load_npy_rows<float>(a.train, 0, 0, &n);
+    const auto [lo, hi] = mpi::shard_rows(n, world->rank(), world->size());
+    const matrix<float> X = load_npy_rows<float>(a.train, lo, hi);
+    require_finite<float>(X.view(), "cli", ("--train '" + a.train + "'").c_str());
+    require(X.rows() == 0 || X.cols() == X_test.cols(), "detect", "--test has ", X_test.cols(), " columns but --train has ", X.cols());
+    const auto det = cli::make_detector(a.det);
+    std::printf("detector=%s train_rows=%zu dim=%zu ranks=%d (each holds about %zu rows)\n", a.det.name.c_str(), n, X_test.cols(),
+                world->size(), hi - lo);
+    if (const auto* k = std::get_if<kde<float>>(&det)) return mpi::sharded_kde_scores<float>(*world, X.view(), X_test.view(), k->params());
+    return mpi::sharded_knn_scores<float>(*world, X.view(), X_test.view(), std::get<knn<float>>(det).params());
+#else
+    (void)a, (void)X_test;
+    fail("detect", "--shard-train needs a oneclass built with -DONECLASS_WITH_MPI=ON, run under mpirun");
+#endif
+}
 
 int run_detect(const detect_args& a) {
     cli::check_output_file(a.out, "--out");
@@ -59,6 +105,15 @@ int run_detect(const detect_args& a) {
         labels = cli::load_labels(a.labels);
         require(labels->size() == X_test.rows(), "detect", "--labels has ", labels->size(), " values but --test has ",
                 X_test.rows(), " rows");
+    }
+    if (a.shard_train) {
+        const auto t0 = clock_type::now();
+        const std::vector<float> scores = sharded_detect_scores(a, X_test);
+        std::printf("test_rows=%zu score_s=%.3f\n", scores.size(), seconds_since(t0));
+        if (labels) std::printf("auc=%.6f\n", roc_auc(scores, *labels));
+        if (!a.out.empty() && first_rank()) save_csv_column(a.out, "score", scores);
+        if (!a.out.empty()) std::printf("scores=%s\n", a.out.c_str());
+        return 0;
     }
     any_detector<float> det;
     double fit_s = 0;
@@ -83,9 +138,16 @@ int run_detect(const detect_args& a) {
     }
     cli::print_model_summary(det);
     const auto t1 = clock_type::now();
+#if ONECLASS_WITH_MPI
+    // under mpirun every rank holds the model and scores its block of the test rows
+    const std::vector<float> scores = std::visit(
+        [&](const auto& d) { return world ? mpi::split_scores(*world, d, X_test.view()) : d.score(X_test.view()); }, det);
+#else
     const std::vector<float> scores = std::visit([&](const auto& d) { return d.score(X_test.view()); }, det);
+#endif
     std::printf("test_rows=%zu score_s=%.3f\n", scores.size(), seconds_since(t1));
     if (labels) std::printf("auc=%.6f\n", roc_auc(scores, *labels));
+    if (!first_rank()) return 0;  // rank 0 writes the files
     if (!a.save_model.empty()) {
         std::visit([&](const auto& d) { save_model(d, a.save_model); }, det);
         std::printf("saved=%s\n", a.save_model.c_str());
@@ -176,6 +238,14 @@ void add_detector_flags(CLI::App* cmd, detector_options& o, bool single, bool wi
 }  // namespace
 
 int main(int argc, char** argv) {
+#if ONECLASS_WITH_MPI
+    std::optional<mpi::environment> mpi_env;
+    if (launched_by_mpi()) {
+        mpi_env.emplace(argc, argv);
+        world.emplace();
+        if (world->rank() != 0 && !std::freopen("/dev/null", "w", stdout)) std::fclose(stdout);  // one rank reports
+    }
+#endif
     CLI::App app{"oneclass: deep one-class classification (Sohn et al., ICLR 2021)"};
     app.require_subcommand(1);
     app.set_version_flag("--version", [] { return cli::version_text(); }, "print the version, the instruction set it was built for, the BLAS and its kernels");
@@ -188,6 +258,7 @@ int main(int argc, char** argv) {
     detect->add_option("--train", da.train, "training rows: .npy or .csv (normal data only)");
     detect->add_option("--test", da.test, "rows to score: .npy or .csv")->required();
     detect->add_option("--labels", da.labels, "test labels, 0 normal / 1 anomaly (.npy or .csv): prints auc");
+    detect->add_flag("--shard-train", da.shard_train, "under mpirun: each rank reads its block of the --train rows (.npy; kde or knn)");
     detect->add_option("--out", da.out, "write one anomaly score per test row (CSV, header 'score')");
     auto* save = detect->add_option("--save-model", da.save_model, "write the fitted detector");
     auto* load = detect->add_option("--load-model", da.load_model, "score with a saved detector instead of fitting");

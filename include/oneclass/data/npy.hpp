@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -216,6 +217,58 @@ std::vector<T> load_npy_vector_unchecked(const std::filesystem::path& path) {
 template <class T>
 matrix<T> load_npy_matrix(const std::filesystem::path& path) {
     return naming_file(path, "load_npy", [&] { return detail::load_npy_matrix_unchecked<T>(path); });
+}
+
+/// Rows [lo, hi) of a 2-D C-order array (a 1-D array of n values is n x 1), reading only the
+/// header and those rows' bytes: one machine's shard of a training set larger than its memory
+/// (mpi/sharded.hpp). The file's size must match its header, as load_npy_matrix checks; `rows`
+/// (if given) receives the array's row count. hi is clamped to it, so (0, -1) reads everything.
+template <class T>
+matrix<T> load_npy_rows(const std::filesystem::path& path, std::size_t lo, std::size_t hi, std::size_t* rows = nullptr) {
+    return naming_file(path, "load_npy", [&] {
+        const std::string src = path.string();
+        std::ifstream in(path, std::ios::binary);
+        if (!in) fail<io_error>("load_npy", "cannot open '", src, "'");
+        in.seekg(0, std::ios::end);
+        const std::size_t size = std::size_t(in.tellg());
+        // the header: 10 or 12 bytes of preamble, then its length (read in two steps)
+        std::string head(std::min<std::size_t>(size, 12), '\0');
+        in.seekg(0);
+        in.read(head.data(), std::streamsize(head.size()));
+        std::size_t hlen = 0, hstart = 10;
+        if (head.size() >= 10 && static_cast<unsigned char>(head[6]) == 1)
+            hlen = std::size_t(static_cast<unsigned char>(head[8])) | std::size_t(static_cast<unsigned char>(head[9])) << 8;
+        else if (head.size() >= 12) {
+            for (int b = 0; b < 4; ++b) hlen |= std::size_t(static_cast<unsigned char>(head[8 + b])) << (8 * b);
+            hstart = 12;
+        }
+        head.resize(std::min(size, hstart + hlen));
+        in.seekg(0);
+        in.read(head.data(), std::streamsize(head.size()));
+        npy_header h = detail::parse_npy_header(head, src);  // names a bad magic or version, a short header
+        if (h.shape.empty() || h.shape.size() > 2)
+            fail<io_error>("load_npy", "'", src, "' holds a ", h.shape.size(), "-D array; expected 2-D (samples x features)");
+        if (h.fortran_order && h.shape.size() == 2 && h.shape[1] > 1)
+            fail<io_error>("load_npy", "'", src, "' is in Fortran order: its rows are not contiguous, read it whole");
+        const std::size_t n = h.shape[0], cols = h.shape.size() == 2 ? h.shape[1] : 1;
+        const std::size_t row_bytes = checked_mul<io_error>(cols, h.itemsize, "load_npy", ("'" + src + "' row size").c_str());
+        const std::size_t need = checked_mul<io_error>(n, row_bytes, "load_npy", ("'" + src + "' data size").c_str());
+        if (size - h.data_offset != need)
+            fail<io_error>("load_npy", "'", src, "' ", size - h.data_offset < need ? "is truncated" : "has trailing bytes",
+                           ": expected ", need, " data bytes, found ", size - h.data_offset);
+        if (rows) *rows = n;
+        hi = std::min(hi, n);
+        require(lo <= hi, "load_npy_rows", "rows [", lo, ", ", hi, ") of '", src, "' (", n, " rows)");
+        std::string bytes = head.substr(0, h.data_offset);
+        bytes.resize(h.data_offset + (hi - lo) * row_bytes);
+        in.seekg(std::streamoff(h.data_offset + lo * row_bytes));
+        in.read(bytes.data() + h.data_offset, std::streamsize((hi - lo) * row_bytes));
+        if (!in) fail<io_error>("load_npy", "cannot read rows ", lo, "..", hi, " of '", src, "'");
+        const auto v = detail::npy_values<T>(bytes, h, (hi - lo) * cols, src);
+        matrix<T> m(hi - lo, cols);
+        std::copy(v.begin(), v.end(), m.data());
+        return m;
+    });
 }
 
 /// Reads a 1-D array (or an n x 1 / 1 x n 2-D one) as a vector of T.
