@@ -51,6 +51,15 @@ pipeline::representation_config tiny(const std::string& m) {
     c.seed = 3;
     return c;
 }
+
+/// A rotation model after one epoch on 32 images of normal bars drawn with `seed`.
+pipeline::representation rotation_after_one_epoch(std::uint64_t seed) {
+    auto cfg = tiny("rotation");
+    cfg.epochs = 1;
+    pipeline::representation rep(cfg, 1);
+    rep.fit(bars(32, false, seed));
+    return rep;
+}
 }  // namespace
 
 TEST_CASE("rotation-prediction training on normal data: loss falls, features separate anomalies") {
@@ -455,11 +464,7 @@ TEST_CASE("trainer: hooks run after backward (before the update), after each ste
 }
 
 TEST_CASE("embed: the features on the tape, differentiable in the input") {
-    const auto train = bars(32, false, 71);
-    auto cfg = tiny("rotation");
-    cfg.epochs = 1;
-    pipeline::representation rep(cfg, 1);
-    rep.fit(train);
+    auto rep = rotation_after_one_epoch(71);
     const tensor<float> x = bars(2, true, 72);
     for (bool head : {false, true}) {
         const auto want = rep.features(x, head);
@@ -507,11 +512,7 @@ TEST_CASE("embed: the features on the tape, differentiable in the input") {
 }
 
 TEST_CASE("view_features: each view's features side by side, scaled to unit rows; bad views named") {
-    const auto train = bars(32, false, 73);
-    auto cfg = tiny("rotation");
-    cfg.epochs = 1;
-    pipeline::representation rep(cfg, 1);
-    rep.fit(train);
+    auto rep = rotation_after_one_epoch(73);
     const tensor<float> x = bars(5, true, 74);
     const std::size_t N = x.shape(0);
     for (bool head : {false, true}) {
@@ -519,7 +520,7 @@ TEST_CASE("view_features: each view's features side by side, scaled to unit rows
         // one batch of all N images throughout, so each view's forward is the very computation of
         // features() on the shifted images; the only difference is the rounding of the 1/sqrt(3) scale
         const auto got = rep.view_features(x, views, head, N);
-        const std::size_t d = head ? cfg.head_out : rep.encoder().feature_dim();
+        const std::size_t d = head ? rep.config().head_out : rep.encoder().feature_dim();
         REQUIRE(got.rows() == N);
         REQUIRE(got.cols() == views.size() * d);
         for (std::size_t v = 0; v < views.size(); ++v) {
