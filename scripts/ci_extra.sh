@@ -2,11 +2,11 @@
 # The checks .ci/run adds after the README's test command (which leaves its build in build-test):
 #   1. the kernel-module tests under every OpenBLAS kernel set this CPU can run (summation orders
 #      differ between them; Debian's OpenBLAS runs "Prescott" on CPUs it does not know);
-#   2. every instruction-set path: the kernel-module tests built for x86-64-v2 (the SSE fallbacks)
+#   2. every instruction-set path: the ISA-dependent kernel tests built for x86-64-v2 (the SSE fallbacks)
 #      with g++, and the whole suite for x86-64-v3 (AVX2) with clang under ASan + UBSan; the README
 #      build is -march=native (AVX-512 on the CI machines seen so far);
 #   3. the libFuzzer harnesses of every reader (scripts/fuzz.sh).
-# Every build is -Werror. Usage: bash scripts/ci_extra.sh [fuzz seconds per reader, default 12]
+# Every build is -Werror. Usage: bash scripts/ci_extra.sh [fuzz seconds per reader, default 10]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/deps.sh clang libclang-rt-14-dev
@@ -26,12 +26,12 @@ for core in "${cores[@]}"; do
   echo "OPENBLAS_CORETYPE=$core: $(grep 'tests passed' /tmp/oneclass_core.log); golden float worst err/tol:$worst"
 done
 
-step "x86-64-v2 (SSE4.2) build of the kernel-module tests, g++"
+step "x86-64-v2 (SSE4.2) build of the tests whose paths differ by instruction set, g++"
 # Release, not -O1: at -O1 GCC 12 warns maybe-uninitialized on the Winograd weight gradient's taps
 cmake -S . -B build-v2 -DCMAKE_BUILD_TYPE=Release -DONECLASS_MARCH=x86-64-v2 -DONECLASS_WERROR=ON \
   -DONECLASS_BUILD_TOOLS=OFF -DONECLASS_BUILD_BENCHMARKS=OFF > /dev/null
-cmake --build build-v2 -j"$jobs" --target kernel_tests
-ctest --test-dir build-v2 -L kernel -j"$jobs" --output-on-failure
+cmake --build build-v2 -j"$jobs" --target isa_tests
+ctest --test-dir build-v2 -L isa -j"$jobs" --output-on-failure
 
 step "x86-64-v3 (AVX2) build of the whole suite, clang, ASan + UBSan"
 # -O1: clang needs minutes per file at -O3 with both sanitizers, seconds at -O1
@@ -45,4 +45,4 @@ ASAN_OPTIONS=detect_leaks=1:strict_string_checks=1 UBSAN_OPTIONS=print_stacktrac
   ctest --test-dir build-asan -j"$jobs" --output-on-failure -E '^(test_install_consumer|failtest_.*)$'
 
 step "fuzzing every reader"
-bash scripts/fuzz.sh "${1:-12}"
+bash scripts/fuzz.sh "${1:-10}"
