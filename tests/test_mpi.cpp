@@ -111,6 +111,23 @@ TEST_CASE("ranks that disagree on the queries: an exception on every rank, not a
                         Catch::Contains("every rank scores the same queries"));
 }
 
+TEST_CASE("agree: an exception on one rank is the same exception on every rank") {
+    const auto& c = world();
+    REQUIRE_NOTHROW(c.agree([] {}));
+    const int last = c.size() - 1;
+    REQUIRE_THROWS_WITH(c.agree([&] {
+        if (c.rank() == last) fail("test", "bad rows on the last rank");
+    }),
+                        Catch::Contains("rank " + std::to_string(last) + ": ") && Catch::Contains("bad rows on the last rank"));
+    // a training shard of the wrong width on one rank only: every rank hears of it
+    const auto X = test::random_matrix<float>(40, c.rank() == last ? 7 : 8, 51), Q = test::random_matrix<float>(5, 8, 52);
+    REQUIRE_THROWS_WITH(mpi::sharded_kde_scores<float>(c, X.view(), Q.view()), Catch::Contains("the training shard has 7 columns"));
+    kde<float> k;
+    (void)k.fit(X.view());
+    // queries of the wrong width: every rank throws, those without a row to score too
+    REQUIRE_THROWS_WITH(mpi::split_scores(c, k, test::random_matrix<float>(1, 9, 53).view()), Catch::Contains("queries of 9 columns"));
+}
+
 int main(int argc, char** argv) {
     mpi::environment env(argc, argv);
     const int failed = Catch::Session().run(argc, argv);

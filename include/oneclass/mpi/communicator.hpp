@@ -18,9 +18,8 @@
 #include <mpi.h>
 
 #include <cstdint>
-#include <cstdio>
-#include <cstdlib>
 #include <cstring>
+#include <exception>
 #include <string>
 #include <type_traits>
 #include <vector>
@@ -72,8 +71,6 @@ public:
     int size() const noexcept { return size_; }
     MPI_Comm native() const noexcept { return c_; }
 
-    void barrier() const { detail::check(MPI_Barrier(c_), "MPI_Barrier"); }
-
     /// Every rank's vector (any length, any trivially copyable T), on every rank, in rank order.
     template <class T>
     std::vector<std::vector<T>> all_gather(const std::vector<T>& mine) const {
@@ -122,13 +119,24 @@ public:
         return s;
     }
 
-    /// Stops every rank (MPI_Abort) after printing `why` from this one; for failures that the
-    /// other ranks cannot see, so that none of them waits for ever in a collective.
-    [[noreturn]] void abort(const std::string& why, int code = 1) const {
-        std::fprintf(stderr, "oneclass: rank %d of %d: %s\n", rank_, size_, why.c_str());
-        std::fflush(stderr);
-        MPI_Abort(c_, code);
-        std::abort();
+    /// Runs `f` on every rank; if it throws on any rank, every rank throws the message of the
+    /// lowest such rank. Checks of a rank's own input (its shard's width, its values) go through
+    /// this before a collective, so that one rank's error never leaves the others waiting in it.
+    template <class F>
+    void agree(F&& f) const {
+        std::string why;
+        bool failed = false;
+        try {
+            f();
+        } catch (const std::exception& e) {
+            failed = true;
+            why = e.what();
+        }
+        const auto all = all_gather(std::vector<char>(why.begin(), why.end()));
+        const auto flags = all_gather(std::vector<int>{failed ? 1 : 0});
+        for (int r = 0; r < size_; ++r)
+            if (flags[std::size_t(r)][0])
+                fail("mpi", "rank ", r, ": ", std::string(all[std::size_t(r)].begin(), all[std::size_t(r)].end()));
     }
 
 private:

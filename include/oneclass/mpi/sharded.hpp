@@ -41,11 +41,14 @@ inline row_range shard_rows(std::size_t n, int rank, int size) {
 }
 
 namespace detail {
-/// Every rank must pass queries of one shape and a training shard of their width.
+/// Every rank must pass queries of one shape and a training shard of their width (checked on
+/// every rank alike: one rank's mismatch is every rank's exception).
 template <class T>
 void check_shapes(const communicator& comm, matrix_view<const T> local_train, matrix_view<const T> queries, const char* who) {
-    require(local_train.rows() == 0 || local_train.cols() == queries.cols(), who, "the training shard has ", local_train.cols(),
-            " columns, the queries ", queries.cols());
+    comm.agree([&] {
+        require(local_train.rows() == 0 || local_train.cols() == queries.cols(), who, "the training shard has ",
+                local_train.cols(), " columns, the queries ", queries.cols());
+    });
     const auto shapes = comm.all_gather(std::vector<std::uint64_t>{queries.rows(), queries.cols(), local_train.rows()});
     std::uint64_t total = 0;
     for (int r = 0; r < comm.size(); ++r) {
@@ -145,6 +148,10 @@ template <Detector D>
 std::vector<typename D::value_type> split_scores(const communicator& comm, const D& det,
                                                  matrix_view<const typename D::value_type> queries) {
     const auto [lo, hi] = shard_rows(queries.rows(), comm.rank(), comm.size());
+    comm.agree([&] {
+        require(det.fitted() && queries.cols() == det.dim(), "mpi::split_scores", "queries of ", queries.cols(),
+                " columns for a ", det.fitted() ? "" : "un", "fitted detector of ", det.dim());
+    });
     std::vector<typename D::value_type> mine;
     if (hi > lo) {  // a rank with no rows (fewer queries than ranks) still takes part in the gather
         const auto s = det.score(queries.middle_rows(lo, hi - lo));
