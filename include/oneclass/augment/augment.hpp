@@ -27,6 +27,7 @@
 #include <array>
 #include <cmath>
 #include <numbers>
+#include <span>
 #include <vector>
 
 namespace oneclass::augment {
@@ -266,7 +267,8 @@ void gaussian_blur(T* img, std::size_t C, std::size_t H, std::size_t W, std::siz
     }
 }
 
-/// The SimCLR view pipeline over a batch; image n uses rng(seed, n) only.
+/// The SimCLR view pipeline over a batch; image n uses rng(seed, ids[n]) only (ids empty: n), so
+/// that a rank of a data-parallel run augments its rows as one process augments the whole batch.
 class simclr {
 public:
     explicit simclr(simclr_params p = {}) : p_(p) {
@@ -274,16 +276,17 @@ public:
         require(p.min_ratio > 0 && p.min_ratio <= p.max_ratio, "augment::simclr", "bad crop ratio range");
     }
 
-    tensor<float> operator()(const tensor<float>& batch, std::uint64_t seed) const {
+    tensor<float> operator()(const tensor<float>& batch, std::uint64_t seed, std::span<const std::size_t> ids = {}) const {
         require(batch.ndim() == 4 && (batch.shape(1) == 1 || batch.shape(1) == 3), "augment::simclr",
                 "expects N x 1 or N x 3 x H x W images, got ", to_string(batch.shape()));
         const tensor<float> x = batch.contiguous_copy();
         const std::size_t N = x.shape(0), C = x.shape(1), H = x.shape(2), W = x.shape(3), img = C * H * W;
+        require(ids.empty() || ids.size() == N, "augment::simclr", ids.size(), " image indices for ", N, " images");
         tensor<float> out(x.shape(), uninitialized);
         parallel::for_chunks(0, N, 1, [&](std::size_t lo, std::size_t hi) {
             std::vector<float> tmp(img);
             for (std::size_t n = lo; n < hi; ++n) {
-                rng r(seed * 0x9E3779B97F4A7C15ULL + n + 1);
+                rng r(seed * 0x9E3779B97F4A7C15ULL + (ids.empty() ? n : ids[n]) + 1);
                 float* o = out.data() + n * img;
                 const crop_box b = p_.droc_compat ? sample_square_crop(r, H, W) : sample_crop(r, H, W, p_);
                 resized_crop(x.data() + n * img, C, H, W, b, H, W, tmp.data());

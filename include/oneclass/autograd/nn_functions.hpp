@@ -14,6 +14,8 @@
 #include <array>
 #include <cmath>
 #include <limits>
+#include <memory>
+#include <utility>
 #include <vector>
 
 namespace oneclass::fn {
@@ -65,6 +67,28 @@ struct batch_norm_state {
 };
 
 namespace detail {
+inline std::shared_ptr<const ops::batch_norm_sync>& batch_norm_sync_slot() {
+    thread_local std::shared_ptr<const ops::batch_norm_sync> s;
+    return s;
+}
+}  // namespace detail
+
+/// While alive, every batch norm this thread runs in training mode, forward and backward, takes
+/// the statistics of the union of every replica's batch through `sync` (synchronised batch norm
+/// in a data-parallel run; ops::batch_norm_sync says what it must do). Scopes nest.
+class sync_batch_norm_scope {
+public:
+    explicit sync_batch_norm_scope(ops::batch_norm_sync sync)
+        : prev_(std::exchange(detail::batch_norm_sync_slot(), std::make_shared<const ops::batch_norm_sync>(std::move(sync)))) {}
+    sync_batch_norm_scope(const sync_batch_norm_scope&) = delete;
+    sync_batch_norm_scope& operator=(const sync_batch_norm_scope&) = delete;
+    ~sync_batch_norm_scope() { detail::batch_norm_sync_slot() = prev_; }
+
+private:
+    std::shared_ptr<const ops::batch_norm_sync> prev_;
+};
+
+namespace detail {
 /// batch_norm, optionally followed by ReLU in the same pass (fuse_relu): the pre-activation is
 /// never stored; the backward pass recomputes the ReLU mask from x with the same rounding
 /// (simd::affine) instead of reading the saved output. The kernels: ops/batch_norm.hpp.
@@ -84,14 +108,15 @@ variable<T> batch_norm_impl(const variable<T>& x, const variable<T>& gamma, cons
     const tensor<T> rc = residual ? residual->value().contiguous_copy() : tensor<T>();
     std::vector<T> mean(C), inv_std(C), scale(C), shift(C);
     tensor<T> y(x.shape(), uninitialized);
+    auto sync = training ? batch_norm_sync_slot() : nullptr;  // the backward pass syncs as its forward did
     ops::batch_norm_forward<T>(xd, residual ? rc.data() : nullptr, N, C, HW, gamma.value().data(), beta.value().data(),
                                st.running_mean.data(), st.running_var.data(), st.momentum, st.eps, training, fuse_relu,
-                               y.data(), mean.data(), inv_std.data(), scale.data(), shift.data());
+                               y.data(), mean.data(), inv_std.data(), scale.data(), shift.data(), sync.get());
     auto nx = x.node(), ng = gamma.node(), nb = beta.node();
     auto nr = residual ? residual->node() : nullptr;
     const variable<T> none;
     return make_result<T>(std::move(y), {&x, &gamma, &beta, residual ? residual : &none}, [nx, ng, nb, nr, mean, inv_std, scale, shift, N, C, HW,
-                                                             training, fuse_relu](var_node<T>& o) {
+                                                             training, fuse_relu, sync](var_node<T>& o) {
         ONECLASS_PROFILE_SCOPE("batch_norm.backward");
         const tensor<T> xin = nx->value.contiguous_copy();
         const T* xd2 = xin.data();
@@ -109,7 +134,7 @@ variable<T> batch_norm_impl(const variable<T>& x, const variable<T>& gamma, cons
         T* dbeta = nb->requires_grad ? nb->grad_buffer().data() : nullptr;
         const T* gamma_v = ng->value.data();
         ops::batch_norm_backward<T>(xd2, g_in, nr ? y_out : nullptr, m, gamma_v, mean.data(), inv_std.data(), scale.data(),
-                                    shift.data(), N, C, HW, training, fuse_relu, dx, !fresh, dgamma, dbeta);
+                                    shift.data(), N, C, HW, training, fuse_relu, dx, !fresh, dgamma, dbeta, sync.get());
         if (nr && nr->requires_grad) nr->accumulate(masked);  // every plane of dz is written by now
     });
 }

@@ -106,11 +106,14 @@ std::vector<double> rotation_scores(const tensor<T>& logits, bool all) {
     return s;
 }
 
-/// x + sigma * N(0, 1) noise, seeded (the denoising autoencoder's input).
+/// x + sigma * N(0, 1) noise, seeded (the denoising autoencoder's input). skip: x is a block of
+/// rows of a larger batch that starts `skip` values later in the one noise stream of that batch
+/// (a rank of a data-parallel run draws and drops the values before its rows).
 template <class T>
-tensor<T> add_noise(const tensor<T>& x, double sigma, std::uint64_t seed) {
+tensor<T> add_noise(const tensor<T>& x, double sigma, std::uint64_t seed, std::size_t skip = 0) {
     tensor<T> out = x.clone();
     rng r(seed);
+    for (std::size_t i = 0; i < skip; ++i) (void)r.normal();
     for (std::size_t i = 0; i < out.size(); ++i) out.data()[i] += T(sigma * r.normal());
     return out;
 }

@@ -119,6 +119,49 @@ public:
         return s;
     }
 
+    /// Element-wise sum of every rank's `v` (the same length on every rank), in place, the same
+    /// bits on every rank and on every run: a ring all-reduce (each of P chunks is summed along
+    /// the ring starting at the rank of its index, ((v_c + v_c+1) + v_c+2) + ..., then passed
+    /// round), so each rank sends and receives 2 (P - 1) / P of the buffer, and the order of every
+    /// sum is fixed by P alone, never by timing.
+    template <class T>
+    void sum_in_place(std::vector<T>& v) const {
+        static_assert(std::is_same_v<T, float> || std::is_same_v<T, double>);
+        const MPI_Datatype type = std::is_same_v<T, float> ? MPI_FLOAT : MPI_DOUBLE;
+        const std::size_t P = std::size_t(size_), r = std::size_t(rank_);
+        const auto lengths = all_gather(std::vector<std::uint64_t>{v.size()});
+        for (std::size_t q = 0; q < P; ++q)
+            require(lengths[q][0] == v.size(), "mpi::sum_in_place", "rank ", q, " holds ", lengths[q][0], " values, rank ", r,
+                    " ", v.size(), " (every rank sums vectors of one length)");
+        if (P == 1 || v.empty()) return;
+        const std::size_t n = v.size();
+        auto chunk = [&](std::size_t c) {  // chunk c of P: [lo, hi)
+            c %= P;
+            return std::pair{c * n / P, (c + 1) * n / P};
+        };
+        std::vector<T> in((n + P - 1) / P + 1);
+        const int next = int((r + 1) % P), prev = int((r + P - 1) % P);
+        auto exchange = [&](std::size_t send_c, std::size_t recv_c) {
+            const auto [slo, shi] = chunk(send_c);
+            const auto [rlo, rhi] = chunk(recv_c);
+            detail::check(MPI_Sendrecv(v.data() + slo, int(shi - slo), type, next, 71, in.data(), int(rhi - rlo), type,
+                                       prev, 71, c_, MPI_STATUS_IGNORE),
+                          "MPI_Sendrecv");
+            return std::pair{rlo, rhi};
+        };
+        // reduce-scatter: at step s rank r passes on its partial sum of chunk r - s and adds its
+        // own values to the partial of chunk r - s - 1 (the received sum first, in ring order)
+        for (std::size_t s = 0; s + 1 < P; ++s) {
+            const auto [lo, hi] = exchange(r + P - s, r + P - s - 1);
+            for (std::size_t i = lo; i < hi; ++i) v[i] = in[i - lo] + v[i];
+        }
+        // rank r now holds the full sum of chunk r + 1; all-gather the finished chunks round the ring
+        for (std::size_t s = 0; s + 1 < P; ++s) {
+            const auto [lo, hi] = exchange(r + 1 + P - s, r + P - s);
+            std::copy(in.begin(), in.begin() + std::ptrdiff_t(hi - lo), v.begin() + std::ptrdiff_t(lo));
+        }
+    }
+
     /// Runs `f` on every rank; if it throws on any rank, every rank throws the message of the
     /// lowest such rank. Checks of a rank's own input (its shard's width, its values) go through
     /// this before a collective, so that one rank's error never leaves the others waiting in it.

@@ -17,6 +17,7 @@
 //     auto s = oneclass::mpi::sharded_kde_scores<float>(comm, train.view().middle_rows(lo, hi - lo), test.view());
 #pragma once
 
+#include <oneclass/core/shard.hpp>
 #include <oneclass/detectors/kde.hpp>
 #include <oneclass/detectors/knn.hpp>
 #include <oneclass/mpi/communicator.hpp>
@@ -27,18 +28,8 @@
 
 namespace oneclass::mpi {
 
-struct row_range {
-    std::size_t lo = 0, hi = 0;
-};
-
-/// Rank `rank` of `size` holds rows [lo, hi) of n: contiguous blocks in rank order whose sizes
-/// differ by at most one (the first n % size ranks hold one more).
-inline row_range shard_rows(std::size_t n, int rank, int size) {
-    require(size >= 1 && rank >= 0 && rank < size, "mpi::shard_rows", "rank ", rank, " of ", size);
-    const std::size_t P = std::size_t(size), r = std::size_t(rank), base = n / P, extra = n % P;
-    const std::size_t lo = r * base + std::min(r, extra);
-    return {lo, lo + base + (r < extra ? 1 : 0)};
-}
+using oneclass::row_range;
+using oneclass::shard_rows;
 
 namespace detail {
 /// Every rank must pass queries of one shape and a training shard of their width (checked on

@@ -16,6 +16,7 @@
 #include <array>
 #include <cmath>
 #include <cstddef>
+#include <functional>
 #include <vector>
 
 namespace oneclass::ops {
@@ -72,59 +73,79 @@ void bn_vertical_sums(std::size_t N, std::size_t clo, std::size_t chi, const std
 }
 }  // namespace detail
 
+/// Sums per-channel statistics across the replicas of a data-parallel run, element-wise and in
+/// place (the same bits on every replica): synchronised batch norm. The vector ends with the
+/// count of values per channel, summed like the rest.
+using batch_norm_sync = std::function<void(std::vector<double>&)>;
+
+namespace detail {
+/// sync(sums + [count]) in place; returns the summed count.
+inline double sync_sums(const batch_norm_sync& sync, std::vector<double>& sums, std::size_t count) {
+    sums.push_back(double(count));
+    sync(sums);
+    const double total = sums.back();
+    sums.pop_back();
+    return total;
+}
+}  // namespace detail
+
 /// y = x scale + shift per channel (relu: then max(0, .); residual: + residual, then ReLU), with
 /// training: batch statistics (biased variance to normalise, unbiased into the running variance,
 /// as PyTorch), the running statistics updated by momentum; otherwise the running statistics.
 /// Writes the per-channel mean, 1 / std, scale = gamma / std and shift = beta - mean scale that
-/// the backward pass needs.
+/// the backward pass needs. sync (training): the statistics are those of the union of every
+/// replica's batch (the sums of each pass go through it before they are used).
 template <class T>
 void batch_norm_forward(const T* xd, const T* residual, std::size_t N, std::size_t C, std::size_t HW, const T* gm,
                         const T* bt, T* running_mean, T* running_var, double momentum, double eps, bool training,
-                        bool fuse_relu, T* y, T* mean, T* inv_std, T* scale, T* shift) {
+                        bool fuse_relu, T* y, T* mean, T* inv_std, T* scale, T* shift, const batch_norm_sync* sync = nullptr) {
     using namespace detail;
-    const std::size_t M = N * HW;
+    double M = double(N * HW);
     std::vector<double> sums(C, 0.0), dmean(C, 0.0);
     using B = simd::batch<T>;
     constexpr std::size_t W = simd::width<T>;
     const bool vertical = bn_vertical<T>(HW);
+    const auto plane = [&](std::size_t n, std::size_t c) { return xd + (n * C + c) * HW; };
     // channels are independent: blocks of channels in parallel, each channel's sums in a fixed
-    // order (its planes' SIMD sums added in double, n = 0, 1, ...) whatever the blocking
-    for_channel_blocks<T>(N, C, HW, [&](std::size_t clo, std::size_t chi) {
-        const auto plane = [&](std::size_t n, std::size_t c) { return xd + (n * C + c) * HW; };
-        if (training) {
-            // two passes (mean, then squared deviations: no E[x^2] - E[x]^2 cancellation), each
-            // sweeping the block's memory in order, n outermost
-            if (vertical) {
-                bn_vertical_sums<1, T>(N, clo, chi, {sums.data()}, [&](std::size_t n, std::size_t c, B* acc) {
-                    const T* p = plane(n, c);
-                    for (std::size_t i = 0; i < HW; i += W) acc[0] += B::load_unaligned(p + i);
-                });
-            } else {
-                for (std::size_t n = 0; n < N; ++n)
-                    for (std::size_t c = clo; c < chi; ++c) sums[c] += double(simd::sum(plane(n, c), HW));
-            }
-            for (std::size_t c = clo; c < chi; ++c) dmean[c] = sums[c] / double(M), mean[c] = T(dmean[c]), sums[c] = 0;
-            if (vertical) {
-                bn_vertical_sums<1, T>(N, clo, chi, {sums.data()}, [&](std::size_t n, std::size_t c, B* acc) {
-                    const T* p = plane(n, c);
-                    const B m(mean[c]);
-                    for (std::size_t i = 0; i < HW; i += W) {
-                        const B d = B::load_unaligned(p + i) - m;
-                        acc[0] = xsimd::fma(d, d, acc[0]);
-                    }
-                });
-            } else {
-                for (std::size_t n = 0; n < N; ++n)
-                    for (std::size_t c = clo; c < chi; ++c)
-                        sums[c] += double(simd::sum_squared_deviation(plane(n, c), HW, mean[c]));
-            }
+    // order (its planes' SIMD sums added in double, n = 0, 1, ...) whatever the blocking. Two
+    // passes (mean, then squared deviations: no E[x^2] - E[x]^2 cancellation), each sweeping the
+    // block's memory in order, n outermost
+    const auto sum_pass = [&](std::size_t clo, std::size_t chi) {
+        if (vertical) {
+            bn_vertical_sums<1, T>(N, clo, chi, {sums.data()}, [&](std::size_t n, std::size_t c, B* acc) {
+                const T* p = plane(n, c);
+                for (std::size_t i = 0; i < HW; i += W) acc[0] += B::load_unaligned(p + i);
+            });
+        } else {
+            for (std::size_t n = 0; n < N; ++n)
+                for (std::size_t c = clo; c < chi; ++c) sums[c] += double(simd::sum(plane(n, c), HW));
         }
+    };
+    const auto set_mean = [&](std::size_t clo, std::size_t chi) {
+        for (std::size_t c = clo; c < chi; ++c) dmean[c] = sums[c] / M, mean[c] = T(dmean[c]), sums[c] = 0;
+    };
+    const auto deviation_pass = [&](std::size_t clo, std::size_t chi) {
+        if (vertical) {
+            bn_vertical_sums<1, T>(N, clo, chi, {sums.data()}, [&](std::size_t n, std::size_t c, B* acc) {
+                const T* p = plane(n, c);
+                const B m(mean[c]);
+                for (std::size_t i = 0; i < HW; i += W) {
+                    const B d = B::load_unaligned(p + i) - m;
+                    acc[0] = xsimd::fma(d, d, acc[0]);
+                }
+            });
+        } else {
+            for (std::size_t n = 0; n < N; ++n)
+                for (std::size_t c = clo; c < chi; ++c) sums[c] += double(simd::sum_squared_deviation(plane(n, c), HW, mean[c]));
+        }
+    };
+    const auto normalise = [&](std::size_t clo, std::size_t chi) {
         for (std::size_t c = clo; c < chi; ++c) {
             if (training) {
-                const double m = dmean[c], var = sums[c] / double(M);
+                const double m = dmean[c], var = sums[c] / M;
                 inv_std[c] = T(1.0 / std::sqrt(var + eps));
                 running_mean[c] = T((1 - momentum) * running_mean[c] + momentum * m);
-                running_var[c] = T((1 - momentum) * running_var[c] + momentum * sums[c] / double(M - 1));
+                running_var[c] = T((1 - momentum) * running_var[c] + momentum * sums[c] / (M - 1));
             } else {
                 mean[c] = running_mean[c];
                 inv_std[c] = T(1.0 / std::sqrt(double(running_var[c]) + eps));
@@ -138,25 +159,46 @@ void batch_norm_forward(const T* xd, const T* residual, std::size_t N, std::size
                 const T* rp = residual ? residual + (n * C + c) * HW : nullptr;
                 simd::affine_relu(xp, rp, HW, scale[c], shift[c], fuse_relu || residual, yp);
             }
-    });
+    };
+    if (!training) {
+        for_channel_blocks<T>(N, C, HW, normalise);
+    } else if (!sync) {
+        for_channel_blocks<T>(N, C, HW, [&](std::size_t clo, std::size_t chi) {
+            sum_pass(clo, chi);
+            set_mean(clo, chi);
+            deviation_pass(clo, chi);
+            normalise(clo, chi);
+        });
+    } else {
+        // each pass over every block, its sums summed across the replicas before the next
+        for_channel_blocks<T>(N, C, HW, sum_pass);
+        M = sync_sums(*sync, sums, N * HW);
+        set_mean(0, C);
+        for_channel_blocks<T>(N, C, HW, deviation_pass);
+        sync_sums(*sync, sums, 0);
+        for_channel_blocks<T>(N, C, HW, normalise);
+    }
 }
 
 /// The backward pass of batch_norm_forward for the incoming gradient g_in: dgamma, dbeta (+=, if
 /// not null) and dx (if not null; += when accumulate). relu: the gradient is masked by the ReLU
 /// of x scale + shift, recomputed with the forward's rounding. y_out (residual form): the mask
 /// comes from the saved output instead, and the masked gradient dz is written to `masked` (the
-/// residual's gradient).
+/// residual's gradient). sync (training): the forward's statistics were synchronised, so dx
+/// takes the sums of dz and dz x over every replica; dgamma and dbeta stay this replica's own
+/// (the gradient all-reduce sums them).
 template <class T>
 void batch_norm_backward(const T* xd2, const T* g_in, const T* y_out, T* m, const T* gamma_v, const T* mean,
                          const T* inv_std, const T* scale, const T* shift, std::size_t N, std::size_t C, std::size_t HW,
-                         bool training, bool fuse_relu, T* dx, bool accumulate, T* dgamma, T* dbeta) {
+                         bool training, bool fuse_relu, T* dx, bool accumulate, T* dgamma, T* dbeta,
+                         const batch_norm_sync* sync = nullptr) {
     using namespace detail;
-    const std::size_t M = N * HW;
+    double M = double(N * HW);
     const T* dy = m ? m : g_in;  // dz, read by the second pass
     const bool fresh = !accumulate;
     std::vector<double> sdy(C, 0.0), sdyxr(C, 0.0);  // per channel: sum dz, sum dz * x
     std::vector<T> ka(C), kb(C), kk(C);
-    for_channel_blocks<T>(N, C, HW, [&](std::size_t clo, std::size_t chi) {
+    const auto sum_pass = [&](std::size_t clo, std::size_t chi) {
         if (bn_vertical<T>(HW)) {
             using B = simd::batch<T>;
             constexpr std::size_t W = simd::width<T>;
@@ -187,15 +229,21 @@ void batch_norm_backward(const T* xd2, const T* g_in, const T* y_out, T* m, cons
                     sdyxr[c] += double(d);
                 }
         }
+    };
+    const auto sum_dz_xhat = [&](std::size_t c) { return double(inv_std[c]) * (sdyxr[c] - double(mean[c]) * sdy[c]); };
+    const auto parameter_grads = [&](std::size_t clo, std::size_t chi) {
         for (std::size_t c = clo; c < chi; ++c) {
-            const double sdyx = double(inv_std[c]) * (sdyxr[c] - double(mean[c]) * sdy[c]);  // sum dz * xhat
-            if (dgamma) dgamma[c] += T(sdyx);
+            if (dgamma) dgamma[c] += T(sum_dz_xhat(c));
             if (dbeta) dbeta[c] += T(sdy[c]);
+        }
+    };
+    const auto input_grad = [&](std::size_t clo, std::size_t chi) {
+        for (std::size_t c = clo; c < chi; ++c) {
             // dx = gs (dz - sdy / M - xhat sdyx / M) in training, gs dz in eval: dx = a dz + b x + k
-            const double gs = double(gamma_v[c]) * double(inv_std[c]);
+            const double sdyx = sum_dz_xhat(c), gs = double(gamma_v[c]) * double(inv_std[c]);
             ka[c] = T(gs);
-            kb[c] = training ? T(-gs * double(inv_std[c]) * sdyx / double(M)) : T(0);
-            kk[c] = training ? T(-gs * (sdy[c] / double(M)) - double(kb[c]) * double(mean[c])) : T(0);
+            kb[c] = training ? T(-gs * double(inv_std[c]) * sdyx / M) : T(0);
+            kk[c] = training ? T(-gs * (sdy[c] / M) - double(kb[c]) * double(mean[c])) : T(0);
         }
         if (!dx) return;
         for (std::size_t n = 0; n < N; ++n)
@@ -208,7 +256,23 @@ void batch_norm_backward(const T* xd2, const T* g_in, const T* y_out, T* m, cons
                 if (fuse_relu) simd::bn_relu_input_grad(dyp, xp, scale[c], shift[c], a, b, k, HW, dxp, !fresh);
                 else simd::bn_input_grad(dyp, xp, a, b, k, HW, dxp, !fresh);
             }
-    });
+    };
+    if (!sync || !training) {
+        for_channel_blocks<T>(N, C, HW, [&](std::size_t clo, std::size_t chi) {
+            sum_pass(clo, chi);
+            parameter_grads(clo, chi);
+            input_grad(clo, chi);
+        });
+        return;
+    }
+    for_channel_blocks<T>(N, C, HW, sum_pass);
+    parameter_grads(0, C);
+    std::vector<double> both(sdy);
+    both.insert(both.end(), sdyxr.begin(), sdyxr.end());
+    M = sync_sums(*sync, both, N * HW);
+    std::copy_n(both.begin(), C, sdy.begin());
+    std::copy_n(both.begin() + std::ptrdiff_t(C), C, sdyxr.begin());
+    for_channel_blocks<T>(N, C, HW, input_grad);
 }
 
 }  // namespace oneclass::ops

@@ -111,8 +111,9 @@ public:
     static cutpaste_proxy make(const representation_config& c, const nn::resnet<float>&, rng& r) {
         return cutpaste_proxy(c.head_out, r);
     }
-    /// The batch of 3N images (the N originals, their cut_paste and their scar versions) and labels.
-    std::pair<tensor<float>, std::vector<int>> batch(const tensor<float>& x, std::uint64_t seed) const {
+    /// The batch of 3N images (the N originals, their cut_paste and their scar versions) and
+    /// labels; image n's are seeded by (seed, first + n), its index in the global batch.
+    std::pair<tensor<float>, std::vector<int>> batch(const tensor<float>& x, std::uint64_t seed, std::size_t first = 0) const {
         require(x.ndim() == 4, "cutpaste_proxy", "expects N x C x H x W images, got ", to_string(x.shape()));
         const std::size_t N = x.shape(0), C = x.shape(1), H = x.shape(2), W = x.shape(3), img = C * H * W;
         tensor<float> out({3 * N, C, H, W}, uninitialized);
@@ -120,15 +121,19 @@ public:
         std::copy_n(x.data(), x.size(), out.data());
         for (std::size_t n = 0; n < N; ++n) {
             labels[N + n] = 1, labels[2 * N + n] = 2;
-            rng a(seed * 0x9e3779b97f4a7c15ull ^ (2 * n + 1)), b(seed * 0x9e3779b97f4a7c15ull ^ (2 * n + 2));
+            const std::size_t i = first + n;
+            rng a(seed * 0x9e3779b97f4a7c15ull ^ (2 * i + 1)), b(seed * 0x9e3779b97f4a7c15ull ^ (2 * i + 2));
             cut_paste(x.data() + n * img, C, H, W, p_, a, out.data() + (N + n) * img);
             scar(x.data() + n * img, C, H, W, p_, b, out.data() + (2 * N + n) * img);
         }
         return {std::move(out), std::move(labels)};
     }
     variable<float> loss(const network_ref& net, const tensor<float>& x, std::uint64_t seed) {
-        auto [xb, labels] = batch(x, seed);
-        return fn::cross_entropy(cls_->forward(net.embed(xb)), labels);
+        return loss(net, x, seed, batch_shard::whole(x.shape(0))).loss;
+    }
+    loss_part loss(const network_ref& net, const tensor<float>& x, std::uint64_t seed, const batch_shard& s) {
+        auto [xb, labels] = batch(x, seed, s.first);
+        return share_of_mean(fn::cross_entropy(cls_->forward(net.embed(xb)), labels), s);
     }
     std::vector<nn::named_variable<float>> parameters() {
         std::vector<nn::named_variable<float>> ps;

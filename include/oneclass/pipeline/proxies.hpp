@@ -36,6 +36,28 @@ std::vector<nn::named_buffer<float>> prefixed_buffers(M& m, const std::string& p
     for (auto& b : m.buffers()) bs.push_back({prefix + b.id, b.values});
     return bs;
 }
+/// Every rank's rows of z (rank order) on every rank; the gradient of the result flows back to
+/// this rank's own rows only (the other ranks' rows are their own graphs' business), so the
+/// ranks' gradients sum to that of one process holding every row.
+inline variable<float> gather_rows(const variable<float>& z, const batch_shard& s) {
+    if (!s.all_gather) return z;
+    const tensor<float> zc = z.value().contiguous_copy();
+    const auto parts = s.all_gather(std::vector<float>(zc.data(), zc.data() + zc.size()));
+    std::size_t total = 0, offset = 0;
+    for (std::size_t r = 0; r < parts.size(); ++r) {
+        if (r == s.rank) offset = total;
+        total += parts[r].size();
+    }
+    const std::size_t d = zc.ndim() == 2 ? zc.shape(1) : 1;
+    require(zc.ndim() == 2 && total % d == 0 && s.rank < parts.size() && parts[s.rank].size() == zc.size(), "gather_rows", "expects N x d rows of one width");
+    tensor<float> all({total / d, d}, uninitialized);
+    for (std::size_t r = 0, at = 0; r < parts.size(); at += parts[r].size(), ++r) std::copy(parts[r].begin(), parts[r].end(), all.data() + at);
+    auto nz = z.node();
+    return make_result<float>(std::move(all), {&z}, [nz, offset](var_node<float>& o) {
+        const float* g = o.grad.data() + offset;
+        nz->accumulate_each([g](std::size_t i) { return g[i]; });
+    });
+}
 }  // namespace detail
 
 class rotation_proxy {
@@ -50,8 +72,11 @@ public:
         return rotation_proxy(c.head_out, r, c.rotation_augment ? std::optional(c.views) : std::nullopt);
     }
     variable<float> loss(const network_ref& net, const tensor<float>& x, std::uint64_t seed) {
-        auto [rx, labels] = losses::rotation_batch(augment_ ? (*augment_)(x, seed) : x);
-        return losses::rotation_loss(cls_->forward(net.embed(rx)), labels);
+        return loss(net, x, seed, batch_shard::whole(x.shape(0))).loss;
+    }
+    loss_part loss(const network_ref& net, const tensor<float>& x, std::uint64_t seed, const batch_shard& s) {
+        auto [rx, labels] = losses::rotation_batch(augment_ ? (*augment_)(x, seed, global_ids(s)) : x);
+        return share_of_mean(losses::rotation_loss(cls_->forward(net.embed(rx)), labels), s);
     }
     /// Logits of the four rotations of each image (4N x 4, rotation-major as rotation_batch).
     variable<float> logits(const network_ref& net, const tensor<float>& x) {
@@ -90,7 +115,19 @@ public:
         return simclr_proxy(c.views, float(c.temperature));
     }
     variable<float> loss(const network_ref& net, const tensor<float>& x, std::uint64_t seed) {
-        return losses::nt_xent(net.embed(views_(x, seed)), net.embed(views_(x, seed + 1)), tau_);
+        return loss(net, x, seed, batch_shard::whole(x.shape(0))).loss;
+    }
+    /// Data-parallel: every rank's embeddings are gathered, so each rank computes the loss of the
+    /// whole global batch, negatives from every rank included.
+    loss_part loss(const network_ref& net, const tensor<float>& x, std::uint64_t seed, const batch_shard& s) {
+        return views_loss(net, x, seed, s, global_ids(s));
+    }
+    /// The loss over images x whose augmentations are seeded by the global indices `ids`.
+    loss_part views_loss(const network_ref& net, const tensor<float>& x, std::uint64_t seed, const batch_shard& s,
+                         const std::vector<std::size_t>& ids) {
+        const variable<float> a = net.embed(views_(x, seed, ids)), b = net.embed(views_(x, seed + 1, ids));
+        if (s.is_whole()) return {losses::nt_xent(a, b, tau_), false};
+        return {losses::nt_xent(detail::gather_rows(a, s), detail::gather_rows(b, s), tau_), true};
     }
     std::vector<nn::named_variable<float>> parameters() { return {}; }
     std::vector<nn::named_buffer<float>> buffers() { return {}; }
@@ -112,7 +149,12 @@ public:
         return distaug_proxy(c.views, float(c.temperature), c.distaug_shifts);
     }
     variable<float> loss(const network_ref& net, const tensor<float>& x, std::uint64_t seed) {
-        return simclr_.loss(net, losses::distaug_batch(x, shifts_), seed);
+        return loss(net, x, seed, batch_shard::whole(x.shape(0))).loss;
+    }
+    /// The shifted copies are instances of the global batch: copy j of image i is instance
+    /// j B + i, whichever rank holds it.
+    loss_part loss(const network_ref& net, const tensor<float>& x, std::uint64_t seed, const batch_shard& s) {
+        return simclr_.views_loss(net, losses::distaug_batch(x, shifts_), seed, s, global_ids(s, shifts_.size()));
     }
     std::vector<nn::named_variable<float>> parameters() { return {}; }
     std::vector<nn::named_buffer<float>> buffers() { return {}; }
@@ -138,10 +180,14 @@ public:
         return dae_proxy(f, c.dae_noise, r);
     }
     variable<float> loss(const network_ref& net, const tensor<float>& x, std::uint64_t seed) {
+        return loss(net, x, seed, batch_shard::whole(x.shape(0))).loss;
+    }
+    loss_part loss(const network_ref& net, const tensor<float>& x, std::uint64_t seed, const batch_shard& s) {
         require(x.shape(2) % stride_ == 0 && x.shape(3) % stride_ == 0, "dae", "image sides must be multiples of ",
                 stride_, " for the decoder to restore them, got ", to_string(x.shape()));
         const variable<float> clean(x);
-        return fn::mse_loss(reconstruct(net, losses::add_noise(x, sigma_, seed)), clean);
+        const std::size_t img = x.size() / std::max<std::size_t>(1, x.shape(0));
+        return share_of_mean(fn::mse_loss(reconstruct(net, losses::add_noise(x, sigma_, seed, s.first * img)), clean), s);
     }
     variable<float> reconstruct(const network_ref& net, const tensor<float>& x) {
         return dec_->forward(net.f.forward_map(variable<float>(x)));
@@ -187,6 +233,8 @@ private:
 };
 
 static_assert(DifferentiableScoringProxy<rotation_proxy> && DifferentiableScoringProxy<dae_proxy>);
+static_assert(DataParallelProxy<rotation_proxy> && DataParallelProxy<simclr_proxy> && DataParallelProxy<distaug_proxy> &&
+              DataParallelProxy<dae_proxy> && DataParallelProxy<cutpaste_proxy>);
 
 /// The built-in proxies, in the order the CLI lists them.
 using builtin_proxies = proxy_list<rotation_proxy, simclr_proxy, distaug_proxy, dae_proxy, cutpaste_proxy>;

@@ -22,6 +22,7 @@
 
 #include <array>
 #include <concepts>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -47,6 +48,49 @@ concept ProxyLoss = requires(P p, const network_ref& net, const tensor<float>& x
     { P::uses_head } -> std::convertible_to<bool>;  ///< false: g is not trained (and g(f) is meaningless)
     { P::name } -> std::convertible_to<const char*>;
 };
+
+/// A rank's part of a data-parallel step: rows [first, first + rows) of a global batch of
+/// `global` images, and how to see every rank's copy of a vector (rank order; empty when one
+/// process holds the whole batch). Augmentations are seeded by the global index first + n, so
+/// that the ranks together augment the batch exactly as one process does.
+struct batch_shard {
+    std::size_t first = 0, rows = 0, global = 0;
+    std::size_t rank = 0;  ///< this rank's index in all_gather's result
+    std::function<std::vector<std::vector<float>>(const std::vector<float>&)> all_gather = {};
+    static batch_shard whole(std::size_t n) { return {0, n, n, 0, {}}; }
+    bool is_whole() const { return rows == global; }
+};
+
+/// A rank's term of the global batch's loss: the gradients of all ranks' `loss` sum to the
+/// gradient of the loss one process computes on the whole batch. `replicated`: every rank
+/// computed the whole loss (a contrastive loss over gathered embeddings), so its value is the
+/// global one; otherwise the ranks' values sum to it.
+struct loss_part {
+    variable<float> loss;
+    bool replicated = false;
+};
+
+/// Global indices first + n of a shard's rows (the seeds of their augmentations); `copies`
+/// blocks of them (block j of a distaug batch: j * global + first + n).
+inline std::vector<std::size_t> global_ids(const batch_shard& s, std::size_t copies = 1) {
+    std::vector<std::size_t> ids(copies * s.rows);
+    for (std::size_t j = 0; j < copies; ++j)
+        for (std::size_t n = 0; n < s.rows; ++n) ids[j * s.rows + n] = j * s.global + s.first + n;
+    return ids;
+}
+
+/// A mean over a shard's rows as its share of the mean over the global batch.
+inline loss_part share_of_mean(const variable<float>& mean, const batch_shard& s) {
+    if (s.is_whole()) return {mean, false};
+    return {fn::scale(mean, float(double(s.rows) / double(s.global))), false};
+}
+
+/// A proxy that can train data-parallel: its loss on a rank's rows of the global batch.
+template <class P>
+concept DataParallelProxy =
+    ProxyLoss<P> && requires(P p, const network_ref& net, const tensor<float>& x, std::uint64_t seed, const batch_shard& s) {
+        { p.loss(net, x, seed, s) } -> std::same_as<loss_part>;
+    };
 
 template <class P>
 concept BuildableProxy = ProxyLoss<P> && requires(const representation_config& c, const nn::resnet<float>& f, rng& r) {

@@ -73,10 +73,31 @@ public:
         require(shape[0] == c_.net.in_channels, "representation::fit", "expects ", c_.net.in_channels,
                 "-channel images, the source has ", shape[0]);
         require(data.size() >= c_.batch, "representation::fit", "needs at least batch = ", c_.batch, " images, got ", data.size());
+        const data_parallel& dp = trainer_.parallelism();
+        if (trainer_.next_step() > 0) {
+            const auto ranks = metadata("replicas"), sync = metadata("sync_batch_norm");
+            require(ranks.value_or("1") == std::to_string(dp.size) && sync.value_or("0") == (dp.sync_batch_norm ? "1" : "0"),
+                    "representation::fit", "the checkpoint was written by a run of ", ranks.value_or("1"), " rank(s)",
+                    sync.value_or("0") == "1" ? " with synchronised batch norm" : "", ", this run has ", dp.size,
+                    dp.sync_batch_norm ? " with synchronised batch norm" : "", ": resume it as it was started, to continue bit for bit");
+        }
         std::size_t saved_at = std::size_t(-1);
         auto checkpoint = [&] {
             if (c_.checkpoint.empty() || saved_at == trainer_.next_step()) return;
-            save_checkpoint(c_.checkpoint);
+            // rank 0 writes; every rank learns whether it could, so that none waits for a failed one
+            std::string failed;
+            if (dp.rank == 0) try {
+                    save_checkpoint(c_.checkpoint);
+                } catch (const std::exception& e) {
+                    failed = e.what();
+                }
+            if (dp.enabled()) {
+                std::vector<float> flag{failed.empty() ? 0.0f : 1.0f};
+                dp.sum(flag);
+                if (flag[0] > 0 && failed.empty()) failed = "rank 0 could not write the checkpoint '" + c_.checkpoint.string() + "'";
+            }
+            if (!failed.empty()) fail<io_error>("representation::fit", failed);
+            last_checkpoint_ = c_.checkpoint;
             saved_at = trainer_.next_step();
         };
         train_hooks h;
@@ -105,9 +126,17 @@ public:
     /// reached, atomically; load_checkpoint into a model built with the same configuration
     /// continues training exactly as if never interrupted.
     void save_checkpoint(const std::filesystem::path& path) {
-        write(path, "checkpoint", true, {});
+        const data_parallel& dp = trainer_.parallelism();
+        write(path, "checkpoint", true,
+              {{"replicas", std::to_string(dp.size)}, {"sync_batch_norm", dp.sync_batch_norm ? "1" : "0"}});
         last_checkpoint_ = path;
     }
+
+    /// Makes fit train as one rank of a data-parallel run (pipeline::data_parallel;
+    /// mpi::data_parallel over MPI). Every rank builds the model alike and passes the same
+    /// images; rank 0 writes the checkpoints, which record the rank count and the batch-norm
+    /// mode, and a resumed run must have the same.
+    void set_data_parallel(data_parallel dp) { trainer_.set_data_parallel(std::move(dp)); }
 
     /// Restores what save_checkpoint wrote; throws io_error naming the file and the first
     /// mismatch (a configuration field, a parameter name or shape).
