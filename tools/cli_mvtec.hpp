@@ -90,7 +90,8 @@ inline localisation_params patch_params_of(std::size_t patch, std::size_t stride
 inline double train_mvtec(pipeline::representation& rep, const mvtec_category& cat, std::size_t patch, std::size_t patches,
                           std::uint64_t seed, const train_options& t, const std::string& label) {
     const patch_sampler<mvtec_split> sampler(cat.train(), {.side = patch, .count = patches, .seed = seed});
-    progress_reporter progress(t.progress, t.metrics, label, {{"category", cat.name()}, {"seed", seed}});
+    const bool writer = parallel().writer;  // under mpirun: rank 0
+    progress_reporter progress(writer ? t.progress : "none", writer ? t.metrics : "", label, {{"category", cat.name()}, {"seed", seed}});
     return train_with_progress(rep, sampler, progress);
 }
 
@@ -125,6 +126,7 @@ inline int run_mvtec_train(const mvtec_args& a) {
     if (!a.train.metrics.empty()) fs::remove(a.train.metrics + ".tmp");
     install_sigint_handler();
     const double train_s = train_mvtec(rep, cat, s.patch, s.patches, s.config.seed, a.train, a.category);
+    if (!parallel().writer) return 0;
     rep.save(a.out, {{"dataset", "mvtec"},
                      {"category", a.category},
                      {"patch", std::to_string(s.patch)},

@@ -371,18 +371,20 @@ inline int run_train(const train_args& a) {
         std::fprintf(stderr, "resuming from '%s' at step %zu (epoch %zu done)\n", cfg.checkpoint.string().c_str(),
                      rep.steps_done(), rep.epochs_done());
     }
-    if (!a.train.metrics.empty()) {  // a resumed run appends to the interrupted run's metrics
+    if (!a.train.metrics.empty() && parallel().writer) {  // a resumed run appends to the interrupted run's metrics
         fs::remove(a.train.metrics + ".tmp");
         if (a.resume && fs::exists(a.train.metrics)) fs::rename(a.train.metrics, a.train.metrics + ".tmp");
     }
     install_sigint_handler();
     const std::string label = "class " + std::to_string(a.cls);
+    const bool writer = parallel().writer;  // under mpirun: rank 0
     double train_s = 0;
     {
-        progress_reporter progress(a.train.progress, a.train.metrics, label,
+        progress_reporter progress(writer ? a.train.progress : "none", writer ? a.train.metrics : "", label,
                                    {{"class", a.cls}, {"seed", cfg.seed}});
         train_s = train_with_progress(rep, cd.train_images, progress);
     }
+    if (!writer) return 0;
     rep.save(a.out, {{"dataset", a.dataset},
                      {"attribute", a.attribute},
                      {"class", std::to_string(a.cls)},

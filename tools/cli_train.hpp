@@ -300,6 +300,17 @@ private:
     double rate_ = 0, epoch_loss_ = 0;
 };
 
+/// How this process trains when it is one rank of an MPI job (`mpirun ... oneclass train`): the
+/// setup makes a representation data-parallel; only the writer (rank 0) reports and writes files.
+struct parallel_training {
+    std::function<void(pipeline::representation&)> setup;
+    bool writer = true;
+};
+inline parallel_training& parallel() {
+    static parallel_training p;
+    return p;
+}
+
 /// Trains `rep` on `images` (a tensor or any ImageSource) with the reporter and the Ctrl-C flag;
 /// returns the seconds spent. On Ctrl-C the representation has written its checkpoint (when it has
 /// one) and training_interrupted propagates.
@@ -310,6 +321,7 @@ double train_with_progress(pipeline::representation& rep, const Images& images, 
     // the Ctrl-C path (handler, checkpoint, exit status, --resume) is tested deterministically.
     const char* hook = std::getenv("ONECLASS_TEST_SIGINT_AT_STEP");
     const std::size_t sigint_at = hook ? std::size_t(std::strtoull(hook, nullptr, 10)) : 0;
+    if (parallel().setup) parallel().setup(rep);
     try {
         rep.fit(images,
                 [&](const pipeline::step_log& l) {

@@ -25,6 +25,7 @@
 #include <tbb/global_control.h>
 #if ONECLASS_WITH_MPI
 #include <oneclass/mpi/sharded.hpp>
+#include <oneclass/mpi/training.hpp>
 #endif
 
 #include <chrono>
@@ -241,6 +242,21 @@ void add_detector_flags(CLI::App* cmd, detector_options& o, bool single, bool wi
 
 }  // namespace
 
+/// An error on this process: printed (with the rank, under mpirun), status 2. Under mpirun with
+/// several ranks the error may be this rank's alone while the others wait in a collective (where
+/// MPI_Finalize would wait for them too), so the whole job is ended here.
+int job_error(const char* what) {
+#if ONECLASS_WITH_MPI
+    if (world && world->size() > 1) {
+        std::fprintf(stderr, "oneclass: error: rank %d: %s\n", world->rank(), what);
+        std::fflush(stderr);
+        MPI_Abort(world->native(), 2);
+    }
+#endif
+    std::fprintf(stderr, "oneclass: error: %s\n", what);
+    return 2;
+}
+
 int main(int argc, char** argv) {
 #if ONECLASS_WITH_MPI
     std::optional<mpi::environment> mpi_env;
@@ -419,6 +435,9 @@ int main(int argc, char** argv) {
     train->add_option("--checkpoint-every", ta.checkpoint_every, "epochs between checkpoints (default 1)")
         ->check(cli::whole_number(1, 1000000));
     train->add_flag("--resume", ta.resume, "continue from the checkpoint (bit for bit the uninterrupted run)");
+    bool sync_batch_norm = false;
+    train->add_flag("--sync-batch-norm", sync_batch_norm,
+                    "under mpirun: batch norm over the whole global batch (P ranks then train what one process does)");
     add_train_flags(train, ta.train);
 
     cli::run_args ra;
@@ -483,6 +502,19 @@ int main(int argc, char** argv) {
                     if (cmd->get_option_no_throw(f) && cmd->count(f))
                         fail("cli", f, " does not apply to --dataset mvtec", std::string(f) == "--channels" ? " (see --grayscale)" : "",
                              std::string(f) == "--class" ? " (use --category)" : "");
+#if ONECLASS_WITH_MPI
+        if (world) {
+            // train: the ranks train one model together, rank 0 writes it; detect: split scoring.
+            // The other commands would have every rank write the same files: not yet.
+            require(*train || *detect || world->size() == 1, "cli", "under mpirun only 'train' (data-parallel) and 'detect' ",
+                    "(split scoring) run; train the model with mpirun, then evaluate it in one process");
+            cli::parallel().setup = [&](pipeline::representation& rep) {
+                rep.set_data_parallel(mpi::data_parallel(*world, sync_batch_norm));
+            };
+            cli::parallel().writer = world->rank() == 0;
+        } else
+#endif
+            require(!sync_batch_norm, "cli", "--sync-batch-norm needs an MPI job: mpirun -np P oneclass train ...");
         if (*features) return cli::run_features(fa);
         if (*plot) return cli::run_plot(pa);
         if (*explain) {
@@ -533,12 +565,15 @@ int main(int argc, char** argv) {
         cli::reject_unused_flags_list(ea.detectors, eval);
         return run_eval(ea);
     } catch (const pipeline::training_interrupted& e) {
-        // train keeps a checkpoint to resume from; run writes its results only at the end
-        std::fprintf(stderr, "oneclass: interrupted: %s%s\n", e.what(),
-                     *train ? "; continue with --resume" : "; no results were written");
+        // train keeps a checkpoint to resume from; run writes its results only at the end. Under
+        // mpirun every rank stops at the same step (the ranks agree on it): rank 0 reports.
+        if (cli::parallel().writer)
+            std::fprintf(stderr, "oneclass: interrupted: %s%s\n", e.what(), *train ? "; continue with --resume" : "; no results were written");
         return 130;
-    } catch (const std::exception& e) {
-        std::fprintf(stderr, "oneclass: error: %s\n", e.what());
+    } catch (const pipeline::training_diverged& e) {
+        if (cli::parallel().writer) std::fprintf(stderr, "oneclass: error: %s\n", e.what());  // every rank's, agreed
         return 2;
+    } catch (const std::exception& e) {
+        return job_error(e.what());
     }
 }
