@@ -366,6 +366,58 @@ TEST_CASE("oneclass eval on a generated Fashion-MNIST folder; truncated IDX and 
     REQUIRE_THAT(nr.out, Catch::Contains("--root is required"));
 }
 
+#ifdef ONECLASS_MPIEXEC
+TEST_CASE("mpirun ... oneclass train: data-parallel, one writer, Ctrl-C and --resume with the same ranks only") {
+    setup s;
+    write_fashion_mnist(dir / "fm", 400, 60);
+    const std::string mpi_env = "OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_btl_vader_single_copy_mechanism=none";
+    const std::string np1 = std::string(ONECLASS_MPIEXEC) + " -np 1 --oversubscribe", np2 = std::string(ONECLASS_MPIEXEC) + " -np 2 --oversubscribe";
+    const std::string common = " --root " + at("fm") + " --class 2 --method rotation --epochs 2 --batch 8 --progress log";
+    const std::string ev = " --root " + at("fm") + " --detector kde --out-dir ";
+    const auto auc_of = [&](const std::string& model, const std::string& out) {
+        const auto e = run("eval --model " + at(model) + ev + at(out));
+        INFO(e.out);
+        REQUIRE(e.status == 0);
+        return e.out.substr(e.out.find("detector=kde mean_auc="), 40);
+    };
+    // one rank is the plain trainer bit for bit: the same AUCs to every printed digit
+    const auto plain = run("train" + common + " --out " + at("plain.ocm"));
+    const auto one = run("train" + common + " --out " + at("one.ocm"), mpi_env, np1);
+    INFO(plain.out << one.out);
+    REQUIRE(plain.status == 0);
+    REQUIRE(one.status == 0);
+    REQUIRE(auc_of("plain.ocm", "e0") == auc_of("one.ocm", "e1"));
+    // two ranks: one model, written and reported once
+    const auto two = run("train" + common + " --sync-batch-norm --out " + at("two.ocm"), mpi_env, np2);
+    INFO(two.out);
+    REQUIRE(two.status == 0);
+    REQUIRE(two.out.find("model=") == two.out.rfind("model="));
+    REQUIRE(two.out.find("epoch 2/2 done") == two.out.rfind("epoch 2/2 done"));
+    REQUIRE(fs::exists(dir / "two.ocm"));
+    REQUIRE_FALSE(fs::exists(dir / "two.ocm.ckpt"));
+    // a real SIGINT in every rank after step 3: all stop at the same step, rank 0 keeps the checkpoint
+    const auto cut = run("train" + common + " --sync-batch-norm --out " + at("cut.ocm"), mpi_env + " ONECLASS_TEST_SIGINT_AT_STEP=3", np2);
+    INFO(cut.out);
+    REQUIRE(cut.status != 0);
+    REQUIRE_THAT(cut.out, Catch::Contains("interrupted"));
+    REQUIRE(fs::exists(dir / "cut.ocm.ckpt"));
+    // resumed in one process, or without --sync-batch-norm: refused; with the same two ranks: the uninterrupted model
+    const auto alone = run("train" + common + " --resume --out " + at("cut.ocm"));
+    REQUIRE(alone.status == 2);
+    REQUIRE_THAT(alone.out, Catch::Contains("written by a run of 2 rank(s) with synchronised batch norm, this run has 1"));
+    const auto resumed = run("train" + common + " --sync-batch-norm --resume --out " + at("cut.ocm"), mpi_env, np2);
+    INFO(resumed.out);
+    REQUIRE(resumed.status == 0);
+    REQUIRE(resumed.out.find("resuming from") == resumed.out.rfind("resuming from"));
+    REQUIRE(auc_of("two.ocm", "e2") == auc_of("cut.ocm", "e3"));
+    // the commands that do not run split yet say so; --sync-batch-norm needs mpirun
+    const auto ev2 = run("eval --model " + at("two.ocm") + ev + at("e4"), mpi_env, np2);
+    REQUIRE(ev2.status != 0);
+    REQUIRE_THAT(ev2.out, Catch::Contains("under mpirun only 'train' (data-parallel) and 'detect'"));
+    expect_error("train" + common + " --sync-batch-norm", "--sync-batch-norm needs an MPI job");
+}
+#endif
+
 TEST_CASE("oneclass train / eval --model / Ctrl-C and --resume / metrics, and their bad inputs") {
     setup s;
     write_fashion_mnist(dir / "fm", 400, 60);  // 40 training images per class

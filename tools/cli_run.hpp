@@ -368,7 +368,8 @@ inline int run_train(const train_args& a) {
     pipeline::representation rep(cfg, channels);
     if (a.resume) {
         rep.load_checkpoint(cfg.checkpoint);
-        std::fprintf(stderr, "resuming from '%s' at step %zu (epoch %zu done)\n", cfg.checkpoint.string().c_str(),
+        if (parallel().writer)
+            std::fprintf(stderr, "resuming from '%s' at step %zu (epoch %zu done)\n", cfg.checkpoint.string().c_str(),
                      rep.steps_done(), rep.epochs_done());
     }
     if (!a.train.metrics.empty() && parallel().writer) {  // a resumed run appends to the interrupted run's metrics
