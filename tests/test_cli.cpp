@@ -367,7 +367,7 @@ TEST_CASE("oneclass eval on a generated Fashion-MNIST folder; truncated IDX and 
 }
 
 #ifdef ONECLASS_MPIEXEC
-TEST_CASE("mpirun ... oneclass train: data-parallel, one writer, Ctrl-C and --resume with the same ranks only") {
+TEST_CASE("mpirun ... oneclass train / eval --model / features / run: data-parallel and split, one writer, --resume with the same ranks only") {
     setup s;
     write_fashion_mnist(dir / "fm", 400, 60);
     const std::string mpi_env = "OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_btl_vader_single_copy_mechanism=none";
@@ -410,10 +410,40 @@ TEST_CASE("mpirun ... oneclass train: data-parallel, one writer, Ctrl-C and --re
     REQUIRE(resumed.status == 0);
     REQUIRE(resumed.out.find("resuming from") == resumed.out.rfind("resuming from"));
     REQUIRE(auc_of("two.ocm", "e2") == auc_of("cut.ocm", "e3"));
-    // the commands that do not run split yet say so; --sync-batch-norm needs mpirun
+    // eval --model and features: each rank extracts its block of the images and scores its block
+    // of the rows; the results equal one process's (the same AUCs; features to float rounding)
     const auto ev2 = run("eval --model " + at("two.ocm") + ev + at("e4"), mpi_env, np2);
-    REQUIRE(ev2.status != 0);
-    REQUIRE_THAT(ev2.out, Catch::Contains("under mpirun only 'train' (data-parallel) and 'detect'"));
+    const auto ev1 = run("eval --model " + at("two.ocm") + ev + at("e5"));
+    INFO(ev2.out);
+    REQUIRE(ev2.status == 0);
+    REQUIRE(ev1.status == 0);
+    REQUIRE(ev2.out.find("results=") == ev2.out.rfind("results="));
+    const auto auc_lines = [](const std::string& out) {
+        std::istringstream in(out);
+        std::string line, lines;
+        while (std::getline(in, line))
+            if (line.find("mean_auc=") != std::string::npos) lines += line + "\n";
+        return lines;
+    };
+    REQUIRE(auc_lines(ev2.out).size() > 0);
+    REQUIRE(auc_lines(ev2.out) == auc_lines(ev1.out));
+    const auto f2 = run("features --model " + at("two.ocm") + " --root " + at("fm") + " --out " + at("f2.npy"), mpi_env, np2);
+    const auto f1 = run("features --model " + at("two.ocm") + " --root " + at("fm") + " --out " + at("f1.npy"));
+    REQUIRE(f2.status == 0);
+    REQUIRE(f1.status == 0);
+    const auto F1 = load_npy_matrix<float>(dir / "f1.npy"), F2 = load_npy_matrix<float>(dir / "f2.npy");
+    REQUIRE(F1.rows() == F2.rows());
+    REQUIRE_ALLCLOSE(F2.values(), F1.values(), 1e-5, 1e-6);
+    // run: trained data-parallel, evaluated split, written once
+    const auto r2 = run("run --root " + at("fm") + " --classes 1,2 --method rotation --epochs 1 --batch 8 --detector kde --progress none" +
+                            " --out-dir " + at("r2") + " --plots " + at("r2p"), mpi_env, np2);
+    INFO(r2.out);
+    REQUIRE(r2.status == 0);
+    REQUIRE(fs::exists(dir / "r2p" / "auc-per-class.png"));
+    // the commands that do not run split yet say so; --sync-batch-norm needs mpirun
+    const auto ex = run("eval --root " + at("fm") + " --features raw --detector kde --out-dir " + at("e6"), mpi_env, np2);
+    REQUIRE(ex.status != 0);
+    REQUIRE_THAT(ex.out, Catch::Contains("under mpirun only train, run, eval --model, features and detect run"));
     expect_error("train" + common + " --sync-batch-norm", "--sync-batch-norm needs an MPI job");
 }
 #endif

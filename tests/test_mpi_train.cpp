@@ -267,6 +267,27 @@ TEST_CASE("a non-finite loss or image on one rank stops every rank; the last goo
     if (c.rank() == 0) std::filesystem::remove_all(cfg.checkpoint.parent_path());
 }
 
+TEST_CASE("a data-parallel representation extracts features and proxy scores split across the ranks") {
+    const auto& c = world();
+    const auto train = bars(32, 11), test = bars(37, 12);  // 37 rows: blocks of 19 and 18 on two ranks
+    auto cfg = tiny("rotation");
+    cfg.epochs = 1;
+    pipeline::representation rep(cfg, 1);
+    rep.fit(train);
+    const auto whole = rep.features(test), views = rep.view_features(test, {0, 2});
+    const auto rot = rep.proxy_scores(test, "rotnet-sum");
+    rep.set_data_parallel(mpi::data_parallel(c));
+    const auto split = rep.features(test), split_views = rep.view_features(test, {0, 2});
+    const auto split_rot = rep.proxy_scores(test, "rotnet-sum");
+    REQUIRE(split.rows() == 37);
+    REQUIRE(same_on_every_rank(std::vector<float>(split.values().begin(), split.values().end())));
+    // each row is computed alone in evaluation mode; only a GEMM of another height may round
+    // differently (a few float ulps of unit-length rows)
+    REQUIRE_ALLCLOSE(split.values(), whole.values(), 1e-5, 1e-6);
+    REQUIRE_ALLCLOSE(split_views.values(), views.values(), 1e-5, 1e-6);
+    REQUIRE_ALLCLOSE(split_rot, rot, 1e-5, 1e-6);
+}
+
 int main(int argc, char** argv) {
     mpi::environment env(argc, argv);
     const int failed = Catch::Session().run(argc, argv);

@@ -63,6 +63,15 @@ inline std::string detector_column(const std::string& detector, const std::strin
     return view == "none" ? detector : detector + ":" + view;
 }
 
+/// d's scores of the rows of X; under mpirun each rank scores its block of them (parallel().split).
+template <class D>
+std::vector<double> split_scores(const D& d, matrix_view<const float> X) {
+    return parallel().split(X.rows(), [&](std::size_t lo, std::size_t hi) {
+        const auto s = d.score(X.middle_rows(lo, hi - lo));
+        return std::vector<double>(s.begin(), s.end());
+    });
+}
+
 /// Fits every detector on the features of `train_images` and scores `test_images`; appends one
 /// row per detector and per built-in proxy score.
 inline void evaluate_representation(pipeline::representation& rep, const tensor<float>& train_images,
@@ -92,13 +101,13 @@ inline void evaluate_representation(pipeline::representation& rep, const tensor<
             const fit_report rep_fit = std::visit([&](auto& d) { return d.fit(ftr.view()); }, det);
             const double fit_s = std::chrono::duration<double>(clock::now() - t1).count();
             const auto t2 = clock::now();
-            const auto scores = std::visit([&](const auto& d) { return d.score(fte.view()); }, det);
+            const auto scores = std::visit([&](const auto& d) { return split_scores(d, fte.view()); }, det);
             const double score_s = std::chrono::duration<double>(clock::now() - t2).count();
             rows.push_back({cls, class_name, name + column_suffix, roc_auc(scores, test_labels), fit_s, score_s, gamma_of(det),
                             rep_fit.converged, seed, train_s});
             std::fprintf(stderr, "  %s: auc=%.4f\n", rows.back().detector.c_str(), rows.back().auc);
             if (kept) kept->push_back({name + column_suffix, std::vector<double>(scores.begin(), scores.end())});
-            if (ensemble) (*ensemble)[name].add(std::visit([&](const auto& d) { return d.score(ftr.view()); }, det), scores);
+            if (ensemble) (*ensemble)[name].add(std::visit([&](const auto& d) { return split_scores(d, ftr.view()); }, det), scores);
         }
     }
 }
@@ -215,7 +224,8 @@ inline int run_pipeline(const run_args& a, const detector_options& det_opts) {
     const labelled_split data = load_dataset(a.dataset, a.root, a.image_size, a.attribute);
     const auto classes = parse_classes(a.classes, data.train.num_classes());
     fs::create_directories(a.out_dir);
-    if (!a.plots.empty()) fs::create_directories(a.plots);
+    const bool writer = parallel().writer;  // under mpirun: rank 0 writes, every rank computes
+    if (!a.plots.empty() && writer) fs::create_directories(a.plots);
     if (!a.train.metrics.empty()) fs::remove(a.train.metrics + ".tmp");
     const std::size_t channels = a.train.channels.value_or(data.train.channels);
     const tensor<float> test_images = dataset_images(data.test, all_rows(data.test.size()), channels);
@@ -278,7 +288,7 @@ inline int run_pipeline(const run_args& a, const detector_options& det_opts) {
                          methods.size() * a.seeds);
             kept.push_back({"ensemble-" + name, ens.scores()});
         }
-        if (!a.plots.empty()) {
+        if (!a.plots.empty() && writer) {
             std::vector<std::string> kn;
             std::vector<std::vector<double>> ks;
             for (auto& [n, v] : kept) kn.push_back(n), ks.push_back(v);
@@ -315,7 +325,7 @@ inline int run_pipeline(const run_args& a, const detector_options& det_opts) {
     std::string method_name;
     for (const auto& m : methods) method_name += (method_name.empty() ? "" : "+") + m;
     print_seed_table(shown, shown_cols, classes, a.features, method_name);
-    if (!a.plots.empty()) {
+    if (!a.plots.empty() && writer) {
         std::vector<std::string> groups;
         for (int c : classes) groups.push_back(std::to_string(c));
         std::vector<plot_series> bars;
@@ -335,7 +345,7 @@ inline int run_pipeline(const run_args& a, const detector_options& det_opts) {
         std::printf("plots=%s\n", a.plots.c_str());
     }
     const auto stem = fs::path(a.out_dir) / ("run-" + a.dataset + "-" + method_name + "-" + a.train.preset + (a.ensemble ? "-ensemble" : ""));
-    write_eval_results(stem, a.dataset, method_name + "/" + a.features, det_opts, rows, cols);
+    if (writer) write_eval_results(stem, a.dataset, method_name + "/" + a.features, det_opts, rows, cols);
     std::printf("results=%s.{json,csv}\n", stem.string().c_str());
     return 0;
 }
@@ -468,6 +478,7 @@ inline int run_eval_model(const model_eval_args& a, const detector_options& det_
     auto rep = pipeline::representation::load(a.model);
     require(a.features == "f" || rep.uses_head(), "cli", "--features gf: a ", rep.config().method,
             " model has no projection head");
+    if (parallel().setup) parallel().setup(rep);  // under mpirun: features extracted split across ranks
     const model_data md = load_model_data(rep, a.model, a.dataset, a.root, a.image_size, a.attribute, a.classes);
     const int cls = md.cls;
     const class_data& cd = md.cd;
@@ -504,7 +515,7 @@ inline int run_eval_model(const model_eval_args& a, const detector_options& det_
     }
     const std::string& method = rep.config().method;
     const auto stem = fs::path(a.out_dir) / ("eval-" + a.dataset + "-" + method + "-" + a.features + "-class" + std::to_string(cls));
-    write_eval_results(stem, a.dataset, method + "/" + a.features, det_opts, rows, cols, extra);
+    if (parallel().writer) write_eval_results(stem, a.dataset, method + "/" + a.features, det_opts, rows, cols, extra);
     std::printf("results=%s.{json,csv}\n", stem.string().c_str());
     return 0;
 }
@@ -531,14 +542,17 @@ inline int run_features(const features_args& a) {
     }
     auto rep = pipeline::representation::load(a.model);
     require(a.features == "f" || rep.uses_head(), "cli", "--features gf: a ", rep.config().method, " model has no projection head");
+    if (parallel().setup) parallel().setup(rep);  // under mpirun: extracted split across ranks, written by rank 0
     const model_data md = load_model_data(rep, a.model, a.dataset, a.root, 0, a.attribute, a.classes);
     const std::size_t channels = rep.config().net.in_channels;
     const bool train = a.split == "train";
     const tensor<float> images = train ? md.cd.train_images : dataset_images(md.data.test, all_rows(md.data.test.size()), channels);
     const matrix<float> F = rep.features(images, a.features == "gf");
     std::vector<double> y = train ? std::vector<double>(F.rows(), 0.0) : std::vector<double>(md.cd.test_labels.begin(), md.cd.test_labels.end());
-    save_npy<float>(a.out, F.view());
-    if (!a.labels.empty()) save_npy(a.labels, y);
+    if (parallel().writer) {
+        save_npy<float>(a.out, F.view());
+        if (!a.labels.empty()) save_npy(a.labels, y);
+    }
     std::printf("features=%s rows=%zu dim=%zu class=%d split=%s out=%s\n", a.features.c_str(), F.rows(), F.cols(), md.cls,
                 a.split.c_str(), a.out.c_str());
     return 0;

@@ -304,6 +304,10 @@ private:
 /// setup makes a representation data-parallel; only the writer (rank 0) reports and writes files.
 struct parallel_training {
     std::function<void(pipeline::representation&)> setup;
+    /// split(n, f): the scores of n rows, where f(lo, hi) scores rows [lo, hi); under mpirun each
+    /// rank computes its block and all get all
+    std::function<std::vector<double>(std::size_t, const std::function<std::vector<double>(std::size_t, std::size_t)>&)> split =
+        [](std::size_t n, const auto& f) { return f(0, n); };
     bool writer = true;
 };
 inline parallel_training& parallel() {

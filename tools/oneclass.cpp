@@ -53,6 +53,7 @@ double seconds_since(clock_type::time_point t0) {
 // The MPI job this process is a rank of, when an MPI launcher started it (mpirun sets these);
 // a plain `oneclass ...` never initialises MPI.
 std::optional<mpi::communicator> world;
+std::FILE* rank_errors = nullptr;  ///< ranks other than 0: their stderr, kept for their own errors
 bool launched_by_mpi() { return std::getenv("OMPI_COMM_WORLD_SIZE") || std::getenv("PMI_SIZE"); }
 #endif
 bool first_rank() {
@@ -248,8 +249,9 @@ void add_detector_flags(CLI::App* cmd, detector_options& o, bool single, bool wi
 int job_error(const char* what) {
 #if ONECLASS_WITH_MPI
     if (world && world->size() > 1) {
-        std::fprintf(stderr, "oneclass: error: rank %d: %s\n", world->rank(), what);
-        std::fflush(stderr);
+        std::FILE* out = rank_errors ? rank_errors : stderr;
+        std::fprintf(out, "oneclass: error: rank %d: %s\n", world->rank(), what);
+        std::fflush(out);
         MPI_Abort(world->native(), 2);
     }
 #endif
@@ -263,7 +265,11 @@ int main(int argc, char** argv) {
     if (launched_by_mpi()) {
         mpi_env.emplace(argc, argv);
         world.emplace();
-        if (world->rank() != 0 && !std::freopen("/dev/null", "w", stdout)) std::fclose(stdout);  // one rank reports
+        if (world->rank() != 0) {  // one rank reports; the others keep a stream for errors of their own
+            rank_errors = fdopen(dup(2), "w");
+            if (!std::freopen("/dev/null", "w", stdout)) std::fclose(stdout);
+            if (!std::freopen("/dev/null", "w", stderr)) std::fclose(stderr);
+        }
     }
 #endif
     CLI::App app{"oneclass: deep one-class classification (Sohn et al., ICLR 2021)"};
@@ -466,6 +472,7 @@ int main(int argc, char** argv) {
     run->add_option("--views", ra.views, views_help);
     run->add_option("--plots", ra.plots, "a folder for PNG plots: AUC per class, each class's ROC curves (first seed)");
     add_train_flags(run, ra.train);
+    run->add_flag("--sync-batch-norm", sync_batch_norm, "under mpirun: batch norm over the whole global batch");
     run->add_option("--categories", ma.categories, "mvtec: all or a list such as bottle,carpet");
     add_mvtec_flags(run, true, true);
 
@@ -506,10 +513,22 @@ int main(int argc, char** argv) {
         if (world) {
             // train: the ranks train one model together, rank 0 writes it; detect: split scoring.
             // The other commands would have every rank write the same files: not yet.
-            require(*train || *detect || world->size() == 1, "cli", "under mpirun only 'train' (data-parallel) and 'detect' ",
-                    "(split scoring) run; train the model with mpirun, then evaluate it in one process");
+            // train: the ranks train one model together; run, eval --model, features: each rank
+            // extracts features of its block of the images and scores its block of the rows; rank
+            // 0 writes. MVTec's dense scoring and the other commands do not split yet.
+            const bool splits = *train || *detect || *features || (*run && ra.dataset != "mvtec") ||
+                                (*eval && ea.dataset != "mvtec" && !ea.model.empty());
+            require(splits || world->size() == 1, "cli", "under mpirun only train, run, eval --model, features and detect run ",
+                    "(not MVTec's eval / run, raw-pixel eval, explain, localize or plot): run those in one process");
             cli::parallel().setup = [&](pipeline::representation& rep) {
                 rep.set_data_parallel(mpi::data_parallel(*world, sync_batch_norm));
+            };
+            cli::parallel().split = [&](std::size_t n, const std::function<std::vector<double>(std::size_t, std::size_t)>& f) {
+                const auto [lo, hi] = mpi::shard_rows(n, world->rank(), world->size());
+                std::vector<double> all;
+                for (const auto& part : world->all_gather(hi > lo ? f(lo, hi) : std::vector<double>{}))
+                    all.insert(all.end(), part.begin(), part.end());
+                return all;
             };
             cli::parallel().writer = world->rank() == 0;
         } else

@@ -77,6 +77,23 @@ tensor<float> gather_range(const S& src, std::size_t lo, std::size_t hi) {
     return gather(src, idx);
 }
 
+/// Images [lo, lo + n) of another source (a reference: `src` must outlive it), as a source of n.
+template <ImageSource S>
+class row_block_source {
+public:
+    row_block_source(const S& src, std::size_t lo, std::size_t n) : s_(&src), lo_(lo), n_(n) {
+        require(lo + n <= src.size(), "row_block_source", "rows [", lo, ", ", lo + n, ") of ", src.size(), " images");
+    }
+    std::size_t size() const { return n_; }
+    image_shape shape() const { return s_->shape(); }
+    void read(std::size_t i, float* dst) const { s_->read(lo_ + i, dst); }
+    int label(std::size_t i) const { return s_->label(lo_ + i); }
+
+private:
+    const S* s_;
+    std::size_t lo_, n_;
+};
+
 /// An N x C x H x W float tensor (shared, not copied) and optional labels (default 0).
 class tensor_source {
 public:

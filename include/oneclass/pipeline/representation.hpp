@@ -28,6 +28,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <cstring>
 #include <filesystem>
 #include <functional>
 #include <optional>
@@ -135,7 +136,9 @@ public:
     /// Makes fit train as one rank of a data-parallel run (pipeline::data_parallel;
     /// mpi::data_parallel over MPI). Every rank builds the model alike and passes the same
     /// images; rank 0 writes the checkpoints, which record the rank count and the batch-norm
-    /// mode, and a resumed run must have the same.
+    /// mode, and a resumed run must have the same. With more than one rank, features,
+    /// view_features and proxy_scores become collectives: every rank passes the same images,
+    /// extracts its block of rows (shard_rows) and receives every rank's.
     void set_data_parallel(data_parallel dp) { trainer_.set_data_parallel(std::move(dp)); }
 
     /// Restores what save_checkpoint wrote; throws io_error naming the file and the first
@@ -211,6 +214,13 @@ public:
     template <ImageSource D>
     matrix<float> features(const D& data, bool head = false, std::size_t batch = 256) {
         check_source(data, "representation::features");
+        if (split()) return split_rows(data, [&](const auto& block) { return features_here(block, head, batch); });
+        return features_here(data, head, batch);
+    }
+
+private:
+    template <ImageSource D>
+    matrix<float> features_here(const D& data, bool head, std::size_t batch) {
         require(!head || uses_head(), "representation::features", "a ", c_.method,
                 " model has no trained projection head; use the encoder features f");
         no_grad ng;
@@ -224,6 +234,7 @@ public:
         return out;
     }
 
+public:
     /// Features of several views of each image side by side: for each code s of `views`
     /// (augment::distribution_shift: rotation (s / 2) x 90 degrees, then a flip if s is odd) the
     /// L2-normalised features of the shifted image, scaled by 1 / sqrt(k) so that a row of the
@@ -233,6 +244,13 @@ public:
     template <ImageSource D>
     matrix<float> view_features(const D& data, const std::vector<int>& views, bool head = false, std::size_t batch = 256) {
         check_source(data, "representation::view_features");
+        if (split()) return split_rows(data, [&](const auto& block) { return view_features_here(block, views, head, batch); });
+        return view_features_here(data, views, head, batch);
+    }
+
+private:
+    template <ImageSource D>
+    matrix<float> view_features_here(const D& data, const std::vector<int>& views, bool head, std::size_t batch) {
         require(!views.empty(), "representation::view_features", "no views");
         for (std::size_t i = 0; i < views.size(); ++i) {
             require(views[i] >= 0 && views[i] < 8, "representation::view_features", "view codes are 0..7, got ", views[i]);
@@ -263,6 +281,7 @@ public:
         }
         return out;
     }
+public:
     matrix<float> view_features(const tensor<float>& images, const std::vector<int>& views, bool head = false,
                                 std::size_t batch = 256) {
         check_images(images, "representation::view_features");
@@ -291,6 +310,24 @@ public:
     std::vector<double> proxy_scores(const D& data, const std::string& name, std::size_t batch = 128) {
         check_score_name(name, "representation::proxy_scores");
         check_source(data, "representation::proxy_scores");
+        if (split()) {
+            // doubles travel as the float pairs of their bits: the gather copies bytes
+            const matrix<float> bits = split_rows(data, [&](const auto& block) {
+                const auto s = proxy_scores_here(block, name, batch);
+                matrix<float> m(s.size(), 2);
+                if (!s.empty()) std::memcpy(m.row(0), s.data(), s.size() * sizeof(double));
+                return m;
+            });
+            std::vector<double> out(bits.rows());
+            if (!out.empty()) std::memcpy(out.data(), bits.row(0), out.size() * sizeof(double));
+            return out;
+        }
+        return proxy_scores_here(data, name, batch);
+    }
+
+private:
+    template <ImageSource D>
+    std::vector<double> proxy_scores_here(const D& data, const std::string& name, std::size_t batch) {
         no_grad ng;
         set_train(false);
         std::vector<double> out;
@@ -307,6 +344,7 @@ public:
         }
         return out;
     }
+public:
     std::vector<double> proxy_scores(const tensor<float>& images, const std::string& name, std::size_t batch = 128) {
         check_images(images, "representation::proxy_scores");
         return proxy_scores(tensor_source(images), name, batch);
@@ -366,6 +404,34 @@ private:
         f_->train(on);
         g_->train(on);
         std::visit([&](auto& p) { p.train(on); }, *proxy_);
+    }
+
+    /// Whether extraction is split across the ranks of a data-parallel run.
+    bool split() const {
+        const data_parallel& dp = trainer_.parallelism();
+        return dp.enabled() && dp.size > 1;
+    }
+    /// Rank r computes rows shard_rows(N, r, P) of `data` (compute(block) -> a matrix of its
+    /// rows); the blocks are gathered in rank order, so every rank gets every row.
+    template <ImageSource D, class F>
+    matrix<float> split_rows(const D& data, F&& compute) {
+        const data_parallel& dp = trainer_.parallelism();
+        const auto [lo, hi] = shard_rows(data.size(), int(dp.rank), int(dp.size));
+        const matrix<float> mine = compute(row_block_source<D>(data, lo, hi - lo));
+        // a rank with no rows does not know the width: every rank sends it alongside
+        std::vector<float> sent(mine.values().begin(), mine.values().end());
+        sent.push_back(float(mine.cols()));
+        const auto parts = dp.all_gather(sent);
+        std::size_t cols = 0, rows = 0;
+        for (const auto& p : parts) cols = std::max(cols, std::size_t(p.back()));
+        for (const auto& p : parts) rows += cols ? (p.size() - 1) / cols : 0;
+        matrix<float> out(rows, cols);
+        std::size_t at = 0;
+        for (const auto& p : parts) {
+            std::copy(p.begin(), p.end() - 1, out.values().begin() + std::ptrdiff_t(at));
+            at += p.size() - 1;
+        }
+        return out;
     }
 
     void check_score_name(const std::string& name, const char* where) const {
