@@ -1,13 +1,18 @@
 // tests/test_ops_batch_norm.cpp - ops/batch_norm.hpp against the double oracle of
 // ops/ref/batch_norm.hpp: every form (plain, fused ReLU, residual add + ReLU), training and
 // evaluation, plane sizes on both summation paths (vertical vector sums for small planes of whole
-// vectors, horizontal ones otherwise) and with SIMD tails.
+// vectors, horizontal ones otherwise) and with SIMD tails; synchronised statistics over two
+// replicas (threads standing in for the ranks of a data-parallel run) against the whole batch.
 #include "test_util.hpp"
 
 #include <oneclass/ops/batch_norm.hpp>
 #include <oneclass/ops/ref/batch_norm.hpp>
 
 #include <tbb/global_control.h>
+
+#include <array>
+#include <barrier>
+#include <thread>
 
 using namespace oneclass;
 
@@ -109,4 +114,86 @@ TEST_CASE("batch-norm kernels give the same bits on 1 and 2 threads") {
         return y;
     };
     REQUIRE(run(1) == run(2));
+}
+
+namespace {
+/// Two replicas in two threads: sync sums their vectors element-wise, replica 0's first (what
+/// a data-parallel run's communicator does across processes).
+struct two_replicas {
+    std::barrier<> meet{2};
+    std::array<std::vector<double>*, 2> slot{};
+    ops::batch_norm_sync sync_for(int r) {
+        return [this, r](std::vector<double>& v) {
+            slot[std::size_t(r)] = &v;
+            meet.arrive_and_wait();
+            std::vector<double> sum(*slot[0]);
+            for (std::size_t i = 0; i < sum.size(); ++i) sum[i] += (*slot[1])[i];
+            meet.arrive_and_wait();  // both have read both
+            v = sum;
+            meet.arrive_and_wait();  // neither vector is touched again before both are written
+        };
+    }
+};
+}  // namespace
+
+TEST_CASE("synchronised batch norm over two replicas' rows equals the double definition on the whole batch") {
+    using T = float;
+    rng r(test::seed() + 1);
+    for (std::size_t HW : {7, 16, 100})
+        for (int form = 0; form < 3; ++form) {
+            INFO("HW " << HW << " form " << form);
+            const std::size_t N = 5, N0 = 3, C = 4, n = N * C * HW, img = C * HW;  // rows 0-2 on replica 0, 3-4 on 1
+            const bool relu = form == 1, residual = form == 2;
+            std::vector<T> x(n), res(n), dy(n), gamma(C), beta(C), rm(C), rv(C);
+            for (auto& v : x) v = T(1.5 * r.normal() + 0.5);
+            for (auto& v : res) v = T(r.normal());
+            for (auto& v : dy) v = T(r.normal());
+            for (std::size_t c = 0; c < C; ++c)
+                gamma[c] = T(0.5 + r.uniform()), beta[c] = T(r.normal() * 0.3), rm[c] = T(r.normal() * 0.2), rv[c] = T(0.5 + r.uniform());
+            const auto want = ops::ref::batch_norm_forward(x.data(), residual ? res.data() : nullptr, N, C, HW, gamma.data(), beta.data(),
+                                                           rm.data(), rv.data(), 0.1, 1e-5, true, relu);
+            const auto g = ops::ref::batch_norm_backward(x.data(), dy.data(), N, C, HW, gamma.data(), want, 1e-5, true, relu, residual);
+            std::vector<T> y(n), dx(n), masked(n);
+            std::array<std::vector<T>, 2> rms{rm, rm}, rvs{rv, rv}, dgs{std::vector<T>(C), std::vector<T>(C)}, dbs = dgs;
+            two_replicas rep;
+            auto replica = [&](int k) {
+                const std::size_t first = k == 0 ? 0 : N0, rows = k == 0 ? N0 : N - N0, off = first * img;
+                const ops::batch_norm_sync sync = rep.sync_for(k);
+                std::vector<T> mean(C), inv_std(C), scale(C), shift(C);
+                ops::batch_norm_forward<T>(x.data() + off, residual ? res.data() + off : nullptr, rows, C, HW, gamma.data(), beta.data(),
+                                           rms[std::size_t(k)].data(), rvs[std::size_t(k)].data(), 0.1, 1e-5, true, relu, y.data() + off,
+                                           mean.data(), inv_std.data(), scale.data(), shift.data(), &sync);
+                ops::batch_norm_backward<T>(x.data() + off, dy.data() + off, residual ? y.data() + off : nullptr,
+                                            residual ? masked.data() + off : nullptr, gamma.data(), mean.data(), inv_std.data(),
+                                            scale.data(), shift.data(), rows, C, HW, true, relu, dx.data() + off, false,
+                                            dgs[std::size_t(k)].data(), dbs[std::size_t(k)].data(), &sync);
+            };
+            std::thread other(replica, 1);
+            replica(0);
+            other.join();
+            // as in the whole-batch test: entries at the ReLU's edge, and in the backward pass
+            // their channels, are not compared
+            std::vector<bool> edge(n, false), edge_channel(C, false);
+            if (relu || residual)
+                for (std::size_t j = 0; j < n; ++j) {
+                    const std::size_t c = (j / HW) % C;
+                    const double z = double(gamma[c]) * (double(x[j]) - want.mean[c]) / std::sqrt(want.var[c] + 1e-5) + double(beta[c]) +
+                                     (residual ? double(res[j]) : 0.0);
+                    if (std::abs(z) <= 2 * tol<T>()) edge[j] = edge_channel[c] = true;
+                }
+            require_close<T>(y, want.y, edge, "y");
+            for (int k : {0, 1}) {
+                require_close<T>(rms[std::size_t(k)], want.running_mean, {}, "running_mean");  // the global batch's, on both
+                require_close<T>(rvs[std::size_t(k)], want.running_var, {}, "running_var");
+            }
+            std::vector<bool> skip(n);
+            for (std::size_t j = 0; j < n; ++j) skip[j] = edge_channel[(j / HW) % C];
+            require_close<T>(dx, g.dx, skip, "dx");
+            // dgamma and dbeta stay each replica's share: their sum is the whole batch's
+            std::vector<double> dg(C), db(C);
+            for (std::size_t c = 0; c < C; ++c) dg[c] = double(dgs[0][c]) + dgs[1][c], db[c] = double(dbs[0][c]) + dbs[1][c];
+            require_close<T>(dg, g.dgamma, edge_channel, "dgamma");
+            require_close<T>(db, g.dbeta, edge_channel, "dbeta");
+            if (residual) require_close<T>(masked, g.dresidual, edge, "dresidual");
+        }
 }
