@@ -5,6 +5,7 @@
 #define CATCH_CONFIG_RUNNER
 #include <catch2/catch.hpp>
 
+#include "mpi_fixture.hpp"
 #include "test_util.hpp"
 
 #include <oneclass/detectors/gaussian.hpp>
@@ -12,12 +13,7 @@
 
 using namespace oneclass;
 
-namespace {
-mpi::communicator& world() {
-    static mpi::communicator c;
-    return c;
-}
-}  // namespace
+using test::world;
 
 TEST_CASE("shard_rows: contiguous blocks in rank order that cover every row once") {
     for (std::size_t n : {0, 1, 2, 7, 100})
@@ -128,10 +124,4 @@ TEST_CASE("agree: an exception on one rank is the same exception on every rank")
     REQUIRE_THROWS_WITH(mpi::split_scores(c, k, test::random_matrix<float>(1, 9, 53).view()), Catch::Contains("queries of 9 columns"));
 }
 
-int main(int argc, char** argv) {
-    mpi::environment env(argc, argv);
-    const int failed = Catch::Session().run(argc, argv);
-    // the job fails if any rank failed
-    const double any = world().sum(failed ? 1.0 : 0.0);
-    return any > 0 ? 1 : 0;
-}
+int main(int argc, char** argv) { return test::mpi_test_main(argc, argv); }

@@ -5,6 +5,8 @@
 #define CATCH_CONFIG_RUNNER
 #include <catch2/catch.hpp>
 
+#include "pipeline_fixture.hpp"
+#include "mpi_fixture.hpp"
 #include "test_util.hpp"
 
 #include <oneclass/mpi/training.hpp>
@@ -17,34 +19,13 @@
 using namespace oneclass;
 
 namespace {
-mpi::communicator& world() {
-    static mpi::communicator c;
-    return c;
-}
+using test::world;
 
-// Horizontal bars at random heights with noise (as test_pipeline's normal class).
-tensor<float> bars(std::size_t n, std::uint64_t seed) {
-    tensor<float> t({n, 1, 16, 16});
-    rng r(seed);
-    for (std::size_t i = 0; i < n; ++i) {
-        const std::size_t at = 2 + r.below(12);
-        for (std::size_t h = 0; h < 16; ++h)
-            for (std::size_t w = 0; w < 16; ++w)
-                t(i, 0, h, w) = float(std::clamp((h == at || h == at + 1 ? 0.9 : 0.1) + 0.05 * r.normal(), 0.0, 1.0));
-    }
-    return t;
-}
+tensor<float> bars(std::size_t n, std::uint64_t seed) { return test::bars(n, false, seed); }
 
 pipeline::representation_config tiny(const std::string& m) {
-    pipeline::representation_config c;
-    c.method = m;
-    c.net = {.depth = 10, .width = 1.0 / 16};
-    c.head_hidden = {16};
-    c.head_out = 8;
+    auto c = test::tiny(m);
     c.epochs = 2;
-    c.batch = 16;
-    c.lr = 0.05;
-    c.seed = 3;
     return c;
 }
 
@@ -288,9 +269,4 @@ TEST_CASE("a data-parallel representation extracts features and proxy scores spl
     REQUIRE_ALLCLOSE(split_rot, rot, 1e-5, 1e-6);
 }
 
-int main(int argc, char** argv) {
-    mpi::environment env(argc, argv);
-    const int failed = Catch::Session().run(argc, argv);
-    const double any = world().sum(failed ? 1.0 : 0.0);
-    return any > 0 ? 1 : 0;
-}
+int main(int argc, char** argv) { return test::mpi_test_main(argc, argv); }

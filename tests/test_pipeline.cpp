@@ -1,6 +1,7 @@
 // tests/test_pipeline.cpp - the representation stage end to end on generated one-class data:
 // train a tiny ResNet for a few steps on "normal" images only, extract features, fit KDE, and
 // beat chance AUC on held-out normal vs anomalous images; same seed, same model.
+#include "pipeline_fixture.hpp"
 #include "test_util.hpp"
 
 #include <oneclass/data/npy.hpp>
@@ -15,41 +16,15 @@
 #include <unistd.h>
 
 using namespace oneclass;
+using test::bars;
+using test::tiny;
 
 namespace {
-// Normal: a bright horizontal bar at a random height; anomalous: a vertical bar. Noise on both.
-tensor<float> bars(std::size_t n, bool vertical, std::uint64_t seed) {
-    tensor<float> t({n, 1, 16, 16});
-    rng r(seed);
-    for (std::size_t i = 0; i < n; ++i) {
-        const std::size_t at = 2 + r.below(12);
-        for (std::size_t h = 0; h < 16; ++h)
-            for (std::size_t w = 0; w < 16; ++w) {
-                const bool on = vertical ? (w == at || w == at + 1) : (h == at || h == at + 1);
-                t(i, 0, h, w) = float(std::clamp((on ? 0.9 : 0.1) + 0.05 * r.normal(), 0.0, 1.0));
-            }
-    }
-    return t;
-}
-
 tensor<float> tensor_cat(const tensor<float>& a, const tensor<float>& b) {
     tensor<float> t({a.shape(0) + b.shape(0), a.shape(1), a.shape(2), a.shape(3)});
     std::copy_n(a.data(), a.size(), t.data());
     std::copy_n(b.data(), b.size(), t.data() + a.size());
     return t;
-}
-
-pipeline::representation_config tiny(const std::string& m) {
-    pipeline::representation_config c;
-    c.method = m;
-    c.net = {.depth = 10, .width = 1.0 / 16};
-    c.head_hidden = {16};
-    c.head_out = 8;
-    c.epochs = 3;
-    c.batch = 16;
-    c.lr = 0.05;
-    c.seed = 3;
-    return c;
 }
 
 /// A rotation model after one epoch on 32 images of normal bars drawn with `seed`.
