@@ -440,10 +440,35 @@ TEST_CASE("mpirun ... oneclass train / eval --model / features / run: data-paral
     INFO(r2.out);
     REQUIRE(r2.status == 0);
     REQUIRE(fs::exists(dir / "r2p" / "auc-per-class.png"));
+    // MVTec: a patch model trained data-parallel, evaluated with the patches' features split:
+    // the same metrics as one process, heat maps written once
+    const fs::path mv = dir / "mvtec";
+    test::make_mvtec(mv, "stripes", {.train = 6, .test_good = 3, .test_defect = 3, .size = 48, .channels = 3, .seed = 6});
+    const std::string mcommon = " --dataset mvtec --root " + mv.string() + " --category stripes --patch 16 --image-size 48";
+    const auto mt = run("train" + mcommon + " --method rotation --preset quick --epochs 1 --patches 128 --progress none --out " +
+                            at("mv.ocm"), mpi_env, np2);
+    INFO(mt.out);
+    REQUIRE(mt.status == 0);
+    const std::string meval = "eval" + mcommon + " --model " + at("mv.ocm") + " --detector kde,gde --fit-patches 200 --out-dir ";
+    const auto me2 = run(meval + at("mv2") + " --heatmaps " + at("mvh"), mpi_env, np2), me1 = run(meval + at("mv1"));
+    INFO(me2.out << me1.out);
+    REQUIRE(me2.status == 0);
+    REQUIRE(me1.status == 0);
+    const auto metric_lines = [](const std::string& out) {
+        std::istringstream in(out);
+        std::string line, lines;
+        while (std::getline(in, line))
+            if (line.rfind("stripes ", 0) == 0 || line.rfind("mean_", 0) == 0) lines += line + "\n";
+        return lines;
+    };
+    REQUIRE(metric_lines(me2.out).size() > 0);
+    REQUIRE(metric_lines(me2.out) == metric_lines(me1.out));
+    REQUIRE(fs::exists(dir / "mvh/stripes/gde/grid.png"));
     // the commands that do not run split yet say so; --sync-batch-norm needs mpirun
     const auto ex = run("eval --root " + at("fm") + " --features raw --detector kde --out-dir " + at("e6"), mpi_env, np2);
     REQUIRE(ex.status != 0);
     REQUIRE_THAT(ex.out, Catch::Contains("under mpirun only train, run, eval --model, features and detect run"));
+    REQUIRE_THAT(ex.out, Catch::Contains("rank "));  // each rank's own error, then MPI_Abort ends the job
     expect_error("train" + common + " --sync-batch-norm", "--sync-batch-norm needs an MPI job");
 }
 #endif

@@ -195,6 +195,9 @@ inline void write_heatmaps(const fs::path& dir, const mvtec_category& cat, const
 /// per detector (pictures under heatmaps/<category>/<detector>/ when heatmaps is set, detectors
 /// saved under save_detectors/<category>-<detector>.ocm, and whole patch models, representation
 /// and detector in one file, under save_models/<category>-<detector>.ocp).
+/// Under mpirun (a data-parallel representation) every rank runs all of this: the features of
+/// the fitting patches and of each pass of test images are extracted split across the ranks
+/// (representation::features), the rest is the same on every rank, and rank 0 writes.
 template <class Rep>
 void evaluate_mvtec(Rep& rep, const mvtec_category& cat, const localisation_params& lp, std::size_t fit_patches, std::uint64_t seed,
                     const std::vector<std::string>& names, const detector_options& det_opts, const std::string& heatmaps,
@@ -240,6 +243,7 @@ void evaluate_mvtec(Rep& rep, const mvtec_category& cat, const localisation_para
                      r.category.c_str(), r.detector.c_str(), r.image_auc, r.pixel_auc, r.pro, r.fit_s, r.score_s,
                      cat.test().size());
         rows.push_back(r);
+        if (!parallel().writer) continue;  // under mpirun: every rank computed the maps, rank 0 writes
         if (!heatmaps.empty()) write_heatmaps(fs::path(heatmaps) / cat.name() / names[d], cat, maps[d]);
         if (!save_detectors.empty()) {
             fs::create_directories(save_detectors);
@@ -306,8 +310,10 @@ inline void report_mvtec(const std::vector<mvtec_row>& rows, const std::vector<s
                                  {"score_s", json_number(r.score_s)},
                                  {"train_s", json_number(r.train_s)}});
     }
-    write_file_atomic(stem.string() + ".json", js.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n", "cli");
-    write_file_atomic(stem.string() + ".csv", csv, "cli");
+    if (parallel().writer) {  // under mpirun: rank 0
+        write_file_atomic(stem.string() + ".json", js.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n", "cli");
+        write_file_atomic(stem.string() + ".csv", csv, "cli");
+    }
     std::printf("results=%s.{json,csv}\n", stem.string().c_str());
 }
 
@@ -352,6 +358,7 @@ inline int run_mvtec_eval(const mvtec_args& a, const detector_options& det_opts)
         require(meta("dataset") == "mvtec", "cli", "--model '", a.model, "' was trained on ", meta("dataset"), ", not mvtec");
         require(a.features == "f" || a.features == "gf", "cli", "--features must be f, gf or raw, got '", a.features, "'");
         require(a.features == "f" || rep.uses_head(), "cli", "--features gf: a ", rep.config().method, " model has no projection head");
+        if (parallel().setup) parallel().setup(rep);  // under mpirun: the patches' features extracted split across ranks
         const std::size_t patch = model_record(a.model, "patch", meta("patch")),
                           size = model_record(a.model, "image_size", meta("image_size"));
         require(!a.patch || *a.patch == patch, "cli", "--patch ", *a.patch, ": the model was trained on ", patch, " px patches");

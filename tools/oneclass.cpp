@@ -514,12 +514,11 @@ int main(int argc, char** argv) {
             // train: the ranks train one model together, rank 0 writes it; detect: split scoring.
             // The other commands would have every rank write the same files: not yet.
             // train: the ranks train one model together; run, eval --model, features: each rank
-            // extracts features of its block of the images and scores its block of the rows; rank
-            // 0 writes. MVTec's dense scoring and the other commands do not split yet.
-            const bool splits = *train || *detect || *features || (*run && ra.dataset != "mvtec") ||
-                                (*eval && ea.dataset != "mvtec" && !ea.model.empty());
+            // extracts features of its block of the images (MVTec: of the patches) and scores its
+            // block of the rows; rank 0 writes. The other commands do not split yet.
+            const bool splits = *train || *detect || *features || *run || (*eval && !ea.model.empty());
             require(splits || world->size() == 1, "cli", "under mpirun only train, run, eval --model, features and detect run ",
-                    "(not MVTec's eval / run, raw-pixel eval, explain, localize or plot): run those in one process");
+                    "(not raw-pixel eval, explain, localize or plot): run those in one process");
             cli::parallel().setup = [&](pipeline::representation& rep) {
                 rep.set_data_parallel(mpi::data_parallel(*world, sync_batch_norm));
             };
