@@ -1,8 +1,7 @@
-// tests/test_mpi_train.cpp - data-parallel training under mpirun (ctest runs it on 1 and 2 ranks):
-// P = 1 equals the plain trainer bit for bit; P ranks with synchronised batch norm equal one
+// tests/test_mpi_train.cpp - data-parallel training under mpirun (part of test_mpi, which ctest
+// runs on 1, 2 and 3 ranks): P = 1 equals the plain trainer bit for bit; P ranks with synchronised batch norm equal one
 // process with the same global batch up to the rounding of the sums (bound below); runs repeat
 // bit for bit, resume bit for bit, and a rank's bad input or a non-finite loss stops every rank.
-#define CATCH_CONFIG_RUNNER
 #include <catch2/catch.hpp>
 
 #include "pipeline_fixture.hpp"
@@ -121,7 +120,7 @@ TEST_CASE("data-parallel training equals one process with the same global batch"
         perturbed.fit(train);
         const double rounding = largest_difference(a, flat_parameters(perturbed)), ranks = largest_difference(a, b);
         if (c.rank() == 0)
-            WARN(m << ": largest weight difference, 2 ranks against one process " << ranks << ", one process against its perturbed twin "
+            WARN(m << ": largest weight difference, " << c.size() << " ranks against one process " << ranks << ", one process against its perturbed twin "
                    << rounding << " (relative to 1 + |w|)");
         REQUIRE(ranks <= 10 * rounding + 1e-6);
     }
@@ -269,4 +268,3 @@ TEST_CASE("a data-parallel representation extracts features and proxy scores spl
     REQUIRE_ALLCLOSE(split_rot, rot, 1e-5, 1e-6);
 }
 
-int main(int argc, char** argv) { return test::mpi_test_main(argc, argv); }
