@@ -325,12 +325,17 @@ double train_with_progress(pipeline::representation& rep, const Images& images, 
     // the Ctrl-C path (handler, checkpoint, exit status, --resume) is tested deterministically.
     const char* hook = std::getenv("ONECLASS_TEST_SIGINT_AT_STEP");
     const std::size_t sigint_at = hook ? std::size_t(std::strtoull(hook, nullptr, 10)) : 0;
+    // ONECLASS_TEST_KILL_AT_STEP=K: under mpirun, every rank but rank 0 dies (SIGKILL) after step
+    // K, as a crashed machine would; the job must end and the last checkpoint stay usable.
+    const char* kill_hook = std::getenv("ONECLASS_TEST_KILL_AT_STEP");
+    const std::size_t kill_at = kill_hook && !parallel().writer ? std::size_t(std::strtoull(kill_hook, nullptr, 10)) : 0;
     if (parallel().setup) parallel().setup(rep);
     try {
         rep.fit(images,
                 [&](const pipeline::step_log& l) {
                     progress(l);
                     if (sigint_at && l.step + 1 == sigint_at) std::raise(SIGINT);
+                    if (kill_at && l.step + 1 == kill_at) std::raise(SIGKILL);
                 },
                 &stop_requested());
     } catch (...) {

@@ -6,8 +6,9 @@
 //
 // train-step = forward of backbone + MLP head, cross-entropy on the head's output, backward and
 // an SGD update; infer = backbone forward under no_grad (feature extraction). Prints
-// images_per_s=<median over steps> and peak_rss_mb=<peak resident memory>. The first step is a
-// warm-up and is not counted. benchmarks/compare_torch.py runs the same in PyTorch.
+// images_per_s=<median over steps>, peak_rss_mb=<peak resident memory> and weights=<trained
+// weights>. The first step is a warm-up and is not counted. benchmarks/compare_torch.py runs
+// the same in PyTorch.
 // dense = the localisation's dense scoring path (pipeline::dense_features: every P x P patch of
 // --images images at --stride through the encoder, L2-normalised, --batch patches per pass);
 // prints patches_per_s and seconds_per_image (medians over steps);
@@ -145,7 +146,10 @@ int main(int argc, char** argv) {
         getrusage(RUSAGE_SELF, &ru);
         std::printf("mode=%s arch=%s input=%s batch=%zu threads=%zu width=%g\n", train ? "train-step" : "infer",
                     arch.c_str(), input.c_str(), batch, threads, width);
-        std::printf("images_per_s=%.3f\npeak_rss_mb=%.1f\n", double(batch) / secs[secs.size() / 2], double(ru.ru_maxrss) / 1024.0);
+        std::size_t weights = 0;  // what a data-parallel step all-reduces (docs/scaling.md)
+        for (const auto& p : params) weights += p.var.value().size();
+        std::printf("images_per_s=%.3f\npeak_rss_mb=%.1f\nweights=%zu\n", double(batch) / secs[secs.size() / 2],
+                    double(ru.ru_maxrss) / 1024.0, weights);
         if (profile) {
             double total = 0;
             for (double v : secs) total += v;
