@@ -72,44 +72,66 @@ std::vector<double> split_scores(const D& d, matrix_view<const float> X) {
     });
 }
 
-/// Fits every detector on the features of `train_images` and scores `test_images`; appends one
-/// row per detector and per built-in proxy score.
+/// A set of images a trained model is scored on (the test split, a validation split): its rows
+/// carry `suffix` after the detector's name; ensemble / kept collect its scores when set.
+struct scored_split {
+    const tensor<float>* images;
+    const std::vector<int>* labels;
+    std::string suffix;
+    ensemble_sums* ensemble = nullptr;
+    std::vector<std::pair<std::string, std::vector<double>>>* kept = nullptr;
+};
+
+/// Fits every detector once on the features of `train_images` and scores every split; appends,
+/// split after split, one row per detector and per built-in proxy score.
 inline void evaluate_representation(pipeline::representation& rep, const tensor<float>& train_images,
-                                    const tensor<float>& test_images, const std::vector<int>& test_labels, int cls,
-                                    const std::string& class_name, const std::vector<std::string>& names,
-                                    const detector_options& det_opts, const std::string& features,
-                                    const std::vector<std::string>& views, std::int64_t seed, double train_s,
-                                    std::vector<eval_row>& rows, ensemble_sums* ensemble = nullptr,
-                                    const std::string& column_suffix = "",
-                                    std::vector<std::pair<std::string, std::vector<double>>>* kept = nullptr) {
+                                    const std::vector<scored_split>& splits, int cls, const std::string& class_name,
+                                    const std::vector<std::string>& names, const detector_options& det_opts,
+                                    const std::string& features, const std::vector<std::string>& views, std::int64_t seed,
+                                    double train_s, std::vector<eval_row>& rows) {
     using clock = std::chrono::steady_clock;
     const bool head = features == "gf";
-    for (const auto& name : rep.proxy_score_names()) {
-        const auto scores = rep.proxy_scores(test_images, name);
-        rows.push_back({cls, class_name, name + column_suffix, roc_auc(scores, test_labels), 0.0, 0.0,
-                        std::numeric_limits<double>::quiet_NaN(), true, seed, train_s});
-        std::fprintf(stderr, "  %s: auc=%.4f\n", name.c_str(), rows.back().auc);
-        if (kept) kept->push_back({name + column_suffix, scores});
-    }
+    std::vector<std::vector<eval_row>> out(splits.size());
+    for (std::size_t k = 0; k < splits.size(); ++k)
+        for (const auto& name : rep.proxy_score_names()) {
+            const scored_split& sp = splits[k];
+            const auto scores = rep.proxy_scores(*sp.images, name);
+            out[k].push_back({cls, class_name, name + sp.suffix, roc_auc(scores, *sp.labels), 0.0, 0.0,
+                              std::numeric_limits<double>::quiet_NaN(), true, seed, train_s});
+            if (sp.kept) sp.kept->push_back({name + sp.suffix, scores});
+        }
+    const bool ensembles = std::any_of(splits.begin(), splits.end(), [](const scored_split& sp) { return sp.ensemble != nullptr; });
     for (const auto& view : views) {
         const std::vector<int> codes = view_codes(view);
-        const matrix<float> ftr = rep.view_features(train_images, codes, head), fte = rep.view_features(test_images, codes, head);
+        const matrix<float> ftr = rep.view_features(train_images, codes, head);
+        std::vector<matrix<float>> fte;
+        for (const auto& sp : splits) fte.push_back(rep.view_features(*sp.images, codes, head));
         for (const auto& detector : names) {
             const std::string name = detector_column(detector, view);
             auto det = make_detector(with_name(det_opts, detector));
             const auto t1 = clock::now();
             const fit_report rep_fit = std::visit([&](auto& d) { return d.fit(ftr.view()); }, det);
             const double fit_s = std::chrono::duration<double>(clock::now() - t1).count();
-            const auto t2 = clock::now();
-            const auto scores = std::visit([&](const auto& d) { return split_scores(d, fte.view()); }, det);
-            const double score_s = std::chrono::duration<double>(clock::now() - t2).count();
-            rows.push_back({cls, class_name, name + column_suffix, roc_auc(scores, test_labels), fit_s, score_s, gamma_of(det),
-                            rep_fit.converged, seed, train_s});
-            std::fprintf(stderr, "  %s: auc=%.4f\n", rows.back().detector.c_str(), rows.back().auc);
-            if (kept) kept->push_back({name + column_suffix, std::vector<double>(scores.begin(), scores.end())});
-            if (ensemble) (*ensemble)[name].add(std::visit([&](const auto& d) { return split_scores(d, ftr.view()); }, det), scores);
+            // the training rows' own scores standardise the ensembles' members
+            const std::vector<double> own =
+                ensembles ? std::visit([&](const auto& d) { return split_scores(d, ftr.view()); }, det) : std::vector<double>{};
+            for (std::size_t k = 0; k < splits.size(); ++k) {
+                const scored_split& sp = splits[k];
+                const auto t2 = clock::now();
+                const auto scores = std::visit([&](const auto& d) { return split_scores(d, fte[k].view()); }, det);
+                const double score_s = std::chrono::duration<double>(clock::now() - t2).count();
+                out[k].push_back({cls, class_name, name + sp.suffix, roc_auc(scores, *sp.labels), fit_s, score_s, gamma_of(det),
+                                  rep_fit.converged, seed, train_s});
+                if (sp.kept) sp.kept->push_back({name + sp.suffix, scores});
+                if (sp.ensemble) (*sp.ensemble)[name].add(own, scores);
+            }
         }
     }
+    for (auto& part : out)
+        for (auto& r : part) {
+            std::fprintf(stderr, "  %s: auc=%.4f\n", r.detector.c_str(), r.auc);
+            rows.push_back(std::move(r));
+        }
 }
 
 /// The first n images (all when n is 0 or at least their count).
@@ -270,13 +292,12 @@ inline int run_pipeline(const run_args& a, const detector_options& det_opts) {
                 const double train_s = train_with_progress(rep, rep_images, progress);
                 std::fprintf(stderr, "%s: trained %zu epochs on %zu images (%zu of other classes) in %.1f s\n", label.c_str(),
                              cfg.epochs, rep_images.shape(0), dirt.size() ? dirt.shape(0) : std::size_t(0), train_s);
-                evaluate_representation(rep, det_images, test_images, cd.test_labels, c, cd.class_name, names, det_opts,
-                                        a.features, views, std::int64_t(cfg.seed), train_s, rows, a.ensemble ? &sums : nullptr,
-                                        methods.size() > 1 ? "@" + methods[mi] : "", s == 0 ? &kept : nullptr);
-                if (a.validate > 0)
-                    evaluate_representation(rep, det_images, val_images, val_labels, c, cd.class_name, names, det_opts, a.features,
-                                            views, std::int64_t(cfg.seed), train_s, rows, a.ensemble ? &val_sums : nullptr,
-                                            (methods.size() > 1 ? "@" + methods[mi] : "") + "[val]");
+                // the test split, and the validation split: one fit of each detector serves both
+                const std::string suffix = methods.size() > 1 ? "@" + methods[mi] : "";
+                std::vector<scored_split> splits{{&test_images, &cd.test_labels, suffix, a.ensemble ? &sums : nullptr, s == 0 ? &kept : nullptr}};
+                if (a.validate > 0) splits.push_back({&val_images, &val_labels, suffix + "[val]", a.ensemble ? &val_sums : nullptr});
+                evaluate_representation(rep, det_images, splits, c, cd.class_name, names, det_opts, a.features, views,
+                                        std::int64_t(cfg.seed), train_s, rows);
             }
         for (const auto& [name, ens] : val_sums)  // selected on these, reported beside the test split's
             rows.push_back({c, cd.class_name, "ensemble-" + name + "[val]", roc_auc(ens.scores(), val_labels), 0.0, 0.0,
@@ -493,7 +514,7 @@ inline int run_eval_model(const model_eval_args& a, const detector_options& det_
         require(detail::parse_double(*ts, train_seconds) && train_seconds >= 0, "cli", "--model '", a.model, "': record 'train_s' = '",
                 *ts, "' is not a number");
     std::vector<eval_row> rows;
-    evaluate_representation(rep, cd.train_images, test_images, cd.test_labels, cls, cd.class_name, names, det_opts,
+    evaluate_representation(rep, cd.train_images, {{&test_images, &cd.test_labels, ""}}, cls, cd.class_name, names, det_opts,
                             a.features, views, std::int64_t(rep.config().seed), train_seconds, rows);
     std::vector<std::string> cols;
     for (const auto& n : rep.proxy_score_names()) cols.push_back(n);
