@@ -266,5 +266,13 @@ TEST_CASE("a data-parallel representation extracts features and proxy scores spl
     REQUIRE_ALLCLOSE(split.values(), whole.values(), 1e-5, 1e-6);
     REQUIRE_ALLCLOSE(split_views.values(), views.values(), 1e-5, 1e-6);
     REQUIRE_ALLCLOSE(split_rot, rot, 1e-5, 1e-6);
+    // more ranks than a batch has images: extraction still splits, training is refused
+    auto small = cfg;
+    small.batch = 2;
+    pipeline::representation narrow(small, 1);
+    auto many = mpi::data_parallel(c);
+    many.size = 3, many.rank = std::min<std::size_t>(many.rank, 2);  // as if three ranks held the model
+    narrow.set_data_parallel(many);
+    REQUIRE_THROWS_WITH(narrow.fit(train), Catch::Contains("3 ranks cannot share a batch of 2"));
 }
 

@@ -98,7 +98,6 @@ public:
     void set_data_parallel(data_parallel dp) {
         require(!dp.enabled() || (dp.size >= 1 && dp.rank < dp.size && dp.all_gather && (!dp.sync_batch_norm || dp.sum_double)),
                 "trainer::set_data_parallel", "rank ", dp.rank, " of ", dp.size, " needs sum, all_gather (and sum_double to sync batch norm)");
-        require(dp.size <= s_.batch, "trainer::set_data_parallel", dp.size, " ranks cannot share a batch of ", s_.batch);
         dp_ = std::move(dp);
     }
     const data_parallel& parallelism() const { return dp_; }
@@ -113,6 +112,8 @@ public:
         require(next_step_ == 0 || N == trained_on_, "trainer::fit", "resumed on ", N,
                 " images, the checkpoint was written for ", trained_on_);
         trained_on_ = N;
+        require(dp_.size <= s_.batch, "trainer::fit", dp_.size, " ranks cannot share a batch of ", s_.batch,
+                " (each needs an image of every batch)");
         const std::size_t per_epoch = N / s_.batch, total = per_epoch * s_.epochs;
         set_train(net, proxy, true);
         const row_range mine = dp_.enabled() ? shard_rows(s_.batch, int(dp_.rank), int(dp_.size)) : row_range{0, s_.batch};
