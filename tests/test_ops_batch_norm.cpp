@@ -36,6 +36,42 @@ void require_close(const V& got, const std::vector<double>& want, const std::vec
         REQUIRE(std::abs(double(got[i]) - want[i]) <= tol<T>() * std::max(1.0, std::abs(want[i])));
     }
 }
+/// Random inputs of a batch-norm layer on N x C x HW planes (x, residual, incoming gradient, the
+/// layer's parameters and running statistics).
+template <class T>
+struct bn_inputs {
+    std::vector<T> x, res, dy, gamma, beta, rm, rv;
+    bn_inputs(rng& r, std::size_t N, std::size_t C, std::size_t HW) : x(N * C * HW), res(x.size()), dy(x.size()), gamma(C), beta(C), rm(C), rv(C) {
+        for (auto& v : x) v = T(1.5 * r.normal() + 0.5);
+        for (auto& v : res) v = T(r.normal());
+        for (auto& v : dy) v = T(r.normal());
+        for (std::size_t c = 0; c < C; ++c)
+            gamma[c] = T(0.5 + r.uniform()), beta[c] = T(r.normal() * 0.3), rm[c] = T(r.normal() * 0.2), rv[c] = T(0.5 + r.uniform());
+    }
+};
+
+/// Entries at the ReLU's edge (pre-activation within tolerance of 0, by the double definition)
+/// and their channels: not compared, as T and double may put them on either side (the
+/// backward pass skips their channels, whose sums they enter).
+struct relu_edges {
+    std::vector<bool> entry, channel, skip;  ///< skip: every entry of an edge channel
+    std::size_t count = 0;
+};
+template <class T>
+relu_edges find_relu_edges(const bn_inputs<T>& in, const ops::ref::batch_norm_result& want, std::size_t C, std::size_t HW,
+                           bool relu, bool residual) {
+    const std::size_t n = in.x.size();
+    relu_edges e{std::vector<bool>(n, false), std::vector<bool>(C, false), std::vector<bool>(n, false)};
+    if (relu || residual)
+        for (std::size_t j = 0; j < n; ++j) {
+            const std::size_t c = (j / HW) % C;
+            const double z = double(in.gamma[c]) * (double(in.x[j]) - want.mean[c]) / std::sqrt(want.var[c] + 1e-5) + double(in.beta[c]) +
+                             (residual ? double(in.res[j]) : 0.0);
+            if (std::abs(z) <= 2 * tol<T>()) e.entry[j] = e.channel[c] = true, ++e.count;
+        }
+    for (std::size_t j = 0; j < n; ++j) e.skip[j] = e.channel[(j / HW) % C];
+    return e;
+}
 }  // namespace
 
 TEMPLATE_TEST_CASE("batch-norm kernels equal the double definition in every form and on both summation paths", "", float, double) {
@@ -46,12 +82,8 @@ TEMPLATE_TEST_CASE("batch-norm kernels equal the double definition in every form
             for (bool training : {true, false}) {
                 const std::size_t N = 3, C = 5, n = N * C * HW;
                 const bool relu = form == 1, residual = form == 2;
-                std::vector<T> x(n), res(n), dy(n), gamma(C), beta(C), rm(C), rv(C);
-                for (auto& v : x) v = T(1.5 * r.normal() + 0.5);
-                for (auto& v : res) v = T(r.normal());
-                for (auto& v : dy) v = T(r.normal());
-                for (std::size_t c = 0; c < C; ++c)
-                    gamma[c] = T(0.5 + r.uniform()), beta[c] = T(r.normal() * 0.3), rm[c] = T(r.normal() * 0.2), rv[c] = T(0.5 + r.uniform());
+                const bn_inputs<T> in(r, N, C, HW);
+                const auto& [x, res, dy, gamma, beta, rm, rv] = in;
                 INFO("HW " << HW << " form " << form << " training " << training);
                 const auto want = ops::ref::batch_norm_forward(x.data(), residual ? res.data() : nullptr, N, C, HW, gamma.data(),
                                                                beta.data(), rm.data(), rv.data(), 0.1, 1e-5, training, relu);
@@ -59,21 +91,9 @@ TEMPLATE_TEST_CASE("batch-norm kernels equal the double definition in every form
                 ops::batch_norm_forward<T>(x.data(), residual ? res.data() : nullptr, N, C, HW, gamma.data(), beta.data(),
                                            rm2.data(), rv2.data(), 0.1, 1e-5, training, relu, y.data(), mean.data(),
                                            inv_std.data(), scale.data(), shift.data());
-                // entries at the ReLU's edge (pre-activation within tolerance of 0) are not compared,
-                // nor, in the backward pass, their channels (whose sums they enter)
-                std::vector<bool> edge(n, false), edge_channel(C, false);
-                std::size_t edges = 0;
-                if (relu || residual)
-                    for (std::size_t c = 0; c < C; ++c)
-                        for (std::size_t k = 0; k < N; ++k)
-                            for (std::size_t i = 0; i < HW; ++i) {
-                                const std::size_t j = (k * C + c) * HW + i;
-                                double z = double(gamma[c]) * (double(x[j]) - want.mean[c]) / std::sqrt(want.var[c] + 1e-5) +
-                                           double(beta[c]) + (residual ? double(res[j]) : 0.0);
-                                if (std::abs(z) <= 2 * tol<T>()) edge[j] = edge_channel[c] = true, ++edges;
-                            }
-                REQUIRE(edges * 100 <= n);
-                require_close<T>(y, want.y, edge, "y");
+                const relu_edges edges = find_relu_edges(in, want, C, HW, relu, residual);
+                REQUIRE(edges.count * 100 <= n);
+                require_close<T>(y, want.y, edges.entry, "y");
                 require_close<T>(rm2, want.running_mean, {}, "running_mean");
                 require_close<T>(rv2, want.running_var, {}, "running_var");
                 require_close<T>(mean, want.mean, {}, "mean");
@@ -84,14 +104,12 @@ TEMPLATE_TEST_CASE("batch-norm kernels equal the double definition in every form
                 ops::batch_norm_backward<T>(x.data(), dy.data(), residual ? y.data() : nullptr, residual ? masked.data() : nullptr,
                                             gamma.data(), mean.data(), inv_std.data(), scale.data(), shift.data(), N, C, HW,
                                             training, relu, dx.data(), true, dgamma.data(), dbeta.data());
-                std::vector<bool> skip(n);
-                for (std::size_t j = 0; j < n; ++j) skip[j] = edge_channel[(j / HW) % C];
                 std::vector<double> want_dx(g.dx);
                 for (auto& v : want_dx) v += 0.25;  // accumulate: dx += ...
-                require_close<T>(dx, want_dx, skip, "dx");
-                require_close<T>(dgamma, g.dgamma, edge_channel, "dgamma");
-                require_close<T>(dbeta, g.dbeta, edge_channel, "dbeta");
-                if (residual) require_close<T>(masked, g.dresidual, edge, "dresidual");
+                require_close<T>(dx, want_dx, edges.skip, "dx");
+                require_close<T>(dgamma, g.dgamma, edges.channel, "dgamma");
+                require_close<T>(dbeta, g.dbeta, edges.channel, "dbeta");
+                if (residual) require_close<T>(masked, g.dresidual, edges.entry, "dresidual");
             }
 }
 
@@ -144,12 +162,8 @@ TEST_CASE("synchronised batch norm over two replicas' rows equals the double def
             INFO("HW " << HW << " form " << form);
             const std::size_t N = 5, N0 = 3, C = 4, n = N * C * HW, img = C * HW;  // rows 0-2 on replica 0, 3-4 on 1
             const bool relu = form == 1, residual = form == 2;
-            std::vector<T> x(n), res(n), dy(n), gamma(C), beta(C), rm(C), rv(C);
-            for (auto& v : x) v = T(1.5 * r.normal() + 0.5);
-            for (auto& v : res) v = T(r.normal());
-            for (auto& v : dy) v = T(r.normal());
-            for (std::size_t c = 0; c < C; ++c)
-                gamma[c] = T(0.5 + r.uniform()), beta[c] = T(r.normal() * 0.3), rm[c] = T(r.normal() * 0.2), rv[c] = T(0.5 + r.uniform());
+            const bn_inputs<T> in(r, N, C, HW);
+            const auto& [x, res, dy, gamma, beta, rm, rv] = in;
             const auto want = ops::ref::batch_norm_forward(x.data(), residual ? res.data() : nullptr, N, C, HW, gamma.data(), beta.data(),
                                                            rm.data(), rv.data(), 0.1, 1e-5, true, relu);
             const auto g = ops::ref::batch_norm_backward(x.data(), dy.data(), N, C, HW, gamma.data(), want, 1e-5, true, relu, residual);
@@ -171,29 +185,18 @@ TEST_CASE("synchronised batch norm over two replicas' rows equals the double def
             std::thread other(replica, 1);
             replica(0);
             other.join();
-            // as in the whole-batch test: entries at the ReLU's edge, and in the backward pass
-            // their channels, are not compared
-            std::vector<bool> edge(n, false), edge_channel(C, false);
-            if (relu || residual)
-                for (std::size_t j = 0; j < n; ++j) {
-                    const std::size_t c = (j / HW) % C;
-                    const double z = double(gamma[c]) * (double(x[j]) - want.mean[c]) / std::sqrt(want.var[c] + 1e-5) + double(beta[c]) +
-                                     (residual ? double(res[j]) : 0.0);
-                    if (std::abs(z) <= 2 * tol<T>()) edge[j] = edge_channel[c] = true;
-                }
-            require_close<T>(y, want.y, edge, "y");
+            const relu_edges edges = find_relu_edges(in, want, C, HW, relu, residual);
+            require_close<T>(y, want.y, edges.entry, "y");
             for (int k : {0, 1}) {
                 require_close<T>(rms[std::size_t(k)], want.running_mean, {}, "running_mean");  // the global batch's, on both
                 require_close<T>(rvs[std::size_t(k)], want.running_var, {}, "running_var");
             }
-            std::vector<bool> skip(n);
-            for (std::size_t j = 0; j < n; ++j) skip[j] = edge_channel[(j / HW) % C];
-            require_close<T>(dx, g.dx, skip, "dx");
+            require_close<T>(dx, g.dx, edges.skip, "dx");
             // dgamma and dbeta stay each replica's share: their sum is the whole batch's
             std::vector<double> dg(C), db(C);
             for (std::size_t c = 0; c < C; ++c) dg[c] = double(dgs[0][c]) + dgs[1][c], db[c] = double(dbs[0][c]) + dbs[1][c];
-            require_close<T>(dg, g.dgamma, edge_channel, "dgamma");
-            require_close<T>(db, g.dbeta, edge_channel, "dbeta");
-            if (residual) require_close<T>(masked, g.dresidual, edge, "dresidual");
+            require_close<T>(dg, g.dgamma, edges.channel, "dgamma");
+            require_close<T>(db, g.dbeta, edges.channel, "dbeta");
+            if (residual) require_close<T>(masked, g.dresidual, edges.entry, "dresidual");
         }
 }

@@ -511,8 +511,6 @@ int main(int argc, char** argv) {
                              std::string(f) == "--class" ? " (use --category)" : "");
 #if ONECLASS_WITH_MPI
         if (world) {
-            // train: the ranks train one model together, rank 0 writes it; detect: split scoring.
-            // The other commands would have every rank write the same files: not yet.
             // train: the ranks train one model together; run, eval --model, features: each rank
             // extracts features of its block of the images (MVTec: of the patches) and scores its
             // block of the rows; rank 0 writes. The other commands do not split yet.
@@ -523,11 +521,7 @@ int main(int argc, char** argv) {
                 rep.set_data_parallel(mpi::data_parallel(*world, sync_batch_norm));
             };
             cli::parallel().split = [&](std::size_t n, const std::function<std::vector<double>(std::size_t, std::size_t)>& f) {
-                const auto [lo, hi] = mpi::shard_rows(n, world->rank(), world->size());
-                std::vector<double> all;
-                for (const auto& part : world->all_gather(hi > lo ? f(lo, hi) : std::vector<double>{}))
-                    all.insert(all.end(), part.begin(), part.end());
-                return all;
+                return mpi::split_rows<double>(*world, n, f);
             };
             cli::parallel().writer = world->rank() == 0;
         } else

@@ -139,7 +139,8 @@ public:
             c %= P;
             return std::pair{c * n / P, (c + 1) * n / P};
         };
-        std::vector<T> in((n + P - 1) / P + 1);
+        thread_local std::vector<T> in;  // reused: a training step sums a model-sized buffer every step
+        in.resize((n + P - 1) / P + 1);
         const int next = int((r + 1) % P), prev = int((r + P - 1) % P);
         auto exchange = [&](std::size_t send_c, std::size_t recv_c) {
             const auto [slo, shi] = chunk(send_c);

@@ -10,6 +10,7 @@
 // * split_scores: every rank holds the whole detector and scores its block of the queries
 //   (shard_rows); the blocks are gathered, so every rank gets all scores: one process's, up to
 //   the rounding a BLAS may give the same rows in a GEMM of another shape.
+// * split_rows: any per-row computation split the same way (the CLI's detectors of any type).
 // * shard_rows: the contiguous block of n rows a rank holds, a function of (n, rank, size) only.
 //
 //     oneclass::mpi::communicator comm;
@@ -133,25 +134,33 @@ std::vector<T> sharded_knn_scores(const communicator& comm, matrix_view<const T>
     return knn<T>::merge_nearest(parts, p);
 }
 
+/// One value per row of n, each rank computing its block: f(lo, hi) gives rows [lo, hi)
+/// (shard_rows); the blocks are gathered in order, so every rank gets all n.
+template <class T, class F>
+std::vector<T> split_rows(const communicator& comm, std::size_t n, F&& f) {
+    const auto [lo, hi] = shard_rows(n, comm.rank(), comm.size());
+    std::vector<T> mine;
+    if (hi > lo) {  // a rank with no rows (fewer than ranks) still takes part in the gather
+        const auto s = f(lo, hi);
+        mine.assign(s.begin(), s.end());
+    }
+    auto all = detail::concat(comm.all_gather(mine));
+    require(all.size() == n, "mpi::split_rows", "the ranks computed ", all.size(), " rows of ", n,
+            " (every rank must pass the same rows)");
+    return all;
+}
+
 /// Scores of all `queries` by a detector every rank holds whole, each rank scoring its block
-/// (shard_rows) and the blocks gathered in order, on every rank.
+/// (split_rows), on every rank.
 template <Detector D>
 std::vector<typename D::value_type> split_scores(const communicator& comm, const D& det,
                                                  matrix_view<const typename D::value_type> queries) {
-    const auto [lo, hi] = shard_rows(queries.rows(), comm.rank(), comm.size());
     comm.agree([&] {
         require(det.fitted() && queries.cols() == det.dim(), "mpi::split_scores", "queries of ", queries.cols(),
                 " columns for a ", det.fitted() ? "" : "un", "fitted detector of ", det.dim());
     });
-    std::vector<typename D::value_type> mine;
-    if (hi > lo) {  // a rank with no rows (fewer queries than ranks) still takes part in the gather
-        const auto s = det.score(queries.middle_rows(lo, hi - lo));
-        mine.assign(s.begin(), s.end());
-    }
-    auto all = detail::concat(comm.all_gather(mine));
-    require(all.size() == queries.rows(), "mpi::split_scores", "the ranks scored ", all.size(), " rows of ", queries.rows(),
-            " (every rank must pass the same queries)");
-    return all;
+    return split_rows<typename D::value_type>(
+        comm, queries.rows(), [&](std::size_t lo, std::size_t hi) { return det.score(queries.middle_rows(lo, hi - lo)); });
 }
 
 }  // namespace oneclass::mpi

@@ -13,6 +13,8 @@
 //   DifferentiableScoringProxy  + score_variable(net, x, name): those scores on the tape, N of
 //                      them, differentiable in x (explain/ attributes them to pixels); a name it
 //                      cannot differentiate throws
+//   DataParallelProxy  + loss(net, x, seed, batch_shard): its term of the loss on a rank's rows
+//                      of a global batch (pipeline::data_parallel), augmented by global index
 //   proxy_list<P...>   names, parsing and the variant of a set of proxies; extend the built-in
 //                      list with your own: proxy_list_append<builtin_proxies, my_proxy>
 #pragma once

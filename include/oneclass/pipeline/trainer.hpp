@@ -119,11 +119,11 @@ public:
         const row_range mine = dp_.enabled() ? shard_rows(s_.batch, int(dp_.rank), int(dp_.size)) : row_range{0, s_.batch};
         const batch_shard shard{mine.lo, mine.hi - mine.lo, s_.batch, dp_.rank, dp_.size > 1 ? dp_.all_gather : nullptr};
         std::vector<nn::named_buffer<float>> buffers;  // the batch-norm statistics, kept equal on every rank
-        if (dp_.enabled())
+        if (dp_.enabled()) {
             for (nn::module<float>* m : {static_cast<nn::module<float>*>(&net.f), static_cast<nn::module<float>*>(&net.g)})
                 for (auto& b : m->buffers()) buffers.push_back(b);
-        if (dp_.enabled())
             for (auto& b : proxy.buffers()) buffers.push_back(b);
+        }
         std::vector<std::size_t> order(N), idx(mine.hi - mine.lo);
         std::size_t shuffled_for = std::size_t(-1);
         for (std::size_t step = next_step_; step < total; ++step) {
@@ -224,8 +224,10 @@ private:
     agreed_step all_reduce(const std::vector<nn::named_variable<float>>& params, const std::vector<nn::named_buffer<float>>& buffers,
                            const loss_part& part, bool stop, bool bad_images) {
         // every parameter has its slot (zeros where this rank has no gradient) and a count of the
-        // ranks that had one: a parameter no rank reached keeps no gradient, as in one process
-        std::vector<float> flat;
+        // ranks that had one: a parameter no rank reached keeps no gradient, as in one process.
+        // The buffer is the trainer's, reused step after step (it is the size of the model)
+        std::vector<float>& flat = flat_;
+        flat.clear();
         for (const auto& p : params) {
             const auto& g = p.var.grad();
             if (g.defined()) flat.insert(flat.end(), g.data(), g.data() + g.size());
@@ -264,6 +266,7 @@ private:
     train_schedule s_;
     nn::sgd<float> opt_;
     data_parallel dp_;
+    std::vector<float> flat_;  ///< data-parallel: the step's fused sum
     std::size_t next_step_ = 0, trained_on_ = 0;
 };
 
