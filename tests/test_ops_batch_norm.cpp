@@ -163,7 +163,8 @@ TEST_CASE("synchronised batch norm over two replicas' rows equals the double def
             const std::size_t N = 5, N0 = 3, C = 4, n = N * C * HW, img = C * HW;  // rows 0-2 on replica 0, 3-4 on 1
             const bool relu = form == 1, residual = form == 2;
             const bn_inputs<T> in(r, N, C, HW);
-            const auto& [x, res, dy, gamma, beta, rm, rv] = in;
+            // references, not a structured binding: Clang 14 cannot capture bindings in the lambda below
+            const auto &x = in.x, &res = in.res, &dy = in.dy, &gamma = in.gamma, &beta = in.beta, &rm = in.rm, &rv = in.rv;
             const auto want = ops::ref::batch_norm_forward(x.data(), residual ? res.data() : nullptr, N, C, HW, gamma.data(), beta.data(),
                                                            rm.data(), rv.data(), 0.1, 1e-5, true, relu);
             const auto g = ops::ref::batch_norm_backward(x.data(), dy.data(), N, C, HW, gamma.data(), want, 1e-5, true, relu, residual);

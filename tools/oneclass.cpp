@@ -83,17 +83,17 @@ std::vector<float> sharded_detect_scores(const detect_args& a, const matrix<floa
             a.train, "'");
     std::size_t n = 0;
     (void)load_npy_rows<float>(a.train, 0, 0, &n);
-    const auto [lo, hi] = mpi::shard_rows(n, world->rank(), world->size());
+    const auto rows = mpi::shard_rows(n, world->rank(), world->size());
     matrix<float> X;
     world->agree([&] {  // a bad value in one rank's rows stops every rank
-        X = load_npy_rows<float>(a.train, lo, hi);
+        X = load_npy_rows<float>(a.train, rows.lo, rows.hi);
         require_finite<float>(X.view(), "cli", ("--train '" + a.train + "'").c_str());
         require(X.rows() == 0 || X.cols() == X_test.cols(), "detect", "--test has ", X_test.cols(), " columns but --train has ",
                 X.cols());
     });
     const auto det = cli::make_detector(a.det);
     std::printf("detector=%s train_rows=%zu dim=%zu ranks=%d (each holds about %zu rows)\n", a.det.name.c_str(), n, X_test.cols(),
-                world->size(), hi - lo);
+                world->size(), rows.hi - rows.lo);
     if (const auto* k = std::get_if<kde<float>>(&det)) return mpi::sharded_kde_scores<float>(*world, X.view(), X_test.view(), k->params());
     return mpi::sharded_knn_scores<float>(*world, X.view(), X_test.view(), std::get<knn<float>>(det).params());
 #else
