@@ -5,7 +5,8 @@
 #   2. every instruction-set path: the ISA-dependent kernel tests built for x86-64-v2 (the SSE fallbacks)
 #      with g++, and the whole suite for x86-64-v3 (AVX2) with clang under ASan + UBSan; the README
 #      build is -march=native (AVX-512 on the CI machines seen so far);
-#   3. the libFuzzer harnesses of every reader (scripts/fuzz.sh).
+#   3. the programs no test runs (examples, benchmarks) compile;
+#   4. the libFuzzer harnesses of every reader (scripts/fuzz.sh).
 # Every build is -Werror. Usage: bash scripts/ci_extra.sh [fuzz seconds per reader, default 10]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -43,6 +44,11 @@ cmake --build build-asan -j"$jobs" --target all_tests
 ASAN_OPTIONS=detect_leaks=1:strict_string_checks=1 UBSAN_OPTIONS=print_stacktrace=1 \
   LSAN_OPTIONS=suppressions=$PWD/.ci/lsan.supp:print_suppressions=0 \
   ctest --test-dir build-asan -j"$jobs" --output-on-failure -E '^(test_install_consumer|failtest_.*)$'
+
+step "the programs the tests do not run compile: examples, benchmarks, oneclass-bench (clang, -O0)"
+CC=clang CXX=clang++ cmake -S . -B build-progs -DCMAKE_BUILD_TYPE=None -DCMAKE_CXX_FLAGS=-O0 -DONECLASS_MARCH=x86-64-v3 \
+  -DONECLASS_WERROR=ON -DONECLASS_BUILD_TESTS=OFF > /dev/null
+cmake --build build-progs -j"$jobs"
 
 step "fuzzing every reader"
 bash scripts/fuzz.sh "${1:-10}"
