@@ -3,6 +3,7 @@
 #pragma once
 
 #include <oneclass/core/platform.hpp>
+#include <oneclass/ops/dispatch.hpp>
 
 #include <benchmark/benchmark.h>
 
@@ -11,6 +12,7 @@
 int main(int argc, char** argv) {
     if (const auto w = oneclass::blas_kernel_warning()) std::fprintf(stderr, "warning: %s\n", w->c_str());
     benchmark::AddCustomContext("oneclass.compiled_for", oneclass::compiled_isa());
+    benchmark::AddCustomContext("oneclass.kernels", oneclass::ops::kernel_description());
     benchmark::AddCustomContext("oneclass.blas_kernels", oneclass::blas().core);
     benchmark::Initialize(&argc, argv);
     if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;

@@ -12,7 +12,7 @@ secs=${1:-20}
 readers=("$@")
 [ ${#readers[@]} -eq 0 ] && readers=(npy csv idx cifar image model weights representation)
 CC=clang CXX=clang++ cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DONECLASS_BUILD_FUZZERS=ON \
-  -DONECLASS_BUILD_TESTS=OFF -DONECLASS_BUILD_TOOLS=OFF -DONECLASS_BUILD_BENCHMARKS=OFF -DONECLASS_WERROR=ON > /dev/null
+  -DONECLASS_BUILD_TESTS=OFF -DONECLASS_BUILD_TOOLS=OFF -DONECLASS_BUILD_BENCHMARKS=OFF -DONECLASS_WERROR=ON -DONECLASS_DISPATCH=OFF > /dev/null
 if [ $# -eq 0 ]; then cmake --build build-fuzz -j"$(nproc)"  # all harnesses at once (one file each)
 else cmake --build build-fuzz -j"$(nproc)" --target "${readers[@]/#/fuzz_}"; fi
 fuzz_one() {

@@ -6,6 +6,7 @@
 #include <oneclass/core/binary_io.hpp>
 #include <oneclass/core/platform.hpp>
 #include <oneclass/data.hpp>
+#include <oneclass/ops/dispatch.hpp>
 #include <oneclass/detectors.hpp>
 
 #include <CLI/CLI.hpp>
@@ -64,7 +65,8 @@ inline std::vector<std::string> detector_flags() {
 inline std::string version_text() {
     const blas_info b = blas();
     std::string s = std::string("oneclass ") + version_string + "\ncompiled for: " + compiled_isa() +
-                    "\nthis CPU:     " + cpu_isa() + "\nBLAS:         " + b.name;
+                    "\nthis CPU:     " + cpu_isa() + " (" + isa_name(cpu_isa_level()) + ")\nkernels:      " +
+                    ops::kernel_description() + "\nBLAS:         " + b.name;
     if (b.openblas) s += "\nBLAS kernels: " + b.core;
     if (const auto w = blas_kernel_warning()) s += "\nwarning: " + *w;
     return s;

@@ -97,6 +97,7 @@ int main(int argc, char** argv) {
             rusage ru{};
             getrusage(RUSAGE_SELF, &ru);
             const double med = secs[secs.size() / 2];
+            std::printf("kernels=%s\n", oneclass::ops::kernel_description().c_str());
             std::printf("mode=dense arch=%s input=%s patch=%zu stride=%zu images=%zu patches=%zu batch=%zu threads=%zu width=%g\n",
                         arch.c_str(), input.c_str(), patch, stride, images, n, batch, threads, width);
             std::printf("patches_per_s=%.3f\nseconds_per_image=%.4f\npeak_rss_mb=%.1f\n", double(n) / med, med / double(images),
@@ -144,8 +145,8 @@ int main(int argc, char** argv) {
         std::sort(secs.begin(), secs.end());
         rusage ru{};
         getrusage(RUSAGE_SELF, &ru);
-        std::printf("mode=%s arch=%s input=%s batch=%zu threads=%zu width=%g\n", train ? "train-step" : "infer",
-                    arch.c_str(), input.c_str(), batch, threads, width);
+        std::printf("mode=%s arch=%s input=%s batch=%zu threads=%zu width=%g\nkernels=%s\n", train ? "train-step" : "infer",
+                    arch.c_str(), input.c_str(), batch, threads, width, oneclass::ops::kernel_description().c_str());
         std::size_t weights = 0;  // what a data-parallel step all-reduces (docs/scaling.md)
         for (const auto& p : params) weights += p.var.value().size();
         std::printf("images_per_s=%.3f\npeak_rss_mb=%.1f\nweights=%zu\n", double(batch) / secs[secs.size() / 2],

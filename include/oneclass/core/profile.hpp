@@ -18,18 +18,34 @@
 namespace oneclass::profile {
 
 namespace detail {
+struct registry {
+    std::mutex m;
+    std::map<std::string, double> seconds;
+    static registry& instance();
+};
+#if defined(ONECLASS_KERNEL_TU)
+// In a level's object of the kernel library (ops/dispatch.hpp) the profiler is the program's,
+// lent when the program loads the level's table (a copy of its own would never be read).
+struct lent_profiler {
+    std::atomic<bool>* on = nullptr;
+    registry* totals = nullptr;
+};
+inline lent_profiler& lent() {
+    static lent_profiler l;
+    return l;
+}
+inline std::atomic<bool>& enabled_flag() { return *lent().on; }
+inline registry& registry::instance() { return *lent().totals; }
+#else
 inline std::atomic<bool>& enabled_flag() {
     static std::atomic<bool> on{false};
     return on;
 }
-struct registry {
-    std::mutex m;
-    std::map<std::string, double> seconds;
-    static registry& instance() {
-        static registry r;
-        return r;
-    }
-};
+inline registry& registry::instance() {
+    static registry r;
+    return r;
+}
+#endif
 }  // namespace detail
 
 inline void enable(bool on) { detail::enabled_flag().store(on, std::memory_order_relaxed); }

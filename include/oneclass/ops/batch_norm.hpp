@@ -9,6 +9,7 @@
 #pragma once
 
 #include <oneclass/core/profile.hpp>
+#include <oneclass/ops/dispatch.hpp>
 #include <oneclass/parallel/parallel.hpp>
 #include <oneclass/simd/simd.hpp>
 
@@ -73,11 +74,6 @@ void bn_vertical_sums(std::size_t N, std::size_t clo, std::size_t chi, const std
 }
 }  // namespace detail
 
-/// Sums per-channel statistics across the replicas of a data-parallel run, element-wise and in
-/// place (the same bits on every replica): synchronised batch norm. The vector ends with the
-/// count of values per channel, summed like the rest.
-using batch_norm_sync = std::function<void(std::vector<double>&)>;
-
 namespace detail {
 /// sync(sums + [count]) in place; returns the summed count.
 inline double sync_sums(const batch_norm_sync& sync, std::vector<double>& sums, std::size_t count) {
@@ -89,16 +85,12 @@ inline double sync_sums(const batch_norm_sync& sync, std::vector<double>& sums, 
 }
 }  // namespace detail
 
-/// y = x scale + shift per channel (relu: then max(0, .); residual: + residual, then ReLU), with
-/// training: batch statistics (biased variance to normalise, unbiased into the running variance,
-/// as PyTorch), the running statistics updated by momentum; otherwise the running statistics.
-/// Writes the per-channel mean, 1 / std, scale = gamma / std and shift = beta - mean scale that
-/// the backward pass needs. sync (training): the statistics are those of the union of every
-/// replica's batch (the sums of each pass go through it before they are used).
+/// batch_norm_forward compiled in the including translation unit (see conv2d_forward_here); the
+/// same for batch_norm_backward_here.
 template <class T>
-void batch_norm_forward(const T* xd, const T* residual, std::size_t N, std::size_t C, std::size_t HW, const T* gm,
-                        const T* bt, T* running_mean, T* running_var, double momentum, double eps, bool training,
-                        bool fuse_relu, T* y, T* mean, T* inv_std, T* scale, T* shift, const batch_norm_sync* sync = nullptr) {
+void batch_norm_forward_here(const T* xd, const T* residual, std::size_t N, std::size_t C, std::size_t HW, const T* gm,
+                             const T* bt, T* running_mean, T* running_var, double momentum, double eps, bool training,
+                             bool fuse_relu, T* y, T* mean, T* inv_std, T* scale, T* shift, const batch_norm_sync* sync) {
     using namespace detail;
     double M = double(N * HW);
     std::vector<double> sums(C, 0.0), dmean(C, 0.0);
@@ -180,18 +172,11 @@ void batch_norm_forward(const T* xd, const T* residual, std::size_t N, std::size
     }
 }
 
-/// The backward pass of batch_norm_forward for the incoming gradient g_in: dgamma, dbeta (+=, if
-/// not null) and dx (if not null; += when accumulate). relu: the gradient is masked by the ReLU
-/// of x scale + shift, recomputed with the forward's rounding. y_out (residual form): the mask
-/// comes from the saved output instead, and the masked gradient dz is written to `masked` (the
-/// residual's gradient). sync (training): the forward's statistics were synchronised, so dx
-/// takes the sums of dz and dz x over every replica; dgamma and dbeta stay this replica's own
-/// (the gradient all-reduce sums them).
 template <class T>
-void batch_norm_backward(const T* xd2, const T* g_in, const T* y_out, T* m, const T* gamma_v, const T* mean,
-                         const T* inv_std, const T* scale, const T* shift, std::size_t N, std::size_t C, std::size_t HW,
-                         bool training, bool fuse_relu, T* dx, bool accumulate, T* dgamma, T* dbeta,
-                         const batch_norm_sync* sync = nullptr) {
+void batch_norm_backward_here(const T* xd2, const T* g_in, const T* y_out, T* m, const T* gamma_v, const T* mean,
+                              const T* inv_std, const T* scale, const T* shift, std::size_t N, std::size_t C, std::size_t HW,
+                              bool training, bool fuse_relu, T* dx, bool accumulate, T* dgamma, T* dbeta,
+                              const batch_norm_sync* sync) {
     using namespace detail;
     double M = double(N * HW);
     const T* dy = m ? m : g_in;  // dz, read by the second pass
@@ -273,6 +258,46 @@ void batch_norm_backward(const T* xd2, const T* g_in, const T* y_out, T* m, cons
     std::copy_n(both.begin(), C, sdy.begin());
     std::copy_n(both.begin() + std::ptrdiff_t(C), C, sdyxr.begin());
     for_channel_blocks<T>(N, C, HW, input_grad);
+}
+
+/// y = x scale + shift per channel (relu: then max(0, .); residual: + residual, then ReLU), with
+/// training: batch statistics (biased variance to normalise, unbiased into the running variance,
+/// as PyTorch), the running statistics updated by momentum; otherwise the running statistics.
+/// Writes the per-channel mean, 1 / std, scale = gamma / std and shift = beta - mean scale that
+/// the backward pass needs. sync (training): the statistics are those of the union of every
+/// replica's batch (the sums of each pass go through it before they are used).
+template <class T>
+void batch_norm_forward(const T* x, const T* residual, std::size_t N, std::size_t C, std::size_t HW, const T* gamma,
+                        const T* beta, T* running_mean, T* running_var, double momentum, double eps, bool training,
+                        bool fuse_relu, T* y, T* mean, T* inv_std, T* scale, T* shift, const batch_norm_sync* sync = nullptr) {
+#if ONECLASS_DISPATCHED
+    kernels_for<T>().batch_norm_forward(x, residual, N, C, HW, gamma, beta, running_mean, running_var, momentum, eps, training,
+                                        fuse_relu, y, mean, inv_std, scale, shift, sync);
+#else
+    batch_norm_forward_here(x, residual, N, C, HW, gamma, beta, running_mean, running_var, momentum, eps, training, fuse_relu,
+                            y, mean, inv_std, scale, shift, sync);
+#endif
+}
+
+/// The backward pass of batch_norm_forward for the incoming gradient g_in: dgamma, dbeta (+=, if
+/// not null) and dx (if not null; += when accumulate). relu: the gradient is masked by the ReLU
+/// of x scale + shift, recomputed with the forward's rounding. y_out (residual form): the mask
+/// comes from the saved output instead, and the masked gradient dz is written to `masked` (the
+/// residual's gradient). sync (training): the forward's statistics were synchronised, so dx
+/// takes the sums of dz and dz x over every replica; dgamma and dbeta stay this replica's own
+/// (the gradient all-reduce sums them).
+template <class T>
+void batch_norm_backward(const T* x, const T* g_in, const T* y_out, T* masked, const T* gamma, const T* mean,
+                         const T* inv_std, const T* scale, const T* shift, std::size_t N, std::size_t C, std::size_t HW,
+                         bool training, bool fuse_relu, T* dx, bool accumulate, T* dgamma, T* dbeta,
+                         const batch_norm_sync* sync = nullptr) {
+#if ONECLASS_DISPATCHED
+    kernels_for<T>().batch_norm_backward(x, g_in, y_out, masked, gamma, mean, inv_std, scale, shift, N, C, HW, training,
+                                         fuse_relu, dx, accumulate, dgamma, dbeta, sync);
+#else
+    batch_norm_backward_here(x, g_in, y_out, masked, gamma, mean, inv_std, scale, shift, N, C, HW, training, fuse_relu, dx,
+                             accumulate, dgamma, dbeta, sync);
+#endif
 }
 
 }  // namespace oneclass::ops

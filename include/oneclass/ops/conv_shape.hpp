@@ -21,4 +21,12 @@ struct conv_shape {
     }
 };
 
+/// winograd = F(2x2, 3x3), winograd4 = F(4x4, 3x3), implicit_gemm: forward and weights (backward-data: im2col),
+/// phase: the phase-split direct convolution of stride-2 layers (ops/phase_direct.hpp), all passes;
+/// winograd_s2: F_s2(2x2, 3x3) for 3x3 stride-2 padding-1 layers (ops/winograd_s2.hpp), forward and
+/// weights (backward-data: im2col)
+enum class conv_algo { automatic, im2col, winograd, winograd4, implicit_gemm, phase, winograd_s2 };
+
+enum class conv_pass { forward, backward_data, backward_weights };
+
 }  // namespace oneclass::ops

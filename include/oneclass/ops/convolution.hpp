@@ -13,20 +13,13 @@
 
 #include <oneclass/core/profile.hpp>
 #include <oneclass/ops/conv.hpp>
+#include <oneclass/ops/dispatch.hpp>
 #include <oneclass/ops/implicit_gemm.hpp>
 #include <oneclass/ops/phase_direct.hpp>
 #include <oneclass/ops/winograd.hpp>
 #include <oneclass/ops/winograd_s2.hpp>
 
 namespace oneclass::ops {
-
-/// winograd = F(2x2, 3x3), winograd4 = F(4x4, 3x3), implicit_gemm: forward and weights (backward-data: im2col),
-/// phase: the phase-split direct convolution of stride-2 layers (ops/phase_direct.hpp), all passes;
-/// winograd_s2: F_s2(2x2, 3x3) for 3x3 stride-2 padding-1 layers (ops/winograd_s2.hpp), forward and
-/// weights (backward-data: im2col)
-enum class conv_algo { automatic, im2col, winograd, winograd4, implicit_gemm, phase, winograd_s2 };
-
-enum class conv_pass { forward, backward_data, backward_weights };
 
 /// The Winograd tile size for one pass (0: not Winograd). Explicit requests are honoured (and
 /// checked). `automatic`: Winograd needs enough channels for its products to outweigh the
@@ -90,9 +83,10 @@ void add_bias(const T* bias, const conv_shape& g, T* y) {
             for (std::size_t i = 0; i < PQ; ++i) y[(n * g.K + k) * PQ + i] += bias[k];
 }
 
-/// y = conv(x, w) (+ bias).
+/// conv2d_forward compiled in the including translation unit (the kernel library's levels, or a
+/// program without ONECLASS_DISPATCH); the same for the two below.
 template <class T>
-void conv2d_forward(const T* x, const T* w, const T* bias, const conv_shape& g, T* y, conv_algo a = conv_algo::automatic) {
+void conv2d_forward_here(const T* x, const T* w, const T* bias, const conv_shape& g, T* y, conv_algo a) {
     ONECLASS_PROFILE_SCOPE("conv.forward");
     g.validate("conv2d");
     switch (choose_conv_algo<T>(g, a, conv_pass::forward)) {
@@ -119,11 +113,8 @@ void conv2d_forward(const T* x, const T* w, const T* bias, const conv_shape& g, 
     if (bias) add_bias(bias, g, y);  // the Winograd paths compute the convolution only
 }
 
-/// dx += d conv / d x applied to dy (accumulate = false: dx = ..., into memory that need not be
-/// zeroed first).
 template <class T>
-void conv2d_backward_data(const T* dy, const T* w, const conv_shape& g, T* dx, conv_algo a = conv_algo::automatic,
-                          bool accumulate = true) {
+void conv2d_backward_data_here(const T* dy, const T* w, const conv_shape& g, T* dx, conv_algo a, bool accumulate) {
     ONECLASS_PROFILE_SCOPE("conv.backward_data");
     switch (choose_conv_algo<T>(g, a, conv_pass::backward_data)) {
         case conv_algo::winograd4: return conv2d_backward_data_winograd<4>(dy, w, g, dx, accumulate);
@@ -143,11 +134,8 @@ void conv2d_backward_data(const T* dy, const T* w, const conv_shape& g, T* dx, c
     }
 }
 
-/// dw += d conv / d w and dbias += d conv / d bias applied to dy (either may be nullptr;
-/// accumulate = false: = instead of +=). The bias gradient is im2col's (a sum over dy).
 template <class T>
-void conv2d_backward_weights(const T* x, const T* dy, const conv_shape& g, T* dw, T* dbias,
-                             conv_algo a = conv_algo::automatic, bool accumulate = true) {
+void conv2d_backward_weights_here(const T* x, const T* dy, const conv_shape& g, T* dw, T* dbias, conv_algo a, bool accumulate) {
     ONECLASS_PROFILE_SCOPE("conv.backward_weights");
     const conv_algo algo = dw ? choose_conv_algo<T>(g, a, conv_pass::backward_weights) : conv_algo::im2col;
     switch (algo) {
@@ -177,6 +165,40 @@ void conv2d_backward_weights(const T* x, const T* dy, const conv_shape& g, T* dw
         ONECLASS_PROFILE_SCOPE("conv.im2col_backward_weights");
         conv2d_backward_weights_im2col<T>(x, dy, g, nullptr, dbias, accumulate);
     }
+}
+
+/// y = conv(x, w) (+ bias).
+template <class T>
+void conv2d_forward(const T* x, const T* w, const T* bias, const conv_shape& g, T* y, conv_algo a = conv_algo::automatic) {
+#if ONECLASS_DISPATCHED
+    kernels_for<T>().conv2d_forward(x, w, bias, g, y, a);
+#else
+    conv2d_forward_here(x, w, bias, g, y, a);
+#endif
+}
+
+/// dx += d conv / d x applied to dy (accumulate = false: dx = ..., into memory that need not be
+/// zeroed first).
+template <class T>
+void conv2d_backward_data(const T* dy, const T* w, const conv_shape& g, T* dx, conv_algo a = conv_algo::automatic,
+                          bool accumulate = true) {
+#if ONECLASS_DISPATCHED
+    kernels_for<T>().conv2d_backward_data(dy, w, g, dx, a, accumulate);
+#else
+    conv2d_backward_data_here(dy, w, g, dx, a, accumulate);
+#endif
+}
+
+/// dw += d conv / d w and dbias += d conv / d bias applied to dy (either may be nullptr;
+/// accumulate = false: = instead of +=). The bias gradient is im2col's (a sum over dy).
+template <class T>
+void conv2d_backward_weights(const T* x, const T* dy, const conv_shape& g, T* dw, T* dbias,
+                             conv_algo a = conv_algo::automatic, bool accumulate = true) {
+#if ONECLASS_DISPATCHED
+    kernels_for<T>().conv2d_backward_weights(x, dy, g, dw, dbias, a, accumulate);
+#else
+    conv2d_backward_weights_here(x, dy, g, dw, dbias, a, accumulate);
+#endif
 }
 
 }  // namespace oneclass::ops

@@ -10,6 +10,7 @@
 #pragma once
 
 #include <oneclass/core/intrinsics.hpp>
+#include <oneclass/core/isa.hpp>
 
 #include <xsimd/xsimd.hpp>
 
@@ -200,7 +201,7 @@ void masked_sum_dot_affine(const T* g, const T* x, T a, T b, std::size_t n, T& s
 /// so a NaN or infinite gradient stays visible where it is masked (as the scalar g * [y > 0]);
 /// written with explicit vectors because the bool-to-float product does not auto-vectorise on AVX2.
 template <class T>
-void relu_mask_mul(const T* g, const T* y, std::size_t n, T* out) noexcept {
+void relu_mask_mul_here(const T* g, const T* y, std::size_t n, T* out) noexcept {
     constexpr std::size_t W = width<T>;
     std::size_t i = 0;
     const batch<T> zero(T(0)), one(T(1));
@@ -292,7 +293,7 @@ T sum_squared_deviation(const T* a, std::size_t n, T c) noexcept {
 
 /// sum_i a[i]^2
 template <class T>
-T squared_norm(const T* a, std::size_t n) noexcept {
+T squared_norm_here(const T* a, std::size_t n) noexcept {
     return dot(a, a, n);
 }
 
@@ -313,7 +314,7 @@ T max(const T* a, std::size_t n) noexcept {
 
 /// min_i a[i]; +inf for n == 0.
 template <class T>
-T min(const T* a, std::size_t n) noexcept {
+T min_here(const T* a, std::size_t n) noexcept {
     constexpr std::size_t W = width<T>;
     std::size_t i = 0;
     T m = std::numeric_limits<T>::infinity();
@@ -340,7 +341,7 @@ batch<T> exp0(const batch<T>& x) noexcept {
 
 /// a[i] = exp(scale * a[i] + shift), in place.
 template <class T>
-void exp_affine_inplace(T* a, std::size_t n, T scale, T shift) noexcept {
+void exp_affine_inplace_here(T* a, std::size_t n, T scale, T shift) noexcept {
     constexpr std::size_t W = width<T>;
     const batch<T> vs(scale), vh(shift);
     std::size_t i = 0;
@@ -353,7 +354,7 @@ void exp_affine_inplace(T* a, std::size_t n, T scale, T shift) noexcept {
 /// the affine form scale * a + scale * offset carries |scale * offset| * eps of rounding, which
 /// overflows exp once scale is large (KDE with gamma 1e30).
 template <class T>
-T sum_exp_shifted(const T* a, std::size_t n, T offset, T scale) noexcept {
+T sum_exp_shifted_here(const T* a, std::size_t n, T offset, T scale) noexcept {
     constexpr std::size_t W = width<T>;
     const batch<T> vs(scale), vo(offset);
     std::size_t i = 0;
@@ -369,7 +370,7 @@ T sum_exp_shifted(const T* a, std::size_t n, T offset, T scale) noexcept {
 
 /// a[i] = exp(scale * (a[i] - offset)), in place: the terms sum_exp_shifted adds (KDE's weights).
 template <class T>
-void exp_shifted_inplace(T* a, std::size_t n, T offset, T scale) noexcept {
+void exp_shifted_inplace_here(T* a, std::size_t n, T offset, T scale) noexcept {
     constexpr std::size_t W = width<T>;
     const batch<T> vs(scale), vo(offset);
     std::size_t i = 0;
@@ -379,7 +380,7 @@ void exp_shifted_inplace(T* a, std::size_t n, T offset, T scale) noexcept {
 
 /// sum_i w[i] * exp(scale * a[i]), a unchanged.
 template <class T>
-T weighted_sum_exp(const T* w, const T* a, std::size_t n, T scale) noexcept {
+T weighted_sum_exp_here(const T* w, const T* a, std::size_t n, T scale) noexcept {
     constexpr std::size_t W = width<T>;
     const batch<T> vs(scale);
     std::size_t i = 0;
@@ -396,7 +397,7 @@ T weighted_sum_exp(const T* w, const T* a, std::size_t n, T scale) noexcept {
 
 /// out[i] = max(0, a + b[i] + c[i]) (squared distances from norms and -2 x.y).
 template <class T>
-void add_norms_clamp(T* c, const T* b, T a, std::size_t n) noexcept {
+void add_norms_clamp_here(T* c, const T* b, T a, std::size_t n) noexcept {
     constexpr std::size_t W = width<T>;
     const batch<T> va(a), zero(T(0));
     std::size_t i = 0;
@@ -603,5 +604,71 @@ inline void interleave2(const T* even, const T* odd, std::size_t n, T* dst, bool
         else dst[2 * i] = even[i], dst[2 * i + 1] = odd[i];
     }
 }
+
+// ---- the row functions the rest of the library calls, dispatched ------------------------------
+// Where the program links the kernel library (ONECLASS_DISPATCH) and kernel_isa() is another
+// level than the one this translation unit is compiled for, the call goes to that level's copy
+// (simd/dispatch.hpp); at its own level it runs inline. Not noexcept there: the first call may
+// read a malformed ONECLASS_ISA and say so.
+
+}  // namespace oneclass::simd
+
+#include <oneclass/simd/dispatch.hpp>
+
+namespace oneclass::simd {
+
+#if ONECLASS_DISPATCHED
+#define ONECLASS_SIMD_ROUTE(name, ...)                                                              \
+    if (kernel_isa() != compiled_isa_level()) return row_fns_for<T>().name(__VA_ARGS__); \
+    return name##_here(__VA_ARGS__)
+#define ONECLASS_SIMD_NOEXCEPT
+#else
+#define ONECLASS_SIMD_ROUTE(name, ...) return name##_here(__VA_ARGS__)
+#define ONECLASS_SIMD_NOEXCEPT noexcept
+#endif
+
+/// sum_i a[i]^2
+template <class T>
+T squared_norm(const T* a, std::size_t n) ONECLASS_SIMD_NOEXCEPT {
+    ONECLASS_SIMD_ROUTE(squared_norm, a, n);
+}
+/// min_i a[i]; +inf for n == 0.
+template <class T>
+T min(const T* a, std::size_t n) ONECLASS_SIMD_NOEXCEPT {
+    ONECLASS_SIMD_ROUTE(min, a, n);
+}
+/// sum_i exp(scale * (a[i] - offset)), a unchanged (sum_exp_shifted_here says why the shift comes first).
+template <class T>
+T sum_exp_shifted(const T* a, std::size_t n, T offset, T scale) ONECLASS_SIMD_NOEXCEPT {
+    ONECLASS_SIMD_ROUTE(sum_exp_shifted, a, n, offset, scale);
+}
+/// sum_i w[i] * exp(scale * a[i]), a unchanged.
+template <class T>
+T weighted_sum_exp(const T* w, const T* a, std::size_t n, T scale) ONECLASS_SIMD_NOEXCEPT {
+    ONECLASS_SIMD_ROUTE(weighted_sum_exp, w, a, n, scale);
+}
+/// a[i] = exp(scale * a[i] + shift), in place.
+template <class T>
+void exp_affine_inplace(T* a, std::size_t n, T scale, T shift) ONECLASS_SIMD_NOEXCEPT {
+    ONECLASS_SIMD_ROUTE(exp_affine_inplace, a, n, scale, shift);
+}
+/// a[i] = exp(scale * (a[i] - offset)), in place.
+template <class T>
+void exp_shifted_inplace(T* a, std::size_t n, T offset, T scale) ONECLASS_SIMD_NOEXCEPT {
+    ONECLASS_SIMD_ROUTE(exp_shifted_inplace, a, n, offset, scale);
+}
+/// out[i] = g[i] [y[i] > 0] (relu_mask_mul_here says why multiplied).
+template <class T>
+void relu_mask_mul(const T* g, const T* y, std::size_t n, T* out) ONECLASS_SIMD_NOEXCEPT {
+    ONECLASS_SIMD_ROUTE(relu_mask_mul, g, y, n, out);
+}
+/// c[i] = max(0, a + b[i] + c[i]) (squared distances from norms and -2 x.y).
+template <class T>
+void add_norms_clamp(T* c, const T* b, T a, std::size_t n) ONECLASS_SIMD_NOEXCEPT {
+    ONECLASS_SIMD_ROUTE(add_norms_clamp, c, b, a, n);
+}
+
+#undef ONECLASS_SIMD_ROUTE
+#undef ONECLASS_SIMD_NOEXCEPT
 
 }  // namespace oneclass::simd
