@@ -157,6 +157,14 @@ TEST_CASE("oneclass detect: scores, auc, gamma, model save / load") {
     REQUIRE_THAT(v.out, Catch::Contains(std::string("oneclass ") + version_string) && Catch::Contains("compiled for: ") &&
                             Catch::Contains("this CPU: ") && Catch::Contains("BLAS: "));
     if (blas().openblas) REQUIRE_THAT(v.out, Catch::Contains("BLAS kernels: Haswell"));
+    REQUIRE_THAT(v.out, Catch::Contains("kernels: "));
+    // ONECLASS_ISA: the kernels' level forced, or a bad one named before any work (exit 2)
+    const auto base = run("--version", "ONECLASS_ISA=x86-64");
+    REQUIRE(base.status == 0);
+    REQUIRE_THAT(base.out, Catch::Contains("kernels:      x86-64 ") || Catch::Contains("compiled inline"));
+    const auto bad_isa = run("detect --detector kde --train " + at("train.npy") + " --test " + at("test.npy"), "ONECLASS_ISA=avx9");
+    REQUIRE(bad_isa.status == 2);
+    REQUIRE_THAT(bad_isa.err, Catch::Contains("ONECLASS_ISA") && Catch::Contains("unknown level 'avx9'"));
     const auto d = run("detect --detector ocsvm --train " + at("train.npy") + " --test " + at("test.npy"));
     REQUIRE_THAT(d.out, Catch::Contains("gamma=") && Catch::Contains("rho=") && Catch::Contains("n_support="));
     const auto ns = run("detect --detector kde --shard-train --train " + at("train.npy") + " --test " + at("test.npy"));

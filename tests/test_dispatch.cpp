@@ -29,6 +29,7 @@ struct each_level {
     void operator()(F&& f) const {
         for (isa l : isa_levels) {
             if (int(l) > int(cpu_isa_level())) break;
+            if (!kernel_level_built(l)) continue;  // the library's ONECLASS_KERNEL_LEVELS
             set_kernel_isa(l);
             INFO("kernels at " << isa_name(l));
             REQUIRE(ops::kernels().level == l);
@@ -78,6 +79,11 @@ TEST_CASE("levels are named as the x86-64 psABI names them, and misuse is refuse
     REQUIRE_THROWS_WITH(parse_isa(""), Catch::Contains("unknown instruction-set level"));
     if (cpu_isa_level() != isa::x86_64_v4)
         REQUIRE_THROWS_WITH(set_kernel_isa(isa::x86_64_v4), Catch::Contains("this CPU supports up to"));
+    for (isa l : isa_levels)  // a level the CPU runs but the library lacks (x86-64-v2 by default)
+        if (int(l) <= int(cpu_isa_level()) && !kernel_level_built(l))
+            REQUIRE_THROWS_WITH(set_kernel_isa(l), Catch::Contains("is not built into this program's kernel library"));
+    REQUIRE(kernel_level_built(best_kernel_level(isa::x86_64_v4)));
+    REQUIRE(int(best_kernel_level(isa::x86_64_v4)) <= int(cpu_isa_level()));
     REQUIRE_NOTHROW(set_kernel_isa(kernel_isa()));
 }
 

@@ -490,6 +490,7 @@ int main(int argc, char** argv) {
     }
     if (const auto w = blas_kernel_warning()) std::fprintf(stderr, "oneclass: warning: %s\n", w->c_str());
     try {
+        (void)ops::kernels_ready();  // a malformed or unusable ONECLASS_ISA is named before any work starts
         std::unique_ptr<tbb::global_control> limit;
         if (threads > 0)
             limit = std::make_unique<tbb::global_control>(tbb::global_control::max_allowed_parallelism, threads);

@@ -2,11 +2,12 @@
 //
 // The hot kernels (convolution, batch norm: ops/dispatch.hpp) are compiled once per x86-64 level
 // into the oneclass_kernels library that the CMake target oneclass::oneclass links; a program
-// built with the compiler's default flags then runs the level this CPU supports, chosen once at
+// built with the compiler's default flags then runs the best level this CPU supports and the
+// library holds (x86-64, x86-64-v3 and x86-64-v4 unless built otherwise), chosen once at
 // the first kernel call:
 //
 //     ONECLASS_ISA=x86-64-v3 ./program          # force a level (testing, reproducing results)
-//     oneclass::set_kernel_isa(oneclass::isa::x86_64_v2);
+//     oneclass::set_kernel_isa(oneclass::isa::x86_64);
 //
 // A level is one of x86-64-v1..v4 (psABI's names; v1 is the SSE2 baseline). One level gives the
 // same bits on every machine that runs it; two levels may differ in the last bits (FMA, vector
@@ -15,6 +16,7 @@
 
 #include <oneclass/core/error.hpp>
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <cstdlib>
@@ -32,6 +34,11 @@
 #define ONECLASS_DISPATCHED 1
 #else
 #define ONECLASS_DISPATCHED 0
+#endif
+
+#if ONECLASS_DISPATCHED
+/// Bit l set: the kernel library holds level l (its ONECLASS_KERNEL_LEVELS); defined by the library.
+extern "C" unsigned oneclass_kernel_levels();
 #endif
 
 namespace oneclass {
@@ -114,28 +121,62 @@ inline isa cpu_isa_level() {
     return l;
 }
 
+/// Whether the kernels can run at level `l` in this program: the kernel library holds it (every
+/// level where the kernels are compiled inline).
+inline bool kernel_level_built(isa l) {
+#if ONECLASS_DISPATCHED
+    return (oneclass_kernel_levels() >> int(l) & 1u) != 0;
+#else
+    (void)l;
+    return true;
+#endif
+}
+
+namespace detail {
+inline std::string built_levels() {
+    std::string s;
+    for (isa l : isa_levels)
+        if (kernel_level_built(l)) s += (s.empty() ? "" : ", ") + std::string(isa_name(l));
+    return s;
+}
+/// `l` checked for the CPU and the kernel library; `who` names the request in the message.
+inline void require_runnable(isa l, const char* who) {
+    require(int(l) <= int(cpu_isa_level()), who, "this CPU supports up to ", isa_name(cpu_isa_level()), ", not ", isa_name(l));
+    require(kernel_level_built(l), who, isa_name(l), " is not built into this program's kernel library (it holds ", built_levels(),
+            "; CMake option ONECLASS_KERNEL_LEVELS)");
+}
+}  // namespace detail
+
+/// The highest level at most `cap` that the CPU runs and the kernel library holds.
+inline isa best_kernel_level(isa cap) {
+    for (int l = std::min(int(cap), int(cpu_isa_level())); l >= 1; --l)
+        if (kernel_level_built(isa(l))) return isa(l);
+    fail("oneclass_kernels", "the kernel library holds no level this CPU runs (it holds ", detail::built_levels(), "; this CPU: ",
+         isa_name(cpu_isa_level()), ")");
+}
+
 /// Makes the dispatched kernels run at level `l` from the next kernel call on; a level above the
-/// CPU's is refused (its instructions would fault).
+/// CPU's (its instructions would fault) or one the kernel library lacks is refused.
 inline void set_kernel_isa(isa l) {
-    require(int(l) <= int(cpu_isa_level()), "set_kernel_isa", "this CPU supports up to ", isa_name(cpu_isa_level()),
-            ", not ", isa_name(l));
+    detail::require_runnable(l, "set_kernel_isa");
     detail::chosen_isa().store(int(l), std::memory_order_relaxed);
 }
 
 /// The level the dispatched kernels run at: set_kernel_isa's, else ONECLASS_ISA's (read at the
-/// first call), else the CPU's.
+/// first call), else the best the CPU and the library have.
 inline isa kernel_isa() {
     int l = detail::chosen_isa().load(std::memory_order_relaxed);
     if (l != 0) return isa(l);
-    isa want = cpu_isa_level();
+    isa want = isa::x86_64_v4;
     if (const char* env = std::getenv("ONECLASS_ISA"); env && *env) {
         try {
             want = parse_isa(env);
         } catch (const error&) {
             fail("ONECLASS_ISA", "unknown level '", env, "' (x86-64, x86-64-v2, x86-64-v3 or x86-64-v4)");
         }
-        require(int(want) <= int(cpu_isa_level()), "ONECLASS_ISA", "asks for ", env, " but this CPU supports up to ",
-                isa_name(cpu_isa_level()));
+        detail::require_runnable(want, "ONECLASS_ISA");
+    } else {
+        want = best_kernel_level(want);
     }
     int expected = 0;
     detail::chosen_isa().compare_exchange_strong(expected, int(want), std::memory_order_relaxed);

@@ -1,8 +1,8 @@
 // oneclass/ops/dispatch.hpp - the hot kernels compiled once per instruction-set level, chosen at
 // run time.
 //
-// The oneclass_kernels library compiles src/kernels.cpp once per x86-64 level (v1 to v4) with that
-// level's -march; each copy fills a kernel_table with its convolution and batch-norm entry points.
+// The oneclass_kernels library compiles src/kernels.cpp once per x86-64 level (ONECLASS_KERNEL_LEVELS:
+// v1, v3 and v4 by default) with that level's -march; each copy fills a kernel_table with its convolution and batch-norm entry points.
 // A program that links it (the CMake target oneclass::oneclass does, and defines
 // ONECLASS_DISPATCH=1) calls them through the table of kernel_isa()'s level (core/isa.hpp), so a
 // build with the compiler's default flags still runs AVX2 or AVX-512 kernels where the CPU has
@@ -20,6 +20,7 @@
 #include <oneclass/core/platform.hpp>
 #include <oneclass/core/profile.hpp>
 #include <oneclass/ops/conv_shape.hpp>
+#include <oneclass/simd/dispatch.hpp>
 
 #include <array>
 #include <atomic>
@@ -103,11 +104,28 @@ const kernel_fns<T>& kernels_for() {
 
 namespace oneclass::ops {
 
+/// Chooses the kernels' level now (ONECLASS_ISA, the CPU, the library's levels) and loads its
+/// tables, so that a bad setting is reported where the caller can say so; returns the level.
+inline isa kernels_ready() {
+#if ONECLASS_DISPATCHED
+    (void)kernels();
+    (void)simd::row_fns_for<float>();
+    return kernel_isa();
+#else
+    return compiled_isa_level();
+#endif
+}
+
 /// What runs the kernels, for --version and the benchmarks: the level chosen at run time, or the
-/// including code's own instruction set when the kernels are compiled inline.
+/// including code's own instruction set when the kernels are compiled inline. Never throws: a bad
+/// ONECLASS_ISA is described instead.
 inline std::string kernel_description() {
 #if ONECLASS_DISPATCHED
-    return std::string(isa_name(kernel_isa())) + " (oneclass_kernels, chosen at run time; ONECLASS_ISA forces a level)";
+    try {
+        return std::string(isa_name(kernels_ready())) + " (oneclass_kernels, chosen at run time; ONECLASS_ISA forces a level)";
+    } catch (const error& e) {
+        return std::string("none: ") + e.what();
+    }
 #else
     return std::string("compiled inline for ") + compiled_isa() + " (no oneclass_kernels: ONECLASS_DISPATCH off)";
 #endif
