@@ -3,6 +3,7 @@
 #include "mvtec_fixture.hpp"
 #include "test_util.hpp"
 
+#include <oneclass/core/isa.hpp>
 #include <oneclass/core/platform.hpp>
 #include <oneclass/data.hpp>
 #include <oneclass/pipeline/representation.hpp>
@@ -159,9 +160,15 @@ TEST_CASE("oneclass detect: scores, auc, gamma, model save / load") {
     if (blas().openblas) REQUIRE_THAT(v.out, Catch::Contains("BLAS kernels: Haswell"));
     REQUIRE_THAT(v.out, Catch::Contains("kernels: "));
     // ONECLASS_ISA: the kernels' level forced, or a bad one named before any work (exit 2)
-    const auto base = run("--version", "ONECLASS_ISA=x86-64");
-    REQUIRE(base.status == 0);
-    REQUIRE_THAT(base.out, Catch::Contains("kernels:      x86-64 ") || Catch::Contains("compiled inline"));
+    for (isa l : {isa::x86_64, isa::x86_64_v2}) {  // v2 is not in the kernel library by default
+        const auto forced = run("--version", std::string("ONECLASS_ISA=") + isa_name(l));
+        INFO(forced.out);
+        REQUIRE(forced.status == 0);
+        if (int(l) > int(cpu_isa_level())) REQUIRE_THAT(forced.out, Catch::Contains("this CPU supports up to"));
+        else if (kernel_level_built(l))
+            REQUIRE_THAT(forced.out, Catch::Contains(std::string("kernels:      ") + isa_name(l) + " (") || Catch::Contains("compiled inline"));
+        else REQUIRE_THAT(forced.out, Catch::Contains(std::string(isa_name(l)) + " is not built into this program's kernel library"));
+    }
     const auto bad_isa = run("detect --detector kde --train " + at("train.npy") + " --test " + at("test.npy"), "ONECLASS_ISA=avx9");
     REQUIRE(bad_isa.status == 2);
     REQUIRE_THAT(bad_isa.err, Catch::Contains("ONECLASS_ISA") && Catch::Contains("unknown level 'avx9'"));
