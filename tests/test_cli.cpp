@@ -303,12 +303,13 @@ TEST_CASE("oneclass eval on a generated Fashion-MNIST folder; truncated IDX and 
     // a validation split from the training split only: [val] columns beside the test ones
     // and each detector under two view sets: the image alone and its four rotations side by side
     const auto va = run("run --root " + at("fm") + " --classes 3 --method rotation --epochs 1 --batch 4 --detector kde --validate 0.25" +
-                        " --views none,rot --progress none --out-dir " + at("res_val"));
+                        " --views none,rot --stages 4,3+4 --progress none --out-dir " + at("res_val"));
     INFO(va.out);
     REQUIRE(va.status == 0);
     REQUIRE_THAT(va.out, Catch::Contains("trained 1 epochs on 6 images") && Catch::Contains("detector=kde[val] features=f") &&
                              Catch::Contains("detector=rotnet-sum[val]") && Catch::Contains("detector=kde:rot features=f") &&
-                             Catch::Contains("detector=kde:rot[val] features=f"));
+                             Catch::Contains("detector=kde:rot[val] features=f") && Catch::Contains("detector=kde:s3+4 features=f") &&
+                             Catch::Contains("detector=kde:rot:s3+4[val] features=f"));
     // the plots PLplot drew: whole PNG files of the set size, nothing temporary left
     const image_u8 bars = load_image(dir / "plots/auc-per-class.png"), roc = load_image(dir / "plots/roc-class3.png");
     REQUIRE((bars.width == 1100 && bars.height == 600 && roc.width == 1000 && roc.height == 600));
@@ -346,7 +347,12 @@ TEST_CASE("oneclass eval on a generated Fashion-MNIST folder; truncated IDX and 
              {" --classes 3 --detector-train 1", "--detector-train"},
              {" --classes 3 --validate 0.8", "--validate must be in [0, 0.5]"},
              {" --classes 3 --views none,spin", "--views must list none, hflip, rot or rot+hflip, got 'spin'"},
-             {" --classes 3 --views rot,rot", "--views lists rot twice"}}) {
+             {" --classes 3 --views rot,rot", "--views lists rot twice"},
+             {" --classes 3 --stages 4,5", "--stages entries are stages 1..4 joined by '+' (e.g. 4, 3+4), got '5'"},
+             {" --classes 3 --stages 3+", "got '3+'"},
+             {" --classes 3 --stages 4+3", "--stages '4+3': stages must be ascending without repeats"},
+             {" --classes 3 --stages 3+4,3+4", "--stages lists 3+4 twice"},
+             {" --classes 3 --method simclr --features gf --stages 3+4", "--stages 3+4 needs --features f"}}) {
         const auto r = run("run --root " + at("fm") + args + " --out-dir " + at("res_never"));
         INFO(args << "\n" << r.out);
         REQUIRE(r.status == 2);
@@ -577,10 +583,12 @@ TEST_CASE("oneclass train / eval --model / Ctrl-C and --resume / metrics, and th
     INFO(ed.out);
     REQUIRE(ed.status == 0);
     REQUIRE_THAT(ed.out, Catch::Contains("detector=dae-recon mean_auc=") && Catch::Contains("detector=kde mean_auc="));
-    const auto ev2 = run("eval --model " + at("d.ocm") + " --root " + at("fm") + " --detector kde --views hflip,none --out-dir " + at("ed3"));
+    const auto ev2 = run("eval --model " + at("d.ocm") + " --root " + at("fm") + " --detector kde --views hflip,none --stages 4,2+3" +
+                         " --out-dir " + at("ed3"));
     INFO(ev2.out);
     REQUIRE(ev2.status == 0);
-    REQUIRE_THAT(ev2.out, Catch::Contains("detector=kde:hflip mean_auc=") && Catch::Contains("detector=kde mean_auc="));
+    REQUIRE_THAT(ev2.out, Catch::Contains("detector=kde:hflip mean_auc=") && Catch::Contains("detector=kde mean_auc=") &&
+                              Catch::Contains("detector=kde:hflip:s2+3 mean_auc=") && Catch::Contains("detector=kde:s2+3 mean_auc="));
     const auto edg = run("eval --model " + at("d.ocm") + " --root " + at("fm") + " --features gf --out-dir " + at("ed2"));
     REQUIRE(edg.status == 2);
     REQUIRE_THAT(edg.out, Catch::Contains("no projection head"));
@@ -626,6 +634,7 @@ TEST_CASE("oneclass train / eval --model / Ctrl-C and --resume / metrics, and th
     bad("eval --model " + at("junk.ocm") + " --root " + at("fm"), "junk.ocm");
     bad("eval --root " + at("fm") + " --features f", "needs --model");
     bad("eval --root " + at("fm") + " --views rot", "--views needs --model");
+    bad("eval --root " + at("fm") + " --stages 3+4", "--stages needs --model");
     {  // a model file whose records are not numbers (written through the library, not by train)
         pipeline::representation_config cfg;
         cfg.net = {.depth = 10, .width = 1.0 / 16};

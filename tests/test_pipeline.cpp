@@ -520,6 +520,60 @@ TEST_CASE("view_features: each view's features side by side, scaled to unit rows
     REQUIRE(rep.view_features(tensor<float>({2, 1, 16, 12}), {0}).rows() == 2);  // no rotation: any shape
 }
 
+TEST_CASE("stage_features: each stage pooled and normalised on its own, against the captured maps") {
+    auto rep = rotation_after_one_epoch(75);
+    const tensor<float> x = bars(4, true, 76);
+    const std::size_t N = x.shape(0);
+    auto& f = rep.encoder();
+    // the reference: each stage's map captured during a plain forward, pooled and normalised in double
+    const auto pooled = [&](const tensor<float>& images, int stage) {
+        variable<float> map;
+        f.capture_stage(std::size_t(stage), &map);
+        {
+            no_grad ng;
+            (void)rep.embed(variable<float>(images));
+        }
+        f.capture_stage(0, nullptr);
+        const auto& m = map.value();
+        const std::size_t C = m.shape(1), HW = m.shape(2) * m.shape(3);
+        std::vector<std::vector<double>> out(images.shape(0), std::vector<double>(C));
+        for (std::size_t i = 0; i < out.size(); ++i) {
+            double n2 = 0;
+            for (std::size_t c = 0; c < C; ++c) {
+                double sum = 0;
+                for (std::size_t p = 0; p < HW; ++p) sum += m.data()[(i * C + c) * HW + p];
+                out[i][c] = sum / double(HW);
+                n2 += out[i][c] * out[i][c];
+            }
+            for (auto& v : out[i]) v /= std::sqrt(n2);
+        }
+        return out;
+    };
+    const std::vector<int> views = {0, 2}, stages = {2, 4};
+    const auto got = rep.stage_features(x, views, stages, N);
+    const std::size_t d2 = f.stage_dim(2), d4 = f.stage_dim(4);
+    REQUIRE(d2 == nn::resnet_width(rep.config().net, 128));
+    REQUIRE(got.cols() == views.size() * (d2 + d4));
+    const double scale = 1 / std::sqrt(4.0);  // four blocks: two views x two stages
+    for (std::size_t v = 0; v < views.size(); ++v) {
+        const tensor<float> xv = views[v] == 0 ? x : augment::distribution_shift(x, views[v]);
+        const auto p2 = pooled(xv, 2), p4 = pooled(xv, 4);
+        for (std::size_t i = 0; i < N; ++i) {
+            // float pooling of at most 32 x 32 positions and float normalisation: a few ulps of a unit vector
+            for (std::size_t j = 0; j < d2; ++j) REQUIRE(got(i, v * (d2 + d4) + j) == Approx(p2[i][j] * scale).margin(1e-6));
+            for (std::size_t j = 0; j < d4; ++j) REQUIRE(got(i, v * (d2 + d4) + d2 + j) == Approx(p4[i][j] * scale).margin(1e-6));
+        }
+    }
+    // stage 4 alone is f, bit for bit
+    const auto four = rep.stage_features(x, {0}, {4}, N), plain = rep.features(x, false, N);
+    REQUIRE(std::equal(four.values().begin(), four.values().end(), plain.values().begin(), plain.values().end()));
+    REQUIRE_THROWS_WITH(rep.stage_features(x, {0}, {3, 2}), Catch::Contains("stages must be ascending values in 1..4, got 2 after 3"));
+    REQUIRE_THROWS_WITH(rep.stage_features(x, {0}, {5}), Catch::Contains("got 5"));
+    REQUIRE_THROWS_WITH(rep.stage_features(x, {0}, {0, 4}), Catch::Contains("got 0"));
+    REQUIRE_THROWS_WITH(rep.stage_features(x, {0}, {}), Catch::Contains("no stages"));
+    REQUIRE_THROWS_WITH(rep.stage_features(x, {0, 0}, {4}), Catch::Contains("view 0 is listed twice"));
+}
+
 TEST_CASE("rotation on augmented images: the classifier sees the seeded views' rotations; the flag trains and round-trips") {
     const auto x = bars(6, false, 81);
     augment::simclr_params views;

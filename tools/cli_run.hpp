@@ -27,6 +27,7 @@ struct run_args {
     std::string dataset = "fashion-mnist", root, classes = "all", attribute = "Eyeglasses";
     std::string detectors = "kde,ocsvm", features = "f", out_dir = "results", baseline;
     std::string views = "none";  ///< the view sets the detectors see, a list (view_codes)
+    std::string stages = "4";    ///< the encoder stages they see, a list (stage_list)
     std::size_t seeds = 1, image_size = 0;
     double contamination = 0;              ///< share of other classes' images mixed into the training set
     std::optional<std::size_t> detector_train;  ///< the detector fits on this many clean images only
@@ -58,9 +59,49 @@ inline std::vector<std::string> parse_views(const std::string& s) {
     }
     return v;
 }
-/// A detector's column: its name, and the views after a colon unless they are `none` (kde:rot).
-inline std::string detector_column(const std::string& detector, const std::string& view) {
-    return view == "none" ? detector : detector + ":" + view;
+/// The encoder stages a detector sees (--stages): "4" (f, the default) or stages joined by '+'
+/// ("3+4"), ascending, each pooled and normalised on its own (representation::view_features).
+/// "4" gives the empty list: f itself.
+inline std::vector<int> stage_list(const std::string& s) {
+    std::vector<int> out;
+    std::size_t pos = 0;
+    while (true) {
+        const std::size_t end = std::min(s.find('+', pos), s.size());
+        const std::string part = s.substr(pos, end - pos);
+        require(part.size() == 1 && part[0] >= '1' && part[0] <= '4', "cli", "--stages entries are stages 1..4 joined by '+' (e.g. 4, 3+4), got '",
+                s, "'");
+        require(out.empty() || part[0] - '0' > out.back(), "cli", "--stages '", s, "': stages must be ascending without repeats");
+        out.push_back(part[0] - '0');
+        if (end == s.size()) break;
+        pos = end + 1;
+    }
+    return out == std::vector<int>{4} ? std::vector<int>{} : out;
+}
+
+/// One column's features: a view set (view_codes) and encoder stages (stage_list).
+struct feature_set {
+    std::string view = "none", stages = "4";
+};
+/// Every view set under every stage list: the columns each detector gets.
+inline std::vector<feature_set> feature_sets(const std::string& views, const std::string& stages, const std::string& features) {
+    const auto v = parse_views(views);
+    const auto st = split_list(stages, "--stages");
+    for (std::size_t i = 0; i < st.size(); ++i) {
+        (void)stage_list(st[i]);
+        require(std::find(st.begin(), st.begin() + std::ptrdiff_t(i), st[i]) == st.begin() + std::ptrdiff_t(i), "cli", "--stages lists ",
+                st[i], " twice");
+        require(features == "f" || stage_list(st[i]).empty(), "cli", "--stages ", st[i], " needs --features f (the head's g(f) has no stages)");
+    }
+    std::vector<feature_set> out;
+    for (const auto& view : v)
+        for (const auto& s : st) out.push_back({view, s});
+    return out;
+}
+
+/// A detector's column: its name, then the views after a colon unless they are `none` (kde:rot),
+/// then the stages after a colon unless they are the last (kde:s3+4, kde:rot:s3+4).
+inline std::string detector_column(const std::string& detector, const feature_set& f) {
+    return detector + (f.view == "none" ? "" : ":" + f.view) + (stage_list(f.stages).empty() ? "" : ":s" + f.stages);
 }
 
 /// d's scores of the rows of X; under mpirun each rank scores its block of them (parallel().split).
@@ -87,7 +128,7 @@ struct scored_split {
 inline void evaluate_representation(pipeline::representation& rep, const tensor<float>& train_images,
                                     const std::vector<scored_split>& splits, int cls, const std::string& class_name,
                                     const std::vector<std::string>& names, const detector_options& det_opts,
-                                    const std::string& features, const std::vector<std::string>& views, std::int64_t seed,
+                                    const std::string& features, const std::vector<feature_set>& views, std::int64_t seed,
                                     double train_s, std::vector<eval_row>& rows) {
     using clock = std::chrono::steady_clock;
     const bool head = features == "gf";
@@ -102,10 +143,13 @@ inline void evaluate_representation(pipeline::representation& rep, const tensor<
         }
     const bool ensembles = std::any_of(splits.begin(), splits.end(), [](const scored_split& sp) { return sp.ensemble != nullptr; });
     for (const auto& view : views) {
-        const std::vector<int> codes = view_codes(view);
-        const matrix<float> ftr = rep.view_features(train_images, codes, head);
+        const std::vector<int> codes = view_codes(view.view), stages = stage_list(view.stages);
+        const auto features_of = [&](const tensor<float>& images) {
+            return stages.empty() ? rep.view_features(images, codes, head) : rep.stage_features(images, codes, stages);
+        };
+        const matrix<float> ftr = features_of(train_images);
         std::vector<matrix<float>> fte;
-        for (const auto& sp : splits) fte.push_back(rep.view_features(*sp.images, codes, head));
+        for (const auto& sp : splits) fte.push_back(features_of(*sp.images));
         for (const auto& detector : names) {
             const std::string name = detector_column(detector, view);
             auto det = make_detector(with_name(det_opts, detector));
@@ -212,8 +256,8 @@ inline void check_eval_flags(const std::vector<std::string>& names, const detect
 inline int run_pipeline(const run_args& a, const detector_options& det_opts) {
     const auto names = split_list(a.detectors, "--detector");
     check_eval_flags(names, det_opts, a.features);
-    const auto views = parse_views(a.views);
-    // the detectors' columns, each detector under each view set
+    const auto views = feature_sets(a.views, a.stages, a.features);
+    // the detectors' columns, each detector under each view set and stage list
     std::vector<std::string> det_cols;
     for (const auto& n : names)
         for (const auto& v : views) det_cols.push_back(detector_column(n, v));
@@ -435,7 +479,7 @@ inline int run_train(const train_args& a) {
 
 // ---- eval --model --------------------------------------------------------------------------------
 struct model_eval_args {
-    std::string dataset, root, model, detectors, features, out_dir, classes, attribute, views = "none";
+    std::string dataset, root, model, detectors, features, out_dir, classes, attribute, views = "none", stages = "4";
     std::size_t image_size = 0;
     bool uniformity = false;
     double mmd_sigma = 1.0;
@@ -494,7 +538,7 @@ inline int run_eval_model(const model_eval_args& a, const detector_options& det_
     require(std::isfinite(a.mmd_sigma) && a.mmd_sigma > 0, "cli", "--mmd-sigma must be > 0, got ", a.mmd_sigma);
     const auto names = split_list(a.detectors, "--detector");
     check_eval_flags(names, det_opts, a.features);
-    const auto views = parse_views(a.views);
+    const auto views = feature_sets(a.views, a.stages, a.features);
     check_output_dir(a.out_dir, "--out-dir");
     auto rep = pipeline::representation::load(a.model);
     require(a.features == "f" || rep.uses_head(), "cli", "--features gf: a ", rep.config().method,

@@ -171,7 +171,7 @@ struct eval_args {
     std::string dataset = "fashion-mnist", root, features, detectors = "ocsvm,kde,gde", classes, model;
     std::string attribute = "Eyeglasses";
     std::string out_dir = "results";
-    std::string views;
+    std::string views, stages;
     std::size_t image_size = 0;
     bool uniformity = false;
     double mmd_sigma = 1.0;
@@ -180,12 +180,13 @@ struct eval_args {
 int run_eval(eval_args a) {
     if (!a.model.empty()) {
         return cli::run_eval_model({a.dataset, a.root, a.model, a.detectors, a.features.empty() ? "f" : a.features,
-                                    a.out_dir, a.classes, a.attribute, a.views.empty() ? "none" : a.views, a.image_size,
-                                    a.uniformity, a.mmd_sigma},
+                                    a.out_dir, a.classes, a.attribute, a.views.empty() ? "none" : a.views,
+                                    a.stages.empty() ? "4" : a.stages, a.image_size, a.uniformity, a.mmd_sigma},
                                    a.det);
     }
     require(!a.uniformity, "cli", "--uniformity needs --model (the features of a trained representation)");
     require(a.views.empty(), "cli", "--views needs --model (views of the images a trained representation sees)");
+    require(a.stages.empty(), "cli", "--stages needs --model (the stages of a trained representation's encoder)");
     cli::check_output_dir(a.out_dir, "--out-dir");
     if (a.features.empty()) a.features = "raw";
     if (a.classes.empty()) a.classes = "all";
@@ -294,6 +295,8 @@ int main(int argc, char** argv) {
     const char* dataset_help = "fashion-mnist|cifar10|cifar20|folder|cat-vs-dog|celeba|mvtec";
     const char* views_help = "a list of the view sets the detectors see, each a column: none (default), hflip, rot (the four "
                              "rotations' features side by side), rot+hflip; e.g. none,rot";
+    const char* stages_help = "a list of the encoder stages the detectors see, each a column: 4 (f, default), or stages joined by '+', "
+                              "each pooled and normalised on its own, side by side (e.g. 4,3+4,2+3+4)";
     // --dataset mvtec: defect localisation on patches (tools/cli_mvtec.hpp); its own flags, shared by train / eval / run
     cli::mvtec_args ma;
     const auto add_mvtec_flags = [&](CLI::App* cmd, bool training, bool scoring) {
@@ -331,6 +334,7 @@ int main(int argc, char** argv) {
     eval->add_flag("--uniformity", ea.uniformity, "with --model: uniformity and MMD^2 to the sphere of the class's training features, f and g(f)");
     eval->add_option("--mmd-sigma", ea.mmd_sigma, "--uniformity: the Gaussian kernel's width (default 1)");
     eval->add_option("--views", ea.views, views_help);
+    eval->add_option("--stages", ea.stages, stages_help);
     eval->add_option("--category", ma.category, "mvtec: the category");
     add_mvtec_flags(eval, false, true);
 
@@ -470,6 +474,7 @@ int main(int argc, char** argv) {
     run->add_option("--validate", ra.validate, "hold out this share (0..0.5) of each class's training images as validation normals, "
                                                 "as many other-class training images as validation anomalies; report AUC on them ([val] columns)");
     run->add_option("--views", ra.views, views_help);
+    run->add_option("--stages", ra.stages, stages_help);
     run->add_option("--plots", ra.plots, "a folder for PNG plots: AUC per class, each class's ROC curves (first seed)");
     add_train_flags(run, ra.train);
     run->add_flag("--sync-batch-norm", sync_batch_norm, "under mpirun: batch norm over the whole global batch");
@@ -506,7 +511,7 @@ int main(int argc, char** argv) {
             if (*cmd && ((cmd == train && ta.dataset == "mvtec") || (cmd == eval && ea.dataset == "mvtec") ||
                          (cmd == run && ra.dataset == "mvtec")))
                 for (const char* f : {"--class", "--classes", "--seeds", "--baseline", "--channels", "--train-limit", "--attribute", "--uniformity", "--mmd-sigma",
-                                      "--contamination", "--detector-train", "--ensemble", "--plots", "--validate", "--views"})
+                                      "--contamination", "--detector-train", "--ensemble", "--plots", "--validate", "--views", "--stages"})
                     if (cmd->get_option_no_throw(f) && cmd->count(f))
                         fail("cli", f, " does not apply to --dataset mvtec", std::string(f) == "--channels" ? " (see --grayscale)" : "",
                              std::string(f) == "--class" ? " (use --category)" : "");

@@ -137,6 +137,32 @@ public:
         }
         return h;
     }
+    /// The globally pooled outputs of the stages listed (1..4, ascending, no repeats), in one pass
+    /// that stops after the last of them: {4} is forward(x). Earlier stages keep more of what the
+    /// image looks like and less of what the proxy task needed (docs/analysis.md).
+    std::vector<variable<T>> forward_pooled_stages(const variable<T>& x, const std::vector<int>& stages) {
+        require(x.value().ndim() == 4 && x.shape()[1] == c_.in_channels, "resnet::forward", "expects N x ",
+                c_.in_channels, " x H x W, got ", to_string(x.shape()));
+        require(!stages.empty(), "resnet::forward_pooled_stages", "no stages");
+        for (std::size_t i = 0; i < stages.size(); ++i)
+            require(stages[i] >= 1 && std::size_t(stages[i]) <= stages_.size() && (i == 0 || stages[i] > stages[i - 1]),
+                    "resnet::forward_pooled_stages", "stages must be ascending values in 1..", stages_.size(), ", got ",
+                    stages[i], i ? " after " + std::to_string(stages[i - 1]) : std::string());
+        std::vector<variable<T>> out;
+        auto h = bn1_->forward_relu(conv1_->forward(x));
+        if (c_.stem_kind == stem::imagenet) h = fn::max_pool2d(h, 3, 2, 1);
+        for (std::size_t s = 0, next = 0; next < stages.size(); ++s) {
+            h = stages_[s]->forward(h);
+            if (capture_ && capture_stage_ == s + 1) *capture_ = h;
+            if (std::size_t(stages[next]) == s + 1) out.push_back(fn::global_avg_pool(h)), ++next;
+        }
+        return out;
+    }
+    /// Channels of stage s (1..4): the width of its pooled features.
+    std::size_t stage_dim(int s) const {
+        require(s >= 1 && std::size_t(s) <= stages_.size(), "resnet::stage_dim", "stage must be 1..", stages_.size(), ", got ", s);
+        return resnet_width(c_, std::size_t(64) << (s - 1));
+    }
     /// While `out` is set, every forward stores the output of stage `stage` (1..4) in *out: the
     /// activation GradCAM weighs by its gradient (explain/). nullptr stops it.
     void capture_stage(std::size_t stage, variable<T>* out) {

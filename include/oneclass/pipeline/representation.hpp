@@ -31,6 +31,7 @@
 #include <cstring>
 #include <filesystem>
 #include <functional>
+#include <numeric>
 #include <optional>
 #include <variant>
 #include <vector>
@@ -244,13 +245,26 @@ public:
     template <ImageSource D>
     matrix<float> view_features(const D& data, const std::vector<int>& views, bool head = false, std::size_t batch = 256) {
         check_source(data, "representation::view_features");
-        if (split()) return split_rows(data, [&](const auto& block) { return view_features_here(block, views, head, batch); });
-        return view_features_here(data, views, head, batch);
+        if (split()) return split_rows(data, [&](const auto& block) { return view_features_here(block, views, {}, head, batch); });
+        return view_features_here(data, views, {}, head, batch);
+    }
+    /// As view_features of the encoder, with its pooled stages `stages` (ascending, 1..4) side by
+    /// side within each view: every (view, stage) block is L2-normalised on its own and all are
+    /// scaled by 1 / sqrt(blocks), so that a row is unit length and each block weighs the same in
+    /// a distance. Stages {4} are f.
+    template <ImageSource D>
+    matrix<float> stage_features(const D& data, const std::vector<int>& views, const std::vector<int>& stages,
+                                 std::size_t batch = 256) {
+        check_source(data, "representation::stage_features");
+        require(!stages.empty(), "representation::stage_features", "no stages");
+        if (split()) return split_rows(data, [&](const auto& block) { return view_features_here(block, views, stages, false, batch); });
+        return view_features_here(data, views, stages, false, batch);
     }
 
 private:
     template <ImageSource D>
-    matrix<float> view_features_here(const D& data, const std::vector<int>& views, bool head, std::size_t batch) {
+    matrix<float> view_features_here(const D& data, const std::vector<int>& views, const std::vector<int>& stages, bool head,
+                                     std::size_t batch) {
         require(!views.empty(), "representation::view_features", "no views");
         for (std::size_t i = 0; i < views.size(); ++i) {
             require(views[i] >= 0 && views[i] < 8, "representation::view_features", "view codes are 0..7, got ", views[i]);
@@ -262,21 +276,35 @@ private:
                 "rotated views need square images, got ", shape[1], " x ", shape[2]);
         require(!head || uses_head(), "representation::view_features", "a ", c_.method,
                 " model has no trained projection head; use the encoder features f");
+        std::vector<std::size_t> dims;  // widths of a view's blocks
+        if (stages.empty())
+            dims.push_back(head ? c_.head_out : f_->feature_dim());
+        else
+            for (int st : stages) dims.push_back(f_->stage_dim(st));
+        const std::size_t per_view = std::accumulate(dims.begin(), dims.end(), std::size_t(0));
         no_grad ng;
-        const std::size_t N = data.size(), d = head ? c_.head_out : f_->feature_dim(), k = views.size();
+        const std::size_t N = data.size(), k = views.size() * dims.size();
         const float scale = 1.0f / std::sqrt(float(k));
-        matrix<float> out(N, k * d);
+        matrix<float> out(N, views.size() * per_view);
         for (std::size_t lo = 0; lo < N; lo += batch) {
             const std::size_t hi = std::min(N, lo + batch);
             const tensor<float> x = gather_range(data, lo, hi);
-            for (std::size_t v = 0; v < k; ++v) {
-                const variable<float> h =
-                    embed(variable<float>(views[v] == 0 ? x : augment::distribution_shift(x, views[v])), head);
-                for (std::size_t i = 0; i < hi - lo; ++i) {
-                    const float* src = h.value().data() + i * d;
-                    float* dst = out.row(lo + i) + v * d;
-                    for (std::size_t j = 0; j < d; ++j) dst[j] = k == 1 ? src[j] : src[j] * scale;
+            for (std::size_t v = 0; v < views.size(); ++v) {
+                const variable<float> xv(views[v] == 0 ? x : augment::distribution_shift(x, views[v]));
+                std::vector<variable<float>> blocks;
+                if (stages.empty()) {
+                    blocks.push_back(embed(xv, head));
+                } else {
+                    set_train(false);
+                    for (const auto& b : f_->forward_pooled_stages(xv, stages)) blocks.push_back(fn::l2_normalize(b));
                 }
+                std::size_t col = v * per_view;
+                for (std::size_t b = 0; b < blocks.size(); col += dims[b], ++b)
+                    for (std::size_t i = 0; i < hi - lo; ++i) {
+                        const float* src = blocks[b].value().data() + i * dims[b];
+                        float* dst = out.row(lo + i) + col;
+                        for (std::size_t j = 0; j < dims[b]; ++j) dst[j] = k == 1 ? src[j] : src[j] * scale;
+                    }
             }
         }
         return out;
@@ -286,6 +314,11 @@ public:
                                 std::size_t batch = 256) {
         check_images(images, "representation::view_features");
         return view_features(tensor_source(images), views, head, batch);
+    }
+    matrix<float> stage_features(const tensor<float>& images, const std::vector<int>& views, const std::vector<int>& stages,
+                                 std::size_t batch = 256) {
+        check_images(images, "representation::stage_features");
+        return stage_features(tensor_source(images), views, stages, batch);
     }
 
     /// The features of `x` on the tape (evaluation mode): f(x), or g(f(x)) when `head`, L2-
