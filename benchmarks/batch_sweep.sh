@@ -4,7 +4,10 @@
 # the sphere of f and g(f) with the KDE's AUC on each.
 #
 # Usage: benchmarks/batch_sweep.sh BUILD_DIR OUT_DIR [class] [batches...]   (default: class 0, 8 32 128)
-# Writes OUT_DIR/batch_sweep.csv: method,batch,features,uniformity,mmd2,auc_kde
+# With STEPS=N in the environment every batch size trains for about N optimisation steps (the
+# whole epochs nearest N x batch / 6000) instead of the preset's 3 epochs, so that the batch size
+# is not confounded with the schedule.
+# Writes OUT_DIR/batch_sweep.csv: method,batch,epochs,steps,features,uniformity,mmd2,auc_kde
 set -euo pipefail
 build=$1 out=$2
 cls=${3:-0}
@@ -14,12 +17,19 @@ batches=("$@")
 cli=$build/tools/oneclass
 mkdir -p "$out"
 csv=$out/batch_sweep.csv
-echo "method,batch,features,uniformity,mmd2,auc_kde" > "$csv.tmp"
+n=6000  # a Fashion-MNIST class's training images
+echo "method,batch,epochs,steps,features,uniformity,mmd2,auc_kde" > "$csv.tmp"
 for m in simclr distaug; do
   for b in "${batches[@]}"; do
-    model=$out/$m-b$b-class$cls.ocm
+    epochs=3
+    if [ -n "${STEPS:-}" ]; then
+      epochs=$(( (STEPS * b + n / 2) / n ))
+      [ "$epochs" -ge 1 ] || epochs=1
+    fi
+    steps=$(( epochs * (n / b) ))
+    model=$out/$m-b$b-e$epochs-class$cls.ocm
     [ -f "$model" ] || "$cli" train --dataset fashion-mnist --class "$cls" --method "$m" --preset quick --batch "$b" \
-      --out "$model" --progress none > "$out/$m-b$b.train.log" 2>&1
+      --epochs "$epochs" --out "$model" --progress none > "$out/$m-b$b-e$epochs.train.log" 2>&1
     for feat in f gf; do
       log=$out/$m-b$b-$feat.eval.log
       "$cli" eval --dataset fashion-mnist --model "$model" --features "$feat" --detector kde --uniformity \
@@ -28,7 +38,7 @@ for m in simclr distaug; do
       line=$(grep "^features=$feat uniformity=" "$log")
       u=$(echo "$line" | sed 's/.*uniformity=\([^ ]*\).*/\1/')
       mmd=$(echo "$line" | sed 's/.*mmd2=\([^ ]*\).*/\1/')
-      echo "$m,$b,$feat,$u,$mmd,$auc" | tee -a "$csv.tmp"
+      echo "$m,$b,$epochs,$steps,$feat,$u,$mmd,$auc" | tee -a "$csv.tmp"
     done
   done
 done
