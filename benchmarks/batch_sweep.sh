@@ -6,8 +6,9 @@
 # Usage: benchmarks/batch_sweep.sh BUILD_DIR OUT_DIR [class] [batches...]   (default: class 0, 8 32 128)
 # With STEPS=N in the environment every batch size trains for about N optimisation steps (the
 # whole epochs nearest N x batch / 6000) instead of the preset's 3 epochs, so that the batch size
-# is not confounded with the schedule.
-# Writes OUT_DIR/batch_sweep.csv: method,batch,epochs,steps,features,uniformity,mmd2,auc_kde
+# is not confounded with the schedule. METHODS="simclr" (default "simclr distaug") limits the methods.
+# Writes OUT_DIR/batch_sweep.csv: series,method,batch,epochs,steps,features,uniformity,mmd2,auc_kde
+# (series: method and features, the lines of `oneclass plot --group series`).
 set -euo pipefail
 build=$1 out=$2
 cls=${3:-0}
@@ -18,8 +19,8 @@ cli=$build/tools/oneclass
 mkdir -p "$out"
 csv=$out/batch_sweep.csv
 n=6000  # a Fashion-MNIST class's training images
-echo "method,batch,epochs,steps,features,uniformity,mmd2,auc_kde" > "$csv.tmp"
-for m in simclr distaug; do
+echo "series,method,batch,epochs,steps,features,uniformity,mmd2,auc_kde" > "$csv.tmp"
+for m in ${METHODS:-simclr distaug}; do
   for b in "${batches[@]}"; do
     epochs=3
     if [ -n "${STEPS:-}" ]; then
@@ -38,7 +39,8 @@ for m in simclr distaug; do
       line=$(grep "^features=$feat uniformity=" "$log")
       u=$(echo "$line" | sed 's/.*uniformity=\([^ ]*\).*/\1/')
       mmd=$(echo "$line" | sed 's/.*mmd2=\([^ ]*\).*/\1/')
-      echo "$m,$b,$epochs,$steps,$feat,$u,$mmd,$auc" | tee -a "$csv.tmp"
+      label=$([ "$m" = simclr ] && echo SimCLR || echo DistAug)\ $([ "$feat" = f ] && echo "f" || echo "g(f)")
+      echo "$label,$m,$b,$epochs,$steps,$feat,$u,$mmd,$auc" | tee -a "$csv.tmp"
     done
   done
 done
