@@ -39,8 +39,9 @@ for m in ${METHODS:-simclr distaug}; do
       line=$(grep "^features=$feat uniformity=" "$log")
       u=$(echo "$line" | sed 's/.*uniformity=\([^ ]*\).*/\1/')
       mmd=$(echo "$line" | sed 's/.*mmd2=\([^ ]*\).*/\1/')
-      label=$([ "$m" = simclr ] && echo SimCLR || echo DistAug)\ $([ "$feat" = f ] && echo "f" || echo "g(f)")
-      echo "$label,$m,$b,$epochs,$steps,$feat,$u,$mmd,$auc" | tee -a "$csv.tmp"
+      name=DistAug; [ "$m" = simclr ] && name=SimCLR
+      shown=$feat; [ "$feat" = gf ] && shown="g(f)"
+      echo "$name $shown,$m,$b,$epochs,$steps,$feat,$u,$mmd,$auc" | tee -a "$csv.tmp"
     done
   done
 done

@@ -60,7 +60,7 @@ inline std::vector<std::string> parse_views(const std::string& s) {
     return v;
 }
 /// The encoder stages a detector sees (--stages): "4" (f, the default) or stages joined by '+'
-/// ("3+4"), ascending, each pooled and normalised on its own (representation::view_features).
+/// ("3+4"), ascending, each pooled and normalised on its own (representation::stage_features).
 /// "4" gives the empty list: f itself.
 inline std::vector<int> stage_list(const std::string& s) {
     std::vector<int> out;

@@ -127,35 +127,22 @@ public:
     /// The last stage's feature map before pooling: N x feature_dim() x H/s x W/s with
     /// s = map_stride() (the denoising autoencoder decodes from it).
     variable<T> forward_map(const variable<T>& x) {
-        require(x.value().ndim() == 4 && x.shape()[1] == c_.in_channels, "resnet::forward", "expects N x ",
-                c_.in_channels, " x H x W, got ", to_string(x.shape()));
-        auto h = bn1_->forward_relu(conv1_->forward(x));
-        if (c_.stem_kind == stem::imagenet) h = fn::max_pool2d(h, 3, 2, 1);
-        for (std::size_t s = 0; s < stages_.size(); ++s) {
-            h = stages_[s]->forward(h);
-            if (capture_ && capture_stage_ == s + 1) *capture_ = h;
-        }
-        return h;
+        return run_stages(x, stages_.size(), [](std::size_t, const variable<T>&) {});
     }
     /// The globally pooled outputs of the stages listed (1..4, ascending, no repeats), in one pass
-    /// that stops after the last of them: {4} is forward(x). Earlier stages keep more of what the
-    /// image looks like and less of what the proxy task needed (docs/analysis.md).
+    /// that stops after the last of them: {4} is forward(x). Earlier stages describe the image
+    /// with less of what the proxy task needed (on Fashion-MNIST they did not help: docs/analysis.md).
     std::vector<variable<T>> forward_pooled_stages(const variable<T>& x, const std::vector<int>& stages) {
-        require(x.value().ndim() == 4 && x.shape()[1] == c_.in_channels, "resnet::forward", "expects N x ",
-                c_.in_channels, " x H x W, got ", to_string(x.shape()));
         require(!stages.empty(), "resnet::forward_pooled_stages", "no stages");
         for (std::size_t i = 0; i < stages.size(); ++i)
             require(stages[i] >= 1 && std::size_t(stages[i]) <= stages_.size() && (i == 0 || stages[i] > stages[i - 1]),
                     "resnet::forward_pooled_stages", "stages must be ascending values in 1..", stages_.size(), ", got ",
                     stages[i], i ? " after " + std::to_string(stages[i - 1]) : std::string());
         std::vector<variable<T>> out;
-        auto h = bn1_->forward_relu(conv1_->forward(x));
-        if (c_.stem_kind == stem::imagenet) h = fn::max_pool2d(h, 3, 2, 1);
-        for (std::size_t s = 0, next = 0; next < stages.size(); ++s) {
-            h = stages_[s]->forward(h);
-            if (capture_ && capture_stage_ == s + 1) *capture_ = h;
-            if (std::size_t(stages[next]) == s + 1) out.push_back(fn::global_avg_pool(h)), ++next;
-        }
+        std::size_t next = 0;
+        (void)run_stages(x, std::size_t(stages.back()), [&](std::size_t s, const variable<T>& h) {
+            if (std::size_t(stages[next]) == s) out.push_back(fn::global_avg_pool(h)), ++next;
+        });
         return out;
     }
     /// Channels of stage s (1..4): the width of its pooled features.
@@ -179,6 +166,21 @@ public:
     const resnet_config& config() const { return c_; }
 
 private:
+    /// The stem, then stages 1..last; after stage s (1-based) `at_stage(s, output)`.
+    template <class F>
+    variable<T> run_stages(const variable<T>& x, std::size_t last, F&& at_stage) {
+        require(x.value().ndim() == 4 && x.shape()[1] == c_.in_channels, "resnet::forward", "expects N x ",
+                c_.in_channels, " x H x W, got ", to_string(x.shape()));
+        auto h = bn1_->forward_relu(conv1_->forward(x));
+        if (c_.stem_kind == stem::imagenet) h = fn::max_pool2d(h, 3, 2, 1);
+        for (std::size_t s = 0; s < last; ++s) {
+            h = stages_[s]->forward(h);
+            if (capture_ && capture_stage_ == s + 1) *capture_ = h;
+            at_stage(s + 1, h);
+        }
+        return h;
+    }
+
     resnet_config c_;
     std::shared_ptr<conv2d<T>> conv1_;
     std::shared_ptr<batch_norm<T>> bn1_;
